@@ -1,0 +1,68 @@
+{#-
+    Per-customer behaviour as of the as-of date: the features the ML step clusters on
+    (recency_days, count_orders, lifetime_revenue, avg_order_value) and the measures the mart
+    reports. Only customers with at least one order before the as-of date appear: a customer
+    who never bought has no behaviour to segment.
+-#}
+with
+
+orders as (
+
+    select * from {{ ref('int_sales_lines_aggregated_to_orders') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('dim_customer') }}
+
+),
+
+as_of as (
+
+    select as_of_date from {{ ref('int_as_of_date') }}
+
+),
+
+per_customer as (
+
+    select
+        customer_id,
+        min(order_date) as first_purchase_date,
+        max(order_date) as last_purchase_date,
+        cast(count(*) as {{ dbt.type_bigint() }}) as count_orders,
+        cast(sum(count_sales_lines) as {{ dbt.type_bigint() }}) as count_sales_lines,
+        sum(total_quantity) as total_quantity,
+        sum(order_revenue) as lifetime_revenue
+
+    from orders
+    group by customer_id
+
+),
+
+final as (
+
+    select
+        per_customer.customer_id,
+        as_of.as_of_date,
+        per_customer.first_purchase_date,
+        per_customer.last_purchase_date,
+        {{ dbt.datediff('per_customer.last_purchase_date', 'as_of.as_of_date', 'day') }}
+            as recency_days,
+        {{ dbt.datediff('per_customer.first_purchase_date', 'per_customer.last_purchase_date', 'day') }} + 1
+            as lifetime_days,
+        per_customer.count_orders,
+        per_customer.count_sales_lines,
+        per_customer.total_quantity,
+        per_customer.lifetime_revenue,
+        per_customer.lifetime_revenue / per_customer.count_orders as avg_order_value,
+        customers.tenure_months
+
+    from per_customer
+    inner join customers
+        on customers.customer_id = per_customer.customer_id
+    cross join as_of
+
+)
+
+select * from final

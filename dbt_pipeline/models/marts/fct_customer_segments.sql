@@ -1,0 +1,62 @@
+{#-
+    The published segments: one row per segmented customer with demographics, segment and sales
+    measures, all as of the as-of date. Built from the `customer_segments` seed that
+    `custseg run` publishes after validating it.
+-#}
+with
+
+segments as (
+
+    select * from {{ ref('customer_segments') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('dim_customer') }}
+
+),
+
+features as (
+
+    select * from {{ ref('customer_features') }}
+
+),
+
+joined as (
+
+    select
+        segments.customer_id,
+        customers.location,
+        customers.gender,
+        customers.tenure_months,
+        segments.segment_id,
+        segments.segment_name,
+        features.count_orders as total_orders,
+        features.total_quantity,
+        features.lifetime_revenue as total_revenue,
+        features.first_purchase_date,
+        features.last_purchase_date,
+        features.recency_days as days_since_last_purchase,
+        features.lifetime_days,
+        features.avg_order_value,
+        features.lifetime_revenue / features.lifetime_days as revenue_per_day,
+        case
+            when features.recency_days <= {{ var('activity_active_max_days') }} then 'Active'
+            when features.recency_days <= {{ var('activity_recent_max_days') }} then 'Recent'
+            when features.recency_days <= {{ var('activity_dormant_max_days') }} then 'Dormant'
+            else 'Inactive'
+        end as activity_status,
+        features.as_of_date,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+            as updated_at
+
+    from segments
+    inner join customers
+        on customers.customer_id = segments.customer_id
+    inner join features
+        on features.customer_id = segments.customer_id
+
+)
+
+select * from joined

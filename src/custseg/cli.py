@@ -1,0 +1,169 @@
+"""Command line interface: parses options, calls the library, turns errors into messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from custseg import __version__
+from custseg.errors import CustsegError
+
+EXIT_CODES_HELP = """\b
+Exit codes: 0 success; 1 unexpected error; 2 bad option or config; 3 bad or insufficient
+input data; 4 model error; 5 publishing or dbt test failure (nothing was published);
+6 another run holds the warehouse."""
+
+
+def _fail(error: CustsegError) -> None:
+    click.secho(f"Error: {error}", fg="red", err=True)
+    sys.exit(error.exit_code)
+
+
+@click.group(epilog=EXIT_CODES_HELP)
+@click.version_option(__version__, prog_name="custseg")
+def cli() -> None:
+    """Machine-learned, named, tested customer segments inside your dbt project.
+
+    \b
+    Example, on the sample data:
+        custseg generate-sample --out build/sample_data
+        custseg run --data-dir build/sample_data
+    """
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder with CustomersData, Online_Sales, Discount_Coupon, Tax_amount and "
+    "Marketing_Spend, each .csv or .parquet.",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder holding dbt_pipeline/ and ml_pipeline/ (default: found from the current folder).",
+)
+@click.option(
+    "--duckdb-path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="CUSTSEG_DUCKDB_PATH",
+    default=None,
+    help="DuckDB warehouse file (env CUSTSEG_DUCKDB_PATH; default dbt_pipeline/custseg.duckdb).",
+)
+@click.option(
+    "--as-of-date",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Date recency and activity are measured against (default: the day after the last "
+    "transaction).",
+)
+@click.option("--k", "n_segments", type=int, default=5, show_default=True, help="Number of segments (2-5).")
+@click.option("--random-state", type=int, default=42, show_default=True, help="Seed of K-means.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON for scripts.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
+def run(
+    data_dir: Path,
+    project_dir: Path | None,
+    duckdb_path: Path | None,
+    as_of_date: str | None,
+    n_segments: int,
+    random_state: int,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Load the raw files, build features with dbt, cluster, publish and test the segments.
+
+    \b
+    Example:
+        custseg run --data-dir ../shared/data/marketing_insights --as-of-date 2020-01-01
+    """
+    from custseg.config import resolve_run_config
+    from custseg.pipeline import result_as_dict, run_pipeline
+
+    def progress(message: str) -> None:
+        if not quiet and not as_json:
+            click.echo(f"- {message}", err=True)
+
+    try:
+        config = resolve_run_config(
+            data_dir=data_dir,
+            project_dir=project_dir,
+            duckdb_path=duckdb_path,
+            as_of_date=as_of_date,
+            n_segments=n_segments,
+            random_state=random_state,
+        )
+        result = run_pipeline(config, progress=progress)
+    except CustsegError as error:
+        _fail(error)
+        return
+    if as_json:
+        click.echo(json.dumps(result_as_dict(result), indent=2, sort_keys=True))
+        return
+    if quiet:
+        return
+    click.echo(f"\nSegments of {result.n_customers:,} customers as of {result.as_of_date}:")
+    click.echo(f"  {'id':>2}  {'segment':<22}{'customers':>10}{'share':>8}{'revenue share':>15}")
+    for segment in result.segments:
+        click.echo(
+            f"  {segment.segment_id:>2}  {segment.segment_name:<22}{segment.customers:>10,}"
+            f"{segment.customer_share:>8.1%}{segment.revenue_share:>15.1%}"
+        )
+    if result.silhouette is not None:
+        click.echo(f"Silhouette (sampled): {result.silhouette:.3f}")
+    click.echo(f"DuckDB warehouse: {result.duckdb_path}")
+    click.echo(f"Published seed:   {result.seed_path}")
+    click.echo(f"Segments CSV:     {result.segments_path}")
+    click.echo(f"Model (JSON):     {result.model_path}")
+    click.echo(f"Metrics:          {result.metrics_path}")
+
+
+@cli.command("generate-sample")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to write the five files and planted_segments.csv into.",
+)
+@click.option("--customers", type=int, default=2000, show_default=True, help="Number of customers.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="File format of the five files.",
+)
+def generate_sample(out_dir: Path, customers: int, seed: int, file_format: str) -> None:
+    """Write a deterministic sample dataset laid out like the Marketing Insights data.
+
+    Customers follow planted behaviour archetypes; their true labels go to planted_segments.csv.
+
+    \b
+    Example:
+        custseg generate-sample --out build/sample_data --customers 5000 --seed 7
+    """
+    from custseg.sample_data import generate_sample_data
+
+    try:
+        summary = generate_sample_data(
+            out_dir, n_customers=customers, seed=seed, file_format=file_format
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+    click.echo(
+        f"Wrote {summary.n_customers:,} customers, {summary.n_orders:,} orders and "
+        f"{summary.n_sales_lines:,} sales lines ({file_format}) to {out_dir}"
+    )
+
+
+def main() -> None:
+    """Entry point of the ``custseg`` console script."""
+    cli()

@@ -1,0 +1,122 @@
+"""Run configuration: where the data, the dbt project and the outputs are, and model settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from custseg.errors import ConfigError
+
+DBT_PROJECT_FOLDER = "dbt_pipeline"
+OUTPUT_FOLDER = Path("ml_pipeline") / "models"
+DUCKDB_PATH_ENV = "CUSTSEG_DUCKDB_PATH"
+DEFAULT_DUCKDB_FILE = "custseg.duckdb"
+MIN_SEGMENTS = 2
+MAX_SEGMENTS = 5
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one ``custseg run`` needs. Build it with :func:`resolve_run_config`."""
+
+    # Folder with CustomersData, Online_Sales, Discount_Coupon, Tax_amount, Marketing_Spend.
+    data_dir: Path
+    # Folder holding dbt_pipeline/ and ml_pipeline/ (the repository root by default).
+    project_root: Path
+    # DuckDB warehouse file; dbt and the ML step both use it.
+    duckdb_path: Path
+    # Date the features are computed as of; None = the day after the last transaction.
+    as_of_date: dt.date | None = None
+    # Number of segments (K-means clusters); the naming rules define 2 to 5.
+    n_segments: int = 5
+    # Seed of K-means; the same seed and data give byte-identical outputs.
+    random_state: int = 42
+    # K-means restarts; the best of n_init runs is kept.
+    n_init: int = 10
+    # Customers sampled for the silhouette score (it is quadratic in the sample).
+    silhouette_sample_size: int = 10_000
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        """The dbt project folder."""
+        return self.project_root / DBT_PROJECT_FOLDER
+
+    @property
+    def seed_path(self) -> Path:
+        """The published seed CSV that dbt loads as ``customer_segments``."""
+        return self.dbt_project_dir / "seeds" / "customer_segments.csv"
+
+    @property
+    def output_dir(self) -> Path:
+        """Where the segments CSV, the model JSON and the metrics JSON go."""
+        return self.project_root / OUTPUT_FOLDER
+
+    @property
+    def lock_path(self) -> Path:
+        """Lock file that keeps two runs off the same warehouse."""
+        return self.duckdb_path.with_name(self.duckdb_path.name + ".lock")
+
+    def dbt_vars(self) -> dict[str, str | None]:
+        """The dbt vars of this run."""
+        return {"as_of_date": self.as_of_date.isoformat() if self.as_of_date else None}
+
+
+def find_project_root(start: Path) -> Path:
+    """Return the nearest folder at or above ``start`` that holds ``dbt_pipeline/dbt_project.yml``."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / DBT_PROJECT_FOLDER / "dbt_project.yml").is_file():
+            return folder
+    raise ConfigError(
+        f"No {DBT_PROJECT_FOLDER}/dbt_project.yml found in {start} or any folder above it. "
+        "Run custseg from the project folder or pass --project-dir."
+    )
+
+
+def parse_as_of_date(text: str | None) -> dt.date | None:
+    """Parse ``YYYY-MM-DD``; None or an empty string means "use the data's default"."""
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"--as-of-date {text!r} is not a date written YYYY-MM-DD (for example 2020-01-01)."
+        ) from None
+
+
+def resolve_run_config(
+    *,
+    data_dir: Path,
+    project_dir: Path | None = None,
+    duckdb_path: Path | None = None,
+    as_of_date: str | None = None,
+    n_segments: int = 5,
+    random_state: int = 42,
+) -> RunConfig:
+    """Validate user settings and fill in defaults (project root, warehouse file)."""
+    project_root = find_project_root(project_dir or Path.cwd())
+    if not data_dir.is_dir():
+        raise ConfigError(f"--data-dir {data_dir}: no such folder.")
+    if not MIN_SEGMENTS <= n_segments <= MAX_SEGMENTS:
+        raise ConfigError(
+            f"--k {n_segments}: the naming rules define {MAX_SEGMENTS} segments, so k must be "
+            f"between {MIN_SEGMENTS} and {MAX_SEGMENTS}."
+        )
+    if duckdb_path is None:
+        from_env = os.environ.get(DUCKDB_PATH_ENV)
+        duckdb_path = (
+            Path(from_env)
+            if from_env
+            else project_root / DBT_PROJECT_FOLDER / DEFAULT_DUCKDB_FILE
+        )
+    return RunConfig(
+        data_dir=data_dir.resolve(),
+        project_root=project_root,
+        duckdb_path=duckdb_path.resolve(),
+        as_of_date=parse_as_of_date(as_of_date),
+        n_segments=n_segments,
+        random_state=random_state,
+    )

@@ -1,0 +1,118 @@
+"""Turn fitted segments into the ``customer_segments`` seed, validated and atomically replaced.
+
+The seed is the bridge back into dbt. A candidate CSV is checked here against the customers the
+features were computed for before it replaces the published file; if dbt then rejects it (a seed
+or mart test fails) the previous file is put back and reloaded, so the last good seed and mart
+stay as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from custseg.errors import PublishError
+
+SEGMENTS_HEADER = ("customer_id", "segment_id", "segment_name")
+
+
+def render_segments_csv(
+    customer_ids: Sequence[str], segment_ids: Iterable[int], names: Mapping[int, str]
+) -> bytes:
+    """Render ``customer_id,segment_id,segment_name`` rows sorted by customer id, LF endings."""
+    rows = sorted(zip(customer_ids, segment_ids, strict=True), key=lambda row: row[0])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SEGMENTS_HEADER)
+    for customer_id, segment_id in rows:
+        writer.writerow((customer_id, int(segment_id), names[int(segment_id)]))
+    return buffer.getvalue().encode("utf-8")
+
+
+def validate_segments_csv(
+    data: bytes, known_customer_ids: Iterable[str], names: Mapping[int, str], *, source: str
+) -> int:
+    """Check a segments CSV before it is published; return its row count.
+
+    Rules: the exact header; one row per known customer, none missing and none unknown; no empty
+    value; each segment id is a known id and carries that id's name.
+
+    Raises
+    ------
+    PublishError
+        Naming ``source``, the line and the column at fault.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PublishError(f"{source}: not UTF-8 ({exc}).") from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None or tuple(header) != SEGMENTS_HEADER:
+        raise PublishError(
+            f"{source} line 1: header must be {','.join(SEGMENTS_HEADER)}, got {header!r}."
+        )
+    expected = set(known_customer_ids)
+    seen: set[str] = set()
+    for line_number, row in enumerate(reader, start=2):
+        if len(row) != len(SEGMENTS_HEADER):
+            raise PublishError(f"{source} line {line_number}: expected 3 values, got {len(row)}.")
+        for column, value in zip(SEGMENTS_HEADER, row, strict=True):
+            if value == "":
+                raise PublishError(f"{source} line {line_number}, column {column}: empty value.")
+        customer_id, segment_id_text, segment_name = row
+        if customer_id in seen:
+            raise PublishError(
+                f"{source} line {line_number}, column customer_id: {customer_id!r} appears twice."
+            )
+        if customer_id not in expected:
+            raise PublishError(
+                f"{source} line {line_number}, column customer_id: {customer_id!r} is not a "
+                "customer with orders before the as-of date."
+            )
+        try:
+            segment_id = int(segment_id_text)
+        except ValueError:
+            segment_id = None
+        if segment_id not in names:
+            raise PublishError(
+                f"{source} line {line_number}, column segment_id: {segment_id_text!r} is not one "
+                f"of {sorted(names)}."
+            )
+        if names[segment_id] != segment_name:
+            raise PublishError(
+                f"{source} line {line_number}, column segment_name: {segment_name!r} does not "
+                f"match segment_id {segment_id} ({names[segment_id]!r})."
+            )
+        seen.add(customer_id)
+    missing = expected - seen
+    if missing:
+        example = ", ".join(sorted(missing)[:5])
+        raise PublishError(
+            f"{source}: {len(missing)} customer(s) have no segment (for example {example})."
+        )
+    return len(seen)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

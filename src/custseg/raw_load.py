@@ -1,0 +1,220 @@
+"""Load the five raw e-commerce files into the warehouse's ``raw`` schema, as text.
+
+Every value lands as text so that nothing is guessed here: staging models type and check it.
+Header names are trimmed and lower-cased (the real ``Discount_Coupon.csv`` has a header with a
+trailing space). All five tables are replaced in one transaction: a file that fails to load leaves
+the previous raw tables as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from custseg.errors import InputDataError
+
+RAW_SCHEMA = "raw"
+SUPPORTED_SUFFIXES = (".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One raw input: the file stem users provide and the table it becomes."""
+
+    file_stem: str
+    table_name: str
+    columns: tuple[str, ...]
+    # Columns holding dates; Parquet files may store them typed, CSV files as M/D/YYYY text.
+    date_columns: tuple[str, ...] = ()
+    # Keep the file line of each row so errors can point at it.
+    keep_line_numbers: bool = False
+
+
+RAW_TABLES: tuple[RawTable, ...] = (
+    RawTable(
+        "CustomersData",
+        "customers_data",
+        ("customerid", "gender", "location", "tenure_months"),
+    ),
+    RawTable(
+        "Online_Sales",
+        "online_sales",
+        (
+            "customerid",
+            "transaction_id",
+            "transaction_date",
+            "product_sku",
+            "product_description",
+            "product_category",
+            "quantity",
+            "avg_price",
+            "delivery_charges",
+            "coupon_status",
+        ),
+        date_columns=("transaction_date",),
+        keep_line_numbers=True,
+    ),
+    RawTable(
+        "Discount_Coupon",
+        "discount_coupon",
+        ("month", "product_category", "coupon_code", "discount_pct"),
+    ),
+    RawTable("Tax_amount", "tax_amount", ("product_category", "gst")),
+    RawTable(
+        "Marketing_Spend",
+        "marketing_spend",
+        ("date", "offline_spend", "online_spend"),
+        date_columns=("date",),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """What one file contributed to the raw schema."""
+
+    table_name: str
+    source_path: Path
+    row_count: int
+    ignored_columns: tuple[str, ...]
+
+
+def quote_identifier(name: str) -> str:
+    """Quote an identifier for SQL so that no name can break out of it."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """Quote a string literal for SQL."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def find_input_file(data_dir: Path, table: RawTable) -> Path:
+    """Return the one ``.csv`` or ``.parquet`` file for ``table`` in ``data_dir``."""
+    candidates = [
+        data_dir / f"{table.file_stem}{suffix}"
+        for suffix in SUPPORTED_SUFFIXES
+        if (data_dir / f"{table.file_stem}{suffix}").is_file()
+    ]
+    if not candidates:
+        raise InputDataError(
+            f"{data_dir}: no {table.file_stem}.csv or {table.file_stem}.parquet found. "
+            f"Provide the file, laid out like the Marketing Insights dataset "
+            f"(columns: {', '.join(table.columns)})."
+        )
+    if len(candidates) > 1:
+        raise InputDataError(
+            f"{data_dir}: both {candidates[0].name} and {candidates[1].name} exist; "
+            "keep only one so it is clear which to load."
+        )
+    return candidates[0]
+
+
+def _scan_sql(path: Path) -> str:
+    if path.suffix == ".csv":
+        # Comma-delimited, header required, everything as text: no type sniffing.
+        return (
+            f"read_csv({quote_literal(str(path))}, header = true, delim = ',', quote = '\"', "
+            "escape = '\"', all_varchar = true, auto_detect = true)"
+        )
+    return f"read_parquet({quote_literal(str(path))})"
+
+
+def _describe(con: duckdb.DuckDBPyConnection, scan: str, path: Path) -> list[tuple[str, str]]:
+    try:
+        rows = con.execute(f"describe select * from {scan}").fetchall()
+    except duckdb.Error as exc:
+        raise InputDataError(f"{path}: cannot be read ({_first_line(exc)}).") from exc
+    return [(str(row[0]), str(row[1])) for row in rows]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _select_list(table: RawTable, found: Sequence[tuple[str, str]], path: Path) -> tuple[str, ...]:
+    """Map the file's columns to ours; return the SELECT expressions, one per expected column."""
+    by_normalized: dict[str, tuple[str, str]] = {}
+    for name, type_name in found:
+        by_normalized.setdefault(name.strip().lower(), (name, type_name))
+    missing = [column for column in table.columns if column not in by_normalized]
+    if missing:
+        header = ", ".join(name for name, _ in found)
+        hint = ""
+        if len(found) == 1 and (";" in found[0][0] or "\t" in found[0][0]):
+            hint = " The file looks delimited by ';' or tabs: save it comma-separated."
+        raise InputDataError(
+            f"{path}: missing column(s) {', '.join(missing)}. Found header: {header}. "
+            f"Expected: {', '.join(table.columns)} (case and surrounding spaces do not matter).{hint}"
+        )
+    expressions = []
+    for column in table.columns:
+        name, type_name = by_normalized[column]
+        source = quote_identifier(name)
+        if column in table.date_columns and type_name.upper().startswith(("DATE", "TIMESTAMP")):
+            expression = f"strftime({source}, '%-m/%-d/%Y')"
+        else:
+            expression = f"cast({source} as varchar)"
+        expressions.append(f"{expression} as {quote_identifier(column)}")
+    return tuple(expressions)
+
+
+def _ignored_columns(table: RawTable, found: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    return tuple(name for name, _ in found if name.strip().lower() not in table.columns)
+
+
+def load_raw_files(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[LoadedTable]:
+    """Replace the raw tables with the files in ``data_dir``, all or nothing.
+
+    Parameters
+    ----------
+    con
+        Read-write connection to the DuckDB warehouse.
+    data_dir
+        Folder holding ``CustomersData``, ``Online_Sales``, ``Discount_Coupon``, ``Tax_amount``
+        and ``Marketing_Spend``, each as ``.csv`` or ``.parquet``.
+
+    Returns
+    -------
+    list of LoadedTable
+        One entry per raw table, with its row count and the extra columns that were ignored.
+    """
+    if not data_dir.is_dir():
+        raise InputDataError(f"{data_dir}: data folder not found.")
+    plans = []
+    for table in RAW_TABLES:
+        path = find_input_file(data_dir, table)
+        scan = _scan_sql(path)
+        found = _describe(con, scan, path)
+        plans.append((table, path, scan, _select_list(table, found, path), found))
+
+    loaded: list[LoadedTable] = []
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {quote_identifier(RAW_SCHEMA)}")
+        for table, path, scan, expressions, found in plans:
+            target = f"{quote_identifier(RAW_SCHEMA)}.{quote_identifier(table.table_name)}"
+            select_list = ",\n    ".join(expressions)
+            if table.keep_line_numbers:
+                # Ordinality counts data rows from 1 in file order; the header is line 1.
+                select_list = f"ordinality + 1 as file_line_number,\n    {select_list}"
+                scan = f"{scan} with ordinality"
+            try:
+                con.execute(f"create or replace table {target} as select {select_list} from {scan}")
+            except duckdb.Error as exc:
+                raise InputDataError(f"{path}: cannot be loaded ({_first_line(exc)}).") from exc
+            (row_count,) = con.execute(f"select count(*) from {target}").fetchone()
+            if row_count == 0:
+                raise InputDataError(
+                    f"{path}: the file has no data rows. Export it again with its rows."
+                )
+            loaded.append(LoadedTable(table.table_name, path, row_count, _ignored_columns(table, found)))
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return loaded
