@@ -18,6 +18,15 @@
     double
 {%- endmacro %}
 
+{#-
+    Exact money: invoice amounts are stored as decimals with 10 places, so sums over lines and
+    orders are exact and do not depend on the order in which a parallel engine adds them (a
+    floating point sum can differ in its last bit from run to run, and so would the model).
+-#}
+{% macro type_money() -%}
+    decimal(38, 10)
+{%- endmacro %}
+
 {% macro month_abbreviation_to_number(column) -%}
     case lower(trim({{ column }}))
         when 'jan' then 1 when 'feb' then 2 when 'mar' then 3 when 'apr' then 4

@@ -62,7 +62,9 @@ def cli() -> None:
     help="Date recency and activity are measured against (default: the day after the last "
     "transaction).",
 )
-@click.option("--k", "n_segments", type=int, default=5, show_default=True, help="Number of segments (2-5).")
+@click.option(
+    "--k", "n_segments", type=int, default=5, show_default=True, help="Number of segments (2-5)."
+)
 @click.option("--random-state", type=int, default=42, show_default=True, help="Seed of K-means.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON for scripts.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
@@ -116,6 +118,8 @@ def run(
         )
     if result.silhouette is not None:
         click.echo(f"Silhouette (sampled): {result.silhouette:.3f}")
+    for warning in result.naming_warnings:
+        click.secho(f"Warning: {warning}", fg="yellow")
     click.echo(f"DuckDB warehouse: {result.duckdb_path}")
     click.echo(f"Published seed:   {result.seed_path}")
     click.echo(f"Segments CSV:     {result.segments_path}")

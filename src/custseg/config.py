@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from custseg.errors import ConfigError
+from custseg.naming import MAX_SEGMENTS, MIN_SEGMENTS
 
 DBT_PROJECT_FOLDER = "dbt_pipeline"
 OUTPUT_FOLDER = Path("ml_pipeline") / "models"
 DUCKDB_PATH_ENV = "CUSTSEG_DUCKDB_PATH"
 DEFAULT_DUCKDB_FILE = "custseg.duckdb"
-MIN_SEGMENTS = 2
-MAX_SEGMENTS = 5
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class RunConfig:
 
 
 def find_project_root(start: Path) -> Path:
-    """Return the nearest folder at or above ``start`` that holds ``dbt_pipeline/dbt_project.yml``."""
+    """Return the nearest folder at or above ``start`` holding ``dbt_pipeline/dbt_project.yml``."""
     start = start.resolve()
     for folder in (start, *start.parents):
         if (folder / DBT_PROJECT_FOLDER / "dbt_project.yml").is_file():
@@ -108,9 +107,7 @@ def resolve_run_config(
     if duckdb_path is None:
         from_env = os.environ.get(DUCKDB_PATH_ENV)
         duckdb_path = (
-            Path(from_env)
-            if from_env
-            else project_root / DBT_PROJECT_FOLDER / DEFAULT_DUCKDB_FILE
+            Path(from_env) if from_env else project_root / DBT_PROJECT_FOLDER / DEFAULT_DUCKDB_FILE
         )
     return RunConfig(
         data_dir=data_dir.resolve(),

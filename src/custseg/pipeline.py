@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from custseg.atomic import write_bytes_atomic
 from custseg.config import RunConfig
 from custseg.dbt_runner import DbtInvocation, run_dbt
 from custseg.errors import DbtError, InsufficientDataError, PublishError
@@ -22,7 +23,7 @@ from custseg.locking import exclusive_run_lock
 from custseg.metrics import evaluate_segmentation
 from custseg.model_io import fingerprint_features, library_versions, save_model, write_json_atomic
 from custseg.naming import SEGMENT_NAMES
-from custseg.publish import render_segments_csv, validate_segments_csv, write_bytes_atomic
+from custseg.publish import render_segments_csv, validate_segments_csv
 from custseg.raw_load import LoadedTable, load_raw_files
 from custseg.segmenter import FEATURES, CustomerSegmenter
 
@@ -63,6 +64,8 @@ class RunResult:
     loaded_tables: list[LoadedTable]
     segments: list[SegmentSummary]
     silhouette: float | None
+    # Segments whose profile does not really show the behaviour their name stands for.
+    naming_warnings: list[str]
     duckdb_path: Path
     seed_path: Path
     segments_path: Path
@@ -83,10 +86,19 @@ def run_pipeline(config: RunConfig, progress: Progress = lambda message: None) -
             loaded = load_raw_files(con, config.data_dir)
 
         progress("Building staging models and customer features with dbt")
-        run_dbt(invocation, "build", "--select", "+customer_features", "--indirect-selection", "cautious")
+        run_dbt(
+            invocation,
+            "build",
+            "--select",
+            "+customer_features",
+            "--indirect-selection",
+            "cautious",
+        )
 
         features = read_customer_features(config.duckdb_path)
-        progress(f"Clustering {len(features.customer_ids):,} customers into {config.n_segments} segments")
+        progress(
+            f"Clustering {len(features.customer_ids):,} customers into {config.n_segments} segments"
+        )
         segmenter = CustomerSegmenter(
             n_segments=config.n_segments, random_state=config.random_state, n_init=config.n_init
         ).fit(features.matrix)
@@ -100,7 +112,10 @@ def run_pipeline(config: RunConfig, progress: Progress = lambda message: None) -
 
         candidate = render_segments_csv(features.customer_ids, segmenter.labels_, SEGMENT_NAMES)
         validate_segments_csv(
-            candidate, features.customer_ids, SEGMENT_NAMES, source="candidate customer_segments.csv"
+            candidate,
+            features.customer_ids,
+            SEGMENT_NAMES,
+            source="candidate customer_segments.csv",
         )
 
         progress("Publishing the customer_segments seed and building fct_customer_segments")
@@ -136,12 +151,26 @@ def run_pipeline(config: RunConfig, progress: Progress = lambda message: None) -
         loaded_tables=loaded,
         segments=summary,
         silhouette=metrics.get("silhouette"),
+        naming_warnings=naming_warnings(segmenter),
         duckdb_path=config.duckdb_path,
         seed_path=config.seed_path,
         segments_path=segments_path,
         model_path=model_path,
         metrics_path=metrics_path,
     )
+
+
+def naming_warnings(segmenter: CustomerSegmenter) -> list[str]:
+    """One message per segment whose name was only the best one left, not a good fit."""
+    naming = segmenter.naming_
+    return [
+        f"segment {segment_id} '{SEGMENT_NAMES[segment_id]}' is a weak match for its name "
+        f"({evidence})"
+        for segment_id, evidence, weak in zip(
+            naming.segment_id_of_cluster, naming.evidence, naming.weak_match, strict=True
+        )
+        if weak
+    ]
 
 
 def read_customer_features(duckdb_path: Path) -> CustomerFeatures:
@@ -225,4 +254,3 @@ def result_as_dict(result: RunResult) -> dict:
         for t in result.loaded_tables
     ]
     return payload
-

@@ -149,7 +149,8 @@ def _select_list(table: RawTable, found: Sequence[tuple[str, str]], path: Path) 
             hint = " The file looks delimited by ';' or tabs: save it comma-separated."
         raise InputDataError(
             f"{path}: missing column(s) {', '.join(missing)}. Found header: {header}. "
-            f"Expected: {', '.join(table.columns)} (case and surrounding spaces do not matter).{hint}"
+            f"Expected: {', '.join(table.columns)} "
+            f"(case and surrounding spaces do not matter).{hint}"
         )
     expressions = []
     for column in table.columns:
@@ -212,7 +213,9 @@ def load_raw_files(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[Loade
                 raise InputDataError(
                     f"{path}: the file has no data rows. Export it again with its rows."
                 )
-            loaded.append(LoadedTable(table.table_name, path, row_count, _ignored_columns(table, found)))
+            loaded.append(
+                LoadedTable(table.table_name, path, row_count, _ignored_columns(table, found))
+            )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

@@ -54,8 +54,9 @@ final as (
         per_customer.count_orders,
         per_customer.count_sales_lines,
         per_customer.total_quantity,
-        per_customer.lifetime_revenue,
-        per_customer.lifetime_revenue / per_customer.count_orders as avg_order_value,
+        cast(per_customer.lifetime_revenue as {{ type_amount() }}) as lifetime_revenue,
+        cast(per_customer.lifetime_revenue as {{ type_amount() }}) / per_customer.count_orders
+            as avg_order_value,
         customers.tenure_months
 
     from per_customer

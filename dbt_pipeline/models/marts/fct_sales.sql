@@ -63,8 +63,11 @@ final as (
         quantity * unit_price_amount as gross_amount,
         quantity * unit_price_amount * applied_discount_rate as discount_amount,
         quantity * unit_price_amount * (1 - applied_discount_rate) * gst_rate as gst_amount,
-        quantity * unit_price_amount * (1 - applied_discount_rate) * (1 + gst_rate)
-            + delivery_charges_amount as invoice_amount
+        cast(
+            quantity * unit_price_amount * (1 - applied_discount_rate) * (1 + gst_rate)
+            + delivery_charges_amount
+            as {{ type_money() }}
+        ) as invoice_amount
 
     from priced
 

@@ -1,0 +1,37 @@
+"""Helpers shared by the tests: isolated project copies and the real dataset."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REAL_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "marketing_insights"
+_IGNORED = shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb*", ".user.yml")
+
+
+def copy_project(destination: Path) -> Path:
+    """Copy the dbt project into ``destination`` (a fresh project root) and return that root.
+
+    Every run writes the seed, target/ and the warehouse inside the project, so tests work on a
+    copy and never touch the repository.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO_ROOT / "dbt_pipeline", destination / "dbt_pipeline", ignore=_IGNORED)
+    return destination
+
+
+def real_data_dir() -> Path:
+    """The real dataset; fails in CI (where ../shared must exist), skips elsewhere."""
+    if (REAL_DATA_DIR / "Online_Sales.csv").is_file():
+        return REAL_DATA_DIR
+    message = (
+        f"real dataset not found at {REAL_DATA_DIR}: put the shared/ folder beside the "
+        "project to run the end-to-end tests on real data"
+    )
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(message)
+    pytest.skip(message)

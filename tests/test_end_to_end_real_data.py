@@ -1,0 +1,143 @@
+"""The whole flow on the real Marketing Insights dataset, on a real DuckDB file and real dbt."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from custseg.config import resolve_run_config
+from custseg.naming import SEGMENT_NAMES
+from custseg.pipeline import RunResult, run_pipeline
+from tests.support import copy_project, real_data_dir
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass(frozen=True)
+class RealRun:
+    project_root: Path
+    result: RunResult
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> RealRun:
+    data_dir = real_data_dir()
+    root = copy_project(tmp_path_factory.mktemp("real") / "project")
+    config = resolve_run_config(data_dir=data_dir, project_dir=root)
+    return RealRun(project_root=root, result=run_pipeline(config))
+
+
+def invoice_total_by_hand(data_dir: Path) -> tuple[float, int]:
+    """The dataset's documented invoice formula, in plain Python, independent of the SQL."""
+    with open(data_dir / "Discount_Coupon.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    coupons = {(row[0], row[1]): float(row[3]) / 100 for row in rows[1:]}
+    with open(data_dir / "Tax_amount.csv", newline="") as handle:
+        gst = {row["Product_Category"]: float(row["GST"]) for row in csv.DictReader(handle)}
+    total = 0.0
+    lines = 0
+    with open(data_dir / "Online_Sales.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            month = MONTHS[int(row["Transaction_Date"].split("/")[0]) - 1]
+            discount = 0.0
+            if row["Coupon_Status"] == "Used":
+                discount = coupons.get((month, row["Product_Category"]), 0.0)
+            total += float(row["Quantity"]) * float(row["Avg_Price"]) * (1 - discount) * (
+                1 + gst[row["Product_Category"]]
+            ) + float(row["Delivery_Charges"])
+            lines += 1
+    return total, lines
+
+
+def mart(run: RealRun, sql: str) -> list[tuple]:
+    with duckdb.connect(str(run.result.duckdb_path)) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_every_customer_is_segmented_in_csv_seed_and_mart(real_run: RealRun) -> None:
+    csv_rows = real_run.result.segments_path.read_text().splitlines()
+    assert csv_rows[0] == "customer_id,segment_id,segment_name"
+    assert len(csv_rows) - 1 == 1468
+    assert real_run.result.seed_path.read_bytes() == real_run.result.segments_path.read_bytes()
+    assert mart(
+        real_run, "select count(*), count(distinct customer_id) from fct_customer_segments"
+    ) == [(1468, 1468)]
+
+
+def test_mart_revenue_equals_the_invoice_formula_over_all_lines(real_run: RealRun) -> None:
+    expected, lines = invoice_total_by_hand(real_data_dir())
+    assert lines == 52924
+    assert expected == pytest.approx(5_397_358.75, abs=0.01)
+    ((revenue,),) = mart(real_run, "select sum(total_revenue) from fct_customer_segments")
+    assert revenue == pytest.approx(expected, rel=1e-12)
+
+
+def test_frequency_counts_orders_not_sales_lines(real_run: RealRun) -> None:
+    # 26,631 distinct (customer, transaction) pairs in 52,924 lines.
+    assert mart(real_run, "select sum(total_orders) from fct_customer_segments") == [(26631,)]
+
+
+def test_activity_is_measured_against_the_as_of_date_not_today(real_run: RealRun) -> None:
+    assert str(real_run.result.as_of_date) == "2020-01-01"
+    statuses = dict(
+        mart(real_run, "select activity_status, count(*) from fct_customer_segments group by 1")
+    )
+    assert len(statuses) >= 3, statuses
+    ((minimum, maximum),) = mart(
+        real_run,
+        "select min(days_since_last_purchase), max(days_since_last_purchase) "
+        "from fct_customer_segments",
+    )
+    assert (minimum, maximum) == (1, 365)
+
+
+def test_all_five_named_segments_with_their_fixed_ids(real_run: RealRun) -> None:
+    rows = mart(
+        real_run,
+        "select distinct segment_id, segment_name from fct_customer_segments order by 1",
+    )
+    assert rows == sorted(SEGMENT_NAMES.items())
+    assert [segment.segment_name for segment in real_run.result.segments] == list(
+        SEGMENT_NAMES.values()
+    )
+
+
+def test_same_input_and_config_give_byte_identical_outputs(
+    real_run: RealRun, tmp_path: Path
+) -> None:
+    root = copy_project(tmp_path / "again")
+    again = run_pipeline(resolve_run_config(data_dir=real_data_dir(), project_dir=root))
+    first = real_run.result
+    for a, b in (
+        (first.segments_path, again.segments_path),
+        (first.model_path, again.model_path),
+        (first.metrics_path, again.metrics_path),
+    ):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_the_original_guide_dbt_commands_work_from_dbt_pipeline(real_run: RealRun) -> None:
+    project_dir = real_run.project_root / "dbt_pipeline"
+    env = {
+        **os.environ,
+        "CUSTSEG_DUCKDB_PATH": str(real_run.result.duckdb_path),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    for command in (
+        ["build", "--select", "customer_segments", "fct_customer_segments"],
+        ["docs", "generate"],
+    ):
+        completed = subprocess.run(
+            [dbt, *command], cwd=project_dir, env=env, capture_output=True, text=True
+        )
+        assert completed.returncode == 0, completed.stdout[-3000:]
+    assert (project_dir / "target" / "catalog.json").is_file()
+    assert mart(real_run, "select count(*) from fct_customer_segments") == [(1468,)]

@@ -1,0 +1,115 @@
+"""Validation and atomic publishing of the customer_segments seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from custseg.atomic import write_bytes_atomic
+from custseg.config import resolve_run_config
+from custseg.dbt_runner import DbtInvocation
+from custseg.errors import PublishError
+from custseg.naming import SEGMENT_NAMES
+from custseg.pipeline import publish_seed, run_pipeline
+from custseg.publish import render_segments_csv, validate_segments_csv
+from custseg.sample_data import generate_sample_data
+
+NAMES = {0: "Big Spenders", 1: "At-Risk (Lapsing)", 2: "Occasional Shoppers"}
+
+
+def test_render_sorts_by_customer_id_and_names_each_id() -> None:
+    data = render_segments_csv(["b", "007", "a"], [2, 0, 1], NAMES)
+    assert data == (
+        b"customer_id,segment_id,segment_name\n"
+        b"007,0,Big Spenders\n"
+        b"a,1,At-Risk (Lapsing)\n"
+        b"b,2,Occasional Shoppers\n"
+    )
+
+
+def test_a_valid_csv_counts_its_rows() -> None:
+    data = render_segments_csv(["x", "y"], [0, 2], NAMES)
+    assert validate_segments_csv(data, ["x", "y"], NAMES, source="s.csv") == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("customer_id,segment,segment_name\n", "s.csv line 1: header must be"),
+        (
+            "customer_id,segment_id,segment_name\nx,0,Big Spenders\nx,0,Big Spenders\n",
+            "s.csv line 3, column customer_id: 'x' appears twice",
+        ),
+        (
+            "customer_id,segment_id,segment_name\nx,0,Big Spenders\nz,0,Big Spenders\n",
+            "s.csv line 3, column customer_id: 'z' is not a customer",
+        ),
+        (
+            "customer_id,segment_id,segment_name\nx,9,Big Spenders\ny,0,Big Spenders\n",
+            "s.csv line 2, column segment_id: '9' is not one of [0, 1, 2]",
+        ),
+        (
+            "customer_id,segment_id,segment_name\nx,1,Big Spenders\ny,0,Big Spenders\n",
+            "s.csv line 2, column segment_name: 'Big Spenders' does not match segment_id 1",
+        ),
+        (
+            "customer_id,segment_id,segment_name\nx,0,\ny,0,Big Spenders\n",
+            "s.csv line 2, column segment_name: empty value",
+        ),
+        (
+            "customer_id,segment_id,segment_name\nx,0,Big Spenders\n",
+            "s.csv: 1 customer(s) have no segment (for example y)",
+        ),
+    ],
+)
+def test_invalid_csv_is_rejected_naming_line_and_column(body: str, message: str) -> None:
+    with pytest.raises(PublishError) as caught:
+        validate_segments_csv(body.encode(), ["x", "y"], NAMES, source="s.csv")
+    assert message in str(caught.value)
+
+
+def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "seed.csv"
+    target.write_bytes(b"old")
+    write_bytes_atomic(target, b"new contents")
+    assert target.read_bytes() == b"new contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["seed.csv"]
+
+
+def test_a_seed_failing_a_dbt_test_is_rolled_back_and_the_mart_kept(
+    project_root: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    generate_sample_data(data_dir, n_customers=300, seed=3)
+    config = resolve_run_config(data_dir=data_dir, project_dir=project_root)
+    run_pipeline(config)
+    good_seed = config.seed_path.read_bytes()
+    outputs = {p.name: p.read_bytes() for p in config.output_dir.iterdir()}
+    with duckdb.connect(str(config.duckdb_path)) as con:
+        good_mart = con.execute(
+            "select * from fct_customer_segments order by customer_id"
+        ).fetchall()
+
+    # Passes the CSV shape but names a customer the warehouse does not know: only dbt's
+    # relationships test can catch it.
+    bad = good_seed + b"ghost-customer,2,Occasional Shoppers\n"
+    invocation = DbtInvocation(
+        project_dir=config.dbt_project_dir,
+        env={"CUSTSEG_DUCKDB_PATH": str(config.duckdb_path)},
+        vars=config.dbt_vars(),
+    )
+    with pytest.raises(PublishError) as caught:
+        publish_seed(bad, config.seed_path, invocation)
+    message = str(caught.value)
+    assert "relationships_customer_segments_customer_id" in message
+    assert "previous customer_segments.csv was restored" in message
+
+    assert config.seed_path.read_bytes() == good_seed
+    assert {p.name: p.read_bytes() for p in config.output_dir.iterdir()} == outputs
+    with duckdb.connect(str(config.duckdb_path)) as con:
+        assert con.execute("select count(*) from customer_segments").fetchone() == (len(good_mart),)
+        mart = con.execute("select * from fct_customer_segments order by customer_id").fetchall()
+    assert mart == good_mart
+    assert set(SEGMENT_NAMES.values()) >= {row[5] for row in mart}

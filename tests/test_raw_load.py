@@ -1,0 +1,121 @@
+"""Loading the raw files: headers, formats, line numbers, all-or-nothing replacement."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from custseg.errors import InputDataError
+from custseg.raw_load import load_raw_files
+
+FILES = {
+    "CustomersData.csv": (
+        "CustomerID,Gender,Location,Tenure_Months\n0017,M,Chicago,12\nA-2,F,California,3\n"
+    ),
+    "Online_Sales.csv": (
+        "CustomerID,Transaction_ID,Transaction_Date,Product_SKU,Product_Description,"
+        "Product_Category,Quantity,Avg_Price,Delivery_Charges,Coupon_Status\n"
+        '0017,1,1/5/2019,SKU1,"Bag, large",Apparel,2,10.5,6.5,Used\n'
+        "A-2,1,12/31/2019,SKU2,Pen,Office,1,3,0,Clicked\n"
+    ),
+    "Discount_Coupon.csv": (
+        "Month,Product_Category ,Coupon_Code,Discount_pct\nJan,Apparel,SALE10,10\n"
+    ),
+    "Tax_amount.csv": "Product_Category,GST\nApparel,0.18\nOffice,0.1\n",
+    "Marketing_Spend.csv": "Date,Offline_Spend,Online_Spend\n1/1/2019,4500,2424.5\n",
+}
+
+
+def write_files(folder: Path, **overrides: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in {**FILES, **overrides}.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_loads_text_keeping_ids_trimming_headers_and_numbering_lines(tmp_path: Path) -> None:
+    data = write_files(tmp_path / "data")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        loaded = load_raw_files(con, data)
+        assert [(t.table_name, t.row_count) for t in loaded] == [
+            ("customers_data", 2),
+            ("online_sales", 2),
+            ("discount_coupon", 1),
+            ("tax_amount", 2),
+            ("marketing_spend", 1),
+        ]
+        assert con.execute("select customerid from raw.customers_data order by 1").fetchall() == [
+            ("0017",),
+            ("A-2",),
+        ]
+        assert con.execute(
+            "select file_line_number, product_description from raw.online_sales order by 1"
+        ).fetchall() == [(2, "Bag, large"), (3, "Pen")]
+        assert con.execute("select product_category from raw.discount_coupon").fetchall() == [
+            ("Apparel",)
+        ]
+
+
+def test_missing_column_is_named_with_the_file(tmp_path: Path) -> None:
+    data = write_files(
+        tmp_path / "data", **{"Tax_amount.csv": "Product_Category,Rate\nApparel,0.1\n"}
+    )
+    with duckdb.connect() as con, pytest.raises(InputDataError) as caught:
+        load_raw_files(con, data)
+    assert "Tax_amount.csv: missing column(s) gst" in str(caught.value)
+
+
+def test_semicolon_file_gets_a_hint(tmp_path: Path) -> None:
+    data = write_files(
+        tmp_path / "data", **{"Tax_amount.csv": "Product_Category;GST\nApparel;0.1\n"}
+    )
+    with duckdb.connect() as con, pytest.raises(InputDataError) as caught:
+        load_raw_files(con, data)
+    assert "delimited by ';'" in str(caught.value)
+
+
+def test_missing_file_and_headers_only_file_are_refused(tmp_path: Path) -> None:
+    data = write_files(tmp_path / "data")
+    (data / "Marketing_Spend.csv").unlink()
+    with duckdb.connect() as con, pytest.raises(InputDataError, match="no Marketing_Spend.csv"):
+        load_raw_files(con, data)
+    write_files(data, **{"Marketing_Spend.csv": "Date,Offline_Spend,Online_Spend\n"})
+    with duckdb.connect() as con, pytest.raises(InputDataError, match="no data rows"):
+        load_raw_files(con, data)
+
+
+def test_a_failed_load_leaves_the_previous_raw_tables(tmp_path: Path) -> None:
+    good = write_files(tmp_path / "good")
+    bad = tmp_path / "bad"
+    shutil.copytree(good, bad)
+    (bad / "Marketing_Spend.csv").write_text("Date,Offline_Spend,Online_Spend\n")
+    (bad / "CustomersData.csv").write_text("CustomerID,Gender,Location,Tenure_Months\n9,M,X,1\n")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        load_raw_files(con, good)
+        with pytest.raises(InputDataError):
+            load_raw_files(con, bad)
+        assert con.execute("select count(*) from raw.customers_data").fetchone() == (2,)
+
+
+def test_parquet_dates_become_month_day_year_text(tmp_path: Path) -> None:
+    data = write_files(tmp_path / "data")
+    (data / "Marketing_Spend.csv").unlink()
+    table = pa.table(
+        {
+            "Date": pa.array([dt.date(2019, 1, 5)]),
+            "Offline_Spend": pa.array([4500.0]),
+            "Online_Spend": pa.array([10.25]),
+        }
+    )
+    pq.write_table(table, data / "Marketing_Spend.parquet")
+    with duckdb.connect() as con:
+        load_raw_files(con, data)
+        assert con.execute("select * from raw.marketing_spend").fetchall() == [
+            ("1/5/2019", "4500.0", "10.25")
+        ]
