@@ -141,3 +141,15 @@ def test_the_original_guide_dbt_commands_work_from_dbt_pipeline(real_run: RealRu
         assert completed.returncode == 0, completed.stdout[-3000:]
     assert (project_dir / "target" / "catalog.json").is_file()
     assert mart(real_run, "select count(*) from fct_customer_segments") == [(1468,)]
+
+
+def test_every_name_is_supported_and_no_segment_is_tiny(real_run: RealRun) -> None:
+    rows = mart(
+        real_run,
+        "select segment_id, name_check_passed, customer_share from segment_definitions "
+        "order by segment_id",
+    )
+    assert [row[0] for row in rows] == [0, 1, 2, 3, 4]
+    assert all(row[1] for row in rows)
+    assert min(row[2] for row in rows) >= 0.05
+    assert real_run.result.warnings == []

@@ -146,6 +146,36 @@ def test_patch_version_difference_is_accepted(tmp_path):
     assert seg.predict(X).tolist() == CustomerSegmenter().fit(X).labels_.tolist()
 
 
+def test_model_of_the_former_4_dimensional_space_is_refused(tmp_path):
+    path = tmp_path / "model.json"
+    _save(path)
+
+    def make_old(doc):
+        # What custseg wrote when revenue was still a clustering dimension.
+        model = doc["model"]
+        del model["cluster_features"]
+        model["transforms"] = {
+            "recency_days": "identity",
+            "count_orders": "log1p",
+            "lifetime_revenue": "log1p",
+            "avg_order_value": "log1p",
+        }
+        for segment in model["segments"]:
+            segment["centroid_scaled"].append(0.0)
+
+    _rewrite(path, make_old)
+    with pytest.raises(ModelIntegrityError, match="lifetime revenue is no longer") as err:
+        load_model(path)
+    assert str(path) in str(err.value) and "Retrain" in str(err.value)
+
+
+def test_model_records_the_initialisation(tmp_path):
+    doc = _save(tmp_path / "model.json")
+    assert doc["model"]["params"]["init"] == "anchors"
+    assert doc["model"]["init_used"] == "anchors"
+    assert [c["passed"] for c in doc["model"]["name_checks"]] == [True] * 5
+
+
 def test_library_versions():
     versions = library_versions()
     assert list(versions) == ["numpy", "scipy", "scikit-learn", "duckdb", "dbt-core"]

@@ -1,4 +1,4 @@
-"""Naming rules: scores, optimal assignment, tie-breaking and errors."""
+"""Naming rules: scores, optimal assignment, tie-breaking, name checks and errors."""
 
 import itertools
 
@@ -7,22 +7,27 @@ import pytest
 
 from custseg.errors import ConfigError
 from custseg.naming import (
+    KEPT_ID_NOTE,
+    NAME_RULES,
     SCORE_WEIGHTS,
     SEGMENT_DESCRIPTIONS,
     SEGMENT_NAMES,
+    NameCheck,
     NamingResult,
+    check_names,
     name_clusters,
+    name_clusters_as,
     score_formula,
     score_matrix,
 )
 
-# Hand-written archetype centroids (zR, zF, zM, zA) and the segment id each must get.
+# Hand-written archetype centroids (zR, zF, zA) and the segment id each must get.
 ARCHETYPES = {
-    0: (0.0, -1.0, 0.5, 2.0),  # rare, huge baskets
-    1: (2.0, 0.3, 0.2, 0.0),  # silent for long, used to buy
-    2: (0.5, -1.5, -1.8, -1.0),  # few orders, little revenue
-    3: (-0.8, 1.3, 1.3, 0.4),  # frequent, recent, top revenue
-    4: (-0.9, 0.6, -0.3, -0.9),  # frequent, recent, small baskets
+    0: (0.0, -1.0, 2.0),  # rare, huge baskets
+    1: (2.0, 0.3, 0.0),  # silent for long, used to buy
+    2: (0.5, -1.5, -1.0),  # few, small orders
+    3: (-0.8, 1.3, 0.4),  # frequent, recent, good baskets
+    4: (-0.9, 0.6, -0.9),  # frequent, recent, small baskets
 }
 
 
@@ -34,22 +39,22 @@ def test_segment_names_are_the_public_contract():
         3: "Champions (VIPs)",
         4: "Loyal Customers",
     }
-    assert set(SEGMENT_DESCRIPTIONS) == set(SEGMENT_NAMES) == set(SCORE_WEIGHTS)
+    assert set(SEGMENT_DESCRIPTIONS) == set(SEGMENT_NAMES) == set(SCORE_WEIGHTS) == set(NAME_RULES)
 
 
 def test_score_formulas():
     assert [score_formula(s) for s in range(5)] == [
         "2*zA - 0.5*zF",
         "zR + 0.5*zF",
-        "-zF - zM",
-        "zF + zM - zR",
+        "-zF - 0.5*zA",
+        "1.5*zF - zR + 0.5*zA",
         "zF - zR - 0.5*zA",
     ]
 
 
 def test_score_matrix_values():
-    scores = score_matrix(np.array([[1.0, 2.0, 3.0, 4.0]]))
-    assert scores.tolist() == [[7.0, 2.0, -5.0, 4.0, -1.0]]
+    scores = score_matrix(np.array([[1.0, 2.0, 3.0]]))
+    assert scores.tolist() == [[5.0, 2.0, -3.5, 3.5, -0.5]]
 
 
 def test_five_archetypes_get_their_names_in_any_order():
@@ -68,17 +73,19 @@ def test_result_contents():
     assert result.evidence[0] == "highest order value (zA=+2.00); score +4.50 = 2*zA - 0.5*zF"
     assert result.evidence[1].startswith("longest since last purchase (zR=+2.00)")
     assert result.evidence[2].startswith("fewest orders (zF=-1.50)")
-    assert result.evidence[3].startswith("highest lifetime revenue (zM=+1.30)")
+    assert result.evidence[3] == "most orders (zF=+1.30); score +2.95 = 1.5*zF - zR + 0.5*zA"
     assert result.evidence[4].startswith("most recent purchases (zR=-0.90)")
     d = result.to_dict()
-    assert d["score_matrix"][0] == [4.5, -0.5, 0.5, -0.5, -2.0]
+    assert d["score_matrix"][0] == [4.5, -0.5, 0.0, -0.5, -2.0]
+    assert "weak_match" not in d
     assert NamingResult.from_dict(d) == result
 
 
 def test_assignment_is_optimal_not_greedy():
-    # Greedy would make cluster 0 the Champion (3.2 vs 2.5), leaving cluster 1 Loyal (1.0):
-    # total 4.2. Cluster 0 is almost as good a Loyal Customer (3.0), so the optimum is 5.5.
-    centroids = np.array([[-2.0, 1.0, 0.2, 0.0], [0.0, 1.0, 1.5, 0.0]])
+    # Greedy would make cluster 0 the Champion (3.5, the largest score), leaving cluster 1 Loyal
+    # (0.9): total 4.4. Cluster 0 is almost as good a Loyal Customer (3.0) and cluster 1 is
+    # only a Champion (1.6), so the optimum is 4.6.
+    centroids = np.array([[-2.0, 1.0, 0.0], [0.0, 1.0, 0.2]])
     assert name_clusters(centroids).segment_id_of_cluster == (4, 3)
 
 
@@ -89,7 +96,7 @@ def test_k3_picks_three_names_consistent_with_rules():
 
 def test_ties_do_not_depend_on_cluster_order():
     # Identical centroids tie on every name: the result must be a permutation-consistent one.
-    centroids = np.array([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    centroids = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     a = name_clusters(centroids).segment_id_of_cluster
     b = name_clusters(centroids[[2, 0, 1]]).segment_id_of_cluster
     assert b[0] == a[2]
@@ -97,25 +104,141 @@ def test_ties_do_not_depend_on_cluster_order():
     assert name_clusters(centroids).segment_id_of_cluster == a  # repeatable
 
 
-def test_weak_match_is_flagged():
-    # Nobody has big baskets, yet with k=5 some cluster must be called Big Spenders.
+def test_name_clusters_as_keeps_given_ids_and_says_so():
     centroids = np.array([ARCHETYPES[i] for i in range(5)])
-    centroids[0] = (0.4, -1.0, -0.9, -0.4)
-    result = name_clusters(centroids)
-    assert result.segment_id_of_cluster[0] == 0
-    assert result.weak_match == (True, False, False, False, False)
-    assert result.evidence[0].endswith("; weak match")
-    assert not result.evidence[1].endswith("; weak match")
+    assert name_clusters_as(centroids, (0, 1, 2, 3, 4)) == name_clusters(centroids)
+    swapped = name_clusters_as(centroids, (3, 1, 2, 0, 4))
+    assert swapped.segment_id_of_cluster == (3, 1, 2, 0, 4)
+    assert swapped.score_matrix == name_clusters(centroids).score_matrix
+    assert swapped.evidence[0] == (
+        f"4th most orders (zF=-1.00); score -0.50 = 1.5*zF - zR + 0.5*zA; {KEPT_ID_NOTE}"
+    )
+    assert swapped.evidence[3].endswith(f"score +0.15 = 2*zA - 0.5*zF; {KEPT_ID_NOTE}")
+    assert swapped.evidence[1] == name_clusters(centroids).evidence[1]
+    with pytest.raises(ConfigError, match="distinct ids"):
+        name_clusters_as(centroids, (0, 0, 2, 3, 4))
+    with pytest.raises(ConfigError, match="one per cluster"):
+        name_clusters_as(centroids, (0, 1, 2, 3))
 
 
 @pytest.mark.parametrize("k", [0, 1, 6])
 def test_k_outside_2_to_5_is_refused(k):
     with pytest.raises(ConfigError, match="k must be between 2 and 5"):
-        name_clusters(np.zeros((k, 4)))
+        name_clusters(np.zeros((k, 3)))
 
 
 def test_wrong_shape_and_nan_are_refused():
     with pytest.raises(ConfigError, match="shape"):
-        name_clusters(np.zeros((3, 3)))
+        name_clusters(np.zeros((3, 4)))
     with pytest.raises(ConfigError, match="NaN"):
-        name_clusters(np.array([[0.0, 0.0, 0.0, np.nan], [1.0, 0.0, 0.0, 0.0]]))
+        name_clusters(np.array([[0.0, 0.0, np.nan], [1.0, 0.0, 0.0]]))
+
+
+# -- name checks on mean profiles in original units -----------------------------------------
+
+
+def profile(segment_id, count, recency, orders, revenue, order_value):
+    return {
+        "segment_id": segment_id,
+        "count": count,
+        "mean": {
+            "recency_days": recency,
+            "count_orders": orders,
+            "lifetime_revenue": revenue,
+            "avg_order_value": order_value,
+        },
+    }
+
+
+# The mean profiles of the planted archetypes (sample data, 1,000 customers, seed 42, k=5).
+PLANTED = [
+    profile(0, 140, 91.1, 3.40, 9201.0, 2729.3),
+    profile(1, 203, 223.3, 8.55, 1436.0, 167.1),
+    profile(2, 295, 170.8, 1.58, 96.0, 60.6),
+    profile(3, 140, 7.4, 30.86, 13212.0, 427.8),
+    profile(4, 222, 32.3, 13.11, 1831.0, 138.6),
+]
+PLANTED_OVERALL_RECENCY = (
+    140 * 91.1 + 203 * 223.3 + 295 * 170.8 + 140 * 7.4 + 222 * 32.3
+) / 1000  # 116.7
+
+
+def test_name_checks_pass_on_planted_archetypes():
+    checks = check_names(PLANTED)
+    assert [c.segment_id for c in checks] == [0, 1, 2, 3, 4]
+    assert all(c.passed for c in checks), [c.detail for c in checks if not c.passed]
+    assert [c.rule for c in checks] == [NAME_RULES[s] for s in range(5)]
+    assert checks[0].detail == (
+        "mean order value 2729.30 is the highest of all segments (next: Champions (VIPs) 427.80)"
+    )
+    assert checks[3].detail == (
+        "mean orders 30.86 is the highest of all segments (next: Loyal Customers 13.11); "
+        "mean revenue 13212.00 is the highest of all segments (next: Big Spenders 9201.00); "
+        f"mean recency 7.4 days is below the overall mean {PLANTED_OVERALL_RECENCY:.1f} days"
+    )
+    assert checks[1].detail == (
+        "mean recency 223.3 days is the longest among segments other than Occasional Shoppers "
+        "(next: Big Spenders 91.1 days); mean orders 8.55 is above the 1.58 of Occasional Shoppers"
+    )
+    assert checks[4].detail == (
+        "mean recency 32.3 days is below the overall mean 116.7 days; "
+        "mean orders 13.11 is above the 1.58 of Occasional Shoppers; "
+        "mean orders 13.11 is below the 30.86 of Champions (VIPs); "
+        "mean order value 138.60 is below the 2729.30 of Big Spenders"
+    )
+
+
+def test_big_spenders_without_the_biggest_baskets_fail_with_the_numbers():
+    # Like the former real-data model: "Big Spenders" landed on a lapsing, low-value cluster.
+    table = [
+        profile(0, 120, 250.0, 3.0, 500.0, 160.0),
+        profile(1, 330, 265.0, 16.8, 3239.0, 183.8),
+        profile(2, 150, 197.0, 2.3, 128.0, 50.0),
+        profile(3, 460, 67.5, 37.3, 7752.0, 210.0),
+        profile(4, 410, 92.6, 7.0, 1198.0, 175.0),
+    ]
+    checks = {c.segment_id: c for c in check_names(table)}
+    assert not checks[0].passed
+    assert checks[0].detail == (
+        "mean order value 160.00 is not the highest of all segments: Champions (VIPs) has 210.00"
+    )
+    assert not checks[4].passed
+    assert checks[4].detail.endswith(
+        "mean order value 175.00 is not below the 160.00 of Big Spenders"
+    )
+    assert [checks[s].passed for s in (1, 2, 3)] == [True, True, True]
+    assert "NOT supported" in checks[0].describe()
+    assert checks[0].describe().startswith("segment 0 'Big Spenders' is NOT supported")
+
+
+def test_name_checks_only_compare_with_segments_the_model_has():
+    table = [
+        profile(1, 400, 250.0, 12.9, 2654.0, 226.7),
+        profile(3, 700, 70.0, 26.2, 5390.0, 214.0),
+        profile(4, 300, 60.0, 8.0, 900.0, 110.0),
+    ]
+    checks = {c.segment_id: c for c in check_names(table)}
+    assert all(c.passed for c in checks.values())
+    assert checks[1].detail == (
+        "mean recency 250.0 days is the longest among segments other than Occasional Shoppers "
+        "(next: Champions (VIPs) 70.0 days); mean orders 12.90 (no Occasional Shoppers segment "
+        "to compare with)"
+    )
+    assert "mean order value 110.00 (no Big Spenders segment to compare with)" in checks[4].detail
+
+
+def test_ties_do_not_support_a_name():
+    table = [profile(0, 10, 100.0, 2.0, 400.0, 200.0), profile(3, 10, 10.0, 30.0, 6000.0, 200.0)]
+    check = check_names(table)[0]
+    assert not check.passed
+    assert check.detail.endswith("is not the highest of all segments: Champions (VIPs) has 200.00")
+
+
+def test_name_check_round_trip_and_errors():
+    check = check_names(PLANTED)[2]
+    assert isinstance(check, NameCheck)
+    assert NameCheck.from_dict(check.to_dict()) == check
+    with pytest.raises(ConfigError, match="distinct segment ids"):
+        check_names([PLANTED[0], PLANTED[0]])
+    with pytest.raises(ConfigError, match="lifetime_revenue"):
+        check_names([{"segment_id": 0, "count": 1, "mean": {"recency_days": 1.0}}])

@@ -12,7 +12,7 @@ from custseg.config import resolve_run_config
 from custseg.dbt_runner import DbtInvocation
 from custseg.errors import PublishError
 from custseg.naming import SEGMENT_NAMES
-from custseg.pipeline import publish_seed, run_pipeline
+from custseg.pipeline import publish_seeds, run_pipeline
 from custseg.publish import render_segments_csv, validate_segments_csv
 from custseg.sample_data import generate_sample_data
 
@@ -101,10 +101,10 @@ def test_a_seed_failing_a_dbt_test_is_rolled_back_and_the_mart_kept(
         vars=config.dbt_vars(),
     )
     with pytest.raises(PublishError) as caught:
-        publish_seed(bad, config.seed_path, invocation)
+        publish_seeds({config.seed_path: bad}, invocation)
     message = str(caught.value)
     assert "relationships_customer_segments_customer_id" in message
-    assert "previous customer_segments.csv was restored" in message
+    assert "previous customer_segments.csv were restored" in message
 
     assert config.seed_path.read_bytes() == good_seed
     assert {p.name: p.read_bytes() for p in config.output_dir.iterdir()} == outputs

@@ -17,6 +17,20 @@ input data; 4 model error; 5 publishing or dbt test failure (nothing was publish
 6 another run holds the warehouse."""
 
 
+class KChoice(click.ParamType):
+    """An integer number of segments, or 'auto' (returned as None)."""
+
+    name = "K"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        if value is None or (isinstance(value, str) and value.lower() == "auto"):
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is neither a whole number nor 'auto'", param, ctx)
+
+
 def _fail(error: CustsegError) -> None:
     click.secho(f"Error: {error}", fg="red", err=True)
     sys.exit(error.exit_code)
@@ -63,9 +77,40 @@ def cli() -> None:
     "transaction).",
 )
 @click.option(
-    "--k", "n_segments", type=int, default=5, show_default=True, help="Number of segments (2-5)."
+    "--k",
+    "n_segments",
+    type=KChoice(),
+    default="5",
+    show_default=True,
+    help="Number of segments (2-5), or 'auto' to choose it as `custseg evaluate` does.",
 )
-@click.option("--random-state", type=int, default=42, show_default=True, help="Seed of K-means.")
+@click.option(
+    "--random-state",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Seed for sampling (silhouette, bootstrap) and for k-means++ restarts.",
+)
+@click.option(
+    "--min-segment-share",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="With --k auto: no segment may hold less than this share of customers.",
+)
+@click.option(
+    "--max-centroid-shift",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Largest centroid move (standard deviations) for which a retrain keeps the published "
+    "segment ids; beyond it the run reports that segment definitions changed.",
+)
+@click.option(
+    "--allow-unsupported-names",
+    is_flag=True,
+    help="Publish even when a segment's profile does not support its name (prints a warning).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON for scripts.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
 def run(
@@ -73,8 +118,11 @@ def run(
     project_dir: Path | None,
     duckdb_path: Path | None,
     as_of_date: str | None,
-    n_segments: int,
+    n_segments: int | None,
     random_state: int,
+    min_segment_share: float,
+    max_centroid_shift: float,
+    allow_unsupported_names: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -99,6 +147,9 @@ def run(
             as_of_date=as_of_date,
             n_segments=n_segments,
             random_state=random_state,
+            min_segment_share=min_segment_share,
+            max_centroid_shift=max_centroid_shift,
+            allow_unsupported_names=allow_unsupported_names,
         )
         result = run_pipeline(config, progress=progress)
     except CustsegError as error:
@@ -118,13 +169,112 @@ def run(
         )
     if result.silhouette is not None:
         click.echo(f"Silhouette (sampled): {result.silhouette:.3f}")
-    for warning in result.naming_warnings:
+    for warning in result.warnings:
         click.secho(f"Warning: {warning}", fg="yellow")
     click.echo(f"DuckDB warehouse: {result.duckdb_path}")
     click.echo(f"Published seed:   {result.seed_path}")
     click.echo(f"Segments CSV:     {result.segments_path}")
     click.echo(f"Model (JSON):     {result.model_path}")
     click.echo(f"Metrics:          {result.metrics_path}")
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Rebuild the features from these raw files first (default: use the features already "
+    "in the warehouse from the last run).",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder holding dbt_pipeline/ and ml_pipeline/ (default: found from the current folder).",
+)
+@click.option(
+    "--duckdb-path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="CUSTSEG_DUCKDB_PATH",
+    default=None,
+    help="DuckDB warehouse file (env CUSTSEG_DUCKDB_PATH; default dbt_pipeline/custseg.duckdb).",
+)
+@click.option(
+    "--as-of-date", default=None, metavar="YYYY-MM-DD", help="As-of date (with --data-dir)."
+)
+@click.option(
+    "--random-state",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Seed for sampling (silhouette, bootstrap) and for k-means++ restarts.",
+)
+@click.option(
+    "--min-segment-share",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Business constraint: no segment may hold less than this share of customers.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
+def evaluate(
+    data_dir: Path | None,
+    project_dir: Path | None,
+    duckdb_path: Path | None,
+    as_of_date: str | None,
+    random_state: int,
+    min_segment_share: float,
+    as_json: bool,
+) -> None:
+    """Compare k = 2..5: silhouette, Davies-Bouldin, inertia, bootstrap stability, smallest segment.
+
+    Writes ml_pipeline/models/k_selection.json and names the k that `custseg run --k auto` would
+    choose. Nothing is published.
+
+    \b
+    Example:
+        custseg evaluate --data-dir ../shared/data/marketing_insights
+    """
+    from custseg.config import resolve_run_config
+    from custseg.pipeline import evaluate_pipeline
+
+    def progress(message: str) -> None:
+        if not as_json:
+            click.echo(f"- {message}", err=True)
+
+    try:
+        config = resolve_run_config(
+            data_dir=data_dir or Path.cwd(),
+            project_dir=project_dir,
+            duckdb_path=duckdb_path,
+            as_of_date=as_of_date,
+            random_state=random_state,
+            min_segment_share=min_segment_share,
+        )
+        selection, path = evaluate_pipeline(config, build=data_dir is not None, progress=progress)
+    except CustsegError as error:
+        _fail(error)
+        return
+    if as_json:
+        click.echo(json.dumps(selection.to_dict(), indent=2, sort_keys=True))
+        return
+    click.echo(f"\nk selection on {selection.n_customers:,} customers:")
+    click.echo(
+        f"  {'k':>2}{'silhouette':>12}{'Davies-B.':>11}{'inertia':>11}{'ARI mean':>10}"
+        f"{'ARI worst':>11}{'smallest':>10}  names supported"
+    )
+    for e in selection.evaluations:
+        silhouette = f"{e.silhouette:.3f}" if e.silhouette is not None else "n/a"
+        davies = f"{e.davies_bouldin:.3f}" if e.davies_bouldin is not None else "n/a"
+        names = "yes" if not e.unsupported_names else "no: " + ", ".join(e.unsupported_names)
+        click.echo(
+            f"  {e.k:>2}{silhouette:>12}{davies:>11}{e.inertia:>11.1f}"
+            f"{e.stability_ari_mean:>10.3f}{e.stability_ari_worst:>11.3f}"
+            f"{e.smallest_segment_share:>10.1%}  {names}"
+        )
+    chosen = selection.chosen_k if selection.chosen_k is not None else "none"
+    click.echo(f"Chosen k: {chosen} ({selection.reason})")
+    click.echo(f"Written to {path}")
 
 
 @cli.command("generate-sample")

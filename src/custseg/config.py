@@ -28,14 +28,20 @@ class RunConfig:
     duckdb_path: Path
     # Date the features are computed as of; None = the day after the last transaction.
     as_of_date: dt.date | None = None
-    # Number of segments (K-means clusters); the naming rules define 2 to 5.
-    n_segments: int = 5
+    # Number of segments (K-means clusters), 2 to 5; None chooses k by `custseg evaluate`'s rule.
+    n_segments: int | None = 5
     # Seed of K-means; the same seed and data give byte-identical outputs.
     random_state: int = 42
     # K-means restarts; the best of n_init runs is kept.
     n_init: int = 10
     # Customers sampled for the silhouette score (it is quadratic in the sample).
     silhouette_sample_size: int = 10_000
+    # Business constraint when k is chosen automatically: no segment under this share.
+    min_segment_share: float = 0.05
+    # Largest centroid move (standard deviations) for which a retrain keeps the previous ids.
+    max_centroid_shift: float = 0.5
+    # Publish even when a segment's profile does not support its name (a warning is printed).
+    allow_unsupported_names: bool = False
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -51,6 +57,11 @@ class RunConfig:
     def output_dir(self) -> Path:
         """Where the segments CSV, the model JSON and the metrics JSON go."""
         return self.project_root / OUTPUT_FOLDER
+
+    @property
+    def definitions_path(self) -> Path:
+        """The published seed CSV that dbt loads as ``segment_definitions``."""
+        return self.dbt_project_dir / "seeds" / "segment_definitions.csv"
 
     @property
     def lock_path(self) -> Path:
@@ -92,18 +103,28 @@ def resolve_run_config(
     project_dir: Path | None = None,
     duckdb_path: Path | None = None,
     as_of_date: str | None = None,
-    n_segments: int = 5,
+    n_segments: int | None = 5,
     random_state: int = 42,
+    min_segment_share: float = 0.05,
+    max_centroid_shift: float = 0.5,
+    allow_unsupported_names: bool = False,
 ) -> RunConfig:
     """Validate user settings and fill in defaults (project root, warehouse file)."""
     project_root = find_project_root(project_dir or Path.cwd())
     if not data_dir.is_dir():
         raise ConfigError(f"--data-dir {data_dir}: no such folder.")
-    if not MIN_SEGMENTS <= n_segments <= MAX_SEGMENTS:
+    if n_segments is not None and not MIN_SEGMENTS <= n_segments <= MAX_SEGMENTS:
         raise ConfigError(
             f"--k {n_segments}: the naming rules define {MAX_SEGMENTS} segments, so k must be "
-            f"between {MIN_SEGMENTS} and {MAX_SEGMENTS}."
+            f"between {MIN_SEGMENTS} and {MAX_SEGMENTS} (or 'auto')."
         )
+    if not 0 <= min_segment_share < 1:
+        raise ConfigError(
+            f"--min-segment-share {min_segment_share}: must be a share between 0 and 1 "
+            "(0.05 means no segment under 5% of customers)."
+        )
+    if max_centroid_shift <= 0:
+        raise ConfigError(f"--max-centroid-shift {max_centroid_shift}: must be positive.")
     if duckdb_path is None:
         from_env = os.environ.get(DUCKDB_PATH_ENV)
         duckdb_path = (
@@ -116,4 +137,7 @@ def resolve_run_config(
         as_of_date=parse_as_of_date(as_of_date),
         n_segments=n_segments,
         random_state=random_state,
+        min_segment_share=min_segment_share,
+        max_centroid_shift=max_centroid_shift,
+        allow_unsupported_names=allow_unsupported_names,
     )

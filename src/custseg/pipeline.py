@@ -1,14 +1,14 @@
-"""The whole segmentation flow: raw files -> dbt features -> K-means -> published seed -> mart.
+"""The whole segmentation flow: raw files -> dbt features -> K-means -> published seeds -> mart.
 
 Nothing is published until every check has passed: the model, metrics and segments CSV in
-``ml_pipeline/models`` and the seed in ``dbt_pipeline/seeds`` keep their last good contents when
+``ml_pipeline/models`` and the seeds in ``dbt_pipeline/seeds`` keep their last good contents when
 any step fails.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,12 +16,27 @@ import duckdb
 import numpy as np
 
 from custseg.atomic import write_bytes_atomic
-from custseg.config import RunConfig
+from custseg.config import MAX_SEGMENTS, MIN_SEGMENTS, RunConfig
 from custseg.dbt_runner import DbtInvocation, run_dbt
-from custseg.errors import DbtError, InsufficientDataError, PublishError
+from custseg.definitions import render_segment_definitions_csv
+from custseg.errors import (
+    DbtError,
+    InsufficientDataError,
+    ModelIntegrityError,
+    PublishError,
+    SegmentationError,
+)
+from custseg.evaluate import KSelection, select_k
 from custseg.locking import exclusive_run_lock
+from custseg.matching import MatchResult, match_segments
 from custseg.metrics import evaluate_segmentation
-from custseg.model_io import fingerprint_features, library_versions, save_model, write_json_atomic
+from custseg.model_io import (
+    fingerprint_features,
+    library_versions,
+    load_model,
+    save_model,
+    write_json_atomic,
+)
 from custseg.naming import SEGMENT_NAMES
 from custseg.publish import render_segments_csv, validate_segments_csv
 from custseg.raw_load import LoadedTable, load_raw_files
@@ -30,8 +45,13 @@ from custseg.segmenter import FEATURES, CustomerSegmenter
 SEGMENTS_FILE = "customer_segments.csv"
 MODEL_FILE = "segment_model.json"
 METRICS_FILE = "evaluation_metrics.json"
+K_SELECTION_FILE = "k_selection.json"
 
 Progress = Callable[[str], None]
+
+
+def _silent(message: str) -> None:
+    """Default progress callback: say nothing."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +81,14 @@ class RunResult:
 
     as_of_date: dt.date
     n_customers: int
+    n_segments: int
     loaded_tables: list[LoadedTable]
     segments: list[SegmentSummary]
     silhouette: float | None
-    # Segments whose profile does not really show the behaviour their name stands for.
-    naming_warnings: list[str]
+    # Messages the user should read: unsupported names, changed segment definitions.
+    warnings: list[str]
+    # How the new segments relate to the previously published model (None on a first run).
+    matching: dict | None
     duckdb_path: Path
     seed_path: Path
     segments_path: Path
@@ -73,104 +96,32 @@ class RunResult:
     metrics_path: Path
 
 
-def run_pipeline(config: RunConfig, progress: Progress = lambda message: None) -> RunResult:
-    """Run the whole flow once on ``config`` (see the module docstring)."""
-    invocation = DbtInvocation(
+def dbt_invocation(config: RunConfig) -> DbtInvocation:
+    """The dbt project, warehouse and vars of a run."""
+    return DbtInvocation(
         project_dir=config.dbt_project_dir,
         env={"CUSTSEG_DUCKDB_PATH": str(config.duckdb_path)},
         vars=config.dbt_vars(),
     )
-    with exclusive_run_lock(config.lock_path):
-        progress(f"Loading raw files from {config.data_dir}")
-        with duckdb.connect(str(config.duckdb_path)) as con:
-            loaded = load_raw_files(con, config.data_dir)
 
-        progress("Building staging models and customer features with dbt")
-        run_dbt(
-            invocation,
-            "build",
-            "--select",
-            "+customer_features",
-            "--indirect-selection",
-            "cautious",
-        )
 
-        features = read_customer_features(config.duckdb_path)
-        progress(
-            f"Clustering {len(features.customer_ids):,} customers into {config.n_segments} segments"
-        )
-        segmenter = CustomerSegmenter(
-            n_segments=config.n_segments, random_state=config.random_state, n_init=config.n_init
-        ).fit(features.matrix)
-        metrics = evaluate_segmentation(
-            segmenter.transform(features.matrix),
-            segmenter.labels_,
-            inertia=segmenter.inertia_,
-            random_state=config.random_state,
-            silhouette_sample_size=config.silhouette_sample_size,
-        )
-
-        candidate = render_segments_csv(features.customer_ids, segmenter.labels_, SEGMENT_NAMES)
-        validate_segments_csv(
-            candidate,
-            features.customer_ids,
-            SEGMENT_NAMES,
-            source="candidate customer_segments.csv",
-        )
-
-        progress("Publishing the customer_segments seed and building fct_customer_segments")
-        publish_seed(candidate, config.seed_path, invocation)
-
-        output_dir = config.output_dir
-        segments_path = output_dir / SEGMENTS_FILE
-        model_path = output_dir / MODEL_FILE
-        metrics_path = output_dir / METRICS_FILE
-        write_bytes_atomic(segments_path, candidate)
-        save_model(
-            model_path,
-            segmenter,
-            metadata={
-                "as_of_date": features.as_of_date.isoformat(),
-                "config": {
-                    "n_segments": config.n_segments,
-                    "random_state": config.random_state,
-                    "n_init": config.n_init,
-                    "silhouette_sample_size": config.silhouette_sample_size,
-                },
-                "input_fingerprint": fingerprint_features(features.customer_ids, features.matrix),
-                "n_customers": len(features.customer_ids),
-                "library_versions": library_versions(),
-            },
-        )
-        write_json_atomic(metrics_path, metrics)
-        summary = summarize_mart(config.duckdb_path)
-
-    return RunResult(
-        as_of_date=features.as_of_date,
-        n_customers=len(features.customer_ids),
-        loaded_tables=loaded,
-        segments=summary,
-        silhouette=metrics.get("silhouette"),
-        naming_warnings=naming_warnings(segmenter),
-        duckdb_path=config.duckdb_path,
-        seed_path=config.seed_path,
-        segments_path=segments_path,
-        model_path=model_path,
-        metrics_path=metrics_path,
+def build_features(
+    config: RunConfig, progress: Progress = _silent
+) -> tuple[list[LoadedTable], CustomerFeatures]:
+    """Load the raw files, build and test everything up to ``customer_features``, read it."""
+    progress(f"Loading raw files from {config.data_dir}")
+    with duckdb.connect(str(config.duckdb_path)) as con:
+        loaded = load_raw_files(con, config.data_dir)
+    progress("Building staging models and customer features with dbt")
+    run_dbt(
+        dbt_invocation(config),
+        "build",
+        "--select",
+        "+customer_features",
+        "--indirect-selection",
+        "cautious",
     )
-
-
-def naming_warnings(segmenter: CustomerSegmenter) -> list[str]:
-    """One message per segment whose name was only the best one left, not a good fit."""
-    naming = segmenter.naming_
-    return [
-        f"segment {segment_id} '{SEGMENT_NAMES[segment_id]}' is a weak match for its name "
-        f"({evidence})"
-        for segment_id, evidence, weak in zip(
-            naming.segment_id_of_cluster, naming.evidence, naming.weak_match, strict=True
-        )
-        if weak
-    ]
+    return loaded, read_customer_features(config.duckdb_path)
 
 
 def read_customer_features(duckdb_path: Path) -> CustomerFeatures:
@@ -187,32 +138,224 @@ def read_customer_features(duckdb_path: Path) -> CustomerFeatures:
         )
     rows.sort(key=lambda row: row[0])
     customer_ids = [str(row[0]) for row in rows]
-    as_of_date = rows[0][1]
     matrix = np.array([row[2:] for row in rows], dtype=np.float64)
-    return CustomerFeatures(customer_ids=customer_ids, matrix=matrix, as_of_date=as_of_date)
+    return CustomerFeatures(customer_ids=customer_ids, matrix=matrix, as_of_date=rows[0][1])
 
 
-def publish_seed(candidate: bytes, seed_path: Path, invocation: DbtInvocation) -> None:
-    """Replace the seed with ``candidate`` and build it and everything downstream, with tests.
+def load_previous_model(path: Path) -> tuple[CustomerSegmenter | None, list[str]]:
+    """The published model and warnings; None on a first run or when the file is refused.
 
-    On failure the previous seed file is restored and reloaded; ``fct_customer_segments`` is not
-    rebuilt when a test of the seed fails, so it keeps its last good contents.
+    A file that is damaged, edited or from an incompatible custseg version is never half-loaded:
+    it is refused with a warning, ids then come from the naming rules alone, and the run replaces
+    it with the new model.
     """
-    previous = seed_path.read_bytes() if seed_path.exists() else None
-    write_bytes_atomic(seed_path, candidate)
+    if not path.exists():
+        return None, []
     try:
-        run_dbt(invocation, "build", "--select", "customer_segments+")
+        segmenter, _ = load_model(path)
+    except ModelIntegrityError as error:
+        return None, [
+            f"the published model cannot be used to keep segment ids ({error}); "
+            "ids come from the naming rules alone"
+        ]
+    return segmenter, []
+
+
+def choose_k(config: RunConfig, features: CustomerFeatures, progress: Progress) -> KSelection:
+    """Evaluate k = 2..5 and pick one under the business constraint."""
+    progress("Evaluating k = 2..5 (quality, bootstrap stability, smallest segment)")
+    return select_k(
+        features.matrix,
+        ks=tuple(range(MIN_SEGMENTS, min(MAX_SEGMENTS, len(features.customer_ids)) + 1)),
+        random_state=config.random_state,
+        n_init=config.n_init,
+        min_segment_share=config.min_segment_share,
+        silhouette_sample_size=config.silhouette_sample_size,
+    )
+
+
+def keep_previous_ids(
+    segmenter: CustomerSegmenter, previous: CustomerSegmenter | None, config: RunConfig
+) -> tuple[CustomerSegmenter, MatchResult | None, list[str]]:
+    """Give each new segment the id of the matching published segment when the data barely moved."""
+    if previous is None:
+        return segmenter, None, []
+    match = match_segments(segmenter, previous, config.max_centroid_shift)
+    if match.definitions_changed:
+        pairs = ", ".join(
+            f"{SEGMENT_NAMES[m.previous_segment_id]} -> {SEGMENT_NAMES[m.new_segment_id]} "
+            f"({m.distance:.2f} sd)"
+            for m in match.matches
+        )
+        warning = (
+            f"segment definitions changed: {match.reason}. Names now come from the naming rules "
+            f"alone; previous -> new matches: {pairs}."
+        )
+        return segmenter, match, [warning]
+    if match.changes_ids:
+        segmenter = segmenter.with_segment_ids(match.mapping)
+    return segmenter, match, []
+
+
+def enforce_supported_names(segmenter: CustomerSegmenter, config: RunConfig) -> list[str]:
+    """Refuse (or, when allowed, warn about) names the segment profiles do not support."""
+    failed = list(segmenter.unsupported_names())
+    if not failed:
+        return []
+    lines = [
+        f"segment {check.segment_id} '{check.segment_name}': {check.rule} Not met: {check.detail}"
+        for check in failed
+    ]
+    if not config.allow_unsupported_names:
+        raise SegmentationError(
+            "The data does not support these segment names, so nothing was published:\n  "
+            + "\n  ".join(lines)
+            + "\nTry another --k (see `custseg evaluate`), or publish anyway with "
+            "--allow-unsupported-names."
+        )
+    return [f"name not supported by the data: {line}" for line in lines]
+
+
+def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
+    """Run the whole flow once on ``config`` (see the module docstring)."""
+    invocation = dbt_invocation(config)
+    output_dir = config.output_dir
+    segments_path = output_dir / SEGMENTS_FILE
+    model_path = output_dir / MODEL_FILE
+    metrics_path = output_dir / METRICS_FILE
+    with exclusive_run_lock(config.lock_path):
+        previous, model_warnings = load_previous_model(model_path)
+        loaded, features = build_features(config, progress)
+
+        selection = None
+        n_segments = config.n_segments
+        if n_segments is None:
+            selection = choose_k(config, features, progress)
+            if selection.chosen_k is None:
+                raise SegmentationError(
+                    f"k could not be chosen automatically: {selection.reason}. Run "
+                    "`custseg evaluate` to see the evidence and pass --k explicitly."
+                )
+            n_segments = selection.chosen_k
+
+        progress(f"Clustering {len(features.customer_ids):,} customers into {n_segments} segments")
+        segmenter = CustomerSegmenter(
+            n_segments=n_segments, random_state=config.random_state, n_init=config.n_init
+        ).fit(features.matrix)
+        segmenter, match, warnings = keep_previous_ids(segmenter, previous, config)
+        warnings = model_warnings + warnings + enforce_supported_names(segmenter, config)
+        metrics = evaluate_segmentation(
+            segmenter.transform(features.matrix),
+            segmenter.labels_,
+            inertia=segmenter.inertia_,
+            random_state=config.random_state,
+            silhouette_sample_size=config.silhouette_sample_size,
+        )
+
+        candidate = render_segments_csv(features.customer_ids, segmenter.labels_, SEGMENT_NAMES)
+        validate_segments_csv(
+            candidate,
+            features.customer_ids,
+            SEGMENT_NAMES,
+            source="candidate customer_segments.csv",
+        )
+        definitions = render_segment_definitions_csv(segmenter)
+
+        progress("Publishing the seeds and building fct_customer_segments")
+        publish_seeds(
+            {config.seed_path: candidate, config.definitions_path: definitions}, invocation
+        )
+
+        write_bytes_atomic(segments_path, candidate)
+        save_model(
+            model_path,
+            segmenter,
+            metadata={
+                "as_of_date": features.as_of_date.isoformat(),
+                "config": {
+                    "n_segments": n_segments,
+                    "k_chosen_automatically": selection is not None,
+                    "random_state": config.random_state,
+                    "n_init": config.n_init,
+                    "init": segmenter.init,
+                    "init_used": segmenter.init_used_,
+                    "silhouette_sample_size": config.silhouette_sample_size,
+                    "max_centroid_shift": config.max_centroid_shift,
+                },
+                "input_fingerprint": fingerprint_features(features.customer_ids, features.matrix),
+                "n_customers": len(features.customer_ids),
+                "library_versions": library_versions(),
+                "matching_previous_model": match.to_dict() if match else None,
+            },
+        )
+        write_json_atomic(metrics_path, metrics)
+        if selection is not None:
+            write_json_atomic(output_dir / K_SELECTION_FILE, selection.to_dict())
+        summary = summarize_mart(config.duckdb_path)
+
+    return RunResult(
+        as_of_date=features.as_of_date,
+        n_customers=len(features.customer_ids),
+        n_segments=n_segments,
+        loaded_tables=loaded,
+        segments=summary,
+        silhouette=metrics.get("silhouette"),
+        warnings=warnings,
+        matching=match.to_dict() if match else None,
+        duckdb_path=config.duckdb_path,
+        seed_path=config.seed_path,
+        segments_path=segments_path,
+        model_path=model_path,
+        metrics_path=metrics_path,
+    )
+
+
+def evaluate_pipeline(
+    config: RunConfig, *, build: bool, progress: Progress = _silent
+) -> tuple[KSelection, Path]:
+    """Evaluate k = 2..5 on the warehouse's features (rebuilt from the raw files if ``build``).
+
+    Writes ``k_selection.json`` beside the model and returns the selection and that path.
+    Nothing is published.
+    """
+    with exclusive_run_lock(config.lock_path):
+        if build:
+            _, features = build_features(config, progress)
+        else:
+            features = read_customer_features(config.duckdb_path)
+        selection = choose_k(config, features, progress)
+        path = config.output_dir / K_SELECTION_FILE
+        write_json_atomic(path, selection.to_dict())
+    return selection, path
+
+
+def publish_seeds(files: Mapping[Path, bytes], invocation: DbtInvocation) -> None:
+    """Replace the seed files and build them and everything downstream, with tests.
+
+    On failure every previous seed file is restored and reloaded; ``fct_customer_segments`` is
+    not rebuilt when a test of a seed fails, so it keeps its last good contents.
+    """
+    previous = {path: path.read_bytes() if path.exists() else None for path in files}
+    for path, data in files.items():
+        write_bytes_atomic(path, data)
+    selectors = [f"{path.stem}+" for path in files]
+    try:
+        run_dbt(invocation, "build", "--select", *selectors)
     except DbtError as exc:
-        restored = "no previous seed existed"
-        if previous is not None:
-            write_bytes_atomic(seed_path, previous)
-            restored = f"the previous {seed_path.name} was restored"
+        restored = []
+        for path, data in previous.items():
+            if data is not None:
+                write_bytes_atomic(path, data)
+                restored.append(path.name)
+        note = "no previous seeds existed"
+        if restored:
+            note = f"the previous {', '.join(restored)} were restored"
             try:
-                run_dbt(invocation, "seed", "--select", "customer_segments")
+                run_dbt(invocation, "seed", "--select", *(Path(name).stem for name in restored))
             except DbtError as reload_error:
-                restored += f" but reloading it failed ({reload_error})"
+                note += f" but reloading them failed ({reload_error})"
         raise PublishError(
-            f"The new segments were not published: {exc}\n{restored}; the model, metrics and "
+            f"The new segments were not published: {exc}\n{note}; the model, metrics and "
             "fct_customer_segments keep their last good contents."
         ) from exc
 

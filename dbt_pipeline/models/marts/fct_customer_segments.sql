@@ -11,6 +11,12 @@ segments as (
 
 ),
 
+definitions as (
+
+    select * from {{ ref('segment_definitions') }}
+
+),
+
 customers as (
 
     select * from {{ ref('dim_customer') }}
@@ -32,6 +38,7 @@ joined as (
         customers.tenure_months,
         segments.segment_id,
         segments.segment_name,
+        definitions.description as segment_description,
         features.count_orders as total_orders,
         features.total_quantity,
         features.lifetime_revenue as total_revenue,
@@ -56,6 +63,8 @@ joined as (
         on customers.customer_id = segments.customer_id
     inner join features
         on features.customer_id = segments.customer_id
+    inner join definitions
+        on definitions.segment_id = segments.segment_id
 
 )
 

@@ -1,0 +1,130 @@
+"""Publishing segments over time: definitions, stable ids, unsupported names, automatic k."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from custseg.config import resolve_run_config
+from custseg.errors import SegmentationError
+from custseg.model_io import load_model
+from custseg.pipeline import K_SELECTION_FILE, run_pipeline
+from custseg.sample_data import generate_sample_data
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sample")
+    generate_sample_data(folder, n_customers=500, seed=11)
+    return folder
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    folders = [root / "ml_pipeline" / "models", root / "dbt_pipeline" / "seeds"]
+    return {p.name: p.read_bytes() for folder in folders for p in sorted(folder.glob("*.csv"))} | {
+        p.name: p.read_bytes() for p in sorted(folders[0].glob("*.json"))
+    }
+
+
+def test_definitions_are_published_and_a_retrain_keeps_ids(
+    project_root: Path, sample_dir: Path
+) -> None:
+    first = run_pipeline(resolve_run_config(data_dir=sample_dir, project_dir=project_root))
+    assert first.matching is None
+    second = run_pipeline(
+        resolve_run_config(data_dir=sample_dir, project_dir=project_root, as_of_date="2020-01-05")
+    )
+    assert second.matching["definitions_changed"] is False
+    assert {m["new_segment_id"]: m["previous_segment_id"] for m in second.matching["matches"]} == {
+        i: i for i in range(5)
+    }
+    assert second.warnings == []
+
+    seeds = project_root / "dbt_pipeline" / "seeds"
+    with open(seeds / "segment_definitions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["segment_id"] for row in rows] == ["0", "1", "2", "3", "4"]
+    assert all(row["name_check_passed"] == "true" for row in rows)
+    assert rows[0]["naming_score"] == "2*zA - 0.5*zF"
+    with duckdb.connect(str(second.duckdb_path)) as con:
+        described = con.execute(
+            "select count(*) from fct_customer_segments f join segment_definitions d "
+            "using (segment_id) where f.segment_description = d.description"
+        ).fetchone()
+    assert described == (second.n_customers,)
+    _, document = load_model(second.model_path)
+    assert document["metadata"]["matching_previous_model"]["definitions_changed"] is False
+
+
+def test_a_large_move_is_reported_not_silently_renamed(
+    project_root: Path, sample_dir: Path
+) -> None:
+    run_pipeline(resolve_run_config(data_dir=sample_dir, project_dir=project_root))
+    again = run_pipeline(
+        resolve_run_config(
+            data_dir=sample_dir,
+            project_dir=project_root,
+            as_of_date="2020-03-01",
+            max_centroid_shift=0.01,
+        )
+    )
+    assert again.matching["definitions_changed"] is True
+    assert len(again.warnings) == 1
+    assert again.warnings[0].startswith("segment definitions changed: segment ")
+    assert "more than the 0.01 allowed" in again.warnings[0]
+
+
+def test_unsupported_names_stop_publication_unless_allowed(
+    project_root: Path, sample_dir: Path
+) -> None:
+    run_pipeline(resolve_run_config(data_dir=sample_dir, project_dir=project_root))
+    before = outputs(project_root)
+    # Five archetypes are planted: with four segments, Champions and Loyal merge and the merged
+    # segment no longer has the highest revenue.
+    with pytest.raises(SegmentationError) as caught:
+        run_pipeline(
+            resolve_run_config(data_dir=sample_dir, project_dir=project_root, n_segments=4)
+        )
+    message = str(caught.value)
+    assert "nothing was published" in message
+    assert "'Champions (VIPs)'" in message
+    assert "--allow-unsupported-names" in message
+    assert outputs(project_root) == before
+
+    allowed = run_pipeline(
+        resolve_run_config(
+            data_dir=sample_dir,
+            project_dir=project_root,
+            n_segments=4,
+            allow_unsupported_names=True,
+        )
+    )
+    assert allowed.n_segments == 4
+    assert any(w.startswith("name not supported by the data") for w in allowed.warnings)
+
+
+def test_k_auto_records_the_evidence(project_root: Path, sample_dir: Path) -> None:
+    result = run_pipeline(
+        resolve_run_config(data_dir=sample_dir, project_dir=project_root, n_segments=None)
+    )
+    selection = json.loads((result.model_path.parent / K_SELECTION_FILE).read_text())
+    assert selection["chosen_k"] == result.n_segments
+    assert [e["k"] for e in selection["evaluations"]] == [2, 3, 4, 5]
+    chosen = next(e for e in selection["evaluations"] if e["k"] == result.n_segments)
+    assert chosen["eligible"] and chosen["smallest_segment_share"] >= 0.05
+
+
+def test_a_tampered_published_model_is_refused_and_replaced(
+    project_root: Path, sample_dir: Path
+) -> None:
+    first = run_pipeline(resolve_run_config(data_dir=sample_dir, project_dir=project_root))
+    text = first.model_path.read_text()
+    first.model_path.write_text(text.replace('"n_customers_fit": 500', '"n_customers_fit": 501'))
+    again = run_pipeline(resolve_run_config(data_dir=sample_dir, project_dir=project_root))
+    assert again.matching is None
+    assert "cannot be used to keep segment ids" in again.warnings[0]
+    load_model(again.model_path)  # the new model is sound
