@@ -70,6 +70,15 @@ def cli() -> None:
     help="DuckDB warehouse file (env CUSTSEG_DUCKDB_PATH; default dbt_pipeline/custseg.duckdb).",
 )
 @click.option(
+    "--target",
+    type=click.Choice(["duckdb", "postgres", "spark"]),
+    envvar="CUSTSEG_TARGET",
+    default="duckdb",
+    show_default=True,
+    help="dbt target (profiles.yml) to run on; env CUSTSEG_TARGET. postgres reads PGHOST, "
+    "PGPORT, PGUSER, PGPASSWORD, PGDATABASE.",
+)
+@click.option(
     "--as-of-date",
     default=None,
     metavar="YYYY-MM-DD",
@@ -117,6 +126,7 @@ def run(
     data_dir: Path,
     project_dir: Path | None,
     duckdb_path: Path | None,
+    target: str,
     as_of_date: str | None,
     n_segments: int | None,
     random_state: int,
@@ -144,6 +154,7 @@ def run(
             data_dir=data_dir,
             project_dir=project_dir,
             duckdb_path=duckdb_path,
+            target=target,
             as_of_date=as_of_date,
             n_segments=n_segments,
             random_state=random_state,
@@ -171,7 +182,7 @@ def run(
         click.echo(f"Silhouette (sampled): {result.silhouette:.3f}")
     for warning in result.warnings:
         click.secho(f"Warning: {warning}", fg="yellow")
-    click.echo(f"DuckDB warehouse: {result.duckdb_path}")
+    click.echo(f"Warehouse:        {result.warehouse}")
     click.echo(f"Published seed:   {result.seed_path}")
     click.echo(f"Segments CSV:     {result.segments_path}")
     click.echo(f"Model (JSON):     {result.model_path}")
@@ -221,6 +232,7 @@ def evaluate(
     data_dir: Path | None,
     project_dir: Path | None,
     duckdb_path: Path | None,
+    target: str,
     as_of_date: str | None,
     random_state: int,
     min_segment_share: float,
@@ -247,6 +259,7 @@ def evaluate(
             data_dir=data_dir or Path.cwd(),
             project_dir=project_dir,
             duckdb_path=duckdb_path,
+            target=target,
             as_of_date=as_of_date,
             random_state=random_state,
             min_segment_share=min_segment_share,

@@ -24,8 +24,10 @@ class RunConfig:
     data_dir: Path
     # Folder holding dbt_pipeline/ and ml_pipeline/ (the repository root by default).
     project_root: Path
-    # DuckDB warehouse file; dbt and the ML step both use it.
+    # DuckDB warehouse file; dbt and the ML step both use it (target duckdb only).
     duckdb_path: Path
+    # dbt target in dbt_pipeline/profiles.yml: duckdb, postgres or spark.
+    target: str = "duckdb"
     # Date the features are computed as of; None = the day after the last transaction.
     as_of_date: dt.date | None = None
     # Number of segments (K-means clusters), 2 to 5; None chooses k by `custseg evaluate`'s rule.
@@ -63,11 +65,6 @@ class RunConfig:
         """The published seed CSV that dbt loads as ``segment_definitions``."""
         return self.dbt_project_dir / "seeds" / "segment_definitions.csv"
 
-    @property
-    def lock_path(self) -> Path:
-        """Lock file that keeps two runs off the same warehouse."""
-        return self.duckdb_path.with_name(self.duckdb_path.name + ".lock")
-
     def dbt_vars(self) -> dict[str, str | None]:
         """The dbt vars of this run."""
         return {"as_of_date": self.as_of_date.isoformat() if self.as_of_date else None}
@@ -102,6 +99,7 @@ def resolve_run_config(
     data_dir: Path,
     project_dir: Path | None = None,
     duckdb_path: Path | None = None,
+    target: str = "duckdb",
     as_of_date: str | None = None,
     n_segments: int | None = 5,
     random_state: int = 42,
@@ -134,6 +132,7 @@ def resolve_run_config(
         data_dir=data_dir.resolve(),
         project_root=project_root,
         duckdb_path=duckdb_path.resolve(),
+        target=target,
         as_of_date=parse_as_of_date(as_of_date),
         n_segments=n_segments,
         random_state=random_state,

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
 from custseg.atomic import write_bytes_atomic
@@ -39,8 +38,9 @@ from custseg.model_io import (
 )
 from custseg.naming import SEGMENT_NAMES
 from custseg.publish import render_segments_csv, validate_segments_csv
-from custseg.raw_load import LoadedTable, load_raw_files
+from custseg.raw_load import LoadedTable
 from custseg.segmenter import FEATURES, CustomerSegmenter
+from custseg.warehouses import Warehouse, open_warehouse
 
 SEGMENTS_FILE = "customer_segments.csv"
 MODEL_FILE = "segment_model.json"
@@ -89,48 +89,50 @@ class RunResult:
     warnings: list[str]
     # How the new segments relate to the previously published model (None on a first run).
     matching: dict | None
-    duckdb_path: Path
+    # Where the data lives ("DuckDB file ...", "PostgreSQL ...").
+    warehouse: str
+    # The DuckDB file when the target is duckdb, else None.
+    duckdb_path: Path | None
     seed_path: Path
     segments_path: Path
     model_path: Path
     metrics_path: Path
 
 
-def dbt_invocation(config: RunConfig) -> DbtInvocation:
-    """The dbt project, warehouse and vars of a run."""
+def dbt_invocation(config: RunConfig, warehouse: Warehouse) -> DbtInvocation:
+    """The dbt project, target, environment and vars of a run."""
     return DbtInvocation(
         project_dir=config.dbt_project_dir,
-        env={"CUSTSEG_DUCKDB_PATH": str(config.duckdb_path)},
+        target=config.target,
+        env=warehouse.dbt_env(),
         vars=config.dbt_vars(),
     )
 
 
 def build_features(
-    config: RunConfig, progress: Progress = _silent
+    config: RunConfig, warehouse: Warehouse, progress: Progress = _silent
 ) -> tuple[list[LoadedTable], CustomerFeatures]:
     """Load the raw files, build and test everything up to ``customer_features``, read it."""
-    progress(f"Loading raw files from {config.data_dir}")
-    with duckdb.connect(str(config.duckdb_path)) as con:
-        loaded = load_raw_files(con, config.data_dir)
+    progress(f"Loading raw files from {config.data_dir} into {warehouse.describe()}")
+    loaded = warehouse.load_raw(config.data_dir)
     progress("Building staging models and customer features with dbt")
     run_dbt(
-        dbt_invocation(config),
+        dbt_invocation(config, warehouse),
         "build",
         "--select",
         "+customer_features",
         "--indirect-selection",
         "cautious",
     )
-    return loaded, read_customer_features(config.duckdb_path)
+    return loaded, read_customer_features(warehouse)
 
 
-def read_customer_features(duckdb_path: Path) -> CustomerFeatures:
+def read_customer_features(warehouse: Warehouse) -> CustomerFeatures:
     """Read the clustering features from the ``customer_features`` model."""
     columns = ", ".join(FEATURES)
-    with duckdb.connect(str(duckdb_path)) as con:
-        rows = con.execute(
-            f"select customer_id, as_of_date, {columns} from customer_features"
-        ).fetchall()
+    rows = warehouse.fetch(
+        f"select customer_id, as_of_date, {columns} from {warehouse.relation('customer_features')}"
+    )
     if not rows:
         raise InsufficientDataError(
             "customer_features is empty: no customer has an order before the as-of date. "
@@ -218,14 +220,14 @@ def enforce_supported_names(segmenter: CustomerSegmenter, config: RunConfig) -> 
 
 def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
     """Run the whole flow once on ``config`` (see the module docstring)."""
-    invocation = dbt_invocation(config)
     output_dir = config.output_dir
     segments_path = output_dir / SEGMENTS_FILE
     model_path = output_dir / MODEL_FILE
     metrics_path = output_dir / METRICS_FILE
-    with exclusive_run_lock(config.lock_path):
+    with open_warehouse(config) as warehouse, exclusive_run_lock(warehouse.lock_path):
+        invocation = dbt_invocation(config, warehouse)
         previous, model_warnings = load_previous_model(model_path)
-        loaded, features = build_features(config, progress)
+        loaded, features = build_features(config, warehouse, progress)
 
         selection = None
         n_segments = config.n_segments
@@ -291,7 +293,8 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
         write_json_atomic(metrics_path, metrics)
         if selection is not None:
             write_json_atomic(output_dir / K_SELECTION_FILE, selection.to_dict())
-        summary = summarize_mart(config.duckdb_path)
+        summary = summarize_mart(warehouse)
+        description = warehouse.describe()
 
     return RunResult(
         as_of_date=features.as_of_date,
@@ -302,7 +305,8 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
         silhouette=metrics.get("silhouette"),
         warnings=warnings,
         matching=match.to_dict() if match else None,
-        duckdb_path=config.duckdb_path,
+        warehouse=description,
+        duckdb_path=config.duckdb_path if config.target == "duckdb" else None,
         seed_path=config.seed_path,
         segments_path=segments_path,
         model_path=model_path,
@@ -318,11 +322,11 @@ def evaluate_pipeline(
     Writes ``k_selection.json`` beside the model and returns the selection and that path.
     Nothing is published.
     """
-    with exclusive_run_lock(config.lock_path):
+    with open_warehouse(config) as warehouse, exclusive_run_lock(warehouse.lock_path):
         if build:
-            _, features = build_features(config, progress)
+            _, features = build_features(config, warehouse, progress)
         else:
-            features = read_customer_features(config.duckdb_path)
+            features = read_customer_features(warehouse)
         selection = choose_k(config, features, progress)
         path = config.output_dir / K_SELECTION_FILE
         write_json_atomic(path, selection.to_dict())
@@ -360,17 +364,13 @@ def publish_seeds(files: Mapping[Path, bytes], invocation: DbtInvocation) -> Non
         ) from exc
 
 
-def summarize_mart(duckdb_path: Path) -> list[SegmentSummary]:
+def summarize_mart(warehouse: Warehouse) -> list[SegmentSummary]:
     """Customers and revenue per segment, read from the published mart."""
-    with duckdb.connect(str(duckdb_path)) as con:
-        rows = con.execute(
-            """
-            select segment_id, segment_name, count(*) as customers, sum(total_revenue) as revenue
-            from fct_customer_segments
-            group by segment_id, segment_name
-            order by segment_id
-            """
-        ).fetchall()
+    rows = warehouse.fetch(
+        "select segment_id, segment_name, count(*) as customers, sum(total_revenue) as revenue "
+        f"from {warehouse.relation('fct_customer_segments')} "
+        "group by segment_id, segment_name order by segment_id"
+    )
     total_customers = sum(row[2] for row in rows) or 1
     total_revenue = sum(row[3] for row in rows) or 1.0
     return [
@@ -391,7 +391,7 @@ def result_as_dict(result: RunResult) -> dict:
     payload = asdict(result)
     payload["as_of_date"] = result.as_of_date.isoformat()
     for key in ("duckdb_path", "seed_path", "segments_path", "model_path", "metrics_path"):
-        payload[key] = str(payload[key])
+        payload[key] = None if payload[key] is None else str(payload[key])
     payload["loaded_tables"] = [
         {"table": t.table_name, "source": str(t.source_path), "rows": t.row_count}
         for t in result.loaded_tables

@@ -168,8 +168,61 @@ def _ignored_columns(table: RawTable, found: Sequence[tuple[str, str]]) -> tuple
     return tuple(name for name, _ in found if name.strip().lower() not in table.columns)
 
 
+@dataclass(frozen=True)
+class RawFilePlan:
+    """How one input file becomes one raw table: a DuckDB SELECT producing text columns."""
+
+    table: RawTable
+    source_path: Path
+    select_sql: str
+    ignored_columns: tuple[str, ...]
+
+
+def plan_raw_files(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[RawFilePlan]:
+    """Find, read and check the header of every input file; nothing is written.
+
+    Every engine reads the files through DuckDB (CSV or Parquet, header names trimmed and
+    lower-cased, values as text), so the same rules and messages apply whatever the warehouse.
+
+    Raises
+    ------
+    InputDataError
+        A file is missing, unreadable or lacks a column; the message names file and column.
+    """
+    if not data_dir.is_dir():
+        raise InputDataError(f"{data_dir}: data folder not found.")
+    plans = []
+    for table in RAW_TABLES:
+        path = find_input_file(data_dir, table)
+        scan = _scan_sql(path)
+        found = _describe(con, scan, path)
+        select_list = ",\n    ".join(_select_list(table, found, path))
+        if table.keep_line_numbers:
+            # Ordinality counts data rows from 1 in file order; the header is line 1.
+            select_list = f"ordinality + 1 as file_line_number,\n    {select_list}"
+            scan = f"{scan} with ordinality"
+        plans.append(
+            RawFilePlan(
+                table=table,
+                source_path=path,
+                select_sql=f"select {select_list} from {scan}",
+                ignored_columns=_ignored_columns(table, found),
+            )
+        )
+    return plans
+
+
+def loaded_table(plan: RawFilePlan, row_count: int) -> LoadedTable:
+    """Check a loaded table is not empty and describe it."""
+    if row_count == 0:
+        raise InputDataError(
+            f"{plan.source_path}: the file has no data rows. Export it again with its rows."
+        )
+    return LoadedTable(plan.table.table_name, plan.source_path, row_count, plan.ignored_columns)
+
+
 def load_raw_files(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[LoadedTable]:
-    """Replace the raw tables with the files in ``data_dir``, all or nothing.
+    """Replace the raw tables of a DuckDB warehouse with the files in ``data_dir``, all or nothing.
 
     Parameters
     ----------
@@ -184,38 +237,21 @@ def load_raw_files(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[Loade
     list of LoadedTable
         One entry per raw table, with its row count and the extra columns that were ignored.
     """
-    if not data_dir.is_dir():
-        raise InputDataError(f"{data_dir}: data folder not found.")
-    plans = []
-    for table in RAW_TABLES:
-        path = find_input_file(data_dir, table)
-        scan = _scan_sql(path)
-        found = _describe(con, scan, path)
-        plans.append((table, path, scan, _select_list(table, found, path), found))
-
+    plans = plan_raw_files(con, data_dir)
     loaded: list[LoadedTable] = []
     con.execute("begin transaction")
     try:
         con.execute(f"create schema if not exists {quote_identifier(RAW_SCHEMA)}")
-        for table, path, scan, expressions, found in plans:
-            target = f"{quote_identifier(RAW_SCHEMA)}.{quote_identifier(table.table_name)}"
-            select_list = ",\n    ".join(expressions)
-            if table.keep_line_numbers:
-                # Ordinality counts data rows from 1 in file order; the header is line 1.
-                select_list = f"ordinality + 1 as file_line_number,\n    {select_list}"
-                scan = f"{scan} with ordinality"
+        for plan in plans:
+            target = f"{quote_identifier(RAW_SCHEMA)}.{quote_identifier(plan.table.table_name)}"
             try:
-                con.execute(f"create or replace table {target} as select {select_list} from {scan}")
+                con.execute(f"create or replace table {target} as {plan.select_sql}")
             except duckdb.Error as exc:
-                raise InputDataError(f"{path}: cannot be loaded ({_first_line(exc)}).") from exc
-            (row_count,) = con.execute(f"select count(*) from {target}").fetchone()
-            if row_count == 0:
                 raise InputDataError(
-                    f"{path}: the file has no data rows. Export it again with its rows."
-                )
-            loaded.append(
-                LoadedTable(table.table_name, path, row_count, _ignored_columns(table, found))
-            )
+                    f"{plan.source_path}: cannot be loaded ({_first_line(exc)})."
+                ) from exc
+            (row_count,) = con.execute(f"select count(*) from {target}").fetchone()
+            loaded.append(loaded_table(plan, row_count))
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

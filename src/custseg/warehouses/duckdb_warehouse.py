@@ -1,0 +1,44 @@
+"""DuckDB, the embedded default: one file, loaded in one transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from custseg.raw_load import LoadedTable, load_raw_files
+from custseg.warehouses.base import Warehouse
+
+
+class DuckDBWarehouse(Warehouse):
+    """A DuckDB database file; dbt builds models in its ``main`` schema."""
+
+    target = "duckdb"
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self.config.duckdb_path
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def load_raw(self, data_dir: Path) -> list[LoadedTable]:
+        with duckdb.connect(str(self.path)) as con:
+            return load_raw_files(con, data_dir)
+
+    def fetch(self, sql: str) -> list[tuple[Any, ...]]:
+        # A short-lived connection: dbt opens the same file between our reads.
+        with duckdb.connect(str(self.path)) as con:
+            return con.execute(sql).fetchall()
+
+    def relation(self, name: str) -> str:
+        return name
+
+    def describe(self) -> str:
+        return f"DuckDB file {self.path}"
+
+    def dbt_env(self) -> dict[str, str]:
+        return {**super().dbt_env(), "CUSTSEG_DUCKDB_PATH": str(self.path)}
