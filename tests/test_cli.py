@@ -83,3 +83,31 @@ def test_run_on_a_sample_prints_a_json_summary(project_root: Path, tmp_path: Pat
     assert summary["duckdb_path"] == str(tmp_path / "w.duckdb")
     assert sum(s["customers"] for s in summary["segments"]) == summary["n_customers"]
     assert summary["n_customers"] <= 400
+
+
+def test_evaluate_prints_the_evidence_table(project_root: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    data_dir = tmp_path / "sample"
+    assert (
+        runner.invoke(
+            cli, ["generate-sample", "--out", str(data_dir), "--customers", "300"]
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(
+        cli,
+        [
+            "evaluate",
+            "--data-dir",
+            str(data_dir),
+            "--project-dir",
+            str(project_root),
+            "--duckdb-path",
+            str(tmp_path / "w.duckdb"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    selection = json.loads(result.stdout)
+    assert [e["k"] for e in selection["evaluations"]] == [2, 3, 4, 5]
+    assert (project_root / "ml_pipeline" / "models" / "k_selection.json").is_file()

@@ -153,3 +153,10 @@ def test_every_name_is_supported_and_no_segment_is_tiny(real_run: RealRun) -> No
     assert all(row[1] for row in rows)
     assert min(row[2] for row in rows) >= 0.05
     assert real_run.result.warnings == []
+
+
+def test_sql_scoring_equals_python_scoring_for_every_customer(real_run: RealRun) -> None:
+    with open(real_run.result.segments_path, newline="") as handle:
+        python = {row["customer_id"]: int(row["segment_id"]) for row in csv.DictReader(handle)}
+    sql = dict(mart(real_run, "select customer_id, segment_id from customer_segment_scores"))
+    assert sql == python

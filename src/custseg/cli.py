@@ -17,6 +17,17 @@ input data; 4 model error; 5 publishing or dbt test failure (nothing was publish
 6 another run holds the warehouse."""
 
 
+TARGET_OPTION = click.option(
+    "--target",
+    type=click.Choice(["duckdb", "postgres", "spark"]),
+    envvar="CUSTSEG_TARGET",
+    default="duckdb",
+    show_default=True,
+    help="dbt target (profiles.yml) to run on; env CUSTSEG_TARGET. postgres reads PGHOST, "
+    "PGPORT, PGUSER, PGPASSWORD, PGDATABASE.",
+)
+
+
 class KChoice(click.ParamType):
     """An integer number of segments, or 'auto' (returned as None)."""
 
@@ -69,15 +80,7 @@ def cli() -> None:
     default=None,
     help="DuckDB warehouse file (env CUSTSEG_DUCKDB_PATH; default dbt_pipeline/custseg.duckdb).",
 )
-@click.option(
-    "--target",
-    type=click.Choice(["duckdb", "postgres", "spark"]),
-    envvar="CUSTSEG_TARGET",
-    default="duckdb",
-    show_default=True,
-    help="dbt target (profiles.yml) to run on; env CUSTSEG_TARGET. postgres reads PGHOST, "
-    "PGPORT, PGUSER, PGPASSWORD, PGDATABASE.",
-)
+@TARGET_OPTION
 @click.option(
     "--as-of-date",
     default=None,
@@ -116,6 +119,21 @@ def cli() -> None:
     "segment ids; beyond it the run reports that segment definitions changed.",
 )
 @click.option(
+    "--seed-max-customers",
+    type=int,
+    default=100_000,
+    show_default=True,
+    help="Above this many customers, segments are scored in SQL inside the warehouse instead "
+    "of passing one row per customer through the customer_segments seed.",
+)
+@click.option(
+    "--fit-sample-size",
+    type=int,
+    default=200_000,
+    show_default=True,
+    help="Above this many customers, K-means is fitted on a random sample of this size.",
+)
+@click.option(
     "--allow-unsupported-names",
     is_flag=True,
     help="Publish even when a segment's profile does not support its name (prints a warning).",
@@ -132,6 +150,8 @@ def run(
     random_state: int,
     min_segment_share: float,
     max_centroid_shift: float,
+    seed_max_customers: int,
+    fit_sample_size: int,
     allow_unsupported_names: bool,
     as_json: bool,
     quiet: bool,
@@ -161,6 +181,8 @@ def run(
             min_segment_share=min_segment_share,
             max_centroid_shift=max_centroid_shift,
             allow_unsupported_names=allow_unsupported_names,
+            seed_max_customers=seed_max_customers,
+            fit_sample_size=fit_sample_size,
         )
         result = run_pipeline(config, progress=progress)
     except CustsegError as error:
@@ -210,6 +232,7 @@ def run(
     default=None,
     help="DuckDB warehouse file (env CUSTSEG_DUCKDB_PATH; default dbt_pipeline/custseg.duckdb).",
 )
+@TARGET_OPTION
 @click.option(
     "--as-of-date", default=None, metavar="YYYY-MM-DD", help="As-of date (with --data-dir)."
 )

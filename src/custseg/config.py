@@ -44,6 +44,11 @@ class RunConfig:
     max_centroid_shift: float = 0.5
     # Publish even when a segment's profile does not support its name (a warning is printed).
     allow_unsupported_names: bool = False
+    # Above this many customers, segments are scored in the warehouse (SQL) instead of passing
+    # one row per customer through the customer_segments seed.
+    seed_max_customers: int = 100_000
+    # Above this many customers, K-means is fitted on a random sample of this size.
+    fit_sample_size: int = 200_000
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -56,6 +61,11 @@ class RunConfig:
         return self.dbt_project_dir / "seeds" / "customer_segments.csv"
 
     @property
+    def parameters_path(self) -> Path:
+        """The published seed CSV that dbt loads as ``segment_model_parameters``."""
+        return self.dbt_project_dir / "seeds" / "segment_model_parameters.csv"
+
+    @property
     def output_dir(self) -> Path:
         """Where the segments CSV, the model JSON and the metrics JSON go."""
         return self.project_root / OUTPUT_FOLDER
@@ -65,9 +75,12 @@ class RunConfig:
         """The published seed CSV that dbt loads as ``segment_definitions``."""
         return self.dbt_project_dir / "seeds" / "segment_definitions.csv"
 
-    def dbt_vars(self) -> dict[str, str | None]:
-        """The dbt vars of this run."""
-        return {"as_of_date": self.as_of_date.isoformat() if self.as_of_date else None}
+    def dbt_vars(self, segment_source: str = "seed") -> dict[str, str | None]:
+        """The dbt vars of this run; ``segment_source`` is 'seed' or 'warehouse'."""
+        return {
+            "as_of_date": self.as_of_date.isoformat() if self.as_of_date else None,
+            "segment_source": segment_source,
+        }
 
 
 def find_project_root(start: Path) -> Path:
@@ -106,6 +119,8 @@ def resolve_run_config(
     min_segment_share: float = 0.05,
     max_centroid_shift: float = 0.5,
     allow_unsupported_names: bool = False,
+    seed_max_customers: int = 100_000,
+    fit_sample_size: int = 200_000,
 ) -> RunConfig:
     """Validate user settings and fill in defaults (project root, warehouse file)."""
     project_root = find_project_root(project_dir or Path.cwd())
@@ -120,6 +135,10 @@ def resolve_run_config(
         raise ConfigError(
             f"--min-segment-share {min_segment_share}: must be a share between 0 and 1 "
             "(0.05 means no segment under 5% of customers)."
+        )
+    if fit_sample_size < 1000 or seed_max_customers < 0:
+        raise ConfigError(
+            "--fit-sample-size must be at least 1000 and --seed-max-customers at least 0."
         )
     if max_centroid_shift <= 0:
         raise ConfigError(f"--max-centroid-shift {max_centroid_shift}: must be positive.")
@@ -139,4 +158,6 @@ def resolve_run_config(
         min_segment_share=min_segment_share,
         max_centroid_shift=max_centroid_shift,
         allow_unsupported_names=allow_unsupported_names,
+        seed_max_customers=seed_max_customers,
+        fit_sample_size=fit_sample_size,
     )

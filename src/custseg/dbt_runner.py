@@ -28,6 +28,13 @@ class DbtNodeResult:
     status: str
     message: str
     failures: int | None
+    # Seconds dbt spent on the node.
+    execution_time: float = 0.0
+
+    @property
+    def resource_type(self) -> str:
+        """model, seed, test or unit_test (the first part of the unique id)."""
+        return self.unique_id.split(".", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ def _node_results(result: Any) -> list[DbtNodeResult]:
                 status=status.split(".")[-1],
                 message=str(getattr(item, "message", "") or ""),
                 failures=getattr(item, "failures", None),
+                execution_time=float(getattr(item, "execution_time", 0.0) or 0.0),
             )
         )
     return nodes

@@ -19,8 +19,10 @@ from custseg.errors import LockError
 
 
 @contextlib.contextmanager
-def exclusive_run_lock(lock_path: Path) -> Iterator[None]:
+def exclusive_run_lock(lock_path: Path, alternative: str = "") -> Iterator[None]:
     """Hold an exclusive lock on ``lock_path`` for the duration of the block.
+
+    ``alternative`` completes the error message with what else the user can do.
 
     Raises
     ------
@@ -37,7 +39,7 @@ def exclusive_run_lock(lock_path: Path) -> Iterator[None]:
             holder = handle.read().strip() or "an unknown process"
             raise LockError(
                 f"{lock_path}: another custseg run holds this warehouse ({holder}). "
-                "Wait for it to finish, or point this run at another file with --duckdb-path."
+                f"Wait for it to finish{alternative}."
             ) from None
         handle.seek(0)
         handle.truncate()

@@ -8,6 +8,7 @@ any step fails.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,8 +17,8 @@ import numpy as np
 
 from custseg.atomic import write_bytes_atomic
 from custseg.config import MAX_SEGMENTS, MIN_SEGMENTS, RunConfig
-from custseg.dbt_runner import DbtInvocation, run_dbt
-from custseg.definitions import render_segment_definitions_csv
+from custseg.dbt_runner import DbtInvocation, DbtNodeResult, run_dbt
+from custseg.definitions import render_model_parameters_csv, render_segment_definitions_csv
 from custseg.errors import (
     DbtError,
     InsufficientDataError,
@@ -37,7 +38,7 @@ from custseg.model_io import (
     write_json_atomic,
 )
 from custseg.naming import SEGMENT_NAMES
-from custseg.publish import render_segments_csv, validate_segments_csv
+from custseg.publish import SEGMENTS_HEADER, render_segments_csv, validate_segments_csv
 from custseg.raw_load import LoadedTable
 from custseg.segmenter import FEATURES, CustomerSegmenter
 from custseg.warehouses import Warehouse, open_warehouse
@@ -46,6 +47,8 @@ SEGMENTS_FILE = "customer_segments.csv"
 MODEL_FILE = "segment_model.json"
 METRICS_FILE = "evaluation_metrics.json"
 K_SELECTION_FILE = "k_selection.json"
+
+SEGMENTS_HEADER_LINE = (",".join(SEGMENTS_HEADER) + "\n").encode("utf-8")
 
 Progress = Callable[[str], None]
 
@@ -89,6 +92,10 @@ class RunResult:
     warnings: list[str]
     # How the new segments relate to the previously published model (None on a first run).
     matching: dict | None
+    # True when customers were scored in SQL instead of passing through the customer_segments seed.
+    segments_scored_in_warehouse: bool
+    # Wall seconds per stage (load, features, fit, publish, outputs) and dbt node time sums.
+    stage_seconds: dict[str, float]
     # Where the data lives ("DuckDB file ...", "PostgreSQL ...").
     warehouse: str
     # The DuckDB file when the target is duckdb, else None.
@@ -99,13 +106,27 @@ class RunResult:
     metrics_path: Path
 
 
-def dbt_invocation(config: RunConfig, warehouse: Warehouse) -> DbtInvocation:
+def dbt_invocation(
+    config: RunConfig, warehouse: Warehouse, segment_source: str = "seed"
+) -> DbtInvocation:
     """The dbt project, target, environment and vars of a run."""
     return DbtInvocation(
         project_dir=config.dbt_project_dir,
         target=config.target,
         env=warehouse.dbt_env(),
-        vars=config.dbt_vars(),
+        vars=config.dbt_vars(segment_source),
+    )
+
+
+def build_feature_models(config: RunConfig, warehouse: Warehouse) -> list[DbtNodeResult]:
+    """Build and test everything up to ``customer_features`` with dbt."""
+    return run_dbt(
+        dbt_invocation(config, warehouse),
+        "build",
+        "--select",
+        "+customer_features",
+        "--indirect-selection",
+        "cautious",
     )
 
 
@@ -116,14 +137,7 @@ def build_features(
     progress(f"Loading raw files from {config.data_dir} into {warehouse.describe()}")
     loaded = warehouse.load_raw(config.data_dir)
     progress("Building staging models and customer features with dbt")
-    run_dbt(
-        dbt_invocation(config, warehouse),
-        "build",
-        "--select",
-        "+customer_features",
-        "--indirect-selection",
-        "cautious",
-    )
+    build_feature_models(config, warehouse)
     return loaded, read_customer_features(warehouse)
 
 
@@ -218,16 +232,41 @@ def enforce_supported_names(segmenter: CustomerSegmenter, config: RunConfig) -> 
     return [f"name not supported by the data: {line}" for line in lines]
 
 
+def fit_rows(n_customers: int, config: RunConfig) -> np.ndarray | None:
+    """Rows to fit on: None for everyone, else a reproducible random sample."""
+    if n_customers <= config.fit_sample_size:
+        return None
+    rng = np.random.default_rng(config.random_state)
+    return np.sort(rng.choice(n_customers, size=config.fit_sample_size, replace=False))
+
+
 def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
     """Run the whole flow once on ``config`` (see the module docstring)."""
     output_dir = config.output_dir
     segments_path = output_dir / SEGMENTS_FILE
     model_path = output_dir / MODEL_FILE
     metrics_path = output_dir / METRICS_FILE
-    with open_warehouse(config) as warehouse, exclusive_run_lock(warehouse.lock_path):
-        invocation = dbt_invocation(config, warehouse)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = round(now - clock, 3)
+        clock = now
+
+    with (
+        open_warehouse(config) as warehouse,
+        exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
+    ):
         previous, model_warnings = load_previous_model(model_path)
-        loaded, features = build_features(config, warehouse, progress)
+        progress(f"Loading raw files from {config.data_dir} into {warehouse.describe()}")
+        loaded = warehouse.load_raw(config.data_dir)
+        lap("load")
+        progress("Building staging models and customer features with dbt")
+        build_feature_models(config, warehouse)
+        features = read_customer_features(warehouse)
+        lap("features")
 
         selection = None
         n_segments = config.n_segments
@@ -240,35 +279,59 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
                 )
             n_segments = selection.chosen_k
 
-        progress(f"Clustering {len(features.customer_ids):,} customers into {n_segments} segments")
+        n_customers = len(features.customer_ids)
+        sample = fit_rows(n_customers, config)
+        fit_on = features.matrix if sample is None else features.matrix[sample]
+        progress(
+            f"Clustering {n_customers:,} customers into {n_segments} segments"
+            + ("" if sample is None else f" (fitted on a sample of {len(sample):,})")
+        )
         segmenter = CustomerSegmenter(
             n_segments=n_segments, random_state=config.random_state, n_init=config.n_init
-        ).fit(features.matrix)
+        ).fit(fit_on)
         segmenter, match, warnings = keep_previous_ids(segmenter, previous, config)
         warnings = model_warnings + warnings + enforce_supported_names(segmenter, config)
+        labels = segmenter.predict(features.matrix)
+        scaled = segmenter.transform(features.matrix)
         metrics = evaluate_segmentation(
-            segmenter.transform(features.matrix),
-            segmenter.labels_,
-            inertia=segmenter.inertia_,
+            scaled,
+            labels,
+            inertia=inertia(segmenter, scaled, labels),
             random_state=config.random_state,
             silhouette_sample_size=config.silhouette_sample_size,
         )
+        lap("fit")
 
-        candidate = render_segments_csv(features.customer_ids, segmenter.labels_, SEGMENT_NAMES)
+        segments_csv = render_segments_csv(features.customer_ids, labels, SEGMENT_NAMES)
         validate_segments_csv(
-            candidate,
+            segments_csv,
             features.customer_ids,
             SEGMENT_NAMES,
             source="candidate customer_segments.csv",
         )
-        definitions = render_segment_definitions_csv(segmenter)
-
-        progress("Publishing the seeds and building fct_customer_segments")
-        publish_seeds(
-            {config.seed_path: candidate, config.definitions_path: definitions}, invocation
+        in_warehouse = n_customers > config.seed_max_customers
+        seeds = {
+            # Large runs publish no per-customer seed: the warehouse scores everyone.
+            config.seed_path: SEGMENTS_HEADER_LINE if in_warehouse else segments_csv,
+            config.definitions_path: render_segment_definitions_csv(
+                segmenter, labels, features.matrix
+            ),
+            config.parameters_path: render_model_parameters_csv(segmenter),
+        }
+        progress(
+            "Publishing the seeds, scoring customers in SQL and building fct_customer_segments"
         )
+        invocation = dbt_invocation(
+            config, warehouse, segment_source="warehouse" if in_warehouse else "seed"
+        )
+        dbt_results = publish_seeds(seeds, invocation)
+        for stage, kinds in (("scoring_and_mart", {"model", "seed"}), ("dbt_tests", {"test"})):
+            seconds[f"dbt_{stage}_node_seconds"] = round(
+                sum(r.execution_time for r in dbt_results if r.resource_type in kinds), 3
+            )
+        lap("publish")
 
-        write_bytes_atomic(segments_path, candidate)
+        write_bytes_atomic(segments_path, segments_csv)
         save_model(
             model_path,
             segmenter,
@@ -281,11 +344,13 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
                     "n_init": config.n_init,
                     "init": segmenter.init,
                     "init_used": segmenter.init_used_,
+                    "fit_sample_size": None if sample is None else len(sample),
+                    "segments_scored_in_warehouse": in_warehouse,
                     "silhouette_sample_size": config.silhouette_sample_size,
                     "max_centroid_shift": config.max_centroid_shift,
                 },
                 "input_fingerprint": fingerprint_features(features.customer_ids, features.matrix),
-                "n_customers": len(features.customer_ids),
+                "n_customers": n_customers,
                 "library_versions": library_versions(),
                 "matching_previous_model": match.to_dict() if match else None,
             },
@@ -295,16 +360,19 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
             write_json_atomic(output_dir / K_SELECTION_FILE, selection.to_dict())
         summary = summarize_mart(warehouse)
         description = warehouse.describe()
+        lap("outputs")
 
     return RunResult(
         as_of_date=features.as_of_date,
-        n_customers=len(features.customer_ids),
+        n_customers=n_customers,
         n_segments=n_segments,
         loaded_tables=loaded,
         segments=summary,
         silhouette=metrics.get("silhouette"),
         warnings=warnings,
         matching=match.to_dict() if match else None,
+        segments_scored_in_warehouse=in_warehouse,
+        stage_seconds=seconds,
         warehouse=description,
         duckdb_path=config.duckdb_path if config.target == "duckdb" else None,
         seed_path=config.seed_path,
@@ -312,6 +380,13 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
         model_path=model_path,
         metrics_path=metrics_path,
     )
+
+
+def inertia(segmenter: CustomerSegmenter, scaled: np.ndarray, labels: np.ndarray) -> float:
+    """Sum of squared distances of every customer to its segment's centroid."""
+    rows = np.searchsorted(np.asarray(segmenter.segment_ids_), labels)
+    differences = scaled - segmenter.centroids_[rows]
+    return float(np.einsum("ij,ij->", differences, differences))
 
 
 def evaluate_pipeline(
@@ -322,7 +397,10 @@ def evaluate_pipeline(
     Writes ``k_selection.json`` beside the model and returns the selection and that path.
     Nothing is published.
     """
-    with open_warehouse(config) as warehouse, exclusive_run_lock(warehouse.lock_path):
+    with (
+        open_warehouse(config) as warehouse,
+        exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
+    ):
         if build:
             _, features = build_features(config, warehouse, progress)
         else:
@@ -333,7 +411,7 @@ def evaluate_pipeline(
     return selection, path
 
 
-def publish_seeds(files: Mapping[Path, bytes], invocation: DbtInvocation) -> None:
+def publish_seeds(files: Mapping[Path, bytes], invocation: DbtInvocation) -> list[DbtNodeResult]:
     """Replace the seed files and build them and everything downstream, with tests.
 
     On failure every previous seed file is restored and reloaded; ``fct_customer_segments`` is
@@ -344,7 +422,7 @@ def publish_seeds(files: Mapping[Path, bytes], invocation: DbtInvocation) -> Non
         write_bytes_atomic(path, data)
     selectors = [f"{path.stem}+" for path in files]
     try:
-        run_dbt(invocation, "build", "--select", *selectors)
+        return run_dbt(invocation, "build", "--select", *selectors)
     except DbtError as exc:
         restored = []
         for path, data in previous.items():

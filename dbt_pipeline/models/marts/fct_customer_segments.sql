@@ -1,4 +1,6 @@
-{#-
+-- depends_on: {{ ref('customer_segments') }}
+-- depends_on: {{ ref('customer_segment_scores') }}
+{#
     The published segments: one row per segmented customer with demographics, segment and sales
     measures, all as of the as-of date. Built from the `customer_segments` seed that
     `custseg run` publishes after validating it.
@@ -7,7 +9,13 @@ with
 
 segments as (
 
-    select * from {{ ref('customer_segments') }}
+    {#- Small runs publish one row per customer in the customer_segments seed; large runs
+        (var segment_source = 'warehouse') score every customer in SQL instead. -#}
+    {%- if var('segment_source') == 'warehouse' %}
+    select customer_id, segment_id, segment_name from {{ ref('customer_segment_scores') }}
+    {%- else %}
+    select customer_id, segment_id, segment_name from {{ ref('customer_segments') }}
+    {%- endif %}
 
 ),
 

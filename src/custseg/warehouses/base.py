@@ -62,6 +62,9 @@ class Warehouse(abc.ABC):
     def lock_path(self) -> Path:
         """Lock file that keeps two custseg runs off this warehouse."""
 
+    #: How else to avoid waiting for a run that holds the lock (ends the lock error message).
+    lock_alternative: str = ""
+
     def dbt_env(self) -> dict[str, str]:
         """Environment variables dbt's profile needs for this warehouse."""
         return {"CUSTSEG_TARGET": self.target}

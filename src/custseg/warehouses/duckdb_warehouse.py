@@ -15,6 +15,7 @@ class DuckDBWarehouse(Warehouse):
     """A DuckDB database file; dbt builds models in its ``main`` schema."""
 
     target = "duckdb"
+    lock_alternative = ", or point this run at another file with --duckdb-path"
 
     @property
     def path(self) -> Path:

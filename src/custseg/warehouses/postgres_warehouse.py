@@ -1,0 +1,289 @@
+"""PostgreSQL: a server reached with the standard libpq variables, loaded with COPY.
+
+The files are read by DuckDB exactly as for the DuckDB warehouse (same header rules, same text
+values, same messages), written to temporary CSV files and streamed into the ``raw`` schema with
+``COPY ... FROM STDIN`` in one transaction, so a file that fails leaves the previous raw tables.
+The password is never read here: libpq takes it from ``PGPASSWORD`` or ``~/.pgpass`` itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import psycopg2
+from psycopg2 import errors as pg_errors
+from psycopg2 import sql
+
+from custseg.errors import ConfigError, InputDataError
+from custseg.raw_load import (
+    RAW_SCHEMA,
+    LoadedTable,
+    RawFilePlan,
+    loaded_table,
+    plan_raw_files,
+    quote_identifier,
+    quote_literal,
+)
+from custseg.warehouses.base import Warehouse
+
+if TYPE_CHECKING:
+    from custseg.config import RunConfig
+
+#: Environment variable naming the schema dbt builds in (profiles.yml reads the same one).
+SCHEMA_ENV = "CUSTSEG_SCHEMA"
+DEFAULT_SCHEMA = "custseg"
+DEFAULT_PORT = 5432
+#: Seconds to wait for the server before giving up with a message.
+CONNECT_TIMEOUT_SECONDS = 10
+
+_REQUIRED = {
+    "PGHOST": "the server's host name or address",
+    "PGUSER": "the role to log in as",
+    "PGDATABASE": "the database to build in",
+}
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    """Where the warehouse is, from the environment; holds no secret."""
+
+    # Host name, address or unix socket folder of the server (PGHOST).
+    host: str
+    # TCP port (PGPORT, default 5432).
+    port: int
+    # Role to log in as (PGUSER); its password comes from PGPASSWORD or ~/.pgpass via libpq.
+    user: str
+    # Database dbt builds in (PGDATABASE).
+    database: str
+    # Schema of dbt's models and seeds (CUSTSEG_SCHEMA, default custseg, as in profiles.yml);
+    # the raw tables always go to the `raw` schema of the same database.
+    schema: str = DEFAULT_SCHEMA
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> PostgresSettings:
+        """Read and check the libpq variables and ``CUSTSEG_SCHEMA``.
+
+        Raises
+        ------
+        ConfigError
+            A required variable is missing or empty, or PGPORT is not a port number.
+        """
+        missing = [name for name in _REQUIRED if not environ.get(name, "").strip()]
+        if missing:
+            needed = "; ".join(f"{name}: {_REQUIRED[name]}" for name in missing)
+            raise ConfigError(
+                f"--target postgres needs {', '.join(missing)} set ({needed}). Set the standard "
+                "libpq variables PGHOST, PGPORT (default 5432), PGUSER, PGDATABASE, and the "
+                "password in PGPASSWORD or ~/.pgpass, for example: "
+                "export PGHOST=db.example.com PGUSER=analyst PGDATABASE=analytics"
+            )
+        port_text = environ.get("PGPORT", "").strip() or str(DEFAULT_PORT)
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"PGPORT={port_text!r} is not a port number (1-65535, e.g. 5432).")
+        schema = environ.get(SCHEMA_ENV, "").strip() or DEFAULT_SCHEMA
+        if schema == RAW_SCHEMA:
+            raise ConfigError(
+                f"{SCHEMA_ENV}={schema!r}: the raw files are loaded into the schema "
+                f"'{RAW_SCHEMA}'; choose another schema for dbt's models."
+            )
+        return cls(
+            host=environ["PGHOST"].strip(),
+            port=int(port_text),
+            user=environ["PGUSER"].strip(),
+            database=environ["PGDATABASE"].strip(),
+            schema=schema,
+        )
+
+    def describe(self) -> str:
+        """``user@host:port/database, schema S``."""
+        return f"{self.user}@{self.host}:{self.port}/{self.database}, schema {self.schema}"
+
+
+class PostgresWarehouse(Warehouse):
+    """A PostgreSQL database; dbt builds models in ``CUSTSEG_SCHEMA``, raw tables in ``raw``."""
+
+    target = "postgres"
+
+    def __init__(self, config: RunConfig, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(config)
+        self.settings = PostgresSettings.from_environ(os.environ if environ is None else environ)
+
+    @property
+    def lock_path(self) -> Path:
+        # One lock per database: every schema of a database shares its `raw` tables.
+        name = f"{self.settings.host}-{self.settings.port}-{self.settings.database}"
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+        return self.config.dbt_project_dir / "target" / f"custseg-postgres-{safe}.lock"
+
+    def describe(self) -> str:
+        return f"PostgreSQL {self.settings.describe()}"
+
+    def dbt_env(self) -> dict[str, str]:
+        # PG* are already in the environment dbt inherits; only the schema is passed on.
+        return {**super().dbt_env(), SCHEMA_ENV: self.settings.schema}
+
+    def relation(self, name: str) -> str:
+        return f"{quote_identifier(self.settings.schema)}.{quote_identifier(name)}"
+
+    def fetch(self, sql_text: str) -> list[tuple[Any, ...]]:
+        # A short-lived autocommit connection: no transaction stays open (and no lock held on
+        # what we read) while dbt rebuilds tables between our reads.
+        with self._connection(autocommit=True) as con, con.cursor() as cur:
+            cur.execute(sql_text)
+            return [tuple(row) for row in cur.fetchall()]
+
+    def load_raw(self, data_dir: Path) -> list[LoadedTable]:
+        """Replace the raw tables with the files in ``data_dir``, all or nothing.
+
+        Every file is read and checked before the server is touched; the tables are then
+        replaced in one transaction, which is rolled back when anything fails.
+        """
+        with duckdb.connect() as duck, tempfile.TemporaryDirectory(prefix="custseg-raw-") as tmp:
+            plans = plan_raw_files(duck, data_dir)
+            exports = [(plan, _export_csv(duck, plan, Path(tmp))) for plan in plans]
+            return self._replace_raw_tables(exports)
+
+    def _replace_raw_tables(self, exports: Sequence[tuple[RawFilePlan, Path]]) -> list[LoadedTable]:
+        loaded: list[LoadedTable] = []
+        with self._connection(autocommit=False) as con:
+            try:
+                with con.cursor() as cur:
+                    _execute(cur, sql.SQL("create schema if not exists {}"), RAW_SCHEMA)
+                    for plan, csv_path in exports:
+                        loaded.append(_replace_table(cur, plan, csv_path))
+                con.commit()
+            except BaseException as exc:
+                # On a lost connection the server has rolled back already; keep the first error.
+                with contextlib.suppress(psycopg2.Error):
+                    con.rollback()
+                if isinstance(exc, psycopg2.Error):
+                    raise ConfigError(
+                        f"PostgreSQL {self.settings.describe()} refused to replace the raw tables "
+                        f"({_server_message(exc)}); they are unchanged. The role needs the CREATE "
+                        f"privilege on the database (for schema '{RAW_SCHEMA}') and ownership of "
+                        "the raw tables."
+                    ) from exc
+                raise
+        return loaded
+
+    @contextlib.contextmanager
+    def _connection(self, *, autocommit: bool) -> Iterator[Any]:
+        settings = self.settings
+        try:
+            con = psycopg2.connect(
+                host=settings.host,
+                port=settings.port,
+                user=settings.user,
+                dbname=settings.database,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                application_name="custseg",
+                client_encoding="UTF8",
+            )
+        except psycopg2.Error as exc:
+            raise ConfigError(
+                f"Cannot connect to PostgreSQL at {settings.host}:{settings.port} as "
+                f"{settings.user}, database {settings.database}: {_server_message(exc)}. Check "
+                "PGHOST, PGPORT, PGUSER, PGDATABASE and the password (PGPASSWORD or ~/.pgpass), "
+                "and that the server is running and accepts connections from this machine."
+            ) from exc
+        try:
+            con.autocommit = autocommit
+            yield con
+        finally:
+            con.close()
+
+
+def _server_message(exc: BaseException) -> str:
+    """The server's (or libpq's) message on one line; it never contains the password."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _export_csv(duck: duckdb.DuckDBPyConnection, plan: RawFilePlan, folder: Path) -> Path:
+    """Write the file's text columns to a header-less CSV that PostgreSQL's COPY reads back.
+
+    DuckDB writes a null as an empty field and an empty string as ``""``, which is exactly how
+    COPY's csv format tells them apart.
+    """
+    path = folder / f"{plan.table.table_name}.csv"
+    try:
+        duck.execute(f"copy ({plan.select_sql}) to {quote_literal(str(path))} (header false)")
+    except duckdb.Error as exc:
+        raise InputDataError(f"{plan.source_path}: cannot be loaded ({_first_line(exc)}).") from exc
+    return path
+
+
+def _columns(plan: RawFilePlan) -> list[tuple[str, str]]:
+    """The raw table's columns and PostgreSQL types, in the order the export writes them."""
+    columns = [(name, "text") for name in plan.table.columns]
+    if plan.table.keep_line_numbers:
+        columns.insert(0, ("file_line_number", "bigint"))
+    return columns
+
+
+def _execute(cur: Any, statement: sql.Composable, *identifiers: str | tuple[str, ...]) -> None:
+    names = [
+        sql.Identifier(*name) if isinstance(name, tuple) else sql.Identifier(name)
+        for name in identifiers
+    ]
+    cur.execute(statement.format(*names))
+
+
+def _replace_table(cur: Any, plan: RawFilePlan, csv_path: Path) -> LoadedTable:
+    """Empty (or create) one raw table and COPY the exported file into it; count its rows.
+
+    A table that already has the expected columns is truncated rather than dropped: dbt's
+    staging views depend on the raw tables and PostgreSQL refuses to drop a table a view uses.
+    Truncation is transactional, so a rollback restores the previous rows.
+    """
+    table = (RAW_SCHEMA, plan.table.table_name)
+    columns = _columns(plan)
+    cur.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        table,
+    )
+    existing = [(str(name), str(data_type)) for name, data_type in cur.fetchall()]
+    try:
+        if existing == columns:
+            _execute(cur, sql.SQL("truncate table {}"), table)
+        else:
+            _execute(cur, sql.SQL("drop table if exists {}"), table)
+            column_list = sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(data_type))
+                for name, data_type in columns
+            )
+            cur.execute(sql.SQL("create table {} ({})").format(sql.Identifier(*table), column_list))
+    except pg_errors.DependentObjectsStillExist as exc:
+        raise ConfigError(
+            f"raw.{plan.table.table_name} has other columns than custseg loads and cannot be "
+            f"replaced: {_server_message(exc)}. Drop the dependent views (dbt recreates its "
+            "own on the next run) and run again."
+        ) from exc
+    column_names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
+    copy = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
+        sql.Identifier(*table), column_names
+    )
+    try:
+        with open(csv_path, encoding="utf-8", newline="") as handle:
+            cur.copy_expert(copy, handle)
+    except psycopg2.Error as exc:
+        raise InputDataError(
+            f"{plan.source_path}: cannot be loaded into PostgreSQL ({_server_message(exc)})."
+        ) from exc
+    _execute(cur, sql.SQL("analyze {}"), table)
+    _execute(cur, sql.SQL("select count(*) from {}"), table)
+    (row_count,) = cur.fetchone()
+    return loaded_table(plan, int(row_count))

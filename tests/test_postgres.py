@@ -1,0 +1,360 @@
+"""`custseg run --target postgres` on a real PostgreSQL server, compared with a DuckDB run.
+
+Each flow runs once per module (the real dataset, 5-10 s each); the tests then compare the
+mart, the published files and the raw tables. The server comes from the session fixture
+``postgres_server`` (tests/postgres_server.py): without the server binaries these tests skip,
+in CI they fail. PG* variables are set only for the duration of each call that needs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg2
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from custseg.cli import cli
+from custseg.config import resolve_run_config
+from custseg.dbt_runner import DbtInvocation, DbtNodeResult, run_dbt
+from custseg.errors import ConfigError, InputDataError
+from custseg.pipeline import RunResult, run_pipeline
+from custseg.warehouses import open_warehouse
+from custseg.warehouses.postgres_warehouse import PostgresSettings, PostgresWarehouse
+from tests.postgres_server import PostgresServer, environment
+from tests.support import REPO_ROOT, copy_project, real_data_dir
+from tests.test_end_to_end_real_data import invoice_total_by_hand
+from tests.test_raw_load import write_files
+
+SCHEMA = "custseg"
+PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "CUSTSEG_SCHEMA")
+PARSE_DATE_CHECK = "test.custseg.assert_parse_mdy_date_matches_expected_dates"
+
+
+@dataclass(frozen=True)
+class PostgresRun:
+    server: PostgresServer
+    project_root: Path
+    summary: dict[str, Any]
+    # Every node of a full `dbt build` run after the flow, on the same database.
+    build_results: list[DbtNodeResult]
+
+
+def pg_connect_args(server: PostgresServer) -> dict[str, Any]:
+    """Credentials passed explicitly, so the tests' own queries need no PG* variables."""
+    return {
+        "host": server.host,
+        "port": server.port,
+        "user": server.user,
+        "password": server.password,
+        "dbname": server.database,
+    }
+
+
+def pg_rows(server: PostgresServer, sql: str) -> list[tuple[Any, ...]]:
+    """Run one statement in autocommit mode; return its rows (none for a command)."""
+    con = psycopg2.connect(**pg_connect_args(server))
+    try:
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall() if cur.description else []
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def duckdb_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    root = copy_project(tmp_path_factory.mktemp("duckdb") / "project")
+    return run_pipeline(resolve_run_config(data_dir=real_data_dir(), project_dir=root))
+
+
+@pytest.fixture(scope="module")
+def postgres_run(
+    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> PostgresRun:
+    data_dir = real_data_dir()
+    root = copy_project(tmp_path_factory.mktemp("postgres") / "project")
+    env = postgres_server.libpq_env()
+    # The CLI exactly as a user calls it; CliRunner sets the env for this call only.
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--data-dir",
+            str(data_dir),
+            "--project-dir",
+            str(root),
+            "--target",
+            "postgres",
+            "--json",
+        ],
+        env={**env, "CUSTSEG_SCHEMA": SCHEMA},
+    )
+    assert result.exit_code == 0, result.output
+    # Then every model, seed and test of the project, including those the flow does not need.
+    invocation = DbtInvocation(
+        project_dir=root / "dbt_pipeline",
+        target="postgres",
+        env={"CUSTSEG_TARGET": "postgres", "CUSTSEG_SCHEMA": SCHEMA},
+    )
+    with environment(env):
+        build_results = run_dbt(invocation, "build")
+    return PostgresRun(postgres_server, root, json.loads(result.stdout), build_results)
+
+
+def duckdb_rows(run: RunResult, sql: str) -> list[tuple[Any, ...]]:
+    assert run.duckdb_path is not None
+    with duckdb.connect(str(run.duckdb_path)) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_the_run_names_the_server_and_leaks_no_credential(postgres_run: PostgresRun) -> None:
+    server = postgres_run.server
+    assert postgres_run.summary["warehouse"] == (
+        f"PostgreSQL custseg_test@127.0.0.1:{server.port}/custseg_test, schema custseg"
+    )
+    assert server.password not in json.dumps(postgres_run.summary)
+    # The fixtures set PG* for their calls only.
+    assert os.environ.get("PGPASSWORD") != server.password
+    assert os.environ.get("PGPORT") != str(server.port)
+
+
+def test_every_customer_is_segmented_and_every_dbt_test_passes(postgres_run: PostgresRun) -> None:
+    assert postgres_run.summary["n_customers"] == 1468
+    assert pg_rows(
+        postgres_run.server,
+        f"select count(*), count(distinct customer_id) from {SCHEMA}.fct_customer_segments",
+    ) == [(1468, 1468)]
+    statuses = {node.unique_id: node.status for node in postgres_run.build_results}
+    tests = [uid for uid in statuses if uid.startswith(("test.", "unit_test."))]
+    assert len(tests) > 100
+    assert {statuses[uid] for uid in tests} == {"pass"}
+    others = {uid: status for uid, status in statuses.items() if not uid.startswith("exposure.")}
+    assert {status for status in others.values()} == {"pass", "success"}
+
+
+def test_parse_mdy_date_check_runs_and_passes_on_postgres(postgres_run: PostgresRun) -> None:
+    statuses = {node.unique_id: node.status for node in postgres_run.build_results}
+    assert statuses[PARSE_DATE_CHECK] == "pass"
+
+
+def test_revenue_equals_duckdb_and_the_invoice_formula(
+    postgres_run: PostgresRun, duckdb_run: RunResult
+) -> None:
+    ((pg_revenue,),) = pg_rows(
+        postgres_run.server, f"select sum(total_revenue) from {SCHEMA}.fct_customer_segments"
+    )
+    ((duck_revenue,),) = duckdb_rows(
+        duckdb_run, "select sum(total_revenue) from fct_customer_segments"
+    )
+    expected, _ = invoice_total_by_hand(real_data_dir())
+    assert isinstance(pg_revenue, float)
+    assert pg_revenue == pytest.approx(duck_revenue, rel=1e-9)
+    assert pg_revenue == pytest.approx(expected, rel=1e-9)
+
+
+def test_every_customer_has_the_same_segment_as_on_duckdb(
+    postgres_run: PostgresRun, duckdb_run: RunResult
+) -> None:
+    sql = "select customer_id, segment_id, segment_name from {} order by customer_id"
+    pg = pg_rows(postgres_run.server, sql.format(f"{SCHEMA}.fct_customer_segments"))
+    duck = duckdb_rows(duckdb_run, sql.format("fct_customer_segments"))
+    assert len(pg) == 1468
+    assert pg == duck
+
+
+def test_published_files_are_byte_identical_to_duckdb(
+    postgres_run: PostgresRun, duckdb_run: RunResult
+) -> None:
+    # Same text in, exact decimal money, the same features read back: the same model.
+    for key, duck_path in (
+        ("segments_path", duckdb_run.segments_path),
+        ("model_path", duckdb_run.model_path),
+        ("metrics_path", duckdb_run.metrics_path),
+        ("seed_path", duckdb_run.seed_path),
+    ):
+        pg_path = Path(postgres_run.summary[key])
+        assert pg_path.read_bytes() == duck_path.read_bytes(), pg_path.name
+
+
+def raw_snapshot(server: PostgresServer) -> dict[str, tuple[int, str]]:
+    """Row count and a content hash of every raw table."""
+    tables = ("customers_data", "online_sales", "discount_coupon", "tax_amount", "marketing_spend")
+    return {
+        table: pg_rows(
+            server,
+            f"select count(*), md5(string_agg(t::text, '|' order by t::text)) from raw.{table} t",
+        )[0]
+        for table in tables
+    }
+
+
+def test_a_failed_raw_load_leaves_the_previous_raw_tables(
+    postgres_run: PostgresRun, tmp_path: Path
+) -> None:
+    server = postgres_run.server
+    config = resolve_run_config(
+        data_dir=real_data_dir(), project_dir=postgres_run.project_root, target="postgres"
+    )
+    before = raw_snapshot(server)
+    assert before["online_sales"][0] == 52924
+    with environment({**server.libpq_env(), "CUSTSEG_SCHEMA": SCHEMA}):
+        warehouse = open_warehouse(config)
+        # Reloading over tables that dbt's staging views depend on works and changes nothing.
+        assert [t.row_count for t in warehouse.load_raw(real_data_dir())] == [
+            1468,
+            52924,
+            204,
+            20,
+            365,
+        ]
+        assert raw_snapshot(server) == before
+
+        # A file missing a column: refused before PostgreSQL is touched.
+        missing = write_files(
+            tmp_path / "missing", **{"Tax_amount.csv": "Product_Category\nApparel\n"}
+        )
+        with pytest.raises(InputDataError, match="missing column"):
+            warehouse.load_raw(missing)
+        assert raw_snapshot(server) == before
+
+        # The last file is empty: the other four were already replaced inside the transaction.
+        empty_last = write_files(
+            tmp_path / "empty", **{"Marketing_Spend.csv": "Date,Offline_Spend,Online_Spend\n"}
+        )
+        with pytest.raises(InputDataError, match="no data rows"):
+            warehouse.load_raw(empty_last)
+    assert raw_snapshot(server) == before
+    assert pg_rows(
+        server, f"select count(*) from {SCHEMA}.stg_marketing_insights__sales_lines"
+    ) == [(52924,)]
+
+
+def test_a_raw_table_with_other_columns_is_recreated_unless_a_view_needs_it(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    database = "custseg_old_raw"
+    pg_rows(postgres_server, f"drop database if exists {database}")
+    pg_rows(postgres_server, f"create database {database}")
+    server = dataclasses.replace(postgres_server, database=database)
+    for statement in (
+        "create schema raw",
+        "create table raw.tax_amount (product_category text, gst_percent text)",
+        "insert into raw.tax_amount values ('Apparel', '18')",
+        "create view public.old_report as select gst_percent from raw.tax_amount",
+    ):
+        pg_rows(server, statement)
+    data_dir = write_files(tmp_path / "data")
+    root = copy_project(tmp_path / "project")
+    config = resolve_run_config(data_dir=data_dir, project_dir=root, target="postgres")
+    with environment(server.libpq_env()):
+        warehouse = open_warehouse(config)
+        with pytest.raises(ConfigError, match="old_report"):
+            warehouse.load_raw(data_dir)
+        assert pg_rows(server, "select * from raw.tax_amount") == [("Apparel", "18")]
+        pg_rows(server, "drop view public.old_report")
+        assert [t.row_count for t in warehouse.load_raw(data_dir)] == [2, 2, 1, 2, 1]
+    assert pg_rows(server, "select * from raw.tax_amount order by 1") == [
+        ("Apparel", "0.18"),
+        ("Office", "0.1"),
+    ]
+
+
+def test_a_role_that_may_not_create_the_raw_schema_gets_a_config_error(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    database, role = "custseg_no_create", "custseg_reader"
+    pg_rows(postgres_server, f"drop database if exists {database}")
+    pg_rows(postgres_server, f"drop role if exists {role}")
+    pg_rows(postgres_server, f"create role {role} login password 'reader-pw-7'")
+    pg_rows(postgres_server, f"create database {database}")
+    pg_rows(postgres_server, f"revoke create on database {database} from public")
+    reader = dataclasses.replace(
+        postgres_server, database=database, user=role, password="reader-pw-7"
+    )
+    data_dir = write_files(tmp_path / "data")
+    config = resolve_run_config(
+        data_dir=data_dir, project_dir=copy_project(tmp_path / "project"), target="postgres"
+    )
+    with environment(reader.libpq_env()), pytest.raises(ConfigError) as error:
+        open_warehouse(config).load_raw(data_dir)
+    assert "refused to replace the raw tables (permission denied" in str(error.value)
+    assert "reader-pw-7" not in str(error.value)
+
+
+def test_missing_pghost_is_a_config_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in PG_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PGUSER", "analyst")
+    monkeypatch.setenv("PGDATABASE", "analytics")
+    root = copy_project(tmp_path / "project")
+    data_dir = write_files(tmp_path / "data")
+    config = resolve_run_config(data_dir=data_dir, project_dir=root, target="postgres")
+    with pytest.raises(ConfigError, match="needs PGHOST set"):
+        run_pipeline(config)
+
+    result = CliRunner().invoke(
+        cli,
+        ["run", "--data-dir", str(data_dir), "--project-dir", str(root), "--target", "postgres"],
+    )
+    assert result.exit_code == 2
+    assert "PGHOST" in result.output
+
+
+def test_settings_name_every_missing_variable_and_check_the_port() -> None:
+    with pytest.raises(ConfigError, match="PGHOST, PGUSER, PGDATABASE"):
+        PostgresSettings.from_environ({})
+    with pytest.raises(ConfigError, match="PGPORT"):
+        PostgresSettings.from_environ(
+            {"PGHOST": "h", "PGUSER": "u", "PGDATABASE": "d", "PGPORT": "54x"}
+        )
+    settings = PostgresSettings.from_environ(
+        {"PGHOST": "db", "PGUSER": "u", "PGDATABASE": "d", "PGPASSWORD": "secret"}
+    )
+    assert (settings.port, settings.schema) == (5432, "custseg")
+    assert "secret" not in repr(settings)
+
+
+def test_connection_failures_name_the_server_never_the_password(
+    postgres_run: PostgresRun, tmp_path: Path
+) -> None:
+    server = postgres_run.server
+    config = resolve_run_config(
+        data_dir=real_data_dir(), project_dir=postgres_run.project_root, target="postgres"
+    )
+    wrong = {**server.libpq_env(), "PGPASSWORD": "not-the-password-42"}
+    with environment(wrong):
+        warehouse = PostgresWarehouse(config)
+        with pytest.raises(ConfigError) as error:
+            warehouse.fetch("select 1")
+    message = str(error.value)
+    assert f"127.0.0.1:{server.port}" in message
+    assert "password authentication failed" in message
+    assert "not-the-password-42" not in message
+    assert warehouse.describe() == (
+        f"PostgreSQL custseg_test@127.0.0.1:{server.port}/custseg_test, schema custseg"
+    )
+    assert warehouse.relation("customer_features") == '"custseg"."customer_features"'
+    assert warehouse.lock_path.parent == postgres_run.project_root / "dbt_pipeline" / "target"
+
+
+def test_every_relation_name_fits_postgres_identifier_limit() -> None:
+    # dbt names a unit test's temporary relation after the test; PostgreSQL cuts at 63 bytes.
+    project = REPO_ROOT / "dbt_pipeline"
+    names = [path.stem for path in (project / "models").rglob("*.sql")]
+    names += [path.stem for path in (project / "seeds").glob("*.csv")]
+    for path in (project / "models").rglob("*.yml"):
+        document = yaml.safe_load(path.read_text()) or {}
+        names += [test["name"] for test in document.get("unit_tests", [])]
+    too_long = [name for name in names if len(name.encode()) > 63]
+    assert not too_long, f"longer than PostgreSQL's 63-byte identifiers: {too_long}"
