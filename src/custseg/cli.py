@@ -209,6 +209,8 @@ def run(
     click.echo(f"Segments CSV:     {result.segments_path}")
     click.echo(f"Model (JSON):     {result.model_path}")
     click.echo(f"Metrics:          {result.metrics_path}")
+    if result.report_path:
+        click.echo(f"Report:           {result.report_path}")
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -311,6 +313,58 @@ def evaluate(
     chosen = selection.chosen_k if selection.chosen_k is not None else "none"
     click.echo(f"Chosen k: {chosen} ({selection.reason})")
     click.echo(f"Written to {path}")
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder holding dbt_pipeline/ and ml_pipeline/ (default: found from the current folder).",
+)
+@click.option(
+    "--duckdb-path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="CUSTSEG_DUCKDB_PATH",
+    default=None,
+    help="DuckDB warehouse file (env CUSTSEG_DUCKDB_PATH; default dbt_pipeline/custseg.duckdb).",
+)
+@TARGET_OPTION
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="HTML file to write (default: ml_pipeline/models/segment_report.html).",
+)
+def report(
+    project_dir: Path | None, duckdb_path: Path | None, target: str, out_path: Path | None
+) -> None:
+    """Write a self-contained HTML report of the published segments (opens offline).
+
+    Sizes and revenue, profiles against the average customer, recency against revenue,
+    gender, location and activity mix, the evidence for k and a model card, as one file with
+    inline SVG charts: no network access needed to view or share it.
+
+    \b
+    Example:
+        custseg report --out build/segment_report.html
+    """
+    from custseg.config import resolve_run_config
+    from custseg.report import write_report
+
+    try:
+        config = resolve_run_config(
+            data_dir=project_dir or Path.cwd(),
+            project_dir=project_dir,
+            duckdb_path=duckdb_path,
+            target=target,
+        )
+        path = write_report(config, out_path)
+    except CustsegError as error:
+        _fail(error)
+        return
+    click.echo(f"Report: {path}")
 
 
 @cli.command("generate-sample")

@@ -40,6 +40,7 @@ from custseg.model_io import (
 from custseg.naming import SEGMENT_NAMES
 from custseg.publish import SEGMENTS_HEADER, render_segments_csv, validate_segments_csv
 from custseg.raw_load import LoadedTable
+from custseg.report import REPORT_FILE, ReportError, build_report
 from custseg.segmenter import FEATURES, CustomerSegmenter
 from custseg.warehouses import Warehouse, open_warehouse
 
@@ -104,6 +105,8 @@ class RunResult:
     segments_path: Path
     model_path: Path
     metrics_path: Path
+    # The HTML report, or None when it could not be drawn (see warnings).
+    report_path: Path | None = None
 
 
 def dbt_invocation(
@@ -358,6 +361,19 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
         write_json_atomic(metrics_path, metrics)
         if selection is not None:
             write_json_atomic(output_dir / K_SELECTION_FILE, selection.to_dict())
+        report_path: Path | None = output_dir / REPORT_FILE
+        try:
+            build_report(
+                model_path,
+                metrics_path,
+                warehouse,
+                report_path,
+                k_selection_path=output_dir / K_SELECTION_FILE,
+            )
+        except ReportError as error:
+            # The segments are published; a report that cannot be drawn must not fail the run.
+            warnings.append(f"the HTML report was not written: {error}")
+            report_path = None
         summary = summarize_mart(warehouse)
         description = warehouse.describe()
         lap("outputs")
@@ -379,6 +395,7 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
         segments_path=segments_path,
         model_path=model_path,
         metrics_path=metrics_path,
+        report_path=report_path,
     )
 
 
@@ -468,7 +485,15 @@ def result_as_dict(result: RunResult) -> dict:
     """A JSON-ready view of a run result."""
     payload = asdict(result)
     payload["as_of_date"] = result.as_of_date.isoformat()
-    for key in ("duckdb_path", "seed_path", "segments_path", "model_path", "metrics_path"):
+    paths = (
+        "duckdb_path",
+        "seed_path",
+        "segments_path",
+        "model_path",
+        "metrics_path",
+        "report_path",
+    )
+    for key in paths:
         payload[key] = None if payload[key] is None else str(payload[key])
     payload["loaded_tables"] = [
         {"table": t.table_name, "source": str(t.source_path), "rows": t.row_count}

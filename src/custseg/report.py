@@ -1,0 +1,1466 @@
+"""A self-contained HTML report of the published segments: one file that works offline.
+
+:func:`build_report` reads the published model (``segment_model.json``), its quality metrics
+(``evaluation_metrics.json``), optionally the evidence for choosing k (``k_selection.json``) and
+the ``fct_customer_segments`` mart, and writes one HTML file. Everything is inline: the CSS, the
+summary data (a JSON block) and the charts, drawn here as SVG. There is no JavaScript, no font,
+image or stylesheet to fetch, and a Content-Security-Policy forbids the page any network access,
+so it renders the same from ``file://``, an e-mail attachment or an air-gapped laptop.
+
+The mart is read with portable SQL only (count, sum, avg, min, max, group by) through
+:meth:`Warehouse.fetch`, so the report works on every warehouse custseg supports. The scatter
+plot draws at most :data:`MAX_SCATTER_POINTS` customers, drawn with a fixed seed, and the page
+holds no timestamp but the model's as-of date: the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from custseg.atomic import write_bytes_atomic
+from custseg.config import RunConfig
+from custseg.errors import CustsegError
+from custseg.locking import exclusive_run_lock
+from custseg.model_io import load_model
+from custseg.naming import SEGMENT_NAMES
+from custseg.warehouses import Warehouse, open_warehouse
+
+__all__ = ["MAX_SCATTER_POINTS", "REPORT_FILE", "ReportError", "build_report", "write_report"]
+
+#: File name of the report beside the model (``ml_pipeline/models``).
+REPORT_FILE = "segment_report.html"
+#: Most customers drawn in the recency-vs-revenue scatter (keeps the file under about 150 KB).
+MAX_SCATTER_POINTS = 3000
+MART = "fct_customer_segments"
+
+# One colour per segment id, the same in every report. Charts also label every bar with the
+# segment's name, so the colour is never the only cue.
+SEGMENT_COLORS: dict[int, str] = {
+    0: "#8a5cc2",  # Big Spenders
+    1: "#d1495b",  # At-Risk (Lapsing)
+    2: "#98a2ae",  # Occasional Shoppers
+    3: "#1f9e89",  # Champions (VIPs)
+    4: "#3572c6",  # Loyal Customers
+}
+_FALLBACK_SEGMENT_COLOR = "#6b7280"
+# Categories of a mix (location, gender): a qualitative palette apart from the segment colours.
+CATEGORY_COLORS: tuple[str, ...] = (
+    "#2f4b7c",
+    "#f2a541",
+    "#7aa6c2",
+    "#c8553d",
+    "#588b8b",
+    "#b8b08d",
+    "#6d597a",
+    "#c9cbd1",
+)
+# Activity bands run from good to bad, so they get a green-to-red scale in their natural order.
+ACTIVITY_ORDER: tuple[str, ...] = ("Active", "Recent", "Dormant", "Inactive")
+ACTIVITY_COLORS: tuple[str, ...] = ("#1f9e89", "#8cc084", "#f2c14e", "#d1495b")
+# Locations beyond this many go to "Other" so the legend stays readable.
+MAX_CATEGORIES = 7
+OTHER = "Other"
+UNKNOWN = "Unknown"
+
+# (mart column, label, unit) of the four profile measures, in the order the model uses.
+PROFILE_MEASURES: tuple[tuple[str, str, str], ...] = (
+    ("days_since_last_purchase", "Recency", "days since the last purchase"),
+    ("total_orders", "Orders", "orders per customer"),
+    ("total_revenue", "Revenue", "lifetime revenue per customer"),
+    ("avg_order_value", "Average order value", "revenue per order"),
+)
+# Mix column -> section label.
+MIX_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("gender", "Gender"),
+    ("location", "Location"),
+    ("activity_status", "Activity status"),
+)
+
+
+class ReportError(CustsegError):
+    """The report cannot be built: no published model or mart yet, or unreadable inputs."""
+
+    exit_code = 4
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the inputs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentFacts:
+    """Size, revenue and mean profile of one segment (or of all customers) in the mart."""
+
+    segment_id: int | None
+    segment_name: str
+    customers: int
+    revenue: float
+    mean_recency_days: float
+    mean_orders: float
+    mean_revenue: float
+    mean_order_value: float
+
+    def mean(self, column: str) -> float:
+        """The mean of a :data:`PROFILE_MEASURES` column."""
+        return {
+            "days_since_last_purchase": self.mean_recency_days,
+            "total_orders": self.mean_orders,
+            "total_revenue": self.mean_revenue,
+            "avg_order_value": self.mean_order_value,
+        }[column]
+
+
+@dataclass(frozen=True)
+class MartFacts:
+    """Everything the report reads from ``fct_customer_segments``."""
+
+    segments: list[SegmentFacts]
+    overall: SegmentFacts
+    # Smallest and largest as_of_date in the mart (equal in a healthy mart).
+    as_of_dates: tuple[str, str]
+    # Mix column -> segment id -> category -> customers.
+    mixes: dict[str, dict[int, dict[str, int]]]
+    # The scatter sample: (segment id, days since last purchase, lifetime revenue).
+    points: list[tuple[int, float, float]]
+
+
+def read_mart(warehouse: Warehouse, *, max_points: int, random_state: int) -> MartFacts:
+    """Aggregate ``fct_customer_segments`` with portable SQL and draw the scatter sample.
+
+    Raises
+    ------
+    ReportError
+        When the mart cannot be read (not built yet) or is empty.
+    """
+    mart = warehouse.relation(MART)
+    means = ", ".join(f"avg({column})" for column, _, _ in PROFILE_MEASURES)
+    segment_rows = _fetch(
+        warehouse,
+        f"select segment_id, segment_name, count(*), sum(total_revenue), {means} "
+        f"from {mart} group by segment_id, segment_name",
+    )
+    if not segment_rows:
+        raise ReportError(
+            f"{MART} in {warehouse.describe()} is empty: run `custseg run` to publish segments."
+        )
+    (overall_row,) = _fetch(
+        warehouse,
+        f"select count(*), sum(total_revenue), {means}, min(as_of_date), max(as_of_date) "
+        f"from {mart}",
+    )
+    segments = sorted(
+        (_segment_facts(int(row[0]), str(row[1]), row[2:]) for row in segment_rows),
+        key=lambda s: s.segment_id,
+    )
+    overall = _segment_facts(None, "All customers", overall_row[:6])
+    mixes = {}
+    for column, _ in MIX_COLUMNS:
+        mix: dict[int, dict[str, int]] = {}
+        rows = _fetch(
+            warehouse,
+            f"select segment_id, {column}, count(*) from {mart} group by segment_id, {column}",
+        )
+        for segment_id, value, count in rows:
+            label = UNKNOWN if value is None or str(value).strip() == "" else str(value)
+            bucket = mix.setdefault(int(segment_id), {})
+            bucket[label] = bucket.get(label, 0) + int(count)
+        mixes[column] = mix
+    rows = _fetch(
+        warehouse,
+        f"select customer_id, segment_id, days_since_last_purchase, total_revenue from {mart}",
+    )
+    return MartFacts(
+        segments=segments,
+        overall=overall,
+        as_of_dates=(_iso(overall_row[6]), _iso(overall_row[7])),
+        mixes=mixes,
+        points=sample_points(rows, max_points=max_points, random_state=random_state),
+    )
+
+
+def sample_points(
+    rows: Sequence[tuple], *, max_points: int, random_state: int
+) -> list[tuple[int, float, float]]:
+    """At most ``max_points`` of ``(customer id, segment id, recency, revenue)`` rows.
+
+    Rows are put in customer-id order first (engines return them in any order), then drawn
+    without replacement with ``random_state``: the same mart always gives the same sample.
+    """
+    ordered = sorted(rows, key=lambda row: str(row[0]))
+    if len(ordered) > max_points:
+        rng = np.random.default_rng(random_state)
+        keep = np.sort(rng.choice(len(ordered), size=max_points, replace=False))
+        ordered = [ordered[i] for i in keep]
+    return [(int(sid), float(recency), float(revenue)) for _, sid, recency, revenue in ordered]
+
+
+def _fetch(warehouse: Warehouse, sql: str) -> list[tuple]:
+    try:
+        return warehouse.fetch(sql)
+    # Each engine raises its own exception types (duckdb, psycopg2, pyspark); any of them means
+    # the mart is not there or not readable, which the user fixes the same way.
+    except Exception as exc:
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        raise ReportError(
+            f"Cannot read {MART} from {warehouse.describe()} ({type(exc).__name__}: "
+            f"{first_line}). Run `custseg run` first, and point --duckdb-path/--target at the "
+            "warehouse it used."
+        ) from exc
+
+
+def _segment_facts(segment_id: int | None, name: str, values: Sequence) -> SegmentFacts:
+    customers, revenue, recency, orders, mean_revenue, order_value = values
+    return SegmentFacts(
+        segment_id=segment_id,
+        segment_name=name,
+        customers=int(customers),
+        revenue=_float(revenue),
+        mean_recency_days=_float(recency),
+        mean_orders=_float(orders),
+        mean_revenue=_float(mean_revenue),
+        mean_order_value=_float(order_value),
+    )
+
+
+def _float(value: object) -> float:
+    """SQL numbers (float, Decimal, int, None) as a float; None counts as 0."""
+    return 0.0 if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _iso(value: object) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"No {what} at {path}: run `custseg run` first.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"The {what} file {path} cannot be read ({exc}).") from exc
+    if not isinstance(payload, dict):
+        raise ReportError(f"The {what} file {path} does not hold a JSON object.")
+    return payload
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------
+
+
+def build_report(
+    model_path: Path,
+    metrics_path: Path,
+    warehouse: Warehouse,
+    out_path: Path,
+    k_selection_path: Path | None = None,
+) -> Path:
+    """Write the HTML report of the published segments and return its path.
+
+    Parameters
+    ----------
+    model_path : Path
+        The published ``segment_model.json`` (integrity-checked by :func:`load_model`).
+    metrics_path : Path
+        Its ``evaluation_metrics.json``.
+    warehouse : Warehouse
+        An open warehouse holding the ``fct_customer_segments`` mart built from that model.
+    out_path : Path
+        The HTML file to write (atomically; its folder is created when missing).
+    k_selection_path : Path, optional
+        ``k_selection.json`` of ``custseg evaluate`` or ``custseg run --k auto``; the report
+        shows the evidence for choosing k when it is given and exists.
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+
+    Raises
+    ------
+    ReportError
+        When there is no published model, metrics file or mart yet (run ``custseg run``).
+    ModelIntegrityError
+        When the model file is damaged, edited or from an incompatible version.
+    """
+    model_path = Path(model_path)
+    if not model_path.exists():
+        raise ReportError(f"No published model at {model_path}: run `custseg run` first.")
+    _, document = load_model(model_path)
+    metrics = _read_json(metrics_path, "evaluation metrics")
+    k_selection = None
+    if k_selection_path is not None and Path(k_selection_path).exists():
+        k_selection = _read_json(k_selection_path, "k selection")
+    random_state = int(document.get("model", {}).get("params", {}).get("random_state", 42))
+    facts = read_mart(warehouse, max_points=MAX_SCATTER_POINTS, random_state=random_state)
+    page = render_report(document, metrics, facts, k_selection, model_file=model_path.name)
+    out_path = Path(out_path)
+    write_bytes_atomic(out_path, page.encode("utf-8"))
+    return out_path
+
+
+def write_report(config: RunConfig, out_path: Path | None = None) -> Path:
+    """Open the warehouse of a :class:`~custseg.config.RunConfig` and write its report.
+
+    The model, metrics and k selection are read from ``config.output_dir``; the report goes to
+    ``out_path`` (default ``ml_pipeline/models/segment_report.html``). The run lock is held
+    while reading, so a report never mixes a half-published run with the previous one.
+    """
+    # Imported here: custseg.pipeline may import this module to write the report after a run.
+    from custseg.pipeline import K_SELECTION_FILE, METRICS_FILE, MODEL_FILE
+
+    output_dir = config.output_dir
+    model_path = output_dir / MODEL_FILE
+    if not model_path.exists():
+        raise ReportError(f"No published model at {model_path}: run `custseg run` first.")
+    # Opening a missing DuckDB file would create an empty one.
+    if config.target == "duckdb" and not config.duckdb_path.exists():
+        raise ReportError(
+            f"No DuckDB warehouse at {config.duckdb_path}: run `custseg run` first, or pass the "
+            "--duckdb-path it used."
+        )
+    with open_warehouse(config) as warehouse, exclusive_run_lock(warehouse.lock_path):
+        return build_report(
+            model_path,
+            output_dir / METRICS_FILE,
+            warehouse,
+            out_path or output_dir / REPORT_FILE,
+            k_selection_path=output_dir / K_SELECTION_FILE,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+
+
+def render_report(
+    document: dict,
+    metrics: Mapping,
+    facts: MartFacts,
+    k_selection: Mapping | None = None,
+    *,
+    model_file: str = "segment_model.json",
+) -> str:
+    """The whole HTML page (a pure function of its inputs)."""
+    metadata = document.get("metadata", {})
+    model = document.get("model", {})
+    as_of = str(metadata.get("as_of_date", facts.as_of_dates[1]))
+    sections = [
+        _overview_section(facts, model),
+        _profile_section(facts),
+        _scatter_section(facts, random_state=model.get("params", {}).get("random_state", 42)),
+        _mix_section(facts),
+        _k_section(
+            k_selection,
+            published_k=int((metadata.get("config") or {}).get("n_segments", len(facts.segments))),
+            metadata=metadata,
+        ),
+        _model_card_section(document, metrics, model_file=model_file),
+    ]
+    title = f"Customer segments as of {as_of}"
+    return "".join(
+        [
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
+            # The page may load nothing at all: inline styles and data: URLs only.
+            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            "style-src 'unsafe-inline'; img-src data:\">\n",
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+            '<meta name="generator" content="custseg ',
+            _e(document.get("custseg_version", "")),
+            '">\n<link rel="icon" href="data:,">\n',
+            f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+            _masthead(document, metrics, facts),
+            _warnings(document, facts),
+            '<main class="page">\n',
+            *sections,
+            "</main>\n",
+            _footer(document, model_file),
+            _data_block(document, metrics, facts, k_selection),
+            "</body>\n</html>\n",
+        ]
+    )
+
+
+def _masthead(document: dict, metrics: Mapping, facts: MartFacts) -> str:
+    metadata = document.get("metadata", {})
+    as_of = str(metadata.get("as_of_date", facts.as_of_dates[1]))
+    overall = facts.overall
+    silhouette = metrics.get("silhouette")
+    kpis = [
+        ("Customers", _int(overall.customers)),
+        ("Lifetime revenue", _compact(overall.revenue)),
+        ("Segments", str(len(facts.segments))),
+        ("Silhouette", "n/a" if silhouette is None else f"{silhouette:.3f}"),
+    ]
+    top = max(facts.segments, key=lambda s: (s.revenue, -(s.segment_id or 0)))
+    share = top.revenue / overall.revenue if overall.revenue else 0.0
+    lede = (
+        f"{_int(overall.customers)} customers in {len(facts.segments)} segments, measured as of "
+        f"{as_of}. {top.segment_name} bring {_pct(share)} of the revenue with "
+        f"{_pct(top.customers / overall.customers)} of the customers."
+    )
+    nav = "".join(
+        f'<a href="#{anchor}">{_e(label)}</a>'
+        for anchor, label in (
+            ("overview", "Sizes & revenue"),
+            ("profiles", "Profiles"),
+            ("scatter", "Recency vs revenue"),
+            ("mix", "Who they are"),
+            ("k-selection", "Choosing k"),
+            ("model-card", "Model card"),
+        )
+    )
+    return (
+        '<header class="masthead"><div class="masthead-inner">'
+        '<p class="eyebrow">custseg &middot; segment report</p>'
+        f"<h1>Customer segments <span>as of {_e(as_of)}</span></h1>"
+        f'<p class="lede">{_e(lede)}</p>'
+        '<dl class="kpis">'
+        + "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in kpis)
+        + f'</dl><nav class="toc" aria-label="Sections">{nav}</nav></div></header>\n'
+    )
+
+
+def _warnings(document: dict, facts: MartFacts) -> str:
+    metadata = document.get("metadata", {})
+    notes = []
+    for check in document.get("model", {}).get("name_checks", []):
+        if not check.get("passed", True):
+            notes.append(
+                f"Segment {check.get('segment_id')} '{check.get('segment_name')}' is not "
+                f"supported by its profile: {check.get('detail')}"
+            )
+    expected = metadata.get("n_customers")
+    if expected is not None and int(expected) != facts.overall.customers:
+        notes.append(
+            f"The model segmented {_int(int(expected))} customers but {MART} holds "
+            f"{_int(facts.overall.customers)}: the mart and the model may come from different "
+            "runs."
+        )
+    as_of = metadata.get("as_of_date")
+    if as_of is not None and facts.as_of_dates != (str(as_of), str(as_of)):
+        low, high = facts.as_of_dates
+        notes.append(
+            f"The model is as of {as_of} but {MART} is as of "
+            f"{low if low == high else f'{low} to {high}'}."
+        )
+    matching = metadata.get("matching_previous_model") or {}
+    if matching.get("definitions_changed"):
+        notes.append(
+            "Segment definitions changed against the previously published model "
+            f"({matching.get('reason')}); names come from the naming rules alone."
+        )
+    if not notes:
+        return ""
+    items = "".join(f"<li>{_e(note)}</li>" for note in notes)
+    return (
+        '<div class="page"><div class="callout" role="alert"><strong>Read this first</strong>'
+        f"<ul>{items}</ul></div></div>\n"
+    )
+
+
+def _overview_section(facts: MartFacts, model: Mapping) -> str:
+    total_customers = facts.overall.customers or 1
+    total_revenue = facts.overall.revenue or 1.0
+    descriptions = {
+        int(s.get("segment_id")): str(s.get("description", "")) for s in model.get("segments", [])
+    }
+    size_rows = [
+        _Bar(
+            s.segment_name,
+            _color(s.segment_id),
+            s.customers / total_customers,
+            f"{_int(s.customers)} · {_pct(s.customers / total_customers)}",
+        )
+        for s in facts.segments
+    ]
+    revenue_rows = [
+        _Bar(
+            s.segment_name,
+            _color(s.segment_id),
+            s.revenue / total_revenue,
+            f"{_compact(s.revenue)} · {_pct(s.revenue / total_revenue)}",
+        )
+        for s in facts.segments
+    ]
+    sizes = bar_chart(
+        "chart-sizes",
+        "Customers per segment",
+        "Share of all customers in each segment; the label gives the count and the share.",
+        size_rows,
+        axis_format=_pct0,
+    )
+    revenue = bar_chart(
+        "chart-revenue",
+        "Revenue per segment",
+        "Share of lifetime revenue earned from each segment; the label gives the revenue and "
+        "the share.",
+        revenue_rows,
+        axis_format=_pct0,
+    )
+    body = []
+    for s in facts.segments:
+        customer_share = s.customers / total_customers
+        revenue_share = s.revenue / total_revenue
+        lift = revenue_share / customer_share if customer_share else 0.0
+        body.append(
+            f'<tr data-segment-id="{s.segment_id}" data-customers="{s.customers}" '
+            f'data-revenue="{s.revenue:.2f}">'
+            f'<th scope="row">{_swatch(s.segment_id)}{_e(s.segment_name)}'
+            f'<span class="sub">{_e(descriptions.get(s.segment_id, ""))}</span></th>'
+            f"<td>{_int(s.customers)}</td><td>{_pct(customer_share)}</td>"
+            f"<td>{_amount(s.revenue)}</td><td>{_pct(revenue_share)}</td>"
+            f"<td>{_amount(s.mean_revenue)}</td><td>{lift:.2f}&times;</td></tr>"
+        )
+    o = facts.overall
+    body.append(
+        f'<tr class="total" data-customers="{o.customers}" data-revenue="{o.revenue:.2f}">'
+        f'<th scope="row">All customers</th><td>{_int(o.customers)}</td><td>100.0%</td>'
+        f"<td>{_amount(o.revenue)}</td><td>100.0%</td><td>{_amount(o.mean_revenue)}</td>"
+        "<td>1.00&times;</td></tr>"
+    )
+    table = (
+        '<div class="table-wrap"><table class="data" id="segment-table">'
+        "<caption>Segments in fct_customer_segments</caption><thead><tr>"
+        '<th scope="col">Segment</th><th scope="col">Customers</th><th scope="col">Share</th>'
+        '<th scope="col">Revenue</th><th scope="col">Revenue share</th>'
+        '<th scope="col">Revenue per customer</th>'
+        '<th scope="col" title="Revenue share divided by customer share">Value index</th>'
+        f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+    return _section(
+        "overview",
+        "Segment sizes and revenue",
+        "How many customers each segment holds and how much of the revenue they bring. The value "
+        "index is the revenue share divided by the customer share (1.00 = an average customer).",
+        '<div class="grid2">'
+        f"<figure><figcaption>Customers per segment</figcaption>{sizes}</figure>"
+        f"<figure><figcaption>Revenue per segment</figcaption>{revenue}</figure>"
+        f"</div>{table}",
+    )
+
+
+def _profile_section(facts: MartFacts) -> str:
+    charts = []
+    for column, label, unit in PROFILE_MEASURES:
+        overall = facts.overall.mean(column)
+        rows = [
+            _Bar(
+                s.segment_name,
+                _color(s.segment_id),
+                s.mean(column),
+                _measure(column, s.mean(column)),
+            )
+            for s in facts.segments
+        ]
+        charts.append(
+            f"<figure><figcaption>{_e(label)} <span>{_e(unit)}</span></figcaption>"
+            + bar_chart(
+                f"chart-profile-{column.replace('_', '-')}",
+                f"Mean {label.lower()} by segment",
+                f"Mean {unit} in each segment; the dashed line is the mean over all customers "
+                f"({_measure(column, overall)}).",
+                rows,
+                axis_format=_compact,
+                reference=(overall, f"all customers: {_measure(column, overall)}"),
+            )
+            + "</figure>"
+        )
+    head = "".join(f'<th scope="col">{_e(label)}</th>' for _, label, _ in PROFILE_MEASURES)
+    body = []
+    for s in [*facts.segments, facts.overall]:
+        cells = []
+        for column, _, _ in PROFILE_MEASURES:
+            overall = facts.overall.mean(column)
+            index = 100.0 * s.mean(column) / overall if overall else None
+            cells.append(
+                f'<td class="{_index_class(index)}"><span class="idx">'
+                f"{'n/a' if index is None else f'{index:.0f}'}</span>"
+                f'<span class="sub">{_e(_measure(column, s.mean(column)))}</span></td>'
+            )
+        name = (
+            f"{_swatch(s.segment_id)}{_e(s.segment_name)}"
+            if s.segment_id is not None
+            else "All customers"
+        )
+        css = ' class="total"' if s.segment_id is None else ""
+        body.append(f'<tr{css}><th scope="row">{name}</th>{"".join(cells)}</tr>')
+    table = (
+        '<div class="table-wrap"><table class="data index-table" id="profile-index">'
+        "<caption>Profile index: segment mean &divide; overall mean &times; 100 (100 = average; "
+        "for recency a high index means customers who have not bought for longer)</caption>"
+        f'<thead><tr><th scope="col">Segment</th>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+    return _section(
+        "profiles",
+        "Segment profiles against the average customer",
+        "Mean recency, orders, revenue and order value of each segment. These are the measures "
+        "the segments were named by.",
+        f'<div class="grid2">{"".join(charts)}</div>{table}',
+    )
+
+
+def _scatter_section(facts: MartFacts, *, random_state: int) -> str:
+    total = facts.overall.customers
+    shown = len(facts.points)
+    chart = scatter_chart(
+        "chart-scatter",
+        "Recency against lifetime revenue, by segment",
+        f"One dot per customer ({_int(shown)} of {_int(total)}), days since the last purchase "
+        "on the horizontal axis, lifetime revenue on a logarithmic vertical axis, coloured by "
+        "segment.",
+        facts.points,
+    )
+    legend = _legend((s.segment_name, _color(s.segment_id)) for s in facts.segments)
+    sample = (
+        f"All {_int(total)} customers are shown."
+        if shown >= total
+        else f"{_int(shown)} of {_int(total)} customers are shown: a fixed random sample "
+        f"(seed {random_state}), so the picture is the same every time."
+    )
+    return _section(
+        "scatter",
+        "Recency against revenue",
+        "Each dot is a customer: further right means longer since the last purchase, higher "
+        f"means more lifetime revenue (logarithmic scale). {sample}",
+        f'<figure class="wide">{legend}{chart}</figure>',
+    )
+
+
+def _mix_section(facts: MartFacts) -> str:
+    charts = []
+    for column, label in MIX_COLUMNS:
+        mix = facts.mixes.get(column, {})
+        categories, colors = _categories(column, mix)
+        rows = []
+        for s in [*facts.segments, None]:
+            if s is None:
+                counts = _merge(mix.values())
+                name, color = "All customers", None
+            else:
+                counts = mix.get(s.segment_id, {})
+                name, color = s.segment_name, _color(s.segment_id)
+            rows.append((name, color, _fold(counts, categories)))
+        chart = stacked_chart(
+            f"chart-mix-{column.replace('_', '-')}",
+            f"{label} mix by segment",
+            f"Share of each {label.lower()} among the customers of each segment, and among all "
+            "customers.",
+            rows,
+            categories,
+            colors,
+        )
+        charts.append(
+            f"<figure><figcaption>{_e(label)}</figcaption>"
+            f"{_legend(zip(categories, colors, strict=True))}{chart}</figure>"
+        )
+    return _section(
+        "mix",
+        "Who the customers are",
+        "Gender and location from the customer file, and activity status by days since the "
+        "last purchase (dbt vars activity_*_max_days; by default Active up to 30, Recent up to "
+        "90, Dormant up to 180, else Inactive), as shares of each segment.",
+        f'<div class="grid2">{"".join(charts)}</div>',
+    )
+
+
+def _k_section(k_selection: Mapping | None, *, published_k: int, metadata: Mapping) -> str:
+    if not k_selection or not k_selection.get("evaluations"):
+        return _section(
+            "k-selection",
+            "Choosing k",
+            "No k_selection.json beside the model. Run `custseg evaluate` (or `custseg run --k "
+            "auto`) to add the evidence for the number of segments: quality, bootstrap "
+            "stability and the smallest segment for k = 2 to 5.",
+            "",
+        )
+    evaluations = sorted(k_selection["evaluations"], key=lambda e: int(e["k"]))
+    chosen = k_selection.get("chosen_k")
+    rows = []
+    for e in evaluations:
+        unsupported = e.get("unsupported_names") or []
+        names = "yes" if not unsupported else "no: " + ", ".join(map(str, unsupported))
+        marks = []
+        if e["k"] == chosen:
+            marks.append('<span class="pill pill-accent">chosen</span>')
+        if e["k"] == published_k:
+            marks.append('<span class="pill">published</span>')
+        rows.append(
+            f'<tr data-k="{int(e["k"])}"><th scope="row">{int(e["k"])} {"".join(marks)}</th>'
+            f"<td>{_num(e.get('silhouette'), 3)}</td><td>{_num(e.get('davies_bouldin'), 3)}</td>"
+            f"<td>{_num(e.get('inertia'), 1)}</td><td>{_num(e.get('stability_ari_mean'), 3)}</td>"
+            f"<td>{_num(e.get('stability_ari_worst'), 3)}</td>"
+            f"<td>{_pct(float(e.get('smallest_segment_share', 0.0)))}</td>"
+            f"<td>{_e(names)}</td></tr>"
+        )
+    table = (
+        '<div class="table-wrap"><table class="data" id="k-table"><caption>Evidence per number '
+        "of segments (ARI: adjusted Rand index of 80% subsample refits against the full fit)"
+        '</caption><thead><tr><th scope="col">k</th><th scope="col">Silhouette</th>'
+        '<th scope="col">Davies-Bouldin</th><th scope="col">Inertia</th>'
+        '<th scope="col">ARI mean</th><th scope="col">ARI worst</th>'
+        '<th scope="col">Smallest segment</th><th scope="col">Names supported</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+    series = [
+        ("Silhouette", "#3572c6", "", [e.get("silhouette") for e in evaluations]),
+        ("Stability, ARI mean", "#1f9e89", "", [e.get("stability_ari_mean") for e in evaluations]),
+        (
+            "Stability, ARI worst",
+            "#1f9e89",
+            "5 4",
+            [e.get("stability_ari_worst") for e in evaluations],
+        ),
+    ]
+    chart = k_chart(
+        "chart-k",
+        "Quality and stability by number of segments",
+        "Silhouette and bootstrap stability (adjusted Rand index, mean and worst) for each k; "
+        "higher is better; the shaded column is the k the selection rule chose.",
+        [int(e["k"]) for e in evaluations],
+        series,
+        chosen=chosen,
+    )
+    legend = _legend((name, color, dash) for name, color, dash, _ in series)
+    reason = str(k_selection.get("reason", "")).strip().rstrip(".")
+    notes = [f"{reason}." if reason else ""]
+    n_selection = k_selection.get("n_customers")
+    n_model = metadata.get("n_customers")
+    if n_selection is not None and n_model is not None and int(n_selection) != int(n_model):
+        notes.append(
+            f"Note: this evaluation ran on {_int(int(n_selection))} customers, the published "
+            f"model on {_int(int(n_model))}; run `custseg evaluate` again to refresh it."
+        )
+    if chosen is not None and chosen != published_k:
+        automatic = (metadata.get("config") or {}).get("k_chosen_automatically")
+        notes.append(
+            f"The published model uses k = {published_k}"
+            + (
+                ", chosen by an evaluation other than this one."
+                if automatic
+                else ", set explicitly with --k."
+            )
+        )
+    text = " ".join(n for n in notes if n)
+    return _section(
+        "k-selection",
+        "Choosing k",
+        f"The selection rule chooses k = {chosen if chosen is not None else 'none'}: {text}",
+        f'<figure class="k-chart">{legend}{chart}</figure>{table}',
+    )
+
+
+def _model_card_section(document: dict, metrics: Mapping, *, model_file: str) -> str:
+    metadata = document.get("metadata", {})
+    model = document.get("model", {})
+    integrity = document.get("integrity", {}).get("sha256", "")
+    transforms = model.get("transforms", {})
+    features = ", ".join(
+        f"{name} ({transforms.get(name, 'identity')})" for name in model.get("cluster_features", [])
+    )
+    silhouette = metrics.get("silhouette")
+    silhouette_text = "n/a" if silhouette is None else f"{silhouette:.3f}"
+    if metrics.get("silhouette_sample_size"):
+        silhouette_text += f" (on {_int(int(metrics['silhouette_sample_size']))} customers)"
+    if metrics.get("silhouette_note"):
+        silhouette_text += f" ({metrics['silhouette_note']})"
+    facts = [
+        ("As-of date", metadata.get("as_of_date", "")),
+        ("Customers", _int(int(metadata.get("n_customers", 0) or 0))),
+        ("Fitted on", _int(int(model.get("n_customers_fit", 0) or 0)) + " customers"),
+        ("Clustered on", f"{features}, standardized"),
+        ("Initialisation", str(model.get("init_used", ""))),
+        ("Data fingerprint", metadata.get("input_fingerprint", "")),
+        ("Model file", f"{model_file} (format {document.get('format_version', '')})"),
+        ("Model sha256", integrity),
+        ("custseg version", document.get("custseg_version", "")),
+    ]
+    quality = [
+        ("Segments (k)", str(metrics.get("k", len(model.get("segments", []))))),
+        ("Silhouette", silhouette_text),
+        ("Davies-Bouldin", _num(metrics.get("davies_bouldin"), 3)),
+        ("Inertia", _num(metrics.get("inertia"), 1)),
+    ]
+    config = sorted((metadata.get("config") or {}).items())
+    versions = sorted((metadata.get("library_versions") or {}).items())
+    checks = {int(c.get("segment_id")): c for c in model.get("name_checks", [])}
+    naming_rows = []
+    for s in model.get("segments", []):
+        sid = int(s.get("segment_id"))
+        check = checks.get(sid, {})
+        passed = check.get("passed")
+        verdict = (
+            '<span class="pill pill-ok">held</span>'
+            if passed
+            else '<span class="pill pill-bad">not met</span>'
+            if passed is not None
+            else ""
+        )
+        centre = s.get("centroid_original_units", {})
+        centre_text = "<br>".join(
+            _e(_measure(column, float(centre[name])) + suffix)
+            for name, (column, suffix) in _CENTROID_COLUMNS.items()
+            if name in centre
+        )
+        naming_rows.append(
+            f'<tr data-segment-id="{sid}"><th scope="row">{_swatch(sid)}'
+            f"{_e(s.get('segment_name', ''))}</th>"
+            f"<td>{_e(s.get('evidence', ''))}</td>"
+            f"<td>{_e(check.get('rule', ''))}"
+            f'<span class="sub">{_e(check.get("detail", ""))}</span></td><td>{verdict}</td>'
+            f"<td>{centre_text}</td></tr>"
+        )
+    naming = (
+        '<div class="table-wrap"><table class="data naming" id="naming-table">'
+        "<caption>Why each segment has its name: the naming score that won the optimal "
+        "assignment, and the rule its profile must then satisfy</caption><thead><tr>"
+        '<th scope="col">Segment</th><th scope="col">Naming evidence</th>'
+        '<th scope="col">Name check and the numbers that decided it</th>'
+        '<th scope="col">Result</th><th scope="col">Centre</th>'
+        f"</tr></thead><tbody>{''.join(naming_rows)}</tbody></table></div>"
+    )
+    matching = metadata.get("matching_previous_model")
+    previous = (
+        "first published model (nothing to match)"
+        if not matching
+        else (
+            "definitions changed: " + str(matching.get("reason", ""))
+            if matching.get("definitions_changed")
+            else "ids kept from the previous model (largest centroid move "
+            + _num(
+                max((m.get("distance", 0.0) for m in matching.get("matches", [])), default=0.0), 2
+            )
+            + " sd)"
+        )
+    )
+    facts.append(("Previous model", previous))
+    cards = (
+        '<div class="grid3">'
+        + _card("Data and model", facts, mono={"Data fingerprint", "Model sha256"})
+        + _card("Quality", quality, note=QUALITY_NOTE)
+        + _card("Configuration", [(k, _plain(v)) for k, v in config])
+        + _card("Library versions", [(k, str(v)) for k, v in versions])
+        + "</div>"
+    )
+    return _section(
+        "model-card",
+        "Model card",
+        "What was fitted, on which data, with which settings, how good it is, and why each "
+        "segment carries its name. The fingerprint identifies the exact input (customer ids and "
+        "features); the sha256 is the model file's integrity hash.",
+        cards + naming,
+    )
+
+
+QUALITY_NOTE = (
+    "Silhouette runs from -1 to 1: how much closer customers are to their own segment than to "
+    "the next one (a common rule of thumb: above 0.25 weak, 0.5 reasonable, 0.7 strong "
+    "structure; customer behaviour is a continuum, so segments touch). "
+    "Davies-Bouldin compares each segment's spread with its distance to the nearest other "
+    "segment: lower is better. Inertia is the sum of squared distances to the segment centres "
+    "in the standardized space, comparable only between fits on the same data."
+)
+# Clustering feature -> (mart column whose format its centroid takes, suffix), in display order.
+_CENTROID_COLUMNS = {
+    "recency_days": ("days_since_last_purchase", ""),
+    "count_orders": ("total_orders", ""),
+    "avg_order_value": ("avg_order_value", " per order"),
+}
+
+
+def _footer(document: dict, model_file: str) -> str:
+    return (
+        '<footer class="page footer">Generated by custseg '
+        f"{_e(document.get('custseg_version', ''))} from {_e(model_file)} and {MART}. "
+        "This page is self-contained: it needs no network access and can be shared as a single "
+        "file.</footer>\n"
+    )
+
+
+def _data_block(
+    document: dict, metrics: Mapping, facts: MartFacts, k_selection: Mapping | None
+) -> str:
+    """The report's numbers as JSON, for scripts (never executed: type application/json)."""
+    payload = {
+        "as_of_date": document.get("metadata", {}).get("as_of_date"),
+        "model_sha256": document.get("integrity", {}).get("sha256"),
+        "segments": [_rounded(asdict(s)) for s in facts.segments],
+        "overall": _rounded(asdict(facts.overall)),
+        "mixes": {
+            column: {str(sid): dict(sorted(counts.items())) for sid, counts in mix.items()}
+            for column, mix in facts.mixes.items()
+        },
+        "scatter_points": len(facts.points),
+        "metrics": {k: metrics.get(k) for k in ("silhouette", "davies_bouldin", "inertia", "k")},
+        "chosen_k": None if k_selection is None else k_selection.get("chosen_k"),
+    }
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=True, allow_nan=False)
+    # "<" cannot end the script element early once escaped.
+    text = text.replace("<", "\\u003c")
+    return f'<script type="application/json" id="custseg-report-data">{text}</script>\n'
+
+
+def _rounded(values: dict) -> dict:
+    # SQL sums of floats can differ in the last bits between runs; 6 decimals are stable.
+    return {k: round(v, 6) if isinstance(v, float) else v for k, v in values.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# HTML pieces
+# --------------------------------------------------------------------------------------------
+
+
+def _section(anchor: str, title: str, intro: str, body: str) -> str:
+    return (
+        f'<section id="{anchor}" aria-labelledby="{anchor}-h"><h2 id="{anchor}-h">{_e(title)}'
+        f'</h2><p class="intro">{_e(intro)}</p>{body}</section>\n'
+    )
+
+
+def _card(
+    title: str,
+    items: Iterable[tuple[str, object]],
+    mono: set[str] | None = None,
+    note: str = "",
+) -> str:
+    mono = mono or set()
+    mono_class = ' class="mono"'
+    rows = "".join(
+        f"<div><dt>{_e(k)}</dt><dd{mono_class if k in mono else ''}>{_e(str(v))}</dd></div>"
+        for k, v in items
+    )
+    note_html = f'<p class="card-note">{_e(note)}</p>' if note else ""
+    return f'<div class="card"><h3>{_e(title)}</h3><dl class="facts">{rows}</dl>{note_html}</div>'
+
+
+def _legend(items: Iterable[tuple]) -> str:
+    entries = []
+    for item in items:
+        label, color = item[0], item[1]
+        dash = item[2] if len(item) > 2 else None
+        if dash is None:
+            mark = f'<span class="key" style="background:{_e(color)}"></span>'
+        else:
+            dash_attr = f' stroke-dasharray="{_e(dash)}"' if dash else ""
+            mark = (
+                f'<svg class="key-line" viewBox="0 0 22 10" aria-hidden="true"><line x1="1" '
+                f'y1="5" x2="21" y2="5" stroke="{_e(color)}" stroke-width="2.5"{dash_attr}/>'
+                "</svg>"
+            )
+        entries.append(f"<li>{mark}{_e(label)}</li>")
+    return f'<ul class="legend">{"".join(entries)}</ul>'
+
+
+def _swatch(segment_id: int | None) -> str:
+    return f'<span class="key" style="background:{_color(segment_id)}" aria-hidden="true"></span>'
+
+
+def _index_class(index: float | None) -> str:
+    if index is None:
+        return "i0"
+    for bound, css in ((150, "ih2"), (115, "ih1"), (87, "i0"), (67, "il1")):
+        if index >= bound:
+            return css
+    return "il2"
+
+
+def _categories(column: str, mix: Mapping[int, Mapping[str, int]]) -> tuple[list[str], list[str]]:
+    """The categories of a mix in display order, with their colours."""
+    totals = _merge(mix.values())
+    if column == "activity_status":
+        known = [c for c in ACTIVITY_ORDER if c in totals]
+        extra = sorted(c for c in totals if c not in ACTIVITY_ORDER)
+        colors = [ACTIVITY_COLORS[ACTIVITY_ORDER.index(c)] for c in known]
+        colors += [CATEGORY_COLORS[-1]] * len(extra)
+        return known + extra, colors
+    ordered = sorted(totals, key=lambda c: (c in (UNKNOWN, OTHER), -totals[c], c))
+    if len(ordered) > MAX_CATEGORIES:
+        ordered = [*[c for c in ordered if c != OTHER][: MAX_CATEGORIES - 1], OTHER]
+    colors = [CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i in range(len(ordered))]
+    return ordered, colors
+
+
+def _merge(mixes: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for counts in mixes:
+        for category, count in counts.items():
+            totals[category] = totals.get(category, 0) + count
+    return totals
+
+
+def _fold(counts: Mapping[str, int], categories: Sequence[str]) -> list[int]:
+    """Counts in ``categories`` order, everything else added to the last ('Other')."""
+    values = [counts.get(c, 0) for c in categories]
+    if categories and categories[-1] == OTHER:
+        values[-1] += sum(n for c, n in counts.items() if c not in categories)
+    return values
+
+
+# --------------------------------------------------------------------------------------------
+# SVG charts
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Bar:
+    label: str
+    color: str
+    value: float
+    value_label: str
+
+
+def _svg(chart_id: str, width: float, height: float, title: str, desc: str, body: str) -> str:
+    return (
+        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width:g} {height:g}" role="img" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc" preserveAspectRatio="xMinYMin meet">'
+        f'<title id="{chart_id}-title">{_e(title)}</title>'
+        f'<desc id="{chart_id}-desc">{_e(desc)}</desc>{body}</svg>'
+    )
+
+
+def bar_chart(
+    chart_id: str,
+    title: str,
+    desc: str,
+    rows: Sequence[_Bar],
+    *,
+    axis_format: Callable[[float], str],
+    reference: tuple[float, str] | None = None,
+    width: int = 540,
+) -> str:
+    """Horizontal bars, one per row, with value labels and an optional dashed reference line."""
+    label_w = _label_width(r.label for r in rows)
+    value_w = max(70, int(max((len(r.value_label) for r in rows), default=4) * 6.6) + 10)
+    top = 24 if reference else 8
+    row_h, bar_h = 30, 18
+    plot_w = width - label_w - value_w
+    height = top + row_h * len(rows) + 26
+    peak = max([r.value for r in rows] + [reference[0] if reference else 0.0])
+    ticks = _ticks(peak)
+    x_max = ticks[-1] or 1.0
+
+    def x(value: float) -> float:
+        return label_w + plot_w * max(value, 0.0) / x_max
+
+    parts = []
+    bottom = top + row_h * len(rows)
+    for tick in ticks:
+        parts.append(
+            f'<line class="grid" x1="{x(tick):.1f}" y1="{top - 4}" x2="{x(tick):.1f}" '
+            f'y2="{bottom}"/><text class="tick" x="{x(tick):.1f}" y="{bottom + 16}" '
+            f'text-anchor="middle">{_e(axis_format(tick))}</text>'
+        )
+    for i, row in enumerate(rows):
+        y = top + i * row_h + (row_h - bar_h) / 2
+        w = x(row.value) - label_w
+        parts.append(
+            f'<text class="label" x="{label_w - 10}" y="{y + bar_h / 2 + 4:.1f}" '
+            f'text-anchor="end">{_e(row.label)}</text>'
+            f'<rect x="{label_w}" y="{y:.1f}" width="{max(w, 1.0):.1f}" height="{bar_h}" '
+            f'rx="3" fill="{row.color}"><title>{_e(row.label)}: {_e(row.value_label)}</title>'
+            f'</rect><text class="value" x="{label_w + w + 6:.1f}" y="{y + bar_h / 2 + 4:.1f}">'
+            f"{_e(row.value_label)}</text>"
+        )
+    if reference:
+        rx = x(reference[0])
+        parts.append(
+            f'<line class="ref" x1="{rx:.1f}" y1="{top - 6}" x2="{rx:.1f}" y2="{bottom}"/>'
+            f'<text class="ref-label" x="{rx + 4:.1f}" y="{top - 10}">{_e(reference[1])}</text>'
+        )
+    parts.append(f'<line class="axis" x1="{label_w}" y1="{top - 4}" x2="{label_w}" y2="{bottom}"/>')
+    return _svg(chart_id, width, height, title, desc, "".join(parts))
+
+
+def stacked_chart(
+    chart_id: str,
+    title: str,
+    desc: str,
+    rows: Sequence[tuple[str, str | None, Sequence[int]]],
+    categories: Sequence[str],
+    colors: Sequence[str],
+    *,
+    width: int = 540,
+) -> str:
+    """One 100% bar per row, split by category, with the share written where it fits."""
+    label_w = _label_width(label for label, _, _ in rows) + 12
+    row_h, bar_h, top = 30, 20, 4
+    plot_w = width - label_w - 8
+    height = top + row_h * len(rows) + 4
+    parts = []
+    for i, (label, dot, counts) in enumerate(rows):
+        y = top + i * row_h + (row_h - bar_h) / 2
+        total = sum(counts) or 1
+        if dot:
+            parts.append(f'<circle cx="6" cy="{y + bar_h / 2:.1f}" r="5" fill="{dot}"/>')
+        css = "label" if dot else "label strong"
+        parts.append(
+            f'<text class="{css}" x="{label_w - 10}" y="{y + bar_h / 2 + 4:.1f}" '
+            f'text-anchor="end">{_e(label)}</text>'
+        )
+        x = float(label_w)
+        for category, color, count in zip(categories, colors, counts, strict=True):
+            if count <= 0:
+                continue
+            share = count / total
+            w = plot_w * share
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{bar_h}" '
+                f'fill="{color}"><title>{_e(label)}: {_e(category)} {_pct(share)} '
+                f"({_int(count)} customers)</title></rect>"
+            )
+            if w >= 34:
+                parts.append(
+                    f'<text class="in-bar {_ink(color)}" x="{x + w / 2:.1f}" '
+                    f'y="{y + bar_h / 2 + 4:.1f}" text-anchor="middle">{share * 100:.0f}%</text>'
+                )
+            x += w
+    return _svg(chart_id, width, height, title, desc, "".join(parts))
+
+
+def scatter_chart(
+    chart_id: str,
+    title: str,
+    desc: str,
+    points: Sequence[tuple[int, float, float]],
+    *,
+    width: int = 1060,
+    height: int = 440,
+) -> str:
+    """Recency (linear) against revenue (log) as dots, one path per segment.
+
+    A dot is a zero-length path segment with a round cap: one ``<path>`` per segment keeps
+    thousands of dots to a few dozen kilobytes.
+    """
+    left, right, top, bottom = 64, 16, 12, 46
+    plot_w, plot_h = width - left - right, height - top - bottom
+    positive = [rev for _, _, rev in points if rev > 0]
+    low = min(positive, default=1.0)
+    high = max(positive, default=10.0)
+    y0, y1 = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    if y1 <= y0:
+        y1 = y0 + 1
+    x_ticks = _ticks(max((rec for _, rec, _ in points), default=1.0))
+    x_max = x_ticks[-1] or 1.0
+
+    def px(recency: float) -> float:
+        return left + plot_w * max(recency, 0.0) / x_max
+
+    def py(revenue: float) -> float:
+        value = math.log10(max(revenue, 10.0**y0))
+        return top + plot_h * (1 - (value - y0) / (y1 - y0))
+
+    parts = []
+    for tick in x_ticks:
+        parts.append(
+            f'<line class="grid" x1="{px(tick):.1f}" y1="{top}" x2="{px(tick):.1f}" '
+            f'y2="{top + plot_h}"/><text class="tick" x="{px(tick):.1f}" '
+            f'y="{top + plot_h + 16}" text-anchor="middle">{_compact(tick)}</text>'
+        )
+    for decade in range(y0, y1 + 1):
+        for step in (1, 2, 5) if y1 - y0 <= 3 else (1,):
+            value = step * 10.0**decade
+            if value > 10.0**y1:
+                continue
+            css = "grid" if step == 1 else "grid minor"
+            parts.append(
+                f'<line class="{css}" x1="{left}" y1="{py(value):.1f}" x2="{left + plot_w}" '
+                f'y2="{py(value):.1f}"/><text class="tick" x="{left - 8}" '
+                f'y="{py(value) + 4:.1f}" text-anchor="end">{_compact(value)}</text>'
+            )
+    by_segment: dict[int, list[str]] = {}
+    for sid, recency, revenue in points:
+        by_segment.setdefault(sid, []).append(f"M{px(recency):.1f} {py(revenue):.1f}h0")
+    # Biggest segments first, so that small ones stay visible on top.
+    for sid in sorted(by_segment, key=lambda s: (-len(by_segment[s]), s)):
+        parts.append(
+            f'<path class="dots" d="{"".join(by_segment[sid])}" stroke="{_color(sid)}">'
+            f"<title>{_e(_segment_label(sid))}: {_int(len(by_segment[sid]))} customers shown"
+            "</title></path>"
+        )
+    parts.append(
+        f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
+        f'y2="{top + plot_h}"/><line class="axis" x1="{left}" y1="{top}" x2="{left}" '
+        f'y2="{top + plot_h}"/>'
+        f'<text class="axis-title" x="{left + plot_w / 2:.1f}" y="{height - 6}" '
+        'text-anchor="middle">Days since the last purchase</text>'
+        f'<text class="axis-title" transform="translate(14 {top + plot_h / 2:.1f}) rotate(-90)" '
+        'text-anchor="middle">Lifetime revenue (log scale)</text>'
+    )
+    return _svg(chart_id, width, height, title, desc, "".join(parts))
+
+
+def k_chart(
+    chart_id: str,
+    title: str,
+    desc: str,
+    ks: Sequence[int],
+    series: Sequence[tuple[str, str, str, Sequence[float | None]]],
+    *,
+    chosen: int | None,
+    width: int = 560,
+    height: int = 260,
+) -> str:
+    """Lines of quality figures over k, with the chosen k shaded."""
+    left, right, top, bottom = 40, 16, 12, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v for _, _, _, vs in series for v in vs if v is not None]
+    y_min = min(0.0, math.floor(min(values, default=0.0) * 4) / 4)
+    step = plot_w / max(len(ks), 1)
+
+    def px(i: int) -> float:
+        return left + step * (i + 0.5)
+
+    def py(value: float) -> float:
+        return top + plot_h * (1 - (value - y_min) / (1.0 - y_min))
+
+    parts = []
+    if chosen in ks:
+        i = list(ks).index(chosen)
+        parts.append(
+            f'<rect class="band" x="{px(i) - step / 2:.1f}" y="{top}" width="{step:.1f}" '
+            f'height="{plot_h}"/><text class="band-label" x="{px(i):.1f}" y="{top + plot_h - 8}" '
+            'text-anchor="middle">chosen</text>'
+        )
+    tick = y_min
+    while tick <= 1.0 + 1e-9:
+        parts.append(
+            f'<line class="grid" x1="{left}" y1="{py(tick):.1f}" x2="{left + plot_w}" '
+            f'y2="{py(tick):.1f}"/><text class="tick" x="{left - 6}" y="{py(tick) + 4:.1f}" '
+            f'text-anchor="end">{tick:.2f}</text>'
+        )
+        tick += 0.25
+    for i, k in enumerate(ks):
+        parts.append(
+            f'<text class="tick" x="{px(i):.1f}" y="{top + plot_h + 16}" '
+            f'text-anchor="middle">{k}</text>'
+        )
+    for name, color, dash, vs in series:
+        points = [(px(i), py(v)) for i, v in enumerate(vs) if v is not None]
+        if not points:
+            continue
+        d = " ".join(f"{'M' if j == 0 else 'L'}{x:.1f} {y:.1f}" for j, (x, y) in enumerate(points))
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(
+            f'<path class="line" d="{d}" stroke="{color}"{dash_attr}><title>{_e(name)}</title>'
+            "</path>"
+            + "".join(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"/>' for x, y in points
+            )
+        )
+    parts.append(
+        f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
+        f'y2="{top + plot_h}"/><text class="axis-title" x="{left + plot_w / 2:.1f}" '
+        f'y="{height - 4}" text-anchor="middle">Number of segments (k)</text>'
+    )
+    return _svg(chart_id, width, height, title, desc, "".join(parts))
+
+
+def _ticks(peak: float, count: int = 4) -> list[float]:
+    """Round tick values from 0 to at least ``peak`` (about ``count`` steps)."""
+    if peak <= 0 or not math.isfinite(peak):
+        return [0.0, 1.0]
+    raw = peak / count
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if raw <= m * magnitude + 1e-12)
+    n = math.ceil(peak / step - 1e-9)
+    return [round(i * step, 10) for i in range(n + 1)]
+
+
+def _label_width(labels: Iterable[str]) -> int:
+    return min(190, int(max((len(label) for label in labels), default=8) * 6.9) + 18)
+
+
+def _ink(color: str) -> str:
+    """CSS class of the text colour that reads better on ``color``: dark or light."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return "on-light" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "on-dark"
+
+
+def _color(segment_id: int | None) -> str:
+    if segment_id is None:
+        return _FALLBACK_SEGMENT_COLOR
+    return SEGMENT_COLORS.get(segment_id, _FALLBACK_SEGMENT_COLOR)
+
+
+def _segment_label(segment_id: int) -> str:
+    return SEGMENT_NAMES.get(segment_id, f"Segment {segment_id}")
+
+
+# --------------------------------------------------------------------------------------------
+# Text
+# --------------------------------------------------------------------------------------------
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _int(n: int) -> str:
+    return f"{n:,}"
+
+
+def _pct(share: float) -> str:
+    return f"{share:.1%}"
+
+
+def _pct0(share: float) -> str:
+    return f"{share:.0%}"
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def _num(value: object, digits: int) -> str:
+    return "n/a" if value is None else f"{float(value):,.{digits}f}"  # type: ignore[arg-type]
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _compact(value: float) -> str:
+    """1234 -> 1.2k, 2500000 -> 2.5M; small values keep up to one decimal."""
+    magnitude = abs(value)
+    for divisor, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= divisor:
+            scaled = value / divisor
+            text = (
+                f"{scaled:.0f}" if abs(scaled) >= 100 else f"{scaled:.1f}".rstrip("0").rstrip(".")
+            )
+            return text + suffix
+    if magnitude >= 10 or value == int(value):
+        return f"{value:.0f}"
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _measure(column: str, value: float) -> str:
+    if column == "days_since_last_purchase":
+        return f"{value:,.0f} days"
+    if column == "total_orders":
+        return f"{value:,.1f} orders"
+    return _amount(value)
+
+
+CSS = """
+:root{--ink:#1f2933;--muted:#5b6775;--line:#e3e8ef;--bg:#f4f6f9;--card:#fff;--accent:#3572c6}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%}
+body{margin:0;background:var(--bg);color:var(--ink);
+font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,
+"Liberation Sans",sans-serif;font-variant-numeric:tabular-nums}
+.page{max-width:1120px;margin:0 auto;padding:0 24px}
+.masthead{background:#17212e;color:#eef2f7;padding:32px 0 0}
+.masthead-inner{max-width:1120px;margin:0 auto;padding:0 24px}
+.eyebrow{margin:0;text-transform:uppercase;letter-spacing:.12em;font-size:12px;color:#9fb3c8}
+h1{margin:6px 0 8px;font-size:30px;font-weight:650;letter-spacing:-.01em}
+h1 span{font-weight:400;color:#9fb3c8}
+.lede{margin:0;max-width:760px;color:#cbd5e1}
+.kpis{display:grid;grid-template-columns:repeat(4,1fr);gap:12px;margin:22px 0 0}
+.kpis div{background:#223044;border-radius:10px;padding:12px 16px}
+.kpis dt{font-size:12px;color:#9fb3c8;text-transform:uppercase;letter-spacing:.08em}
+.kpis dd{margin:2px 0 0;font-size:26px;font-weight:650;color:#fff}
+.toc{display:flex;flex-wrap:wrap;gap:4px 20px;margin-top:18px;padding:12px 0 14px;
+border-top:1px solid #2c3b50}
+.toc a{color:#cbd5e1;text-decoration:none;font-size:14px}
+.toc a:hover{color:#fff;text-decoration:underline}
+section{background:var(--card);border:1px solid var(--line);border-radius:12px;
+padding:22px 26px 24px;margin:22px 0}
+h2{margin:0 0 4px;font-size:20px;font-weight:650}
+h3{margin:0 0 8px;font-size:13px;text-transform:uppercase;letter-spacing:.08em;color:var(--muted)}
+.intro{margin:0 0 16px;color:var(--muted);max-width:900px}
+figure{margin:0;min-width:0}
+figcaption{font-weight:650;margin-bottom:6px}
+figcaption span{font-weight:400;color:var(--muted)}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:18px 32px;margin-bottom:8px}
+.grid3{display:grid;grid-template-columns:1.4fr 1fr;gap:16px;margin-bottom:18px}
+.k-chart{max-width:560px}
+#k-table tbody th{white-space:nowrap}
+#k-table td:last-child,#k-table thead th:last-child{text-align:left;white-space:normal}
+.chart{display:block;width:100%;height:auto;overflow:visible}
+.chart text{font-size:12.5px;fill:#3e4c59}
+.chart .label{fill:var(--ink)}
+.chart .strong{font-weight:650}
+.chart .value,.chart .ref-label{paint-order:stroke;stroke:#fff;stroke-width:3px;
+stroke-linejoin:round}
+.chart .value{fill:var(--muted)}
+.chart .tick{font-size:11px;fill:#7b8794}
+.chart .grid{stroke:#e9edf2;stroke-width:1}
+.chart .grid.minor{stroke:#f3f5f8}
+.chart .axis{stroke:#9aa5b1;stroke-width:1}
+.chart .ref{stroke:#1f2933;stroke-width:1.2;stroke-dasharray:4 3}
+.chart .ref-label{font-size:11px;fill:#1f2933;font-weight:600}
+.chart .in-bar{font-size:11px;font-weight:600}
+.chart .on-light{fill:#1f2933}.chart .on-dark{fill:#fff}
+.chart .axis-title{font-size:12px;fill:var(--muted)}
+.chart .dots{fill:none;stroke-width:4.2;stroke-linecap:round;stroke-opacity:.62}
+.chart .line{fill:none;stroke-width:2.2}
+.chart .band{fill:#fff4d6}
+.chart .band-label{font-size:11px;fill:#8a6d1d;font-weight:600}
+.legend{list-style:none;display:flex;flex-wrap:wrap;gap:4px 16px;margin:0 0 8px;padding:0;
+font-size:13px;color:var(--muted)}
+.legend li{display:flex;align-items:center;gap:6px}
+.key{display:inline-block;width:11px;height:11px;border-radius:3px;flex:none;margin-right:8px;
+vertical-align:-1px}
+.legend .key{margin-right:0}
+.key-line{width:22px;height:10px}
+.table-wrap{overflow-x:auto}
+table.data{width:100%;border-collapse:collapse;font-size:14px;margin-top:12px}
+table.data caption{text-align:left;color:var(--muted);font-size:13px;padding-bottom:6px}
+table.data th,table.data td{padding:8px 10px;border-bottom:1px solid var(--line);
+vertical-align:top}
+table.data thead th{font-size:12px;text-transform:uppercase;letter-spacing:.05em;
+color:var(--muted);font-weight:600;text-align:right;border-bottom:2px solid var(--line)}
+table.data thead th:first-child{text-align:left}
+table.data td{text-align:right;white-space:nowrap}
+table.data tbody th{text-align:left;font-weight:600}
+table.data tr.total th,table.data tr.total td{font-weight:650;background:#f8fafc}
+.sub{display:block;font-weight:400;color:var(--muted);font-size:12.5px}
+.index-table td,.index-table thead th{text-align:center;width:17%}
+.index-table thead th:first-child{text-align:left}
+.idx{display:block;font-size:17px;font-weight:650}
+.ih2{background:#d6e6fb}.ih1{background:#eaf2fd}.i0{background:transparent}
+.il1{background:#fdf0e2}.il2{background:#fbdcc0}
+table.naming td,table.naming thead th{text-align:left;white-space:normal}
+table.naming tbody th{min-width:150px}
+table.naming td:first-of-type{min-width:180px}
+table.naming td:nth-of-type(2){min-width:340px}
+table.naming td .sub{margin-top:4px}
+table.naming td:last-child{white-space:nowrap}
+.pill{display:inline-block;padding:1px 8px;border-radius:999px;font-size:11.5px;
+font-weight:600;background:#e9edf2;color:#3e4c59;vertical-align:1px}
+.pill-accent{background:#fff0c2;color:#7a5b00}
+.pill-ok{background:#d9f2e6;color:#146c43}
+.pill-bad{background:#fbdada;color:#9b1c1c}
+.card{border:1px solid var(--line);border-radius:10px;padding:14px 16px}
+.facts{margin:0;display:grid;grid-template-columns:auto 1fr;gap:6px 14px;font-size:14px}
+.facts div{display:contents}
+.facts dt{color:var(--muted)}
+.facts dd{margin:0;overflow-wrap:anywhere}
+.card-note{margin:12px 0 0;color:var(--muted);font-size:13px}
+.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;
+font-size:12.5px}
+.callout{margin:22px 0 0;border:1px solid #f0c36d;background:#fff8e6;border-radius:10px;
+padding:12px 18px}
+.callout ul{margin:6px 0 0;padding-left:20px}
+.footer{color:var(--muted);font-size:13px;padding-bottom:32px}
+@media (max-width:820px){.grid2,.grid3{grid-template-columns:1fr}
+.kpis{grid-template-columns:repeat(2,1fr)}}
+@media print{body{background:#fff}.masthead{background:#fff;color:var(--ink)}
+.kpis div{background:#f4f6f9}.kpis dd{color:var(--ink)}.toc{display:none}
+section{break-inside:avoid;border:none;padding:8px 0}}
+"""
