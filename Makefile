@@ -25,16 +25,18 @@ test: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks ml_pipeline/notebooks
+	$(BIN)/ruff format --check src tests benchmarks ml_pipeline/notebooks
+	$(BIN)/python scripts/secret_scan.py
 
 format: install
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks ml_pipeline/notebooks
+	$(BIN)/ruff check --fix src tests benchmarks ml_pipeline/notebooks
 
-## dbt documentation, built offline into dbt_pipeline/target/static_index.html.
+## dbt documentation, built offline into dbt_pipeline/target/static_index.html, on a throwaway
+## DuckDB file under dbt_pipeline/target/docs_build/ (never the warehouse of a run).
 docs: install
-	cd dbt_pipeline && ../$(BIN)/dbt docs generate --static
+	$(BIN)/python -m custseg.dbt_docs
 
 clean:
 	rm -rf build dbt_pipeline/target dbt_pipeline/logs .pytest_cache

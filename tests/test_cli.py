@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,18 +17,84 @@ def command_names() -> list[str]:
     return sorted(cli.commands)
 
 
+def long_options(name: str) -> list[str]:
+    """The ``--long`` options of a command (flags' ``--no-x`` forms included), without --help."""
+    return sorted(
+        option
+        for param in cli.commands[name].params
+        for option in (*param.opts, *param.secondary_opts)
+        if option.startswith("--") and option != "--help"
+    )
+
+
+def readme_section(readme: str, name: str) -> str:
+    """The README text from the heading "### `custseg NAME`" to the next heading."""
+    heading = f"### `custseg {name}`"
+    assert heading in readme, f"README.md has no section {heading!r}"
+    section = readme.split(heading, 1)[1]
+    return re.split(r"\n#{1,3} ", section, maxsplit=1)[0]
+
+
 @pytest.mark.parametrize("name", command_names())
-def test_every_command_has_help_with_an_example(name: str) -> None:
+def test_every_command_has_help_with_an_example_and_exit_codes(name: str) -> None:
     result = CliRunner().invoke(cli, [name, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.output
+    assert "Exit codes: 0 success" in result.output
     assert len(cli.commands[name].help or "") > 40
+
+
+def test_the_group_help_lists_exit_codes() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "Exit codes: 0 success" in result.output
+    assert all(name in result.output for name in command_names())
 
 
 def test_readme_documents_every_command() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     for name in command_names():
         assert f"custseg {name}" in readme, name
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_readme_section_of_each_command_mentions_all_its_options(name: str) -> None:
+    section = readme_section((REPO_ROOT / "README.md").read_text(), name)
+    missing = [option for option in long_options(name) if option not in section]
+    assert not missing, f"README section of `custseg {name}` does not mention {missing}"
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_every_command_has_quiet_and_json(name: str) -> None:
+    assert {"--quiet", "--json"} <= set(long_options(name))
+
+
+def test_generate_sample_reports_progress_on_stderr_and_a_summary_on_stdout(
+    tmp_path: Path,
+) -> None:
+    args = ["generate-sample", "--out", str(tmp_path / "s"), "--customers", "30"]
+    plain = CliRunner().invoke(cli, args)
+    assert plain.exit_code == 0, plain.output
+    assert plain.stdout.startswith("Wrote 30 customers, ")
+    # stderr is not a terminal here: plain lines with the seconds since the start.
+    lines = plain.stderr.splitlines()
+    assert re.fullmatch(r"\[ +\d+\.\ds\] Generating 30 customers into .+", lines[0])
+    assert re.fullmatch(r"\[ +\d+\.\ds\] Done", lines[-1])
+
+    as_json = CliRunner().invoke(cli, [*args, "--json"])
+    assert as_json.exit_code == 0 and as_json.stderr == ""
+    summary = json.loads(as_json.stdout)
+    assert summary["n_customers"] == 30 and summary["file_format"] == "csv"
+    assert summary["n_sales_lines"] >= summary["n_orders"] >= 30
+
+    quiet = CliRunner().invoke(cli, [*args, "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+
+def test_generate_sample_bad_count_is_a_bad_option() -> None:
+    result = CliRunner().invoke(cli, ["generate-sample", "--out", "x", "--customers", "0"])
+    assert result.exit_code == 2
+    assert "n_customers must be at least 1" in result.output
 
 
 def test_k_outside_the_named_range_is_a_config_error(tmp_path: Path) -> None:
@@ -78,6 +145,7 @@ def test_run_on_a_sample_prints_a_json_summary(project_root: Path, tmp_path: Pat
         ],
     )
     assert result.exit_code == 0, result.output
+    assert result.stderr == "", "--json prints no progress"
     summary = json.loads(result.stdout)
     assert summary["as_of_date"] == "2019-12-01"
     assert summary["duckdb_path"] == str(tmp_path / "w.duckdb")
@@ -108,6 +176,7 @@ def test_evaluate_prints_the_evidence_table(project_root: Path, tmp_path: Path) 
         ],
     )
     assert result.exit_code == 0, result.output
+    assert result.stderr == "", "--json prints no progress"
     selection = json.loads(result.stdout)
     assert [e["k"] for e in selection["evaluations"]] == [2, 3, 4, 5]
     assert (project_root / "ml_pipeline" / "models" / "k_selection.json").is_file()

@@ -31,7 +31,7 @@ from custseg.warehouses.postgres_warehouse import PostgresSettings, PostgresWare
 from tests.postgres_server import PostgresServer, environment
 from tests.support import REPO_ROOT, copy_project, real_data_dir
 from tests.test_end_to_end_real_data import invoice_total_by_hand
-from tests.test_raw_load import write_files
+from tests.test_raw_load import FILES, write_files
 
 SCHEMA = "custseg"
 PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "CUSTSEG_SCHEMA")
@@ -358,3 +358,72 @@ def test_every_relation_name_fits_postgres_identifier_limit() -> None:
         names += [test["name"] for test in document.get("unit_tests", [])]
     too_long = [name for name in names if len(name.encode()) > 63]
     assert not too_long, f"longer than PostgreSQL's 63-byte identifiers: {too_long}"
+
+
+def test_two_postgres_runs_give_byte_identical_outputs(
+    postgres_run: PostgresRun, tmp_path: Path
+) -> None:
+    root = copy_project(tmp_path / "again")
+    result = CliRunner().invoke(
+        cli,
+        ["run", "--data-dir", str(real_data_dir()), "--project-dir", str(root), "--json"],
+        env={
+            **postgres_run.server.libpq_env(),
+            "CUSTSEG_SCHEMA": SCHEMA,
+            "CUSTSEG_TARGET": "postgres",
+        },
+    )
+    assert result.exit_code == 0, result.output
+    again = json.loads(result.stdout)
+    for key in ("segments_path", "model_path", "metrics_path", "seed_path"):
+        first = Path(postgres_run.summary[key]).read_bytes()
+        assert Path(again[key]).read_bytes() == first, key
+
+
+def test_the_password_is_in_no_file_a_run_writes(postgres_run: PostgresRun) -> None:
+    password = postgres_run.server.password.encode()
+    written = [path for path in postgres_run.project_root.rglob("*") if path.is_file()]
+    assert any(path.suffix == ".log" for path in written)
+    for path in written:
+        assert password not in path.read_bytes(), path
+
+
+def test_input_rules_run_before_the_server_is_touched(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    database = "custseg_input_rules"
+    pg_rows(postgres_server, f"drop database if exists {database}")
+    pg_rows(postgres_server, f"create database {database}")
+    server = dataclasses.replace(postgres_server, database=database)
+    root = copy_project(tmp_path / "project")
+    good = write_files(tmp_path / "good")
+    with environment(server.libpq_env()):
+        config = resolve_run_config(data_dir=good, project_dir=root, target="postgres")
+        warehouse = open_warehouse(config)
+        warehouse.load_raw(good)
+        before = raw_snapshot(server)
+
+        # A broken value: rejected naming file, line and column; the server is not touched.
+        bad = write_files(
+            tmp_path / "bad",
+            **{"Tax_amount.csv": "Product_Category,GST\nApparel,18\nOffice,0.1\n"},
+        )
+        with pytest.raises(InputDataError, match=r"Tax_amount.csv line 2, column gst: '18'"):
+            warehouse.load_raw(bad)
+        assert raw_snapshot(server) == before
+
+        # An exact duplicate sales line: dropped, counted, and the count is what is loaded.
+        sales = FILES["Online_Sales.csv"]
+        doubled = write_files(
+            tmp_path / "doubled", **{"Online_Sales.csv": sales + sales.splitlines()[1] + "\n"}
+        )
+        loaded = {t.table_name: t for t in warehouse.load_raw(doubled)}
+    assert loaded["online_sales"].row_count == 2
+    assert loaded["online_sales"].repairs == (
+        "Online_Sales.csv: dropped 1 exact duplicate line(s) (line 4): each repeats an earlier "
+        "line value for value, as a double export does; the first copy was kept.",
+    )
+    assert pg_rows(server, "select file_line_number from raw.online_sales order by 1") == [
+        (2,),
+        (3,),
+    ]

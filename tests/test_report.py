@@ -236,6 +236,18 @@ def test_cli_writes_the_report_where_asked(published: Published, tmp_path: Path)
     assert out.read_bytes() == published.report.read_bytes()
 
 
+def test_cli_json_and_quiet(published: Published, tmp_path: Path) -> None:
+    args = ["report", "--project-dir", str(published.root), "--out", str(tmp_path / "r.html")]
+    as_json = CliRunner().invoke(cli, [*args, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout) == {"report_path": str(tmp_path / "r.html")}
+    assert as_json.stderr == ""
+    quiet = CliRunner().invoke(cli, [*args, "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
+    plain = CliRunner().invoke(cli, args)
+    assert plain.stderr.splitlines()[-1].endswith("] Done")
+
+
 def test_cli_without_a_published_model_says_to_run_first(tmp_path: Path) -> None:
     root = copy_project(tmp_path / "fresh")
     result = CliRunner().invoke(cli, ["report", "--project-dir", str(root)])

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from custseg import __version__
 from custseg.errors import CustsegError
@@ -15,6 +16,10 @@ EXIT_CODES_HELP = """\b
 Exit codes: 0 success; 1 unexpected error; 2 bad option or config; 3 bad or insufficient
 input data; 4 model error; 5 publishing or dbt test failure (nothing was published);
 6 another run holds the warehouse."""
+
+GENERATE_SAMPLE_EXIT_CODES_HELP = """\b
+Exit codes: 0 success; 1 unexpected error (e.g. the folder cannot be written); 2 bad option
+(e.g. --customers 0)."""
 
 
 TARGET_OPTION = click.option(
@@ -25,6 +30,15 @@ TARGET_OPTION = click.option(
     show_default=True,
     help="dbt target (profiles.yml) to run on; env CUSTSEG_TARGET. postgres reads PGHOST, "
     "PGPORT, PGUSER, PGPASSWORD, PGDATABASE.",
+)
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="custseg.toml mapping your files, columns and date formats to ours, with run settings "
+    "(see custseg.example.toml); options given here override it.",
 )
 
 
@@ -47,6 +61,13 @@ def _fail(error: CustsegError) -> None:
     sys.exit(error.exit_code)
 
 
+def _given_options() -> set[str]:
+    """Options given on the command line or by environment variable (these beat --config)."""
+    ctx = click.get_current_context()
+    defaulted = {ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None}
+    return {name for name in ctx.params if ctx.get_parameter_source(name) not in defaulted}
+
+
 @click.group(epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="custseg")
 def cli() -> None:
@@ -60,12 +81,13 @@ def cli() -> None:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
+@CONFIG_OPTION
 @click.option(
     "--data-dir",
-    required=True,
+    default=None,
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder with CustomersData, Online_Sales, Discount_Coupon, Tax_amount and "
-    "Marketing_Spend, each .csv or .parquet.",
+    "Marketing_Spend, each .csv or .parquet (required unless --config sets data_dir).",
 )
 @click.option(
     "--project-dir",
@@ -141,7 +163,8 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON for scripts.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
 def run(
-    data_dir: Path,
+    config_file: Path | None,
+    data_dir: Path | None,
     project_dir: Path | None,
     duckdb_path: Path | None,
     target: str,
@@ -161,30 +184,33 @@ def run(
     \b
     Example:
         custseg run --data-dir ../shared/data/marketing_insights --as-of-date 2020-01-01
+        custseg run --config custseg.toml   # your own files: see custseg.example.toml
     """
     from custseg.config import resolve_run_config
+    from custseg.input_config import merge_settings
     from custseg.pipeline import result_as_dict, run_pipeline
+    from custseg.progress import StepProgress
 
-    def progress(message: str) -> None:
-        if not quiet and not as_json:
-            click.echo(f"- {message}", err=True)
+    progress = StepProgress(enabled=not quiet and not as_json)
 
     try:
+        settings = merge_settings(
+            config_file,
+            click.get_current_context().params,
+            _given_options(),
+            data_dir_required=True,
+        )
         config = resolve_run_config(
-            data_dir=data_dir,
+            **settings,
             project_dir=project_dir,
-            duckdb_path=duckdb_path,
-            target=target,
-            as_of_date=as_of_date,
-            n_segments=n_segments,
-            random_state=random_state,
             min_segment_share=min_segment_share,
             max_centroid_shift=max_centroid_shift,
             allow_unsupported_names=allow_unsupported_names,
             seed_max_customers=seed_max_customers,
             fit_sample_size=fit_sample_size,
         )
-        result = run_pipeline(config, progress=progress)
+        with progress:
+            result = run_pipeline(config, progress=progress)
     except CustsegError as error:
         _fail(error)
         return
@@ -204,6 +230,8 @@ def run(
         click.echo(f"Silhouette (sampled): {result.silhouette:.3f}")
     for warning in result.warnings:
         click.secho(f"Warning: {warning}", fg="yellow")
+    for repair in result.repairs:
+        click.echo(f"Input repaired or noted: {repair}")
     click.echo(f"Warehouse:        {result.warehouse}")
     click.echo(f"Published seed:   {result.seed_path}")
     click.echo(f"Segments CSV:     {result.segments_path}")
@@ -214,12 +242,13 @@ def run(
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
+@CONFIG_OPTION
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Rebuild the features from these raw files first (default: use the features already "
-    "in the warehouse from the last run).",
+    help="Rebuild the features from these raw files first (default: data_dir of --config, else "
+    "use the features already in the warehouse from the last run).",
 )
 @click.option(
     "--project-dir",
@@ -253,7 +282,9 @@ def run(
     help="Business constraint: no segment may hold less than this share of customers.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
 def evaluate(
+    config_file: Path | None,
     data_dir: Path | None,
     project_dir: Path | None,
     duckdb_path: Path | None,
@@ -262,6 +293,7 @@ def evaluate(
     random_state: int,
     min_segment_share: float,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Compare k = 2..5: silhouette, Davies-Bouldin, inertia, bootstrap stability, smallest segment.
 
@@ -273,28 +305,37 @@ def evaluate(
         custseg evaluate --data-dir ../shared/data/marketing_insights
     """
     from custseg.config import resolve_run_config
+    from custseg.input_config import merge_settings
     from custseg.pipeline import evaluate_pipeline
+    from custseg.progress import StepProgress
 
-    def progress(message: str) -> None:
-        if not as_json:
-            click.echo(f"- {message}", err=True)
+    progress = StepProgress(enabled=not quiet and not as_json)
 
     try:
+        settings = merge_settings(
+            config_file,
+            click.get_current_context().params,
+            _given_options(),
+            data_dir_required=False,
+        )
+        data_dir = settings.pop("data_dir")
         config = resolve_run_config(
             data_dir=data_dir or Path.cwd(),
             project_dir=project_dir,
-            duckdb_path=duckdb_path,
-            target=target,
-            as_of_date=as_of_date,
-            random_state=random_state,
             min_segment_share=min_segment_share,
+            **settings,
         )
-        selection, path = evaluate_pipeline(config, build=data_dir is not None, progress=progress)
+        with progress:
+            selection, path = evaluate_pipeline(
+                config, build=data_dir is not None, progress=progress
+            )
     except CustsegError as error:
         _fail(error)
         return
     if as_json:
         click.echo(json.dumps(selection.to_dict(), indent=2, sort_keys=True))
+        return
+    if quiet:
         return
     click.echo(f"\nk selection on {selection.n_customers:,} customers:")
     click.echo(
@@ -337,8 +378,17 @@ def evaluate(
     default=None,
     help="HTML file to write (default: ml_pipeline/models/segment_report.html).",
 )
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print where the report went as JSON for scripts."
+)
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
 def report(
-    project_dir: Path | None, duckdb_path: Path | None, target: str, out_path: Path | None
+    project_dir: Path | None,
+    duckdb_path: Path | None,
+    target: str,
+    out_path: Path | None,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Write a self-contained HTML report of the published segments (opens offline).
 
@@ -351,8 +401,10 @@ def report(
         custseg report --out build/segment_report.html
     """
     from custseg.config import resolve_run_config
+    from custseg.progress import StepProgress
     from custseg.report import write_report
 
+    progress = StepProgress(enabled=not quiet and not as_json)
     try:
         config = resolve_run_config(
             data_dir=project_dir or Path.cwd(),
@@ -360,14 +412,19 @@ def report(
             duckdb_path=duckdb_path,
             target=target,
         )
-        path = write_report(config, out_path)
+        with progress:
+            progress("Reading fct_customer_segments and the model, drawing the report")
+            path = write_report(config, out_path)
     except CustsegError as error:
         _fail(error)
         return
-    click.echo(f"Report: {path}")
+    if as_json:
+        click.echo(json.dumps({"report_path": str(path)}, indent=2))
+    elif not quiet:
+        click.echo(f"Report: {path}")
 
 
-@cli.command("generate-sample")
+@cli.command("generate-sample", epilog=GENERATE_SAMPLE_EXIT_CODES_HELP)
 @click.option(
     "--out",
     "out_dir",
@@ -385,7 +442,11 @@ def report(
     show_default=True,
     help="File format of the five files.",
 )
-def generate_sample(out_dir: Path, customers: int, seed: int, file_format: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON for scripts.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
+def generate_sample(
+    out_dir: Path, customers: int, seed: int, file_format: str, as_json: bool, quiet: bool
+) -> None:
     """Write a deterministic sample dataset laid out like the Marketing Insights data.
 
     Customers follow planted behaviour archetypes; their true labels go to planted_segments.csv.
@@ -394,14 +455,30 @@ def generate_sample(out_dir: Path, customers: int, seed: int, file_format: str) 
     Example:
         custseg generate-sample --out build/sample_data --customers 5000 --seed 7
     """
+    from custseg.progress import StepProgress
     from custseg.sample_data import generate_sample_data
 
     try:
-        summary = generate_sample_data(
-            out_dir, n_customers=customers, seed=seed, file_format=file_format
-        )
+        with StepProgress(enabled=not quiet and not as_json) as progress:
+            progress(f"Generating {customers:,} customers into {out_dir}")
+            summary = generate_sample_data(
+                out_dir, n_customers=customers, seed=seed, file_format=file_format
+            )
     except ValueError as error:
         raise click.BadParameter(str(error)) from error
+    if as_json:
+        payload = {
+            "out_dir": str(summary.out_dir),
+            "file_format": summary.file_format,
+            "seed": summary.seed,
+            "n_customers": summary.n_customers,
+            "n_orders": summary.n_orders,
+            "n_sales_lines": summary.n_sales_lines,
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if quiet:
+        return
     click.echo(
         f"Wrote {summary.n_customers:,} customers, {summary.n_orders:,} orders and "
         f"{summary.n_sales_lines:,} sales lines ({file_format}) to {out_dir}"

@@ -6,9 +6,13 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from custseg.errors import ConfigError
 from custseg.naming import MAX_SEGMENTS, MIN_SEGMENTS
+
+if TYPE_CHECKING:
+    from custseg.input_config import InputSpec
 
 DBT_PROJECT_FOLDER = "dbt_pipeline"
 OUTPUT_FOLDER = Path("ml_pipeline") / "models"
@@ -49,6 +53,8 @@ class RunConfig:
     seed_max_customers: int = 100_000
     # Above this many customers, K-means is fitted on a random sample of this size.
     fit_sample_size: int = 200_000
+    # Your file names, column names and date formats (custseg.toml [inputs]); None = the usual.
+    inputs: tuple[InputSpec, ...] | None = None
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -121,6 +127,7 @@ def resolve_run_config(
     allow_unsupported_names: bool = False,
     seed_max_customers: int = 100_000,
     fit_sample_size: int = 200_000,
+    inputs: tuple[InputSpec, ...] | None = None,
 ) -> RunConfig:
     """Validate user settings and fill in defaults (project root, warehouse file)."""
     project_root = find_project_root(project_dir or Path.cwd())
@@ -160,4 +167,5 @@ def resolve_run_config(
         allow_unsupported_names=allow_unsupported_names,
         seed_max_customers=seed_max_customers,
         fit_sample_size=fit_sample_size,
+        inputs=inputs,
     )

@@ -48,9 +48,9 @@ class DbtInvocation:
     quiet: bool = True
 
     def command_line(self, command: str, args: Sequence[str]) -> list[str]:
-        """Build the argument list for ``dbtRunner.invoke``."""
+        """Build the argument list for ``dbtRunner.invoke`` (``command`` may be "docs generate")."""
         argv = [
-            command,
+            *command.split(),
             "--project-dir",
             str(self.project_dir),
             "--profiles-dir",

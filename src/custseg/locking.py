@@ -3,7 +3,9 @@
 DuckDB allows a single writing process per file; two runs publishing into the same project would
 also race on the seed CSV. A run therefore takes an exclusive, non-blocking lock on
 ``<warehouse>.lock`` and records who holds it, so a second run stops with a message naming the
-holder instead of failing half-way.
+holder instead of failing half-way. A run also locks its project (:func:`project_lock_path`):
+two runs into one project with different DuckDB files would still overwrite each other's seeds,
+dbt ``target/`` folder and outputs.
 """
 
 from __future__ import annotations
@@ -17,12 +19,23 @@ from pathlib import Path
 
 from custseg.errors import LockError
 
+#: Lock file of a project, in its dbt ``target/`` folder (not tracked).
+PROJECT_LOCK_NAME = "custseg-project.lock"
+
+
+def project_lock_path(dbt_project_dir: Path) -> Path:
+    """The lock that keeps two runs off one project, whatever warehouse each uses."""
+    return dbt_project_dir / "target" / PROJECT_LOCK_NAME
+
 
 @contextlib.contextmanager
-def exclusive_run_lock(lock_path: Path, alternative: str = "") -> Iterator[None]:
+def exclusive_run_lock(
+    lock_path: Path, alternative: str = "", what: str = "warehouse"
+) -> Iterator[None]:
     """Hold an exclusive lock on ``lock_path`` for the duration of the block.
 
-    ``alternative`` completes the error message with what else the user can do.
+    ``alternative`` completes the error message with what else the user can do; ``what`` names
+    what the lock protects ("warehouse", "project").
 
     Raises
     ------
@@ -38,7 +51,7 @@ def exclusive_run_lock(lock_path: Path, alternative: str = "") -> Iterator[None]
             handle.seek(0)
             holder = handle.read().strip() or "an unknown process"
             raise LockError(
-                f"{lock_path}: another custseg run holds this warehouse ({holder}). "
+                f"{lock_path}: another custseg run holds this {what} ({holder}). "
                 f"Wait for it to finish{alternative}."
             ) from None
         handle.seek(0)

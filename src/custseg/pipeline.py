@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,8 @@ from custseg.errors import (
     SegmentationError,
 )
 from custseg.evaluate import KSelection, select_k
-from custseg.locking import exclusive_run_lock
+from custseg.input_checks import repair_messages
+from custseg.locking import exclusive_run_lock, project_lock_path
 from custseg.matching import MatchResult, match_segments
 from custseg.metrics import evaluate_segmentation
 from custseg.model_io import (
@@ -107,6 +108,8 @@ class RunResult:
     metrics_path: Path
     # The HTML report, or None when it could not be drawn (see warnings).
     report_path: Path | None = None
+    # What custseg repaired or noted in the input files, with counts (see input_checks).
+    repairs: list[str] = field(default_factory=list)
 
 
 def dbt_invocation(
@@ -261,6 +264,7 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
     with (
         open_warehouse(config) as warehouse,
         exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
+        exclusive_run_lock(project_lock_path(config.dbt_project_dir), what="project"),
     ):
         previous, model_warnings = load_previous_model(model_path)
         progress(f"Loading raw files from {config.data_dir} into {warehouse.describe()}")
@@ -328,12 +332,14 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
             config, warehouse, segment_source="warehouse" if in_warehouse else "seed"
         )
         dbt_results = publish_seeds(seeds, invocation)
-        for stage, kinds in (("scoring_and_mart", {"model", "seed"}), ("dbt_tests", {"test"})):
-            seconds[f"dbt_{stage}_node_seconds"] = round(
+        # Inside "publish": dbt's own time on seeds, scoring and mart, and on their tests.
+        for stage, kinds in (("seeds_scoring_mart", {"model", "seed"}), ("tests", {"test"})):
+            seconds[f"publish_dbt_{stage}"] = round(
                 sum(r.execution_time for r in dbt_results if r.resource_type in kinds), 3
             )
         lap("publish")
 
+        progress("Writing the segments CSV, model, metrics and HTML report")
         write_bytes_atomic(segments_path, segments_csv)
         save_model(
             model_path,
@@ -396,6 +402,7 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
         model_path=model_path,
         metrics_path=metrics_path,
         report_path=report_path,
+        repairs=repair_messages(loaded),
     )
 
 
@@ -417,6 +424,7 @@ def evaluate_pipeline(
     with (
         open_warehouse(config) as warehouse,
         exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
+        exclusive_run_lock(project_lock_path(config.dbt_project_dir), what="project"),
     ):
         if build:
             _, features = build_features(config, warehouse, progress)

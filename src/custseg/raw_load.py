@@ -11,10 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from custseg.errors import InputDataError
+from custseg.input_checks import check_loaded_tables
+from custseg.read_errors import check_not_empty, read_error
+
+if TYPE_CHECKING:
+    from custseg.input_config import InputSpec
 
 RAW_SCHEMA = "raw"
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
@@ -80,6 +86,8 @@ class LoadedTable:
     source_path: Path
     row_count: int
     ignored_columns: tuple[str, ...]
+    # What custseg repaired or noted in this file (input_checks), for the run summary.
+    repairs: tuple[str, ...] = ()
 
 
 def quote_identifier(name: str) -> str:
@@ -114,7 +122,7 @@ def find_input_file(data_dir: Path, table: RawTable) -> Path:
 
 
 def _scan_sql(path: Path) -> str:
-    if path.suffix == ".csv":
+    if path.suffix.lower() == ".csv":
         # Comma-delimited, header required, everything as text: no type sniffing.
         return (
             f"read_csv({quote_literal(str(path))}, header = true, delim = ',', quote = '\"', "
@@ -124,10 +132,11 @@ def _scan_sql(path: Path) -> str:
 
 
 def _describe(con: duckdb.DuckDBPyConnection, scan: str, path: Path) -> list[tuple[str, str]]:
+    check_not_empty(path)
     try:
         rows = con.execute(f"describe select * from {scan}").fetchall()
     except duckdb.Error as exc:
-        raise InputDataError(f"{path}: cannot be read ({_first_line(exc)}).") from exc
+        raise read_error(path, exc) from exc
     return [(str(row[0]), str(row[1])) for row in rows]
 
 
@@ -178,11 +187,15 @@ class RawFilePlan:
     ignored_columns: tuple[str, ...]
 
 
-def plan_raw_files(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[RawFilePlan]:
+def plan_raw_files(
+    con: duckdb.DuckDBPyConnection, data_dir: Path, inputs: Sequence[InputSpec] | None = None
+) -> list[RawFilePlan]:
     """Find, read and check the header of every input file; nothing is written.
 
     Every engine reads the files through DuckDB (CSV or Parquet, header names trimmed and
     lower-cased, values as text), so the same rules and messages apply whatever the warehouse.
+    ``inputs`` (from a ``custseg.toml``, see ``input_config``) renames files and columns and
+    converts configured date formats to M/D/YYYY; inputs without a spec load as usual.
 
     Raises
     ------
@@ -192,21 +205,33 @@ def plan_raw_files(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[RawFi
     if not data_dir.is_dir():
         raise InputDataError(f"{data_dir}: data folder not found.")
     plans = []
+    specs = {spec.table.table_name: spec for spec in inputs or ()}
     for table in RAW_TABLES:
-        path = find_input_file(data_dir, table)
+        spec = specs.get(table.table_name)
+        path = find_input_file(data_dir, table) if spec is None else spec.find_file(data_dir)
         scan = _scan_sql(path)
         found = _describe(con, scan, path)
-        select_list = ",\n    ".join(_select_list(table, found, path))
+        if spec is None:
+            expressions, ignored = _select_list(table, found, path), _ignored_columns(table, found)
+        else:
+            expressions, ignored = spec.select_list(found, path)
+        select_list = ",\n    ".join(expressions)
         if table.keep_line_numbers:
-            # Ordinality counts data rows from 1 in file order; the header is line 1.
-            select_list = f"ordinality + 1 as file_line_number,\n    {select_list}"
-            scan = f"{scan} with ordinality"
+            if path.suffix.lower() == ".parquet":
+                # Parquet numbers its rows itself (from 0), in parallel; report them as if the
+                # file had a header line, like a CSV export of it would.
+                scan = scan[:-1] + ", file_row_number = true)"
+                select_list = f"file_row_number + 2 as file_line_number,\n    {select_list}"
+            else:
+                # Ordinality counts data rows from 1 in file order; the header is line 1.
+                select_list = f"ordinality + 1 as file_line_number,\n    {select_list}"
+                scan = f"{scan} with ordinality"
         plans.append(
             RawFilePlan(
                 table=table,
                 source_path=path,
                 select_sql=f"select {select_list} from {scan}",
-                ignored_columns=_ignored_columns(table, found),
+                ignored_columns=ignored,
             )
         )
     return plans
@@ -221,7 +246,9 @@ def loaded_table(plan: RawFilePlan, row_count: int) -> LoadedTable:
     return LoadedTable(plan.table.table_name, plan.source_path, row_count, plan.ignored_columns)
 
 
-def load_raw_files(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[LoadedTable]:
+def load_raw_files(
+    con: duckdb.DuckDBPyConnection, data_dir: Path, inputs: Sequence[InputSpec] | None = None
+) -> list[LoadedTable]:
     """Replace the raw tables of a DuckDB warehouse with the files in ``data_dir``, all or nothing.
 
     Parameters
@@ -231,13 +258,15 @@ def load_raw_files(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[Loade
     data_dir
         Folder holding ``CustomersData``, ``Online_Sales``, ``Discount_Coupon``, ``Tax_amount``
         and ``Marketing_Spend``, each as ``.csv`` or ``.parquet``.
+    inputs
+        Optional file, column and date-format mapping (see :func:`plan_raw_files`).
 
     Returns
     -------
     list of LoadedTable
         One entry per raw table, with its row count and the extra columns that were ignored.
     """
-    plans = plan_raw_files(con, data_dir)
+    plans = plan_raw_files(con, data_dir, inputs)
     loaded: list[LoadedTable] = []
     con.execute("begin transaction")
     try:
@@ -247,13 +276,14 @@ def load_raw_files(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[Loade
             try:
                 con.execute(f"create or replace table {target} as {plan.select_sql}")
             except duckdb.Error as exc:
-                raise InputDataError(
-                    f"{plan.source_path}: cannot be loaded ({_first_line(exc)})."
-                ) from exc
+                raise read_error(plan.source_path, exc, "loaded") from exc
             (row_count,) = con.execute(f"select count(*) from {target}").fetchone()
             loaded.append(loaded_table(plan, row_count))
+        # Rules and repairs (input_checks) inside the transaction: a rejection rolls back.
+        loaded, finish_repairs = check_loaded_tables(con, plans, loaded, RAW_SCHEMA)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+    finish_repairs()
     return loaded

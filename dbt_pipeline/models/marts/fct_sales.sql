@@ -33,7 +33,6 @@ priced as (
         sales_lines.transaction_id,
         sales_lines.transaction_date,
         sales_lines.product_sku,
-        sales_lines.product_description,
         sales_lines.product_category,
         sales_lines.coupon_status,
         sales_lines.is_coupon_used,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,13 @@ import duckdb
 
 from custseg.raw_load import LoadedTable, load_raw_files
 from custseg.warehouses.base import Warehouse
+
+MEMORY_LIMIT_ENV = "CUSTSEG_DUCKDB_MEMORY_LIMIT"
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit, the same for the loader and for dbt (profiles.yml)."""
+    return os.environ.get(MEMORY_LIMIT_ENV, "2GB")
 
 
 class DuckDBWarehouse(Warehouse):
@@ -28,7 +36,7 @@ class DuckDBWarehouse(Warehouse):
 
     def load_raw(self, data_dir: Path) -> list[LoadedTable]:
         with duckdb.connect(str(self.path)) as con:
-            return load_raw_files(con, data_dir)
+            return load_raw_files(con, data_dir, self.config.inputs)
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         # A short-lived connection: dbt opens the same file between our reads.

@@ -23,6 +23,8 @@ from psycopg2 import errors as pg_errors
 from psycopg2 import sql
 
 from custseg.errors import ConfigError, InputDataError
+from custseg.identifiers import require_plain_identifier
+from custseg.input_checks import stage_and_check, with_repairs
 from custseg.raw_load import (
     RAW_SCHEMA,
     LoadedTable,
@@ -88,7 +90,9 @@ class PostgresSettings:
         port_text = environ.get("PGPORT", "").strip() or str(DEFAULT_PORT)
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ConfigError(f"PGPORT={port_text!r} is not a port number (1-65535, e.g. 5432).")
-        schema = environ.get(SCHEMA_ENV, "").strip() or DEFAULT_SCHEMA
+        schema = require_plain_identifier(
+            environ.get(SCHEMA_ENV, "").strip() or DEFAULT_SCHEMA, SCHEMA_ENV
+        )
         if schema == RAW_SCHEMA:
             raise ConfigError(
                 f"{SCHEMA_ENV}={schema!r}: the raw files are loaded into the schema "
@@ -147,9 +151,10 @@ class PostgresWarehouse(Warehouse):
         replaced in one transaction, which is rolled back when anything fails.
         """
         with duckdb.connect() as duck, tempfile.TemporaryDirectory(prefix="custseg-raw-") as tmp:
-            plans = plan_raw_files(duck, data_dir)
+            plans = plan_raw_files(duck, data_dir, self.config.inputs)
+            plans, repairs = stage_and_check(duck, plans)  # rejects before the server is touched
             exports = [(plan, _export_csv(duck, plan, Path(tmp))) for plan in plans]
-            return self._replace_raw_tables(exports)
+            return with_repairs(self._replace_raw_tables(exports), repairs, recount=False)
 
     def _replace_raw_tables(self, exports: Sequence[tuple[RawFilePlan, Path]]) -> list[LoadedTable]:
         loaded: list[LoadedTable] = []

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from custseg.errors import ConfigError, InputDataError
+from custseg.identifiers import require_plain_identifier
+from custseg.input_checks import stage_and_check, with_repairs
 from custseg.raw_load import RAW_SCHEMA, LoadedTable, loaded_table, plan_raw_files, quote_literal
 from custseg.warehouses.base import Warehouse
 
@@ -105,7 +107,9 @@ class SparkWarehouse(Warehouse):
         #: Absolute folder holding warehouse/, metastore_db/ and derby/ (with derby.log).
         self.spark_dir = folder.resolve()
         self.driver_memory = os.environ.get(DRIVER_MEMORY_ENV) or DEFAULT_DRIVER_MEMORY
-        self.schema = os.environ.get(SCHEMA_ENV) or DEFAULT_SCHEMA
+        self.schema = require_plain_identifier(
+            os.environ.get(SCHEMA_ENV) or DEFAULT_SCHEMA, SCHEMA_ENV
+        )
         self._session: SparkSession | None = None
         self._started_session = False
 
@@ -157,7 +161,8 @@ class SparkWarehouse(Warehouse):
             tempfile.TemporaryDirectory(prefix="raw-load-", dir=self.spark_dir) as scratch,
         ):
             exported: list[tuple[Path, LoadedTable]] = []
-            for plan in plan_raw_files(con, data_dir):
+            plans, repairs = stage_and_check(con, plan_raw_files(con, data_dir, self.config.inputs))
+            for plan in plans:
                 parquet = Path(scratch) / f"{plan.table.table_name}.parquet"
                 try:
                     ((row_count,),) = con.execute(
@@ -177,7 +182,7 @@ class SparkWarehouse(Warehouse):
                 spark.read.parquet(str(parquet)).write.mode("overwrite").format(
                     "parquet"
                 ).saveAsTable(f"`{RAW_SCHEMA}`.`{table.table_name}`")
-        return [table for _, table in exported]
+        return with_repairs([table for _, table in exported], repairs, recount=False)
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a query; rows come back as plain tuples of Python values.

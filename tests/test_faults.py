@@ -1,0 +1,428 @@
+"""Faults: killed runs, concurrent runs, a database that goes away, damaged model files.
+
+Every test starts from a good published run and checks that the last good seeds, model,
+metrics and mart survive, and that the next run succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from custseg.cli import cli
+from custseg.model_io import canonical_json, load_model
+from custseg.sample_data import generate_sample_data
+from tests.postgres_server import PostgresServer, require_server_bin_dir, running_postgres
+from tests.postgres_server import _run as run_server_command
+from tests.support import copy_project
+
+CUSTSEG = str(Path(sys.executable).with_name("custseg"))
+PUBLISHED = (
+    "dbt_pipeline/seeds/customer_segments.csv",
+    "dbt_pipeline/seeds/segment_definitions.csv",
+    "dbt_pipeline/seeds/segment_model_parameters.csv",
+    "ml_pipeline/models/customer_segments.csv",
+    "ml_pipeline/models/segment_model.json",
+    "ml_pipeline/models/evaluation_metrics.json",
+)
+CLEAN_ENV = {"CUSTSEG_DUCKDB_PATH": None, "CUSTSEG_TARGET": None, "CUSTSEG_SCHEMA": None}
+
+
+def subprocess_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CUSTSEG_", "PG"))}
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str | None] | None = None) -> Any:
+    return CliRunner().invoke(cli, list(args), env={**CLEAN_ENV, **(env or {})})
+
+
+def published(project: Path) -> dict[str, bytes]:
+    return {name: (project / name).read_bytes() for name in PUBLISHED}
+
+
+def mart_rows(project: Path) -> list[tuple[Any, ...]]:
+    """The mart's rows, without ``updated_at`` (when dbt built it)."""
+    with duckdb.connect(str(project / "dbt_pipeline" / "custseg.duckdb")) as con:
+        return con.execute(
+            "select * exclude (updated_at) from fct_customer_segments order by customer_id"
+        ).fetchall()
+
+
+def copy_state(project: Path, destination: Path) -> Path:
+    shutil.copytree(project, destination, ignore=shutil.ignore_patterns("*.lock", "logs"))
+    return destination
+
+
+@dataclass(frozen=True)
+class Versions:
+    """A project after a good run on data A, and what a run on data B publishes from there."""
+
+    old_data: Path
+    new_data: Path
+    old_project: Path
+    old_files: dict[str, bytes]
+    old_mart: list[tuple[Any, ...]]
+    new_files: dict[str, bytes]
+    new_mart: list[tuple[Any, ...]]
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
+    base = tmp_path_factory.mktemp("faults")
+    old_data, new_data = base / "old_data", base / "new_data"
+    generate_sample_data(old_data, n_customers=300, seed=3)
+    generate_sample_data(new_data, n_customers=320, seed=4)
+    old_project = copy_project(base / "old")
+    result = run_cli("run", "--data-dir", str(old_data), "--project-dir", str(old_project))
+    assert result.exit_code == 0, result.output
+    new_project = copy_state(old_project, base / "new")
+    result = run_cli("run", "--data-dir", str(new_data), "--project-dir", str(new_project))
+    assert result.exit_code == 0, result.output
+    new_files = published(new_project)
+    old_files = published(old_project)
+    assert all(new_files[name] != old_files[name] for name in PUBLISHED)
+    return Versions(
+        old_data,
+        new_data,
+        old_project,
+        old_files,
+        mart_rows(old_project),
+        new_files,
+        mart_rows(new_project),
+    )
+
+
+# ------------------------------------------------------------------------ killed mid-publish
+
+
+class Run:
+    """``custseg run`` in a child process whose progress lines are collected as they come."""
+
+    def __init__(self, data_dir: Path, project: Path, *extra: str) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [CUSTSEG, "run", "--data-dir", str(data_dir), "--project-dir", str(project), *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=subprocess_env(),
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never came:\n{''.join(self.lines)}")
+            time.sleep(0.01)
+
+    def kill(self) -> int:
+        self.process.send_signal(signal.SIGKILL)
+        return self.process.wait(timeout=30)
+
+    def wait(self) -> int:
+        code = self.process.wait(timeout=120)
+        self._reader.join(timeout=5)
+        return code
+
+
+# (progress step to wait for, seconds to wait after it before SIGKILL)
+KILL_POINTS = [
+    ("Publishing the seeds", 0.2),
+    ("Publishing the seeds", 1.2),
+    ("Writing the segments CSV", 0.0),
+]
+
+
+def test_a_run_killed_while_publishing_leaves_complete_files_and_a_working_project(
+    versions: Versions, tmp_path: Path
+) -> None:
+    outcomes = []
+    projects = []
+    for attempt, (step, delay) in enumerate(KILL_POINTS):
+        project = copy_state(versions.old_project, tmp_path / f"attempt{attempt}")
+        run = Run(versions.new_data, project)
+        run.wait_for(step)
+        time.sleep(delay)
+        code = run.kill()
+        assert code == -signal.SIGKILL, "".join(run.lines)
+        # Every published file is the complete old or the complete new version.
+        files = published(project)
+        for name, data in files.items():
+            assert data in (versions.old_files[name], versions.new_files[name]), (attempt, name)
+        load_model(project / "ml_pipeline/models/segment_model.json")
+        json.loads(files["ml_pipeline/models/evaluation_metrics.json"])
+        # The warehouse opens (DuckDB replays its log) and the mart is the old or the new one.
+        assert mart_rows(project) in (versions.old_mart, versions.new_mart), attempt
+        outcomes.append(
+            tuple("new" if files[name] == versions.new_files[name] else "old" for name in PUBLISHED)
+        )
+        projects.append(project)
+    # The kills landed at different points: some before, some after the seeds were replaced.
+    assert len(set(outcomes)) >= 2, outcomes
+
+    # A rerun succeeds: the lock died with the killed process (its file stays, naming it).
+    # Rerun where the model is still the old one, so the result must equal the reference run.
+    model = PUBLISHED.index("ml_pipeline/models/segment_model.json")
+    project = next(p for p, o in zip(projects, outcomes, strict=True) if o[model] == "old")
+    result = run_cli("run", "--data-dir", str(versions.new_data), "--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    assert published(project) == versions.new_files
+    assert mart_rows(project) == versions.new_mart
+
+
+# ---------------------------------------------------------------------------- two runs at once
+
+
+@pytest.fixture
+def running(versions: Versions, tmp_path: Path) -> Iterator[tuple[Run, Path]]:
+    project = copy_state(versions.old_project, tmp_path / "project")
+    run = Run(versions.new_data, project)
+    lock = project / "dbt_pipeline" / "custseg.duckdb.lock"
+    deadline = time.monotonic() + 60
+    while f"pid {run.process.pid}" not in (lock.read_text() if lock.exists() else ""):
+        assert run.process.poll() is None and time.monotonic() < deadline, "".join(run.lines)
+        time.sleep(0.01)
+    try:
+        yield run, project
+    finally:
+        if run.process.poll() is None:
+            run.wait()
+
+
+def test_a_second_run_on_the_same_duckdb_file_stops_and_names_the_holder(
+    running: tuple[Run, Path], versions: Versions, tmp_path: Path
+) -> None:
+    run, project = running
+    holder = f"pid {run.process.pid}"
+    database = project / "dbt_pipeline" / "custseg.duckdb"
+
+    # The same project and file.
+    same = run_cli("run", "--data-dir", str(versions.old_data), "--project-dir", str(project))
+    # Another project, the same DuckDB file.
+    other_project = copy_project(tmp_path / "other")
+    same_file = run_cli(
+        "run",
+        "--data-dir",
+        str(versions.old_data),
+        "--project-dir",
+        str(other_project),
+        "--duckdb-path",
+        str(database),
+    )
+    # The same project, another DuckDB file: the runs would overwrite each other's seeds.
+    same_project = run_cli(
+        "run",
+        "--data-dir",
+        str(versions.old_data),
+        "--project-dir",
+        str(project),
+        "--duckdb-path",
+        str(tmp_path / "elsewhere.duckdb"),
+    )
+    assert run.process.poll() is None, "the first run ended before the checks"
+    for result, what in ((same, "warehouse"), (same_file, "warehouse"), (same_project, "project")):
+        assert result.exit_code == 6, result.output
+        assert f"another custseg run holds this {what} ({holder} on " in result.output
+    assert not (tmp_path / "elsewhere.duckdb").exists()
+
+    # The first run was not disturbed.
+    assert run.wait() == 0, "".join(run.lines)
+    assert published(project) == versions.new_files
+    assert mart_rows(project) == versions.new_mart
+
+
+# ------------------------------------------------------------------ damaged or foreign models
+
+
+def reseal(document: dict[str, Any]) -> bytes:
+    """The document with a correct integrity hash, as another custseg would have written it."""
+    import hashlib
+
+    body = {key: value for key, value in document.items() if key != "integrity"}
+    digest = hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    return canonical_json({**body, "integrity": {"sha256": digest}}).encode("utf-8")
+
+
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def other_version(data: bytes) -> bytes:
+    return reseal({**json.loads(data), "custseg_version": "9.9.0"})
+
+
+def tampered(data: bytes) -> bytes:
+    document = json.loads(data)
+    document["model"]["params"]["random_state"] = 7
+    return canonical_json(document).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason", "then_run"),
+    [
+        (truncated, "is not valid JSON", True),
+        (other_version, "was written by custseg 9.9.0", True),
+        # The run's side of an edited model: test_segment_lifecycle.
+        (tampered, "failed its integrity check", False),
+    ],
+)
+def test_a_damaged_or_foreign_model_is_refused_never_half_loaded(
+    damage: Any, reason: str, then_run: bool, versions: Versions, tmp_path: Path
+) -> None:
+    project = copy_state(versions.old_project, tmp_path / "project")
+    model = project / "ml_pipeline/models/segment_model.json"
+    report = project / "ml_pipeline/models/segment_report.html"
+    model.write_bytes(damage(model.read_bytes()))
+    old_report = report.read_bytes()
+
+    refused = run_cli("report", "--project-dir", str(project))
+    assert refused.exit_code == 4, refused.output
+    assert str(model) in refused.output and reason in refused.output
+    assert report.read_bytes() == old_report
+    if not then_run:
+        return
+
+    result = run_cli(
+        "run", "--data-dir", str(versions.old_data), "--project-dir", str(project), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    (warning,) = json.loads(result.stdout)["warnings"]
+    assert "the published model cannot be used to keep segment ids" in warning
+    assert reason in warning
+    load_model(model)  # replaced by a good one
+    assert run_cli("report", "--project-dir", str(project)).exit_code == 0
+
+
+# ------------------------------------------------------------------ the database goes away
+
+
+@dataclass(frozen=True)
+class Server:
+    server: PostgresServer
+    bin_dir: Path
+
+    def pg_ctl(self, action: str) -> None:
+        """Stop the server, or start it again on the same port, as its OS user."""
+        data, log = self.server.base_dir / "data", self.server.base_dir / "server.log"
+        argv = [str(self.bin_dir / "pg_ctl"), action, "--wait", "--pgdata", str(data)]
+        if action == "stop":
+            argv += ["--mode", "fast"]
+        else:
+            argv += [
+                "--log",
+                str(log),
+                "--options",
+                f"-c listen_addresses=127.0.0.1 -p {self.server.port} -k {self.server.base_dir} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            ]
+        run_server_command(argv, f"pg_ctl {action}", log)
+
+    def mart(self) -> list[tuple[Any, ...]]:
+        import psycopg2
+
+        con = psycopg2.connect(
+            host=self.server.host,
+            port=self.server.port,
+            user=self.server.user,
+            password=self.server.password,
+            dbname=self.server.database,
+        )
+        try:
+            with con.cursor() as cur:
+                cur.execute(
+                    "select customer_id, segment_id, segment_name, total_revenue "
+                    "from custseg.fct_customer_segments order by customer_id"
+                )
+                return cur.fetchall()
+        finally:
+            con.close()
+
+
+@pytest.fixture(scope="module")
+def dedicated_server() -> Iterator[Server]:
+    """A server of its own: this module stops it, which the session's server must not suffer."""
+    bin_dir = require_server_bin_dir()
+    with running_postgres(bin_dir) as server:
+        yield Server(server, bin_dir)
+
+
+def stop_after_load(server: Server) -> Any:
+    from custseg.warehouses.postgres_warehouse import PostgresWarehouse
+
+    load_raw = PostgresWarehouse.load_raw
+
+    def load_then_stop(self: Any, data_dir: Path) -> Any:
+        loaded = load_raw(self, data_dir)
+        server.pg_ctl("stop")
+        return loaded
+
+    return ("custseg.warehouses.postgres_warehouse.PostgresWarehouse.load_raw", load_then_stop)
+
+
+def stop_before_publishing(server: Server) -> Any:
+    import custseg.pipeline
+
+    publish_seeds = custseg.pipeline.publish_seeds
+
+    def stop_then_publish(*args: Any) -> Any:
+        server.pg_ctl("stop")
+        return publish_seeds(*args)
+
+    return ("custseg.pipeline.publish_seeds", stop_then_publish)
+
+
+def test_a_postgres_server_stopped_mid_run_fails_clearly_and_publishes_nothing(
+    dedicated_server: Server, versions: Versions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = dedicated_server
+    env = {**server.server.libpq_env(), "CUSTSEG_SCHEMA": "custseg"}
+    project = copy_project(tmp_path / "project")
+    args = ["run", "--target", "postgres", "--project-dir", str(project), "--data-dir"]
+    first = run_cli(*args, str(versions.old_data), env=env)
+    assert first.exit_code == 0, first.output
+    old_files, old_mart = published(project), server.mart()
+
+    # Stopped between loading and dbt's feature build, then between fitting and publishing.
+    for stop in (stop_after_load, stop_before_publishing):
+        with monkeypatch.context() as patch:
+            patch.setattr(*stop(server))
+            broken = run_cli(*args, str(versions.new_data), env=env)
+        assert broken.exit_code == 5, broken.output
+        assert f'connection to server at "127.0.0.1", port {server.server.port} failed' in (
+            broken.output
+        ), stop.__name__
+        assert server.server.password not in broken.output
+        assert published(project) == old_files, stop.__name__
+        server.pg_ctl("start")
+        assert server.mart() == old_mart, stop.__name__
+
+    again = run_cli(*args, str(versions.new_data), env=env)
+    assert again.exit_code == 0, again.output
+    assert (
+        published(project)["dbt_pipeline/seeds/customer_segments.csv"]
+        == (versions.new_files["dbt_pipeline/seeds/customer_segments.csv"])
+    )
+    assert len(server.mart()) == len(versions.new_mart)
