@@ -22,6 +22,19 @@ Exit codes: 0 success; 1 unexpected error (e.g. the folder cannot be written); 2
 (e.g. --customers 0)."""
 
 
+PROJECT_DIR_OPTION = click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder holding dbt_pipeline/ and ml_pipeline/ (default: found from the current folder).",
+)
+DUCKDB_PATH_OPTION = click.option(
+    "--duckdb-path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="CUSTSEG_DUCKDB_PATH",
+    default=None,
+    help="DuckDB warehouse file (env CUSTSEG_DUCKDB_PATH; default dbt_pipeline/custseg.duckdb).",
+)
 TARGET_OPTION = click.option(
     "--target",
     type=click.Choice(["duckdb", "postgres", "spark"]),
@@ -89,19 +102,8 @@ def cli() -> None:
     help="Folder with CustomersData, Online_Sales, Discount_Coupon, Tax_amount and "
     "Marketing_Spend, each .csv or .parquet (required unless --config sets data_dir).",
 )
-@click.option(
-    "--project-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder holding dbt_pipeline/ and ml_pipeline/ (default: found from the current folder).",
-)
-@click.option(
-    "--duckdb-path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="CUSTSEG_DUCKDB_PATH",
-    default=None,
-    help="DuckDB warehouse file (env CUSTSEG_DUCKDB_PATH; default dbt_pipeline/custseg.duckdb).",
-)
+@PROJECT_DIR_OPTION
+@DUCKDB_PATH_OPTION
 @TARGET_OPTION
 @click.option(
     "--as-of-date",
@@ -250,19 +252,8 @@ def run(
     help="Rebuild the features from these raw files first (default: data_dir of --config, else "
     "use the features already in the warehouse from the last run).",
 )
-@click.option(
-    "--project-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder holding dbt_pipeline/ and ml_pipeline/ (default: found from the current folder).",
-)
-@click.option(
-    "--duckdb-path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="CUSTSEG_DUCKDB_PATH",
-    default=None,
-    help="DuckDB warehouse file (env CUSTSEG_DUCKDB_PATH; default dbt_pipeline/custseg.duckdb).",
-)
+@PROJECT_DIR_OPTION
+@DUCKDB_PATH_OPTION
 @TARGET_OPTION
 @click.option(
     "--as-of-date", default=None, metavar="YYYY-MM-DD", help="As-of date (with --data-dir)."
@@ -357,19 +348,8 @@ def evaluate(
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@click.option(
-    "--project-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder holding dbt_pipeline/ and ml_pipeline/ (default: found from the current folder).",
-)
-@click.option(
-    "--duckdb-path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="CUSTSEG_DUCKDB_PATH",
-    default=None,
-    help="DuckDB warehouse file (env CUSTSEG_DUCKDB_PATH; default dbt_pipeline/custseg.duckdb).",
-)
+@PROJECT_DIR_OPTION
+@DUCKDB_PATH_OPTION
 @TARGET_OPTION
 @click.option(
     "--out",
