@@ -150,6 +150,8 @@ class Run:
 
 # (progress step to wait for, seconds to wait after it before SIGKILL)
 KILL_POINTS = [
+    # During the features build: nothing is published yet (reliably "all old").
+    ("Building staging models", 0.5),
     ("Publishing the seeds", 0.2),
     ("Publishing the seeds", 1.2),
     ("Writing the segments CSV", 0.0),
