@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from custseg.errors import InputDataError
-from custseg.raw_load import load_raw_files
+from custseg.raw_load import load_raw_files, plan_raw_files
 
 FILES = {
     "CustomersData.csv": (
@@ -103,19 +103,39 @@ def test_a_failed_load_leaves_the_previous_raw_tables(tmp_path: Path) -> None:
         assert con.execute("select count(*) from raw.customers_data").fetchone() == (2,)
 
 
-def test_parquet_dates_become_month_day_year_text(tmp_path: Path) -> None:
-    data = write_files(tmp_path / "data")
+def _spend_parquet(data: Path) -> None:
     (data / "Marketing_Spend.csv").unlink()
     table = pa.table(
         {
-            "Date": pa.array([dt.date(2019, 1, 5)]),
+            "Date": pa.array([dt.datetime(2019, 1, 5, 13, 30)]),
             "Offline_Spend": pa.array([4500.0]),
             "Online_Spend": pa.array([10.25]),
         }
     )
     pq.write_table(table, data / "Marketing_Spend.parquet")
+
+
+def test_parquet_keeps_its_types_on_duckdb(tmp_path: Path) -> None:
+    data = write_files(tmp_path / "data")
+    _spend_parquet(data)
     with duckdb.connect() as con:
         load_raw_files(con, data)
         assert con.execute("select * from raw.marketing_spend").fetchall() == [
-            ("1/5/2019", "4500.0", "10.25")
+            (dt.date(2019, 1, 5), 4500.0, 10.25)
         ]
+        types = con.execute("select typeof(date), typeof(offline_spend) from raw.marketing_spend")
+        assert types.fetchall() == [("DATE", "DOUBLE")]
+        # CSV files stay text: staging parses them.
+        assert con.execute("select typeof(tenure_months) from raw.customers_data").fetchone() == (
+            "VARCHAR",
+        )
+
+
+def test_parquet_becomes_month_day_year_text_for_text_exports(tmp_path: Path) -> None:
+    """PostgreSQL and Spark load a text export of what DuckDB read: dates as M/D/YYYY."""
+    data = write_files(tmp_path / "data")
+    _spend_parquet(data)
+    with duckdb.connect() as con:
+        plans = plan_raw_files(con, data)
+        spend = next(plan for plan in plans if plan.table.table_name == "marketing_spend")
+        assert con.execute(spend.select_sql).fetchall() == [("1/5/2019", "4500.0", "10.25")]

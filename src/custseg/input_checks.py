@@ -1,7 +1,8 @@
 """The rules raw input must follow before dbt builds anything, and the repairs custseg makes.
 
 Every engine reads the five files through DuckDB (``raw_load.plan_raw_files``), so the checks
-run there, in DuckDB SQL, on the text tables the files became:
+run there, in DuckDB SQL, on the tables the files became (text, or typed Parquet columns on the
+DuckDB target: a rule then checks the typed value, e.g. a number that is NaN or not above 0):
 
 - on the DuckDB target, on the new raw tables INSIDE the load transaction: a rejection rolls the
   transaction back and the previous raw tables stay;
@@ -135,10 +136,13 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _value(column: str, alias: str = "") -> str:
-    """The trimmed text of ``column`` (of table ``alias``); null when empty, as staging sees it."""
-    qualified = f"{alias}.{_quote(column)}" if alias else _quote(column)
+def _text_value(qualified: str) -> str:
+    """The trimmed text of a text column; null when empty, as staging sees it."""
     return f"nullif(trim({qualified}), '')"
+
+
+#: DuckDB types the checks treat as numbers (raw_load keeps no other numeric types).
+_NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
 
 
 # ------------------------------------------------------------------------- SQL predicates
@@ -189,15 +193,22 @@ class ValueRule:
     """A rule on one column's values: when ``broken`` holds, the line is rejected."""
 
     column: str
-    # SQL predicate over the trimmed value (``{v}``), true when the value breaks the rule.
+    # SQL predicate over the trimmed text of the value (``{v}``), true when it breaks the rule.
     broken: str
     # Completes "<value> ...", e.g. "is not a number".
     problem: str
     # What the user should do.
     advice: str
+    # Predicates over a typed column (``{v}``) by its kind ("number", "date", or "any" for
+    # every typed column); a typed column without one is checked on its text.
+    typed: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
-    def predicate(self) -> str:
-        return self.broken.format(v=_value(self.column))
+    def predicate(self, table: _Staged) -> str:
+        kind = table.kind(self.column)
+        typed = self.typed.get(kind, self.typed.get("any")) if kind != "text" else None
+        if typed is not None:
+            return typed.format(v=table.column(self.column))
+        return self.broken.format(v=table.text(self.column))
 
 
 _FIX_LINE = "Correct the value or remove the line, then run again."
@@ -208,14 +219,48 @@ _NUMBER_ADVICE = (
 )
 
 
+# Typed columns (Parquet on DuckDB): a number must be finite, a date within years 1..9999 (what
+# every engine and Python hold).
+_TYPED_NOT_FINITE = "({v} is not null and not isfinite(cast({v} as double)))"
+_TYPED_NOT_NUMBER = "({v} is null or not isfinite(cast({v} as double)))"
+_TYPED_BAD_DATE = "({v} is null or not isfinite({v}) or year({v}) not between 1 and 9999)"
+
+
+def _typed_outside(low: float | None, high: float | None, strict_low: bool) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"cast({{v}} as double) {'<=' if strict_low else '<'} {low}")
+    if high is not None:
+        parts.append(f"cast({{v}} as double) > {high}")
+    return f"({{v}} is not null and isfinite(cast({{v}} as double)) and ({' or '.join(parts)}))"
+
+
 def _required(column: str, what: str) -> ValueRule:
-    return ValueRule(column, _empty("{v}"), f"is empty: every line needs {what}", _FIX_LINE)
+    return ValueRule(
+        column,
+        _empty("{v}"),
+        f"is empty: every line needs {what}",
+        _FIX_LINE,
+        typed={"any": _empty("{v}")},
+    )
 
 
 def _number(column: str, low: float | None, high: float | None, strict: bool, problem: str):
     return (
-        ValueRule(column, _not_number("{v}"), _NUMBER_PROBLEM, _NUMBER_ADVICE),
-        ValueRule(column, _number_outside("{v}", low, high, strict), problem, _FIX_LINE),
+        ValueRule(
+            column,
+            _not_number("{v}"),
+            _NUMBER_PROBLEM,
+            _NUMBER_ADVICE,
+            typed={"number": _TYPED_NOT_NUMBER},
+        ),
+        ValueRule(
+            column,
+            _number_outside("{v}", low, high, strict),
+            problem,
+            _FIX_LINE,
+            typed={"number": _typed_outside(low, high, strict)},
+        ),
     )
 
 
@@ -226,6 +271,27 @@ def _date(column: str) -> ValueRule:
         "is not a real date written M/D/YYYY (month/day/year, e.g. 12/31/2019)",
         "Write dates as month/day/year with a 4-digit year, or map your format in "
         "custseg.toml (date_format); " + _FIX_LINE[0].lower() + _FIX_LINE[1:],
+        typed={"date": _TYPED_BAD_DATE},
+    )
+
+
+def _optional_number(column: str) -> tuple[ValueRule, ValueRule]:
+    """Empty, or a number of 0 or more (marketing spend)."""
+    return (
+        ValueRule(
+            column,
+            "({v} is not null and not " + _is_number("{v}") + ")",
+            _NUMBER_PROBLEM,
+            _NUMBER_ADVICE,
+            typed={"number": _TYPED_NOT_FINITE},
+        ),
+        ValueRule(
+            column,
+            _number_outside("{v}", 0, None, False),
+            "must be 0 or more",
+            _FIX_LINE,
+            typed={"number": _typed_outside(0, None, False)},
+        ),
     )
 
 
@@ -279,27 +345,8 @@ VALUE_RULES: dict[str, tuple[ValueRule, ...]] = {
     ),
     "marketing_spend": (
         _date("date"),
-        ValueRule(
-            "offline_spend",
-            "({v} is not null and not " + _is_number("{v}") + ")",
-            _NUMBER_PROBLEM,
-            _NUMBER_ADVICE,
-        ),
-        ValueRule(
-            "offline_spend",
-            _number_outside("{v}", 0, None, False),
-            "must be 0 or more",
-            _FIX_LINE,
-        ),
-        ValueRule(
-            "online_spend",
-            "({v} is not null and not " + _is_number("{v}") + ")",
-            _NUMBER_PROBLEM,
-            _NUMBER_ADVICE,
-        ),
-        ValueRule(
-            "online_spend", _number_outside("{v}", 0, None, False), "must be 0 or more", _FIX_LINE
-        ),
+        *_optional_number("offline_spend"),
+        *_optional_number("online_spend"),
     ),
 }
 
@@ -308,21 +355,23 @@ VALUE_RULES: dict[str, tuple[ValueRule, ...]] = {
 class KeyRule:
     """Lines sharing a key must be identical; different values for one key are rejected."""
 
-    # SQL expressions of the key over the raw columns.
-    key: tuple[str, ...]
+    # The key's columns, each with how it is compared: "value" (as staging reads it), "lower"
+    # (its text, case ignored) or "date" (the day it means).
+    key: tuple[tuple[str, str], ...]
     # What the key is, for messages ("customer id").
     what: str
 
+    def expressions(self, table: _Staged) -> tuple[str, ...]:
+        return tuple(table.key_value(column, how) for column, how in self.key)
+
 
 KEY_RULES: dict[str, KeyRule] = {
-    "customers_data": KeyRule((_value("customerid"),), "customer id"),
+    "customers_data": KeyRule((("customerid", "value"),), "customer id"),
     "discount_coupon": KeyRule(
-        (f"lower({_value('month')})", _value("product_category")), "month and category"
+        (("month", "lower"), ("product_category", "value")), "month and category"
     ),
-    "tax_amount": KeyRule((_value("product_category"),), "category"),
-    "marketing_spend": KeyRule(
-        (f"cast(try_strptime({_value('date')}, '%m/%d/%Y') as date)",), "date"
-    ),
+    "tax_amount": KeyRule((("product_category", "value"),), "category"),
+    "marketing_spend": KeyRule((("date", "date"),), "date"),
 }
 #: A product on several lines of one order: accepted and counted (see the module docstring).
 SALES_LINE_KEY = ("customerid", "transaction_id", "product_sku")
@@ -349,9 +398,51 @@ class _Staged:
     relation: str
     # SQL giving a row's file line, qualified by ``alias.`` where needed (see _line_template).
     line_template: str
+    # DuckDB type of each column (upper case): VARCHAR, or a kept Parquet type.
+    types: Mapping[str, str]
 
     def line(self, alias: str = "") -> str:
         return self.line_template.format(alias=f"{alias}." if alias else "")
+
+    def column(self, column: str, alias: str = "") -> str:
+        return f"{alias}.{_quote(column)}" if alias else _quote(column)
+
+    def kind(self, column: str) -> str:
+        """ "text", "number", "date" or "other": how the rules read the column."""
+        type_name = self.types.get(column, "VARCHAR")
+        if type_name == "VARCHAR":
+            return "text"
+        if type_name == "DATE":
+            return "date"
+        if type_name.lstrip("U") in _NUMBER_TYPES or type_name.startswith("DECIMAL"):
+            return "number"
+        return "other"
+
+    def value(self, column: str, alias: str = "") -> str:
+        """The value as staging reads it: trimmed text (null when empty), or the typed value."""
+        qualified = self.column(column, alias)
+        return _text_value(qualified) if self.kind(column) == "text" else qualified
+
+    def text(self, column: str, alias: str = "") -> str:
+        """The value as trimmed text (null when empty), whatever the column's type."""
+        qualified = self.column(column, alias)
+        if self.kind(column) != "text":
+            qualified = f"cast({qualified} as varchar)"
+        return _text_value(qualified)
+
+    def as_written(self, column: str) -> str:
+        """The value for a message: the text as read, or a typed value as DuckDB writes it
+        ('nan', 'infinity'), not as Python would hold it."""
+        if self.kind(column) == "text":
+            return self.column(column)
+        return f"cast({self.column(column)} as varchar)"
+
+    def key_value(self, column: str, how: str) -> str:
+        if how == "lower":
+            return f"lower({self.text(column)})"
+        if how == "date" and self.kind(column) != "date":
+            return f"cast(try_strptime({self.text(column)}, '%m/%d/%Y') as date)"
+        return self.value(column)
 
     @property
     def path(self) -> Path:
@@ -432,7 +523,9 @@ def check_raw_tables(
         When a rule is broken: the message names file, line, column, value, count and the fix.
     """
     tables = {
-        plan.table.table_name: _Staged(plan, relation, _line_template(con, plan, relation))
+        plan.table.table_name: _Staged(
+            plan, relation, _line_template(con, plan, relation), _column_types(con, relation)
+        )
         for plan, relation in staged
     }
     with _memory_capped(con):
@@ -447,6 +540,11 @@ def check_raw_tables(
         return _repairs(con, tables, deferred)
 
 
+def _column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    rows = con.execute(f"describe {relation}").fetchall()
+    return {str(row[0]): str(row[1]).upper() for row in rows}
+
+
 def _columns(table: _Staged) -> tuple[str, ...]:
     return table.plan.table.columns
 
@@ -457,15 +555,16 @@ def _value_problems(
     if not rules:
         return []
     # One pass over the table counts every rule's offending lines.
-    aggregates = ", ".join(f"count(*) filter (where {rule.predicate()})" for rule in rules)
+    aggregates = ", ".join(f"count(*) filter (where {rule.predicate(table)})" for rule in rules)
     counts = con.execute(f"select {aggregates} from {table.relation}").fetchone()
     problems = []
     for rule, count in zip(rules, counts, strict=True):
         if not count:
             continue
         examples = con.execute(
-            f"select {table.line()} as line, {_quote(rule.column)} from {table.relation} "
-            f"where {rule.predicate()} order by line limit {_LISTED_LINES}"
+            f"select {table.line()} as line, {table.as_written(rule.column)} "
+            f"from {table.relation} "
+            f"where {rule.predicate(table)} order by line limit {_LISTED_LINES}"
         ).fetchall()
         first_line, value = examples[0]
         lines = [line for line, _ in examples]
@@ -514,9 +613,10 @@ def _configured_date(value: object) -> tuple[str, str] | None:
 
 def _key_problems(con: duckdb.DuckDBPyConnection, table: _Staged, rule: KeyRule) -> list[_Problem]:
     columns = _columns(table)
-    keys = ", ".join(f"{expression} as k{i}" for i, expression in enumerate(rule.key))
+    key_expressions = rule.expressions(table)
+    keys = ", ".join(f"{expression} as k{i}" for i, expression in enumerate(key_expressions))
     key_names = ", ".join(f"k{i}" for i in range(len(rule.key)))
-    values = ", ".join(_value(column) for column in columns)
+    values = ", ".join(table.value(column) for column in columns)
     conflicts = f"""
         with keyed as (
             select {table.line()} as line, {keys}, hash({values}) as h from {table.relation}
@@ -534,7 +634,7 @@ def _key_problems(con: duckdb.DuckDBPyConnection, table: _Staged, rule: KeyRule)
     key_values = con.execute(
         f"select {key_names} from ({conflicts}) order by first_line limit 1"
     ).fetchone()
-    predicate = " and ".join(f"{expression} = ?" for expression in rule.key)
+    predicate = " and ".join(f"{expression} = ?" for expression in key_expressions)
     rows = con.execute(
         f"select {table.line()} as line, {values} from {table.relation} where {predicate} "
         "order by line",
@@ -590,12 +690,13 @@ def _reference_problems(
         target = tables.get(target_name)
         if target is None:
             continue
+        value, target_value = _comparable(sales, column, target, target_column)
         missing = f"""
-            select {sales.line("s")} as line, {_value(column, "s")} as v
+            select {sales.line("s")} as line, {value("s")} as v
             from {sales.relation} as s
-            where {_value(column, "s")} is not null and not exists (
+            where {value("s")} is not null and not exists (
                 select 1 from {target.relation} as t
-                where {_value(target_column, "t")} = {_value(column, "s")}
+                where {target_value("t")} = {value("s")}
             )
         """
         count, distinct = con.execute(
@@ -628,6 +729,20 @@ def _reference_problems(
     return problems
 
 
+def _comparable(
+    table: _Staged, column: str, other: _Staged, other_column: str
+) -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """Expressions (by table alias) comparing two columns: as typed when their types agree,
+    else as text (a customer id that is a number in one file and text in another)."""
+    if table.types.get(column) == other.types.get(other_column):
+        return (lambda alias: table.value(column, alias)), (
+            lambda alias: other.value(other_column, alias)
+        )
+    return (lambda alias: table.text(column, alias)), (
+        lambda alias: other.text(other_column, alias)
+    )
+
+
 def _rejection(problems: Sequence[_Problem]) -> str:
     text = problems[0].message
     others = problems[1:]
@@ -648,54 +763,28 @@ def _rejection(problems: Sequence[_Problem]) -> str:
 # --------------------------------------------------------------------------- the repairs
 
 
-#: The lines of one key (a line of the file, for the sales the product of an order) are
-#: compared to find exact copies and, for the sales, products on several differing lines.
-LINE_KEYS: dict[str, tuple[str, ...]] = {
-    "customers_data": ("customerid",),
-    "online_sales": SALES_LINE_KEY,
-    "discount_coupon": ("month", "product_category"),
-    "tax_amount": ("product_category",),
-    "marketing_spend": ("date",),
-}
 #: Environment variable capping DuckDB's memory, the one dbt's duckdb profile reads; the large
 #: aggregations of the checks spill to disk beyond it instead of taking 80% of the machine.
 MEMORY_LIMIT_ENV = "CUSTSEG_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "2GB"
 
 
-@dataclass(frozen=True)
-class _Repeats:
-    """Keys of one table that occur on more than one line."""
+def _differing_repeats(con: duckdb.DuckDBPyConnection, table: _Staged) -> tuple[int, int | None]:
+    """Products on several lines of one order that differ in some value: how many, first line.
 
-    # Temporary table of the hashes of those keys.
-    keys: str
-    # Keys whose lines differ in some value, and the first line of such a key.
-    differing_keys: int
-    first_differing_line: int | None
-
-
-def _scan_repeats(con: duckdb.DuckDBPyConnection, table: _Staged) -> _Repeats:
-    """One aggregation over the table's keys: which occur more than once, which differ.
-
-    Keys and lines are compared by a hash of their trimmed values (as staging reads them); the
-    hashes only select candidates, :func:`_drop_exact_duplicates` compares the values.
+    One aggregation over a hash of the key (customer, transaction, SKU) with the lowest and
+    highest hash of the line's values, as staging reads them.
     """
-    name = table.plan.table.table_name
-    columns = LINE_KEYS.get(name, _columns(table))
-    key = ", ".join(_value(column) for column in columns)
-    values = ", ".join(_value(column) for column in _columns(table))
-    keys = _quote(f"custseg_repeated_keys_{name}")
-    con.execute(
-        f"create or replace temp table {keys} as "
-        f"select k, min(h) <> max(h) as differs, min(line) as first_line from ("
-        f"  select hash({key}) as k, hash({values}) as h, {table.line()} as line "
-        f"  from {table.relation}) "
-        f"group by k having count(*) > 1"
-    )
+    key = ", ".join(table.value(column) for column in SALES_LINE_KEY)
+    values = ", ".join(table.value(column) for column in _columns(table))
     differing, first = con.execute(
-        f"select count(*), min(first_line) from {keys} where differs"
+        f"select count(*), min(first_line) from ("
+        f"  select min(line) as first_line from ("
+        f"    select hash({key}) as k, hash({values}) as h, {table.line()} as line "
+        f"    from {table.relation}) "
+        f"  group by k having min(h) <> max(h))"
     ).fetchone()
-    return _Repeats(keys, int(differing), first)
+    return int(differing), first
 
 
 @contextlib.contextmanager
@@ -729,15 +818,16 @@ def _repairs(
                 f"({', '.join(shown(c) for c in extra)}); custseg reads "
                 f"{', '.join(_columns(table))}."
             )
-        repeats = _scan_repeats(con, table)
-        removed = _drop_exact_duplicates(con, table, repeats, messages, deferred)
-        if name == "online_sales" and repeats.differing_keys:
+        removed = _drop_exact_duplicates(con, table, messages, deferred)
+        differing, first_line = (
+            _differing_repeats(con, table) if name == "online_sales" else (0, None)
+        )
+        if differing:
             messages.append(
-                f"{table.name}: {repeats.differing_keys:,} product(s) appear on more than one "
+                f"{table.name}: {differing:,} product(s) appear on more than one "
                 "line of the same order (customer, transaction and SKU) with other values "
                 "(quantity, price, coupon status...), the first at "
-                f"{table.at(int(repeats.first_differing_line or 0))}; each line counts as a "
-                "purchase."
+                f"{table.at(int(first_line or 0))}; each line counts as a purchase."
             )
         outcome[name] = TableRepairs(tuple(messages), removed)
     notes = _customers_without_sales(con, tables)
@@ -752,31 +842,40 @@ def _repairs(
 def _drop_exact_duplicates(
     con: duckdb.DuckDBPyConnection,
     table: _Staged,
-    repeats: _Repeats,
     messages: list[str],
     deferred: list[str] | None,
 ) -> int:
     """Remove every copy of a line after its first; return how many were removed.
 
-    Lines are compared on their trimmed values, as staging reads them: the hashes only pick the
-    candidates, the comparison is exact. The lines to remove are kept in a temporary table;
-    with ``deferred`` given, the DELETE of a table with its own line numbers (the large sales
-    table) is appended there for the caller to run after its commit: DuckDB commits a table
-    created and then deleted from in one transaction much more slowly.
+    Lines are compared on their values as staging reads them (text trimmed). One aggregation
+    over a hash of each line finds the candidates; only the lines of a repeated hash are then
+    compared value for value, so a clean file costs that one aggregation. The lines to remove are
+    kept in a temporary table; with ``deferred`` given, the DELETE of a table with its own line
+    numbers (the large sales table) is appended there for the caller to run after its commit:
+    DuckDB commits a table created and then deleted from in one transaction much more slowly.
     """
     name = table.plan.table.table_name
-    key = ", ".join(_value(column) for column in LINE_KEYS.get(name, _columns(table)))
-    values = ", ".join(_value(column) for column in _columns(table))
+    values = ", ".join(table.value(column) for column in _columns(table))
+    repeated = _quote(f"custseg_repeated_lines_{name}")
+    con.execute(
+        f"create or replace temp table {repeated} as "
+        f"select h from (select hash({values}) as h from {table.relation}) "
+        "group by h having count(*) > 1"
+    )
+    ((candidates,),) = con.execute(f"select count(*) from {repeated}").fetchall()
+    if not candidates:
+        con.execute(f"drop table {repeated}")
+        return 0
     found = _quote(f"custseg_duplicates_{name}")
     con.execute(
         f"create or replace temp table {found} as select line from ("
         f"  select {table.line()} as line, row_number() over ("
         f"    partition by {values} order by {table.line()}) as copy"
         f"  from {table.relation}"
-        f"  where hash({key}) in (select k from {repeats.keys})"
+        f"  where hash({values}) in (select h from {repeated})"
         f") where copy > 1"
     )
-    con.execute(f"drop table {repeats.keys}")
+    con.execute(f"drop table {repeated}")
     ((count,),) = con.execute(f"select count(*) from {found}").fetchall()
     if not count:
         con.execute(f"drop table {found}")
@@ -808,12 +907,13 @@ def _customers_without_sales(
     if sales is None or customers is None:
         return []
     # The distinct buyers first: a hash table of customers, not of sales lines.
+    customer, buyer = _comparable(customers, "customerid", sales, "customerid")
     without = f"""
-        select {customers.line("c")} as line, {_value("customerid", "c")} as v
+        select {customers.line("c")} as line, {customer("c")} as v
         from {customers.relation} as c
-        where {_value("customerid", "c")} not in (
-            select distinct {_value("customerid", "s")} from {sales.relation} as s
-            where {_value("customerid", "s")} is not null
+        where {customer("c")} not in (
+            select distinct {buyer("s")} from {sales.relation} as s
+            where {buyer("s")} is not null
         )
     """
     ((count,),) = con.execute(f"select count(*) from ({without})").fetchall()

@@ -32,6 +32,7 @@ from custseg.raw_load import (
     SUPPORTED_SUFFIXES,
     RawTable,
     find_input_file,
+    kept_type,
     quote_identifier,
     quote_literal,
 )
@@ -127,9 +128,9 @@ class InputSpec:
         return path
 
     def select_list(
-        self, found: Sequence[tuple[str, str]], path: Path
+        self, found: Sequence[tuple[str, str]], path: Path, *, keep_types: bool = False
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """SELECT expressions producing our text columns from the file's, and ignored columns.
+        """SELECT expressions producing our columns from the file's, and ignored columns.
 
         Parameters
         ----------
@@ -137,6 +138,9 @@ class InputSpec:
             The file's (column name, DuckDB type) pairs.
         path
             The file, for messages.
+        keep_types
+            Keep typed (Parquet) columns as they are (``raw_load.kept_type``); otherwise, and
+            for text dates in a configured format, the values become text.
 
         Raises
         ------
@@ -164,7 +168,11 @@ class InputSpec:
         for column in table.columns:
             name, type_name = by_normalized[_normalize(self.source_column(column))]
             source = quote_identifier(name)
-            if column in table.date_columns:
+            is_date_column = column in table.date_columns
+            kept = kept_type(source, type_name, is_date_column=is_date_column)
+            if keep_types and kept is not None:
+                expression = kept
+            elif is_date_column:
                 expression = self._date_expression(source, type_name)
             else:
                 expression = f"cast({source} as varchar)"

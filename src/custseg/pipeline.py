@@ -468,14 +468,19 @@ def publish_seeds(files: Mapping[Path, bytes], invocation: DbtInvocation) -> lis
 
 
 def summarize_mart(warehouse: Warehouse) -> list[SegmentSummary]:
-    """Customers and revenue per segment, read from the published mart."""
+    """Customers and revenue per segment, read from the published mart.
+
+    Revenue is summed as an exact decimal: a floating point sum depends on the order the engine
+    adds the rows in, which differs between engines and between layouts of the same data.
+    """
     rows = warehouse.fetch(
-        "select segment_id, segment_name, count(*) as customers, sum(total_revenue) as revenue "
+        "select segment_id, segment_name, count(*) as customers, "
+        "sum(cast(total_revenue as decimal(38, 10))) as revenue "
         f"from {warehouse.relation('fct_customer_segments')} "
         "group by segment_id, segment_name order by segment_id"
     )
     total_customers = sum(row[2] for row in rows) or 1
-    total_revenue = sum(row[3] for row in rows) or 1.0
+    total_revenue = float(sum(row[3] for row in rows)) or 1.0
     return [
         SegmentSummary(
             segment_id=int(segment_id),

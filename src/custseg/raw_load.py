@@ -1,13 +1,18 @@
-"""Load the five raw e-commerce files into the warehouse's ``raw`` schema, as text.
+"""Load the five raw e-commerce files into the warehouse's ``raw`` schema.
 
-Every value lands as text so that nothing is guessed here: staging models type and check it.
-Header names are trimmed and lower-cased (the real ``Discount_Coupon.csv`` has a header with a
-trailing space). All five tables are replaced in one transaction: a file that fails to load leaves
-the previous raw tables as they were.
+Nothing is guessed here: a CSV file lands as text (DuckDB reads it with ``all_varchar``), and
+staging models type it. A Parquet file already says what its columns are: on DuckDB they land with
+those types (numbers, dates, text), which spares converting 50 million values to text and parsing
+them back (see ``kept_type``); the engines loaded through a text export (PostgreSQL, Spark) get
+text as from a CSV. Staging reads either (``macros/raw_columns.sql``). Header names are trimmed
+and lower-cased (the real ``Discount_Coupon.csv`` has a header with a trailing space). All five
+tables are replaced in one transaction: a file that fails to load leaves the previous raw tables
+as they were.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +150,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _select_list(table: RawTable, found: Sequence[tuple[str, str]], path: Path) -> tuple[str, ...]:
+def _select_list(
+    table: RawTable, found: Sequence[tuple[str, str]], path: Path, *, keep_types: bool
+) -> tuple[str, ...]:
     """Map the file's columns to ours; return the SELECT expressions, one per expected column."""
     by_normalized: dict[str, tuple[str, str]] = {}
     for name, type_name in found:
@@ -165,12 +172,41 @@ def _select_list(table: RawTable, found: Sequence[tuple[str, str]], path: Path) 
     for column in table.columns:
         name, type_name = by_normalized[column]
         source = quote_identifier(name)
-        if column in table.date_columns and type_name.upper().startswith(("DATE", "TIMESTAMP")):
+        is_date_column = column in table.date_columns
+        kept = kept_type(source, type_name, is_date_column=is_date_column) if keep_types else None
+        if kept is not None:
+            expression = kept
+        elif is_date_column and type_name.upper().startswith(("DATE", "TIMESTAMP")):
             expression = f"strftime({source}, '%-m/%-d/%Y')"
         else:
             expression = f"cast({source} as varchar)"
         expressions.append(f"{expression} as {quote_identifier(column)}")
     return tuple(expressions)
+
+
+#: DuckDB types a raw column keeps when types are kept: whole and decimal numbers, dates, text.
+#: Anything else (booleans, lists, blobs...) becomes text, which the input checks then judge.
+_KEPT_TYPES = re.compile(
+    r"(VARCHAR|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL\(\d+,\s*\d+\)|DATE)",
+    re.IGNORECASE,
+)
+
+
+def kept_type(source: str, type_name: str, *, is_date_column: bool) -> str | None:
+    """The SELECT expression keeping a typed file column as it is, or None to make it text.
+
+    A date column keeps a date, and a timestamp becomes its date (the time of day is not used);
+    written dates stay text, to be read by their format. Other columns keep numbers and text;
+    any other type becomes text, whose odd value the checks then name.
+    """
+    type_name = type_name.strip().upper()
+    if is_date_column:
+        if type_name == "DATE":
+            return source
+        return f"cast({source} as date)" if type_name.startswith("TIMESTAMP") else None
+    if type_name == "DATE" or not _KEPT_TYPES.fullmatch(type_name):
+        return None
+    return source
 
 
 def _ignored_columns(table: RawTable, found: Sequence[tuple[str, str]]) -> tuple[str, ...]:
@@ -179,7 +215,7 @@ def _ignored_columns(table: RawTable, found: Sequence[tuple[str, str]]) -> tuple
 
 @dataclass(frozen=True)
 class RawFilePlan:
-    """How one input file becomes one raw table: a DuckDB SELECT producing text columns."""
+    """How one input file becomes one raw table: a DuckDB SELECT producing its columns."""
 
     table: RawTable
     source_path: Path
@@ -188,12 +224,18 @@ class RawFilePlan:
 
 
 def plan_raw_files(
-    con: duckdb.DuckDBPyConnection, data_dir: Path, inputs: Sequence[InputSpec] | None = None
+    con: duckdb.DuckDBPyConnection,
+    data_dir: Path,
+    inputs: Sequence[InputSpec] | None = None,
+    *,
+    keep_types: bool = False,
 ) -> list[RawFilePlan]:
     """Find, read and check the header of every input file; nothing is written.
 
     Every engine reads the files through DuckDB (CSV or Parquet, header names trimmed and
-    lower-cased, values as text), so the same rules and messages apply whatever the warehouse.
+    lower-cased), so the same rules and messages apply whatever the warehouse. Values become
+    text, except that with ``keep_types`` typed (Parquet) columns keep their number, date or text
+    type (see :func:`kept_type`).
     ``inputs`` (from a ``custseg.toml``, see ``input_config``) renames files and columns and
     converts configured date formats to M/D/YYYY; inputs without a spec load as usual.
 
@@ -212,9 +254,10 @@ def plan_raw_files(
         scan = _scan_sql(path)
         found = _describe(con, scan, path)
         if spec is None:
-            expressions, ignored = _select_list(table, found, path), _ignored_columns(table, found)
+            expressions = _select_list(table, found, path, keep_types=keep_types)
+            ignored = _ignored_columns(table, found)
         else:
-            expressions, ignored = spec.select_list(found, path)
+            expressions, ignored = spec.select_list(found, path, keep_types=keep_types)
         select_list = ",\n    ".join(expressions)
         if table.keep_line_numbers:
             if path.suffix.lower() == ".parquet":
@@ -260,13 +303,14 @@ def load_raw_files(
         and ``Marketing_Spend``, each as ``.csv`` or ``.parquet``.
     inputs
         Optional file, column and date-format mapping (see :func:`plan_raw_files`).
+        Typed Parquet columns keep their types (DuckDB reads them as they are).
 
     Returns
     -------
     list of LoadedTable
         One entry per raw table, with its row count and the extra columns that were ignored.
     """
-    plans = plan_raw_files(con, data_dir, inputs)
+    plans = plan_raw_files(con, data_dir, inputs, keep_types=True)
     loaded: list[LoadedTable] = []
     con.execute("begin transaction")
     try:

@@ -15,8 +15,8 @@ as_of as (
 
 orders as (
 
+    -- Grouped by the two ids; the order id is written once per order, not once per line.
     select
-        sales.order_id,
         sales.customer_id,
         sales.transaction_id,
         min(sales.transaction_date) as order_date,
@@ -27,8 +27,23 @@ orders as (
     from sales
     cross join as_of
     where sales.transaction_date < as_of.as_of_date
-    group by sales.order_id, sales.customer_id, sales.transaction_id
+    group by sales.customer_id, sales.transaction_id
+
+),
+
+final as (
+
+    select
+        {{ dbt.concat(['customer_id', "'|'", 'transaction_id']) }} as order_id,
+        customer_id,
+        transaction_id,
+        order_date,
+        count_sales_lines,
+        total_quantity,
+        order_revenue
+
+    from orders
 
 )
 
-select * from orders
+select * from final

@@ -3,7 +3,13 @@
     quantity * unit price * (1 - discount) * (1 + GST) + delivery charges,
     where the discount is the coupon of the line's month and category, applied only when the
     coupon was used, and GST is a fraction. This is the only definition of revenue in the project.
+
+    A view: the raw sales lines are already stored once, and pricing them (two joins with
+    category-sized tables) is cheaper than storing them again; at 50 million lines writing this
+    table cost about 20 s of a 2-core machine, computing it about 1 s.
 -#}
+
+{{ config(materialized='view') }}
 with
 
 sales_lines as (

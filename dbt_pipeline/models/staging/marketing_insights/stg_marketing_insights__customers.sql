@@ -1,3 +1,5 @@
+{%- set kinds = raw_column_kinds(source('marketing_insights', 'customers_data')) -%}
+
 with
 
 source as (
@@ -11,14 +13,14 @@ renamed as (
     select
 
         ---------- ids
-        trim(customerid) as customer_id,
+        {{ raw_text('customerid', kinds) }} as customer_id,
 
         ---------- attributes
-        upper(trim(gender)) as gender,
-        trim(location) as location,
+        upper({{ raw_text('gender', kinds) }}) as gender,
+        {{ raw_text('location', kinds) }} as location,
 
         ---------- numerics
-        cast(trim(tenure_months) as integer) as tenure_months
+        {{ raw_number('tenure_months', kinds, 'integer') }} as tenure_months
 
     from source
 

@@ -1,3 +1,5 @@
+{%- set kinds = raw_column_kinds(source('marketing_insights', 'discount_coupon')) -%}
+
 with
 
 source as (
@@ -11,17 +13,17 @@ renamed as (
     select
 
         ---------- ids
-        trim(coupon_code) as coupon_code,
+        {{ raw_text('coupon_code', kinds) }} as coupon_code,
 
         ---------- attributes
-        {{ month_abbreviation_to_number('month') }} as month_number,
-        trim(month) as month_name,
-        trim(product_category) as product_category,
+        {{ month_abbreviation_to_number(raw_text('month', kinds)) }} as month_number,
+        {{ raw_text('month', kinds) }} as month_name,
+        {{ raw_text('product_category', kinds) }} as product_category,
 
         ---------- numerics
         -- The file stores percent (10 = 10%); the rate is the fraction used in the invoice.
-        cast(trim(discount_pct) as {{ type_amount() }}) as discount_pct,
-        cast(trim(discount_pct) as {{ type_amount() }}) / 100 as discount_rate
+        {{ raw_number('discount_pct', kinds, type_amount()) }} as discount_pct,
+        {{ raw_number('discount_pct', kinds, type_amount()) }} / 100 as discount_rate
 
     from source
 

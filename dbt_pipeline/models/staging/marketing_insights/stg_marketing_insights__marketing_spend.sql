@@ -1,3 +1,5 @@
+{%- set kinds = raw_column_kinds(source('marketing_insights', 'marketing_spend')) -%}
+
 with
 
 source as (
@@ -11,11 +13,11 @@ renamed as (
     select
 
         ---------- dates
-        {{ parse_mdy_date('date') }} as spend_date,
+        {{ raw_date('date', kinds) }} as spend_date,
 
         ---------- numerics
-        cast(trim(offline_spend) as {{ type_amount() }}) as offline_spend_amount,
-        cast(trim(online_spend) as {{ type_amount() }}) as online_spend_amount
+        {{ raw_number('offline_spend', kinds, type_amount()) }} as offline_spend_amount,
+        {{ raw_number('online_spend', kinds, type_amount()) }} as online_spend_amount
 
     from source
 

@@ -1,3 +1,5 @@
+{%- set kinds = raw_column_kinds(source('marketing_insights', 'online_sales')) -%}
+
 with
 
 source as (
@@ -12,26 +14,27 @@ renamed as (
 
         ---------- ids
         cast(file_line_number as integer) as sales_line_id,
-        trim(customerid) as customer_id,
-        trim(transaction_id) as transaction_id,
+        {{ raw_text('customerid', kinds) }} as customer_id,
+        {{ raw_text('transaction_id', kinds) }} as transaction_id,
         -- An order is a (customer, transaction) pair: one transaction id can belong to two
         -- customers in the source system.
-        trim(customerid) || '|' || trim(transaction_id) as order_id,
-        trim(product_sku) as product_sku,
+        {{ raw_text('customerid', kinds) }} || '|' || {{ raw_text('transaction_id', kinds) }}
+            as order_id,
+        {{ raw_text('product_sku', kinds) }} as product_sku,
 
         ---------- dates
-        {{ parse_mdy_date('transaction_date') }} as transaction_date,
+        {{ raw_date('transaction_date', kinds) }} as transaction_date,
 
         ---------- attributes
-        trim(product_description) as product_description,
-        trim(product_category) as product_category,
-        trim(coupon_status) as coupon_status,
-        trim(coupon_status) = 'Used' as is_coupon_used,
+        {{ raw_text('product_description', kinds) }} as product_description,
+        {{ raw_text('product_category', kinds) }} as product_category,
+        {{ raw_text('coupon_status', kinds) }} as coupon_status,
+        {{ raw_text('coupon_status', kinds) }} = 'Used' as is_coupon_used,
 
         ---------- numerics
-        cast(trim(quantity) as {{ type_amount() }}) as quantity,
-        cast(trim(avg_price) as {{ type_amount() }}) as unit_price_amount,
-        cast(trim(delivery_charges) as {{ type_amount() }}) as delivery_charges_amount
+        {{ raw_number('quantity', kinds, type_amount()) }} as quantity,
+        {{ raw_number('avg_price', kinds, type_amount()) }} as unit_price_amount,
+        {{ raw_number('delivery_charges', kinds, type_amount()) }} as delivery_charges_amount
 
     from source
 

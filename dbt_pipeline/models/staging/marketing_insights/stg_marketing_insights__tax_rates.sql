@@ -1,3 +1,5 @@
+{%- set kinds = raw_column_kinds(source('marketing_insights', 'tax_amount')) -%}
+
 with
 
 source as (
@@ -11,11 +13,11 @@ renamed as (
     select
 
         ---------- attributes
-        trim(product_category) as product_category,
+        {{ raw_text('product_category', kinds) }} as product_category,
 
         ---------- numerics
         -- Stored as a fraction already (0.18 = 18%): never divide it by 100 again.
-        cast(trim(gst) as {{ type_amount() }}) as gst_rate
+        {{ raw_number('gst', kinds, type_amount()) }} as gst_rate
 
     from source
 
