@@ -81,12 +81,9 @@ class RunConfig:
         """The published seed CSV that dbt loads as ``segment_definitions``."""
         return self.dbt_project_dir / "seeds" / "segment_definitions.csv"
 
-    def dbt_vars(self, segment_source: str = "seed") -> dict[str, str | None]:
-        """The dbt vars of this run; ``segment_source`` is 'seed' or 'warehouse'."""
-        return {
-            "as_of_date": self.as_of_date.isoformat() if self.as_of_date else None,
-            "segment_source": segment_source,
-        }
+    def dbt_vars(self) -> dict[str, str | None]:
+        """The dbt vars of this run (the same for all its dbt calls: see ``dbt_invocation``)."""
+        return {"as_of_date": self.as_of_date.isoformat() if self.as_of_date else None}
 
 
 def find_project_root(start: Path) -> Path:

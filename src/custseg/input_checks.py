@@ -769,22 +769,54 @@ MEMORY_LIMIT_ENV = "CUSTSEG_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "2GB"
 
 
-def _differing_repeats(con: duckdb.DuckDBPyConnection, table: _Staged) -> tuple[int, int | None]:
-    """Products on several lines of one order that differ in some value: how many, first line.
+#: The lines of one key (for the sales, the product of an order) are compared to find exact
+#: copies and, for the sales, products on several lines with other values.
+LINE_KEYS: dict[str, tuple[str, ...]] = {
+    "customers_data": ("customerid",),
+    "online_sales": SALES_LINE_KEY,
+    "discount_coupon": ("month", "product_category"),
+    "tax_amount": ("product_category",),
+    "marketing_spend": ("date",),
+}
 
-    One aggregation over a hash of the key (customer, transaction, SKU) with the lowest and
-    highest hash of the line's values, as staging reads them.
+
+@dataclass(frozen=True)
+class _Repeats:
+    """Keys of one table that occur on more than one line (a temporary table of their hashes)."""
+
+    # Temporary table: k (key hash), n (lines), same (every line has the same values).
+    keys: str
+    # Keys whose lines differ in some value, and the first line of such a key.
+    differing_keys: int
+    first_differing_line: int | None
+    # Keys whose lines may hold exact copies: all lines alike, or more than two lines.
+    candidate_keys: int
+
+
+def _scan_repeats(con: duckdb.DuckDBPyConnection, table: _Staged) -> _Repeats:
+    """One aggregation over the table: which keys occur more than once, and how their lines
+    compare (lowest and highest hash of the values, as staging reads them).
+
+    A key on two lines is an exact copy when both hashes agree and a product bought twice
+    otherwise; a key on three or more lines may be both, and its lines are compared value for
+    value (:func:`_drop_exact_duplicates`). The hashes only select candidates.
     """
-    key = ", ".join(table.value(column) for column in SALES_LINE_KEY)
+    name = table.plan.table.table_name
+    key = ", ".join(table.value(column) for column in LINE_KEYS.get(name, _columns(table)))
     values = ", ".join(table.value(column) for column in _columns(table))
-    differing, first = con.execute(
-        f"select count(*), min(first_line) from ("
-        f"  select min(line) as first_line from ("
-        f"    select hash({key}) as k, hash({values}) as h, {table.line()} as line "
-        f"    from {table.relation}) "
-        f"  group by k having min(h) <> max(h))"
+    keys = _quote(f"custseg_repeated_keys_{name}")
+    con.execute(
+        f"create or replace temp table {keys} as "
+        f"select k, count(*) as n, min(h) = max(h) as same, min(line) as first_line from ("
+        f"  select hash({key}) as k, hash({values}) as h, {table.line()} as line "
+        f"  from {table.relation}) "
+        f"group by k having count(*) > 1"
+    )
+    differing, first, candidates = con.execute(
+        f"select count(*) filter (where not same), min(first_line) filter (where not same), "
+        f"count(*) filter (where same or n > 2) from {keys}"
     ).fetchone()
-    return int(differing), first
+    return _Repeats(keys, int(differing), first, int(candidates))
 
 
 @contextlib.contextmanager
@@ -818,16 +850,15 @@ def _repairs(
                 f"({', '.join(shown(c) for c in extra)}); custseg reads "
                 f"{', '.join(_columns(table))}."
             )
-        removed = _drop_exact_duplicates(con, table, messages, deferred)
-        differing, first_line = (
-            _differing_repeats(con, table) if name == "online_sales" else (0, None)
-        )
-        if differing:
+        repeats = _scan_repeats(con, table)
+        removed = _drop_exact_duplicates(con, table, repeats, messages, deferred)
+        if name == "online_sales" and repeats.differing_keys:
             messages.append(
-                f"{table.name}: {differing:,} product(s) appear on more than one "
+                f"{table.name}: {repeats.differing_keys:,} product(s) appear on more than one "
                 "line of the same order (customer, transaction and SKU) with other values "
                 "(quantity, price, coupon status...), the first at "
-                f"{table.at(int(first_line or 0))}; each line counts as a purchase."
+                f"{table.at(int(repeats.first_differing_line or 0))}; each line counts as a "
+                "purchase."
             )
         outcome[name] = TableRepairs(tuple(messages), removed)
     notes = _customers_without_sales(con, tables)
@@ -842,40 +873,35 @@ def _repairs(
 def _drop_exact_duplicates(
     con: duckdb.DuckDBPyConnection,
     table: _Staged,
+    repeats: _Repeats,
     messages: list[str],
     deferred: list[str] | None,
 ) -> int:
     """Remove every copy of a line after its first; return how many were removed.
 
-    Lines are compared on their values as staging reads them (text trimmed). One aggregation
-    over a hash of each line finds the candidates; only the lines of a repeated hash are then
-    compared value for value, so a clean file costs that one aggregation. The lines to remove are
-    kept in a temporary table; with ``deferred`` given, the DELETE of a table with its own line
-    numbers (the large sales table) is appended there for the caller to run after its commit:
-    DuckDB commits a table created and then deleted from in one transaction much more slowly.
+    Only the lines of the candidate keys found by :func:`_scan_repeats` are compared, value for
+    value as staging reads them (text trimmed): a file without copies costs no second pass. The
+    lines to remove are kept in a temporary table; with ``deferred`` given, the DELETE of a table
+    with its own line numbers (the large sales table) is appended there for the caller to run
+    after its commit: DuckDB commits a table created and then deleted from in one transaction
+    much more slowly.
     """
     name = table.plan.table.table_name
-    values = ", ".join(table.value(column) for column in _columns(table))
-    repeated = _quote(f"custseg_repeated_lines_{name}")
-    con.execute(
-        f"create or replace temp table {repeated} as "
-        f"select h from (select hash({values}) as h from {table.relation}) "
-        "group by h having count(*) > 1"
-    )
-    ((candidates,),) = con.execute(f"select count(*) from {repeated}").fetchall()
-    if not candidates:
-        con.execute(f"drop table {repeated}")
+    if not repeats.candidate_keys:
+        con.execute(f"drop table {repeats.keys}")
         return 0
+    key = ", ".join(table.value(column) for column in LINE_KEYS.get(name, _columns(table)))
+    values = ", ".join(table.value(column) for column in _columns(table))
     found = _quote(f"custseg_duplicates_{name}")
     con.execute(
         f"create or replace temp table {found} as select line from ("
         f"  select {table.line()} as line, row_number() over ("
         f"    partition by {values} order by {table.line()}) as copy"
         f"  from {table.relation}"
-        f"  where hash({values}) in (select h from {repeated})"
+        f"  where hash({key}) in (select k from {repeats.keys} where same or n > 2)"
         f") where copy > 1"
     )
-    con.execute(f"drop table {repeated}")
+    con.execute(f"drop table {repeats.keys}")
     ((count,),) = con.execute(f"select count(*) from {found}").fetchall()
     if not count:
         con.execute(f"drop table {found}")

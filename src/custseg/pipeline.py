@@ -49,6 +49,8 @@ SEGMENTS_FILE = "customer_segments.csv"
 MODEL_FILE = "segment_model.json"
 METRICS_FILE = "evaluation_metrics.json"
 K_SELECTION_FILE = "k_selection.json"
+#: How `custseg run` tells fct_customer_segments where the segments come from.
+SEGMENT_SOURCE_ENV = "CUSTSEG_SEGMENT_SOURCE"
 
 SEGMENTS_HEADER_LINE = (",".join(SEGMENTS_HEADER) + "\n").encode("utf-8")
 
@@ -115,12 +117,17 @@ class RunResult:
 def dbt_invocation(
     config: RunConfig, warehouse: Warehouse, segment_source: str = "seed"
 ) -> DbtInvocation:
-    """The dbt project, target, environment and vars of a run."""
+    """The dbt project, target, environment and vars of a run.
+
+    ``segment_source`` ('seed' or 'warehouse', see fct_customer_segments) travels as the
+    environment variable CUSTSEG_SEGMENT_SOURCE rather than as a var: dbt re-parses the whole
+    project when its vars change (about 2 s), and only the files reading a changed variable.
+    """
     return DbtInvocation(
         project_dir=config.dbt_project_dir,
         target=config.target,
-        env=warehouse.dbt_env(),
-        vars=config.dbt_vars(segment_source),
+        env={**warehouse.dbt_env(), SEGMENT_SOURCE_ENV: segment_source},
+        vars=config.dbt_vars(),
     )
 
 
@@ -148,20 +155,27 @@ def build_features(
 
 
 def read_customer_features(warehouse: Warehouse) -> CustomerFeatures:
-    """Read the clustering features from the ``customer_features`` model."""
-    columns = ", ".join(FEATURES)
-    rows = warehouse.fetch(
-        f"select customer_id, as_of_date, {columns} from {warehouse.relation('customer_features')}"
+    """Read the clustering features from the ``customer_features`` model, by customer id.
+
+    Ids are sorted in Python (code point order, whatever the engine's collation), so the same
+    customers give the same matrix, and the same model, on every engine.
+    """
+    relation = warehouse.relation("customer_features")
+    columns = warehouse.fetch_columns(
+        f"select customer_id, {', '.join(FEATURES)} from {relation}", ("customer_id", *FEATURES)
     )
-    if not rows:
+    if len(columns["customer_id"]) == 0:
         raise InsufficientDataError(
             "customer_features is empty: no customer has an order before the as-of date. "
             "Check the sales file and --as-of-date."
         )
-    rows.sort(key=lambda row: row[0])
-    customer_ids = [str(row[0]) for row in rows]
-    matrix = np.array([row[2:] for row in rows], dtype=np.float64)
-    return CustomerFeatures(customer_ids=customer_ids, matrix=matrix, as_of_date=rows[0][1])
+    ids = np.array([str(value) for value in columns["customer_id"]])
+    order = np.argsort(ids, kind="stable")
+    matrix = np.column_stack(
+        [np.asarray(columns[feature], dtype=np.float64)[order] for feature in FEATURES]
+    )
+    ((as_of_date,),) = warehouse.fetch(f"select min(as_of_date) from {relation}")
+    return CustomerFeatures(customer_ids=ids[order].tolist(), matrix=matrix, as_of_date=as_of_date)
 
 
 def load_previous_model(path: Path) -> tuple[CustomerSegmenter | None, list[str]]:

@@ -54,8 +54,12 @@ def validate_segments_csv(
             f"{source} line 1: header must be {','.join(SEGMENTS_HEADER)}, got {header!r}."
         )
     expected = set(known_customer_ids)
+    rows = list(reader)
+    if _all_valid(rows, expected, names):
+        return len(rows)
+    # Something is wrong: walk the rows to name the first line at fault.
     seen: set[str] = set()
-    for line_number, row in enumerate(reader, start=2):
+    for line_number, row in enumerate(rows, start=2):
         if len(row) != len(SEGMENTS_HEADER):
             raise PublishError(f"{source} line {line_number}: expected 3 values, got {len(row)}.")
         for column, value in zip(SEGMENTS_HEADER, row, strict=True):
@@ -93,3 +97,15 @@ def validate_segments_csv(
             f"{source}: {len(missing)} customer(s) have no segment (for example {example})."
         )
     return len(seen)
+
+
+def _all_valid(rows: Sequence[Sequence[str]], expected: set[str], names: Mapping[int, str]) -> bool:
+    """The rules of :func:`validate_segments_csv` checked in bulk (a million rows in a fraction
+    of a second); False sends the caller looking for the first line at fault."""
+    if any(len(row) != len(SEGMENTS_HEADER) for row in rows):
+        return False
+    customer_ids = [row[0] for row in rows]
+    if len(customer_ids) != len(expected) or set(customer_ids) != expected:
+        return False
+    allowed = {(str(segment_id), name) for segment_id, name in names.items()}
+    return {(row[1], row[2]) for row in rows} <= allowed

@@ -10,8 +10,15 @@ with
 segments as (
 
     {#- Small runs publish one row per customer in the customer_segments seed; large runs
-        (var segment_source = 'warehouse') score every customer in SQL instead. -#}
-    {%- if var('segment_source') == 'warehouse' %}
+        score every customer in SQL instead: segment_source 'warehouse', set by `custseg run`
+        through the environment variable CUSTSEG_SEGMENT_SOURCE (a var would change dbt's
+        vars and force a full re-parse of the project between its two dbt calls), or as a var. -#}
+    {%- set segment_source = var('segment_source', env_var('CUSTSEG_SEGMENT_SOURCE', 'seed')) %}
+    {%- if segment_source not in ('seed', 'warehouse') %}
+    {{- exceptions.raise_compiler_error(
+        "segment_source must be 'seed' or 'warehouse', got '" ~ segment_source ~ "'") }}
+    {%- endif %}
+    {%- if segment_source == 'warehouse' %}
     select customer_id, segment_id, segment_name from {{ ref('customer_segment_scores') }}
     {%- else %}
     select customer_id, segment_id, segment_name from {{ ref('customer_segments') }}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import abc
 import importlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from custseg.errors import ConfigError
 from custseg.raw_load import LoadedTable
@@ -48,6 +51,19 @@ class Warehouse(abc.ABC):
     @abc.abstractmethod
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a query and return all rows."""
+
+    def fetch_columns(self, sql: str, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Run a query selecting the columns ``names`` (in order); return each as an array.
+
+        For large results (a million customers' features). This default builds object arrays
+        from :meth:`fetch`; an engine with a columnar client returns its arrays directly.
+        """
+        rows = self.fetch(sql)
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        return {
+            name: np.array(values, dtype=object)
+            for name, values in zip(names, columns, strict=True)
+        }
 
     @abc.abstractmethod
     def relation(self, name: str) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 
 from custseg.raw_load import LoadedTable, load_raw_files
 from custseg.warehouses.base import Warehouse
@@ -42,6 +44,13 @@ class DuckDBWarehouse(Warehouse):
         # A short-lived connection: dbt opens the same file between our reads.
         with duckdb.connect(str(self.path)) as con:
             return con.execute(sql).fetchall()
+
+    def fetch_columns(self, sql: str, names: Sequence[str]) -> dict[str, np.ndarray]:
+        # DuckDB hands out columns as arrays: a million rows in a tenth of a second, against
+        # seconds for Python tuples.
+        with duckdb.connect(str(self.path)) as con:
+            columns = con.execute(sql).fetchnumpy()
+        return {name: np.asarray(columns[name]) for name in names}
 
     def relation(self, name: str) -> str:
         return name
