@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from custseg.errors import InputDataError
-from custseg.raw_load import load_raw_files, plan_raw_files
+from custseg.raw_load import kept_type, load_raw_files, plan_raw_files
 
 FILES = {
     "CustomersData.csv": (
@@ -139,3 +139,28 @@ def test_parquet_becomes_month_day_year_text_for_text_exports(tmp_path: Path) ->
         plans = plan_raw_files(con, data)
         spend = next(plan for plan in plans if plan.table.table_name == "marketing_spend")
         assert con.execute(spend.select_sql).fetchall() == [("1/5/2019", "4500.0", "10.25")]
+
+
+@pytest.mark.parametrize(
+    ("type_name", "is_date_column", "expected"),
+    [
+        ("BIGINT", False, '"c"'),
+        ("DOUBLE", False, '"c"'),
+        ("DECIMAL(18,3)", False, '"c"'),
+        ("VARCHAR", False, '"c"'),
+        ("DATE", True, '"c"'),
+        ("TIMESTAMP", True, 'cast("c" as date)'),
+        ("TIMESTAMP WITH TIME ZONE", True, 'cast("c" as date)'),
+        # Written dates are read by their format; odd types become text for the checks to judge.
+        ("VARCHAR", True, None),
+        ("BIGINT", True, None),
+        ("DATE", False, None),
+        ("BOOLEAN", False, None),
+        ("STRUCT(a INTEGER)", False, None),
+        ("BLOB", False, None),
+    ],
+)
+def test_which_parquet_types_are_kept(
+    type_name: str, is_date_column: bool, expected: str | None
+) -> None:
+    assert kept_type('"c"', type_name, is_date_column=is_date_column) == expected

@@ -16,15 +16,17 @@
     {{ return(kinds) }}
 {%- endmacro %}
 
-{#- 'date', 'timestamp', 'number' or 'text' (anything else is read as its text). -#}
+{#- 'date', 'timestamp', 'number' or 'text' (anything else is read as its text). Type names
+    differ by engine: DuckDB's BIGINT, PostgreSQL's double precision, Spark's int, Snowflake's
+    NUMBER(38,0) all count as numbers. -#}
 {% macro raw_column_kind(column) -%}
     {%- set type_name = column.dtype | lower -%}
+    {%- set number_types = '^(u?(tiny|small|big|huge)?int(eger)?|double|float|real|decimal|numeric|number)' -%}
     {%- if type_name == 'date' -%}
         {{ return('date') }}
     {%- elif type_name.startswith('timestamp') -%}
         {{ return('timestamp') }}
-    {%- elif column.is_number()
-        or modules.re.match('^(u?(tiny|small|big|huge)?int(eger)?|double|float|real|decimal|numeric)', type_name) -%}
+    {%- elif column.is_number() or modules.re.match(number_types, type_name) -%}
         {{ return('number') }}
     {%- else -%}
         {{ return('text') }}
