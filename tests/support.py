@@ -11,6 +11,17 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "marketing_insights"
 _IGNORED = shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb*", ".user.yml")
+#: What a successful `custseg run` publishes, relative to the project root.
+PUBLISHED_FILES = (
+    "ml_pipeline/models/customer_segments.csv",
+    "ml_pipeline/models/segment_model.json",
+    "ml_pipeline/models/evaluation_metrics.json",
+    "dbt_pipeline/seeds/customer_segments.csv",
+    "dbt_pipeline/seeds/segment_definitions.csv",
+    "dbt_pipeline/seeds/segment_model_parameters.csv",
+)
+#: The environment a user's shell might carry must not redirect a test's runs.
+CLEAN_ENV = {"CUSTSEG_DUCKDB_PATH": None, "CUSTSEG_TARGET": None}
 
 
 def copy_project(destination: Path) -> Path:

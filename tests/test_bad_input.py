@@ -33,7 +33,7 @@ from click.testing import CliRunner, Result
 
 from custseg.cli import cli
 from custseg.sample_data import generate_sample_data
-from tests.support import copy_project
+from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project
 
 RAW_TABLES = ("customers_data", "online_sales", "discount_coupon", "tax_amount", "marketing_spend")
 CSV_FILES = (
@@ -43,16 +43,6 @@ CSV_FILES = (
     "Tax_amount.csv",
     "Marketing_Spend.csv",
 )
-OUTPUTS = (
-    "ml_pipeline/models/customer_segments.csv",
-    "ml_pipeline/models/segment_model.json",
-    "ml_pipeline/models/evaluation_metrics.json",
-    "dbt_pipeline/seeds/customer_segments.csv",
-    "dbt_pipeline/seeds/segment_definitions.csv",
-    "dbt_pipeline/seeds/segment_model_parameters.csv",
-)
-# The environment a user's shell might carry must not redirect the runs.
-CLEAN_ENV = {"CUSTSEG_DUCKDB_PATH": None, "CUSTSEG_TARGET": None}
 
 
 # --------------------------------------------------------------------------- the template
@@ -76,7 +66,7 @@ def run_cli(data_dir: Path, project: Path) -> Result:
 
 
 def outputs(project: Path) -> dict[str, bytes]:
-    return {name: (project / name).read_bytes() for name in OUTPUTS}
+    return {name: (project / name).read_bytes() for name in PUBLISHED_FILES}
 
 
 @pytest.fixture(scope="module")

@@ -20,17 +20,7 @@ from custseg.cli import cli
 from custseg.errors import InputDataError
 from custseg.raw_load import load_raw_files, quote_literal
 from custseg.sample_data import generate_sample_data
-from tests.support import copy_project
-
-CLEAN_ENV = {"CUSTSEG_DUCKDB_PATH": None, "CUSTSEG_TARGET": None}
-PUBLISHED = (
-    "ml_pipeline/models/customer_segments.csv",
-    "ml_pipeline/models/segment_model.json",
-    "ml_pipeline/models/evaluation_metrics.json",
-    "dbt_pipeline/seeds/customer_segments.csv",
-    "dbt_pipeline/seeds/segment_definitions.csv",
-    "dbt_pipeline/seeds/segment_model_parameters.csv",
-)
+from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project
 
 
 def run(data_dir: Path, project: Path) -> dict:
@@ -64,7 +54,7 @@ def test_same_data_as_csv_and_as_parquet_publishes_the_same(tmp_path: Path) -> N
     assert types["transaction_date"] == "DATE"
     assert types["avg_price"] == "DOUBLE"
 
-    for name in PUBLISHED:
+    for name in PUBLISHED_FILES:
         assert (csv_project / name).read_bytes() == (parquet_project / name).read_bytes(), name
     assert csv_summary["segments"] == parquet_summary["segments"]
 

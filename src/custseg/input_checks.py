@@ -160,13 +160,19 @@ def _not_number(v: str) -> str:
     return f"({v} is null or not {_is_number(v)})"
 
 
-def _number_outside(v: str, low: float | None, high: float | None, strict_low: bool) -> str:
+def _beyond(number: str, low: float | None, high: float | None, strict_low: bool) -> str:
+    """True when the double expression ``number`` lies outside the bounds."""
     parts = []
     if low is not None:
-        parts.append(f"try_cast({v} as double) {'<=' if strict_low else '<'} {low}")
+        parts.append(f"{number} {'<=' if strict_low else '<'} {low}")
     if high is not None:
-        parts.append(f"try_cast({v} as double) > {high}")
-    return f"({v} is not null and {_is_number(v)} and ({' or '.join(parts)}))"
+        parts.append(f"{number} > {high}")
+    return " or ".join(parts)
+
+
+def _number_outside(v: str, low: float | None, high: float | None, strict_low: bool) -> str:
+    beyond = _beyond(f"try_cast({v} as double)", low, high, strict_low)
+    return f"({v} is not null and {_is_number(v)} and ({beyond}))"
 
 
 def _not_mdy_date(v: str) -> str:
@@ -228,12 +234,9 @@ _TYPED_BAD_DATE = "({v} is null or not isfinite({v}) or year({v}) not between 1 
 
 
 def _typed_outside(low: float | None, high: float | None, strict_low: bool) -> str:
-    parts = []
-    if low is not None:
-        parts.append(f"cast({{v}} as double) {'<=' if strict_low else '<'} {low}")
-    if high is not None:
-        parts.append(f"cast({{v}} as double) > {high}")
-    return f"({{v}} is not null and isfinite(cast({{v}} as double)) and ({' or '.join(parts)}))"
+    number = "cast({v} as double)"
+    beyond = _beyond(number, low, high, strict_low)
+    return f"({{v}} is not null and isfinite({number}) and ({beyond}))"
 
 
 def _required(column: str, what: str) -> ValueRule:
