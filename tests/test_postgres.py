@@ -24,8 +24,9 @@ from click.testing import CliRunner
 from custseg.cli import cli
 from custseg.config import resolve_run_config
 from custseg.dbt_runner import DbtInvocation, DbtNodeResult, run_dbt
-from custseg.errors import ConfigError, InputDataError
+from custseg.errors import ConfigError, InputDataError, PublishError
 from custseg.pipeline import RunResult, run_pipeline
+from custseg.sample_data import generate_sample_data
 from custseg.warehouses import open_warehouse
 from custseg.warehouses.postgres_warehouse import PostgresSettings, PostgresWarehouse
 from tests.postgres_server import PostgresServer, environment
@@ -427,3 +428,31 @@ def test_input_rules_run_before_the_server_is_touched(
         (2,),
         (3,),
     ]
+
+
+def test_a_mart_failing_its_own_test_is_put_back_on_postgres(
+    postgres_run: PostgresRun, tmp_path: Path
+) -> None:
+    """The last good mart survives a failed publish, in one transaction on the server."""
+    server, schema = postgres_run.server, "custseg_last_good"
+    root = copy_project(tmp_path / "project")
+    first_data, second_data = tmp_path / "first", tmp_path / "second"
+    generate_sample_data(first_data, n_customers=300, seed=3)
+    generate_sample_data(second_data, n_customers=320, seed=4)
+    mart_sql = f"select * from {schema}.fct_customer_segments order by customer_id"
+    with environment({**server.libpq_env(), "CUSTSEG_SCHEMA": schema}):
+        run_pipeline(resolve_run_config(data_dir=first_data, project_dir=root, target="postgres"))
+        good_mart = pg_rows(server, mart_sql)
+        (root / "dbt_pipeline" / "tests" / "assert_no_more_than_300_segmented.sql").write_text(
+            "select count(*) as customers from {{ ref('fct_customer_segments') }} "
+            "having count(*) > 300\n"
+        )
+        second = resolve_run_config(data_dir=second_data, project_dir=root, target="postgres")
+        with pytest.raises(PublishError, match="assert_no_more_than_300_segmented"):
+            run_pipeline(second)
+    assert pg_rows(server, mart_sql) == good_mart
+    assert pg_rows(
+        server,
+        "select count(*) from information_schema.tables "
+        f"where table_schema = '{schema}' and table_name like '%custseg_last_good'",
+    ) == [(0,)]

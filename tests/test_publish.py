@@ -113,3 +113,41 @@ def test_a_seed_failing_a_dbt_test_is_rolled_back_and_the_mart_kept(
         mart = con.execute("select * from fct_customer_segments order by customer_id").fetchall()
     assert mart == good_mart
     assert set(SEGMENT_NAMES.values()) >= {row[5] for row in mart}
+
+
+def test_a_mart_failing_its_own_test_is_put_back_to_the_last_good_one(
+    project_root: Path, tmp_path: Path
+) -> None:
+    """dbt replaces fct_customer_segments before testing it: the failed version must not stay."""
+    first_data, second_data = tmp_path / "first", tmp_path / "second"
+    generate_sample_data(first_data, n_customers=300, seed=3)
+    generate_sample_data(second_data, n_customers=320, seed=4)
+    first = resolve_run_config(data_dir=first_data, project_dir=project_root)
+    run_pipeline(first)
+    seeds = {path: path.read_bytes() for path in first.seed_path.parent.glob("*.csv")}
+    outputs = {p.name: p.read_bytes() for p in first.output_dir.iterdir()}
+
+    def published() -> tuple[list[tuple], list[str]]:
+        with duckdb.connect(str(first.duckdb_path)) as con:
+            mart = con.execute("select * from fct_customer_segments order by customer_id")
+            rows = mart.fetchall()
+            tables = con.execute("select table_name from information_schema.tables").fetchall()
+        return rows, sorted(name for (name,) in tables)
+
+    good_mart, good_tables = published()
+    assert not [name for name in good_tables if name.endswith("__custseg_last_good")]
+    # A test only a mart with the second data set's extra customers fails.
+    (project_root / "dbt_pipeline" / "tests" / "assert_no_more_than_300_segmented.sql").write_text(
+        "select count(*) as customers from {{ ref('fct_customer_segments') }} "
+        "having count(*) > 300\n"
+    )
+    second = resolve_run_config(data_dir=second_data, project_dir=project_root)
+    with pytest.raises(PublishError) as caught:
+        run_pipeline(second)
+    assert "assert_no_more_than_300_segmented" in str(caught.value)
+
+    mart, tables = published()
+    assert mart == good_mart  # the same rows, updated_at included: the old table itself
+    assert tables == good_tables  # no copy left behind
+    assert {path: path.read_bytes() for path in seeds} == seeds
+    assert {p.name: p.read_bytes() for p in first.output_dir.iterdir()} == outputs

@@ -25,6 +25,8 @@ import custseg.pipeline
 from custseg.cli import cli
 from custseg.config import resolve_run_config
 from custseg.dbt_runner import DbtInvocation, DbtNodeResult
+from custseg.last_good import SUFFIX as LAST_GOOD_SUFFIX
+from custseg.last_good import kept_while_publishing
 from custseg.pipeline import RunResult, run_pipeline
 from custseg.warehouses.spark_warehouse import (
     DRIVER_MEMORY_ENV,
@@ -369,3 +371,22 @@ def test_timings_are_reported_not_asserted(spark_run: SparkRun) -> None:
     for call in spark_run.dbt_calls:
         print(f"  dbt {' '.join(call.args)}: {call.seconds:.1f} s")
     assert all(call.seconds > 0 for call in spark_run.dbt_calls)
+
+
+def test_the_last_good_mart_is_put_back_after_a_failed_publish(spark_run: SparkRun) -> None:
+    warehouse = spark_run.warehouse
+    mart = "select * from {schema}.fct_customer_segments order by customer_id"
+    before = spark_rows(spark_run, mart)
+    copy = "fct_customer_segments" + LAST_GOOD_SUFFIX
+    with kept_while_publishing(warehouse, ("fct_customer_segments",)):
+        assert warehouse.table_exists(copy)
+    assert not warehouse.table_exists(copy)
+    with (
+        pytest.raises(RuntimeError, match="failed publish"),
+        kept_while_publishing(warehouse, ("fct_customer_segments",)),
+    ):
+        # What a failed rebuild may leave: the mart gone or half written.
+        warehouse.execute(f"drop table {warehouse.relation('fct_customer_segments')}")
+        raise RuntimeError("a failed publish")
+    assert spark_rows(spark_run, mart) == before
+    assert not warehouse.table_exists(copy)

@@ -70,7 +70,8 @@ class KChoice(click.ParamType):
 
 
 def _fail(error: CustsegError) -> None:
-    click.secho(f"Error: {error}", fg="red", err=True)
+    notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", ()))
+    click.secho(f"Error: {error}{notes}", fg="red", err=True)
     sys.exit(error.exit_code)
 
 

@@ -28,6 +28,7 @@ from custseg.errors import (
 )
 from custseg.evaluate import KSelection, select_k
 from custseg.input_checks import repair_messages
+from custseg.last_good import kept_while_publishing
 from custseg.locking import exclusive_run_lock, project_lock_path
 from custseg.matching import MatchResult, match_segments
 from custseg.metrics import evaluate_segmentation
@@ -345,7 +346,8 @@ def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
         invocation = dbt_invocation(
             config, warehouse, segment_source="warehouse" if in_warehouse else "seed"
         )
-        dbt_results = publish_seeds(seeds, invocation)
+        with kept_while_publishing(warehouse):
+            dbt_results = publish_seeds(seeds, invocation)
         # Inside "publish": dbt's own time on seeds, scoring and mart, and on their tests.
         for stage, kinds in (("seeds_scoring_mart", {"model", "seed"}), ("tests", {"test"})):
             seconds[f"publish_dbt_{stage}"] = round(
@@ -454,7 +456,8 @@ def publish_seeds(files: Mapping[Path, bytes], invocation: DbtInvocation) -> lis
     """Replace the seed files and build them and everything downstream, with tests.
 
     On failure every previous seed file is restored and reloaded; ``fct_customer_segments`` is
-    not rebuilt when a test of a seed fails, so it keeps its last good contents.
+    not rebuilt when a test of a seed fails. A failure after the mart was rebuilt (its own tests)
+    is undone by the caller, which wraps this in ``last_good.kept_while_publishing``.
     """
     previous = {path: path.read_bytes() if path.exists() else None for path in files}
     for path, data in files.items():

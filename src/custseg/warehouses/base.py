@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from custseg.errors import ConfigError
-from custseg.raw_load import LoadedTable
+from custseg.raw_load import LoadedTable, quote_identifier
 
 if TYPE_CHECKING:
     from custseg.config import RunConfig
@@ -64,6 +64,35 @@ class Warehouse(abc.ABC):
             name: np.array(values, dtype=object)
             for name, values in zip(names, columns, strict=True)
         }
+
+    @abc.abstractmethod
+    def execute(self, *statements: str) -> None:
+        """Run statements that return no rows, in one transaction where the engine has them."""
+
+    @abc.abstractmethod
+    def table_exists(self, name: str) -> bool:
+        """Whether the table of model or seed ``name`` exists in the schema dbt builds in."""
+
+    def copy_table(self, name: str, copy: str) -> None:
+        """Replace table ``copy`` with a copy of table ``name`` (which stays as it is)."""
+        self.execute(
+            f"drop table if exists {self.relation(copy)}",
+            f"create table {self.relation(copy)} as select * from {self.relation(name)}",
+        )
+
+    def replace_table(self, name: str, replacement: str) -> None:
+        """Drop table ``name`` and give table ``replacement`` its name."""
+        self.execute(
+            f"drop table if exists {self.relation(name)}",
+            f"alter table {self.relation(replacement)} rename to {self.rename_target(name)}",
+        )
+
+    def drop_table(self, name: str) -> None:
+        self.execute(f"drop table if exists {self.relation(name)}")
+
+    def rename_target(self, name: str) -> str:
+        """How ALTER TABLE ... RENAME TO names the new table (unqualified on most engines)."""
+        return quote_identifier(name)
 
     @abc.abstractmethod
     def relation(self, name: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from custseg.raw_load import LoadedTable, load_raw_files
+from custseg.raw_load import LoadedTable, load_raw_files, quote_literal
 from custseg.warehouses.base import Warehouse
 
 MEMORY_LIMIT_ENV = "CUSTSEG_DUCKDB_MEMORY_LIMIT"
@@ -44,6 +44,20 @@ class DuckDBWarehouse(Warehouse):
         # A short-lived connection: dbt opens the same file between our reads.
         with duckdb.connect(str(self.path)) as con:
             return con.execute(sql).fetchall()
+
+    def execute(self, *statements: str) -> None:
+        with duckdb.connect(str(self.path)) as con:
+            con.execute("begin transaction")
+            for statement in statements:
+                con.execute(statement)
+            con.execute("commit")
+
+    def table_exists(self, name: str) -> bool:
+        rows = self.fetch(
+            "select count(*) from information_schema.tables where table_schema = 'main' "
+            f"and table_name = {quote_literal(name)} and table_type = 'BASE TABLE'"
+        )
+        return bool(rows[0][0])
 
     def fetch_columns(self, sql: str, names: Sequence[str]) -> dict[str, np.ndarray]:
         # DuckDB hands out columns as arrays: a million rows in a tenth of a second, against

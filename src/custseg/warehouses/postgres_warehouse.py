@@ -137,6 +137,23 @@ class PostgresWarehouse(Warehouse):
     def relation(self, name: str) -> str:
         return f"{quote_identifier(self.settings.schema)}.{quote_identifier(name)}"
 
+    def execute(self, *statements: str) -> None:
+        # One transaction: PostgreSQL's DDL is transactional, so a swap is all or nothing.
+        with self._connection(autocommit=False) as con:
+            with con.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+            con.commit()
+
+    def table_exists(self, name: str) -> bool:
+        with self._connection(autocommit=True) as con, con.cursor() as cur:
+            cur.execute(
+                "select count(*) from information_schema.tables where table_schema = %s "
+                "and table_name = %s and table_type = 'BASE TABLE'",
+                (self.settings.schema, name),
+            )
+            return bool(cur.fetchone()[0])
+
     def fetch(self, sql_text: str) -> list[tuple[Any, ...]]:
         # A short-lived autocommit connection: no transaction stays open (and no lock held on
         # what we read) while dbt rebuilds tables between our reads.

@@ -199,6 +199,26 @@ class SparkWarehouse(Warehouse):
             for row in frame.collect()
         ]
 
+    def execute(self, *statements: str) -> None:
+        # Spark has no multi-statement transaction: the statements run one after the other.
+        for statement in statements:
+            self.session.sql(statement)
+
+    def table_exists(self, name: str) -> bool:
+        return bool(self.session.catalog.tableExists(name, self.schema))
+
+    def copy_table(self, name: str, copy: str) -> None:
+        # Parquet like dbt-spark's tables (a bare CREATE TABLE may make a Hive text table).
+        self.execute(
+            f"drop table if exists {self.relation(copy)}",
+            f"create table {self.relation(copy)} using parquet as "
+            f"select * from {self.relation(name)}",
+        )
+
+    def rename_target(self, name: str) -> str:
+        # Spark's session catalog wants the database in the new name too.
+        return self.relation(name)
+
     def relation(self, name: str) -> str:
         return f"{self.schema}.{name}"
 
