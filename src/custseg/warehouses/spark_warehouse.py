@@ -205,7 +205,7 @@ class SparkWarehouse(Warehouse):
             self.session.sql(statement)
 
     def table_exists(self, name: str) -> bool:
-        return bool(self.session.catalog.tableExists(name, self.schema))
+        return bool(self.session.catalog.tableExists(self.relation(name)))
 
     def copy_table(self, name: str, copy: str) -> None:
         # Parquet like dbt-spark's tables (a bare CREATE TABLE may make a Hive text table).
