@@ -8,6 +8,7 @@ the fixture stops it at teardown. Without Java these tests skip, in CI they fail
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -68,6 +69,8 @@ class SparkRun:
     # Every dbt command the run made, with its node results.
     dbt_calls: list[DbtCall]
     session_start_seconds: float
+    # What the JVM wrote to stderr while the session started.
+    session_start_stderr: str
     run_seconds: float
     # What the (empty) current folder of the run held afterwards.
     cwd_after: list[str]
@@ -98,7 +101,7 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRun]:
         return call.results
 
     with pytest.MonkeyPatch.context() as patch:
-        for name in SPARK_VARIABLES:
+        for name in (*SPARK_VARIABLES, "SPARK_CONF_DIR"):
             patch.delenv(name, raising=False)
         patch.setenv("SPARK_LOCAL_IP", "127.0.0.1")  # undone at teardown like the rest
         # An empty current folder: anything Spark, Hive or Derby dropped there would show.
@@ -108,7 +111,8 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRun]:
         warehouse = SparkWarehouse(config)
         try:
             start = time.perf_counter()
-            warehouse.session  # noqa: B018 - start the session this module owns
+            with jvm_stderr_to(cwd.parent / "session_start_stderr.txt") as stderr_file:
+                warehouse.session  # noqa: B018 - start the session this module owns
             session_start_seconds = time.perf_counter() - start
             with pytest.MonkeyPatch.context() as spy:
                 spy.setattr(custseg.pipeline, "run_dbt", recording_run_dbt)
@@ -132,11 +136,25 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRun]:
                 warehouse=warehouse,
                 dbt_calls=calls,
                 session_start_seconds=session_start_seconds,
+                session_start_stderr=stderr_file.read_text(errors="replace"),
                 run_seconds=run_seconds,
                 cwd_after=sorted(os.listdir(cwd)),
             )
         finally:
             warehouse.close()  # stops the session: this warehouse started it
+
+
+@contextlib.contextmanager
+def jvm_stderr_to(path: Path) -> Iterator[Path]:
+    """Send file descriptor 2 to ``path`` meanwhile: the JVM pyspark starts inherits it."""
+    saved = os.dup(2)
+    try:
+        with path.open("wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield path
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def manifest(project_root: Path) -> dict[str, Any]:
@@ -390,3 +408,13 @@ def test_the_last_good_mart_is_put_back_after_a_failed_publish(spark_run: SparkR
         raise RuntimeError("a failed publish")
     assert spark_rows(spark_run, mart) == before
     assert not warehouse.table_exists(copy)
+
+
+def test_starting_the_session_prints_no_spark_boilerplate(spark_run: SparkRun) -> None:
+    """`--quiet` means quiet: Spark's default-log-level notice and Hadoop's native-library
+    warning are not printed (custseg gives Spark a logging configuration of its own)."""
+    printed = spark_run.session_start_stderr
+    assert "Setting default log level" not in printed, printed
+    assert "NativeCodeLoader" not in printed, printed
+    conf = spark_run.warehouse.spark_dir / "conf" / "log4j2.properties"
+    assert "NativeCodeLoader" in conf.read_text()

@@ -76,6 +76,36 @@ def session_settings(spark_dir: Path, driver_memory: str) -> dict[str, str]:
     }
 
 
+#: Spark's start-up logging for custseg's sessions. Without a configuration of its own, Spark
+#: prints 'Setting default log level to "WARN"' and a hint on every start, and Hadoop warns that
+#: its native library is missing (harmless: the Java code is used); real warnings still show.
+LOG4J2_PROPERTIES = """\
+# Written by custseg: Spark's logging while custseg starts a local session.
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.native_code_loader.name = org.apache.hadoop.util.NativeCodeLoader
+logger.native_code_loader.level = error
+"""
+
+
+def use_quiet_logging(spark_dir: Path) -> None:
+    """Point Spark at :data:`LOG4J2_PROPERTIES` (in ``spark_dir/conf``) before its JVM starts.
+
+    A ``SPARK_CONF_DIR`` the user set is left alone: their Spark configuration wins.
+    """
+    if os.environ.get("SPARK_CONF_DIR"):
+        return
+    conf = spark_dir / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "log4j2.properties").write_text(LOG4J2_PROPERTIES, encoding="utf-8")
+    os.environ["SPARK_CONF_DIR"] = str(conf)
+
+
 def java_executable() -> str | None:
     """The ``java`` Spark would start (``$JAVA_HOME/bin/java``, else ``java`` on PATH), or None."""
     java_home = os.environ.get("JAVA_HOME")
@@ -134,6 +164,7 @@ class SparkWarehouse(Warehouse):
             in this process (its static settings cannot be changed).
         """
         if self._session is None:
+            use_quiet_logging(self.spark_dir)
             self._session, self._started_session = start_session(self.settings)
         return self._session
 
