@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pytest
+
+if TYPE_CHECKING:
+    from custseg.pipeline import RunResult
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "marketing_insights"
@@ -46,3 +51,10 @@ def real_data_dir() -> Path:
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(message)
     pytest.skip(message)
+
+
+def duckdb_rows(run: RunResult, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` in the DuckDB warehouse of a run."""
+    assert run.duckdb_path is not None
+    with duckdb.connect(str(run.duckdb_path)) as con:
+        return con.execute(sql).fetchall()

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import psycopg2
 import pytest
 import yaml
@@ -30,7 +29,7 @@ from custseg.sample_data import generate_sample_data
 from custseg.warehouses import open_warehouse
 from custseg.warehouses.postgres_warehouse import PostgresSettings, PostgresWarehouse
 from tests.postgres_server import PostgresServer, environment
-from tests.support import REPO_ROOT, copy_project, real_data_dir
+from tests.support import REPO_ROOT, copy_project, duckdb_rows, real_data_dir
 from tests.test_end_to_end_real_data import invoice_total_by_hand
 from tests.test_raw_load import FILES, write_files
 
@@ -72,12 +71,6 @@ def pg_rows(server: PostgresServer, sql: str) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture(scope="module")
-def duckdb_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    root = copy_project(tmp_path_factory.mktemp("duckdb") / "project")
-    return run_pipeline(resolve_run_config(data_dir=real_data_dir(), project_dir=root))
-
-
-@pytest.fixture(scope="module")
 def postgres_run(
     postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> PostgresRun:
@@ -109,12 +102,6 @@ def postgres_run(
     with environment(env):
         build_results = run_dbt(invocation, "build")
     return PostgresRun(postgres_server, root, json.loads(result.stdout), build_results)
-
-
-def duckdb_rows(run: RunResult, sql: str) -> list[tuple[Any, ...]]:
-    assert run.duckdb_path is not None
-    with duckdb.connect(str(run.duckdb_path)) as con:
-        return con.execute(sql).fetchall()
 
 
 def test_the_run_names_the_server_and_leaks_no_credential(postgres_run: PostgresRun) -> None:

@@ -18,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -28,7 +27,7 @@ from custseg.config import resolve_run_config
 from custseg.dbt_runner import DbtInvocation, DbtNodeResult
 from custseg.last_good import SUFFIX as LAST_GOOD_SUFFIX
 from custseg.last_good import kept_while_publishing
-from custseg.pipeline import RunResult, run_pipeline
+from custseg.pipeline import RunResult
 from custseg.warehouses.spark_warehouse import (
     DRIVER_MEMORY_ENV,
     SCHEMA_ENV,
@@ -36,7 +35,7 @@ from custseg.warehouses.spark_warehouse import (
     SparkWarehouse,
     java_executable,
 )
-from tests.support import copy_project, real_data_dir
+from tests.support import copy_project, duckdb_rows, real_data_dir
 from tests.test_end_to_end_real_data import invoice_total_by_hand
 
 SPARK_VARIABLES = (SPARK_DIR_ENV, DRIVER_MEMORY_ENV, SCHEMA_ENV, "CUSTSEG_TARGET")
@@ -74,12 +73,6 @@ class SparkRun:
     run_seconds: float
     # What the (empty) current folder of the run held afterwards.
     cwd_after: list[str]
-
-
-@pytest.fixture(scope="module")
-def duckdb_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    root = copy_project(tmp_path_factory.mktemp("duckdb") / "project")
-    return run_pipeline(resolve_run_config(data_dir=real_data_dir(), project_dir=root))
 
 
 @pytest.fixture(scope="module")
@@ -176,12 +169,6 @@ def project_nodes(project_root: Path) -> dict[str, str]:
 def nodes_not_run(project_root: Path, calls: list[DbtCall]) -> list[str]:
     ran = {node.unique_id for call in calls for node in call.results}
     return sorted(name for uid, name in project_nodes(project_root).items() if uid not in ran)
-
-
-def duckdb_rows(run: RunResult, sql: str) -> list[tuple[Any, ...]]:
-    assert run.duckdb_path is not None
-    with duckdb.connect(str(run.duckdb_path)) as con:
-        return con.execute(sql).fetchall()
 
 
 def spark_rows(run: SparkRun, sql: str) -> list[tuple[Any, ...]]:
