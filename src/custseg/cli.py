@@ -28,6 +28,13 @@ PROJECT_DIR_OPTION = click.option(
     default=None,
     help="Folder holding dbt_pipeline/ and ml_pipeline/ (default: found from the current folder).",
 )
+RANDOM_STATE_OPTION = click.option(
+    "--random-state",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Seed for sampling (silhouette, bootstrap) and for k-means++ restarts.",
+)
 DUCKDB_PATH_OPTION = click.option(
     "--duckdb-path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -121,13 +128,7 @@ def cli() -> None:
     show_default=True,
     help="Number of segments (2-5), or 'auto' to choose it as `custseg evaluate` does.",
 )
-@click.option(
-    "--random-state",
-    type=int,
-    default=42,
-    show_default=True,
-    help="Seed for sampling (silhouette, bootstrap) and for k-means++ restarts.",
-)
+@RANDOM_STATE_OPTION
 @click.option(
     "--min-segment-share",
     type=float,
@@ -259,13 +260,7 @@ def run(
 @click.option(
     "--as-of-date", default=None, metavar="YYYY-MM-DD", help="As-of date (with --data-dir)."
 )
-@click.option(
-    "--random-state",
-    type=int,
-    default=42,
-    show_default=True,
-    help="Seed for sampling (silhouette, bootstrap) and for k-means++ restarts.",
-)
+@RANDOM_STATE_OPTION
 @click.option(
     "--min-segment-share",
     type=float,
