@@ -38,12 +38,12 @@ from custseg.pipeline import run_pipeline
 from custseg.report import (
     MAX_SCATTER_POINTS,
     REPORT_FILE,
-    SEGMENT_COLORS,
     ReportError,
     build_report,
     sample_points,
     write_report,
 )
+from custseg.report_charts import SEGMENT_COLORS
 from custseg.sample_data import generate_sample_data
 from custseg.warehouses import open_warehouse
 from tests.support import copy_project

@@ -3,9 +3,10 @@
 :func:`build_report` reads the published model (``segment_model.json``), its quality metrics
 (``evaluation_metrics.json``), optionally the evidence for choosing k (``k_selection.json``) and
 the ``fct_customer_segments`` mart, and writes one HTML file. Everything is inline: the CSS, the
-summary data (a JSON block) and the charts, drawn here as SVG. There is no JavaScript, no font,
-image or stylesheet to fetch, and a Content-Security-Policy forbids the page any network access,
-so it renders the same from ``file://``, an e-mail attachment or an air-gapped laptop.
+summary data (a JSON block) and the charts (SVG, drawn by ``report_charts``). There is no
+JavaScript, no font, image or stylesheet to fetch, and a Content-Security-Policy forbids the page
+any network access, so it renders the same from ``file://``, an e-mail attachment or an
+air-gapped laptop.
 
 The mart is read with portable SQL only (count, sum, avg, min, max, group by) through
 :meth:`Warehouse.fetch`, so the report works on every warehouse custseg supports. The scatter
@@ -15,10 +16,8 @@ holds no timestamp but the model's as-of date: the same inputs give the same byt
 
 from __future__ import annotations
 
-import html
 import json
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,7 +28,25 @@ from custseg.config import RunConfig
 from custseg.errors import CustsegError
 from custseg.locking import exclusive_run_lock
 from custseg.model_io import load_model
-from custseg.naming import SEGMENT_NAMES
+from custseg.report_charts import (
+    Bar,
+    bar_chart,
+    k_chart,
+    scatter_chart,
+    segment_color,
+    stacked_chart,
+)
+from custseg.report_text import (
+    amount,
+    compact,
+    escape,
+    measure,
+    number,
+    percent,
+    plain,
+    thousands,
+    whole_percent,
+)
 from custseg.warehouses import Warehouse, open_warehouse
 
 __all__ = ["MAX_SCATTER_POINTS", "REPORT_FILE", "ReportError", "build_report", "write_report"]
@@ -40,16 +57,6 @@ REPORT_FILE = "segment_report.html"
 MAX_SCATTER_POINTS = 3000
 MART = "fct_customer_segments"
 
-# One colour per segment id, the same in every report. Charts also label every bar with the
-# segment's name, so the colour is never the only cue.
-SEGMENT_COLORS: dict[int, str] = {
-    0: "#8a5cc2",  # Big Spenders
-    1: "#d1495b",  # At-Risk (Lapsing)
-    2: "#98a2ae",  # Occasional Shoppers
-    3: "#1f9e89",  # Champions (VIPs)
-    4: "#3572c6",  # Loyal Customers
-}
-_FALLBACK_SEGMENT_COLOR = "#6b7280"
 # Categories of a mix (location, gender): a qualitative palette apart from the segment colours.
 CATEGORY_COLORS: tuple[str, ...] = (
     "#2f4b7c",
@@ -375,9 +382,9 @@ def render_report(
             "style-src 'unsafe-inline'; img-src data:\">\n",
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
             '<meta name="generator" content="custseg ',
-            _e(document.get("custseg_version", "")),
+            escape(document.get("custseg_version", "")),
             '">\n<link rel="icon" href="data:,">\n',
-            f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+            f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
             _masthead(document, metrics, facts),
             _warnings(document, facts),
             '<main class="page">\n',
@@ -396,20 +403,21 @@ def _masthead(document: dict, metrics: Mapping, facts: MartFacts) -> str:
     overall = facts.overall
     silhouette = metrics.get("silhouette")
     kpis = [
-        ("Customers", _int(overall.customers)),
-        ("Lifetime revenue", _compact(overall.revenue)),
+        ("Customers", thousands(overall.customers)),
+        ("Lifetime revenue", compact(overall.revenue)),
         ("Segments", str(len(facts.segments))),
         ("Silhouette", "n/a" if silhouette is None else f"{silhouette:.3f}"),
     ]
     top = max(facts.segments, key=lambda s: (s.revenue, -(s.segment_id or 0)))
     share = top.revenue / overall.revenue if overall.revenue else 0.0
     lede = (
-        f"{_int(overall.customers)} customers in {len(facts.segments)} segments, measured as of "
-        f"{as_of}. {top.segment_name} bring {_pct(share)} of the revenue with "
-        f"{_pct(top.customers / overall.customers)} of the customers."
+        f"{thousands(overall.customers)} customers in {len(facts.segments)} segments, "
+        "measured as of "
+        f"{as_of}. {top.segment_name} bring {percent(share)} of the revenue with "
+        f"{percent(top.customers / overall.customers)} of the customers."
     )
     nav = "".join(
-        f'<a href="#{anchor}">{_e(label)}</a>'
+        f'<a href="#{anchor}">{escape(label)}</a>'
         for anchor, label in (
             ("overview", "Sizes & revenue"),
             ("profiles", "Profiles"),
@@ -422,10 +430,10 @@ def _masthead(document: dict, metrics: Mapping, facts: MartFacts) -> str:
     return (
         '<header class="masthead"><div class="masthead-inner">'
         '<p class="eyebrow">custseg &middot; segment report</p>'
-        f"<h1>Customer segments <span>as of {_e(as_of)}</span></h1>"
-        f'<p class="lede">{_e(lede)}</p>'
+        f"<h1>Customer segments <span>as of {escape(as_of)}</span></h1>"
+        f'<p class="lede">{escape(lede)}</p>'
         '<dl class="kpis">'
-        + "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in kpis)
+        + "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in kpis)
         + f'</dl><nav class="toc" aria-label="Sections">{nav}</nav></div></header>\n'
     )
 
@@ -442,8 +450,8 @@ def _warnings(document: dict, facts: MartFacts) -> str:
     expected = metadata.get("n_customers")
     if expected is not None and int(expected) != facts.overall.customers:
         notes.append(
-            f"The model segmented {_int(int(expected))} customers but {MART} holds "
-            f"{_int(facts.overall.customers)}: the mart and the model may come from different "
+            f"The model segmented {thousands(int(expected))} customers but {MART} holds "
+            f"{thousands(facts.overall.customers)}: the mart and the model may come from different "
             "runs."
         )
     as_of = metadata.get("as_of_date")
@@ -461,7 +469,7 @@ def _warnings(document: dict, facts: MartFacts) -> str:
         )
     if not notes:
         return ""
-    items = "".join(f"<li>{_e(note)}</li>" for note in notes)
+    items = "".join(f"<li>{escape(note)}</li>" for note in notes)
     return (
         '<div class="page"><div class="callout" role="alert"><strong>Read this first</strong>'
         f"<ul>{items}</ul></div></div>\n"
@@ -475,20 +483,20 @@ def _overview_section(facts: MartFacts, model: Mapping) -> str:
         int(s.get("segment_id")): str(s.get("description", "")) for s in model.get("segments", [])
     }
     size_rows = [
-        _Bar(
+        Bar(
             s.segment_name,
-            _color(s.segment_id),
+            segment_color(s.segment_id),
             s.customers / total_customers,
-            f"{_int(s.customers)} · {_pct(s.customers / total_customers)}",
+            f"{thousands(s.customers)} · {percent(s.customers / total_customers)}",
         )
         for s in facts.segments
     ]
     revenue_rows = [
-        _Bar(
+        Bar(
             s.segment_name,
-            _color(s.segment_id),
+            segment_color(s.segment_id),
             s.revenue / total_revenue,
-            f"{_compact(s.revenue)} · {_pct(s.revenue / total_revenue)}",
+            f"{compact(s.revenue)} · {percent(s.revenue / total_revenue)}",
         )
         for s in facts.segments
     ]
@@ -497,7 +505,7 @@ def _overview_section(facts: MartFacts, model: Mapping) -> str:
         "Customers per segment",
         "Share of all customers in each segment; the label gives the count and the share.",
         size_rows,
-        axis_format=_pct0,
+        axis_format=whole_percent,
     )
     revenue = bar_chart(
         "chart-revenue",
@@ -505,7 +513,7 @@ def _overview_section(facts: MartFacts, model: Mapping) -> str:
         "Share of lifetime revenue earned from each segment; the label gives the revenue and "
         "the share.",
         revenue_rows,
-        axis_format=_pct0,
+        axis_format=whole_percent,
     )
     body = []
     for s in facts.segments:
@@ -515,17 +523,17 @@ def _overview_section(facts: MartFacts, model: Mapping) -> str:
         body.append(
             f'<tr data-segment-id="{s.segment_id}" data-customers="{s.customers}" '
             f'data-revenue="{s.revenue:.2f}">'
-            f'<th scope="row">{_swatch(s.segment_id)}{_e(s.segment_name)}'
-            f'<span class="sub">{_e(descriptions.get(s.segment_id, ""))}</span></th>'
-            f"<td>{_int(s.customers)}</td><td>{_pct(customer_share)}</td>"
-            f"<td>{_amount(s.revenue)}</td><td>{_pct(revenue_share)}</td>"
-            f"<td>{_amount(s.mean_revenue)}</td><td>{lift:.2f}&times;</td></tr>"
+            f'<th scope="row">{_swatch(s.segment_id)}{escape(s.segment_name)}'
+            f'<span class="sub">{escape(descriptions.get(s.segment_id, ""))}</span></th>'
+            f"<td>{thousands(s.customers)}</td><td>{percent(customer_share)}</td>"
+            f"<td>{amount(s.revenue)}</td><td>{percent(revenue_share)}</td>"
+            f"<td>{amount(s.mean_revenue)}</td><td>{lift:.2f}&times;</td></tr>"
         )
     o = facts.overall
     body.append(
         f'<tr class="total" data-customers="{o.customers}" data-revenue="{o.revenue:.2f}">'
-        f'<th scope="row">All customers</th><td>{_int(o.customers)}</td><td>100.0%</td>'
-        f"<td>{_amount(o.revenue)}</td><td>100.0%</td><td>{_amount(o.mean_revenue)}</td>"
+        f'<th scope="row">All customers</th><td>{thousands(o.customers)}</td><td>100.0%</td>'
+        f"<td>{amount(o.revenue)}</td><td>100.0%</td><td>{amount(o.mean_revenue)}</td>"
         "<td>1.00&times;</td></tr>"
     )
     table = (
@@ -554,28 +562,28 @@ def _profile_section(facts: MartFacts) -> str:
     for column, label, unit in PROFILE_MEASURES:
         overall = facts.overall.mean(column)
         rows = [
-            _Bar(
+            Bar(
                 s.segment_name,
-                _color(s.segment_id),
+                segment_color(s.segment_id),
                 s.mean(column),
-                _measure(column, s.mean(column)),
+                measure(column, s.mean(column)),
             )
             for s in facts.segments
         ]
         charts.append(
-            f"<figure><figcaption>{_e(label)} <span>{_e(unit)}</span></figcaption>"
+            f"<figure><figcaption>{escape(label)} <span>{escape(unit)}</span></figcaption>"
             + bar_chart(
                 f"chart-profile-{column.replace('_', '-')}",
                 f"Mean {label.lower()} by segment",
                 f"Mean {unit} in each segment; the dashed line is the mean over all customers "
-                f"({_measure(column, overall)}).",
+                f"({measure(column, overall)}).",
                 rows,
-                axis_format=_compact,
-                reference=(overall, f"all customers: {_measure(column, overall)}"),
+                axis_format=compact,
+                reference=(overall, f"all customers: {measure(column, overall)}"),
             )
             + "</figure>"
         )
-    head = "".join(f'<th scope="col">{_e(label)}</th>' for _, label, _ in PROFILE_MEASURES)
+    head = "".join(f'<th scope="col">{escape(label)}</th>' for _, label, _ in PROFILE_MEASURES)
     body = []
     for s in [*facts.segments, facts.overall]:
         cells = []
@@ -585,10 +593,10 @@ def _profile_section(facts: MartFacts) -> str:
             cells.append(
                 f'<td class="{_index_class(index)}"><span class="idx">'
                 f"{'n/a' if index is None else f'{index:.0f}'}</span>"
-                f'<span class="sub">{_e(_measure(column, s.mean(column)))}</span></td>'
+                f'<span class="sub">{escape(measure(column, s.mean(column)))}</span></td>'
             )
         name = (
-            f"{_swatch(s.segment_id)}{_e(s.segment_name)}"
+            f"{_swatch(s.segment_id)}{escape(s.segment_name)}"
             if s.segment_id is not None
             else "All customers"
         )
@@ -616,16 +624,17 @@ def _scatter_section(facts: MartFacts, *, random_state: int) -> str:
     chart = scatter_chart(
         "chart-scatter",
         "Recency against lifetime revenue, by segment",
-        f"One dot per customer ({_int(shown)} of {_int(total)}), days since the last purchase "
+        f"One dot per customer ({thousands(shown)} of {thousands(total)}), "
+        "days since the last purchase "
         "on the horizontal axis, lifetime revenue on a logarithmic vertical axis, coloured by "
         "segment.",
         facts.points,
     )
-    legend = _legend((s.segment_name, _color(s.segment_id)) for s in facts.segments)
+    legend = _legend((s.segment_name, segment_color(s.segment_id)) for s in facts.segments)
     sample = (
-        f"All {_int(total)} customers are shown."
+        f"All {thousands(total)} customers are shown."
         if shown >= total
-        else f"{_int(shown)} of {_int(total)} customers are shown: a fixed random sample "
+        else f"{thousands(shown)} of {thousands(total)} customers are shown: a fixed random sample "
         f"(seed {random_state}), so the picture is the same every time."
     )
     return _section(
@@ -649,7 +658,7 @@ def _mix_section(facts: MartFacts) -> str:
                 name, color = "All customers", None
             else:
                 counts = mix.get(s.segment_id, {})
-                name, color = s.segment_name, _color(s.segment_id)
+                name, color = s.segment_name, segment_color(s.segment_id)
             rows.append((name, color, _fold(counts, categories)))
         chart = stacked_chart(
             f"chart-mix-{column.replace('_', '-')}",
@@ -661,7 +670,7 @@ def _mix_section(facts: MartFacts) -> str:
             colors,
         )
         charts.append(
-            f"<figure><figcaption>{_e(label)}</figcaption>"
+            f"<figure><figcaption>{escape(label)}</figcaption>"
             f"{_legend(zip(categories, colors, strict=True))}{chart}</figure>"
         )
     return _section(
@@ -697,11 +706,13 @@ def _k_section(k_selection: Mapping | None, *, published_k: int, metadata: Mappi
             marks.append('<span class="pill">published</span>')
         rows.append(
             f'<tr data-k="{int(e["k"])}"><th scope="row">{int(e["k"])} {"".join(marks)}</th>'
-            f"<td>{_num(e.get('silhouette'), 3)}</td><td>{_num(e.get('davies_bouldin'), 3)}</td>"
-            f"<td>{_num(e.get('inertia'), 1)}</td><td>{_num(e.get('stability_ari_mean'), 3)}</td>"
-            f"<td>{_num(e.get('stability_ari_worst'), 3)}</td>"
-            f"<td>{_pct(float(e.get('smallest_segment_share', 0.0)))}</td>"
-            f"<td>{_e(names)}</td></tr>"
+            f"<td>{number(e.get('silhouette'), 3)}</td>"
+            f"<td>{number(e.get('davies_bouldin'), 3)}</td>"
+            f"<td>{number(e.get('inertia'), 1)}</td>"
+            f"<td>{number(e.get('stability_ari_mean'), 3)}</td>"
+            f"<td>{number(e.get('stability_ari_worst'), 3)}</td>"
+            f"<td>{percent(float(e.get('smallest_segment_share', 0.0)))}</td>"
+            f"<td>{escape(names)}</td></tr>"
         )
     table = (
         '<div class="table-wrap"><table class="data" id="k-table"><caption>Evidence per number '
@@ -738,8 +749,8 @@ def _k_section(k_selection: Mapping | None, *, published_k: int, metadata: Mappi
     n_model = metadata.get("n_customers")
     if n_selection is not None and n_model is not None and int(n_selection) != int(n_model):
         notes.append(
-            f"Note: this evaluation ran on {_int(int(n_selection))} customers, the published "
-            f"model on {_int(int(n_model))}; run `custseg evaluate` again to refresh it."
+            f"Note: this evaluation ran on {thousands(int(n_selection))} customers, the published "
+            f"model on {thousands(int(n_model))}; run `custseg evaluate` again to refresh it."
         )
     if chosen is not None and chosen != published_k:
         automatic = (metadata.get("config") or {}).get("k_chosen_automatically")
@@ -771,13 +782,13 @@ def _model_card_section(document: dict, metrics: Mapping, *, model_file: str) ->
     silhouette = metrics.get("silhouette")
     silhouette_text = "n/a" if silhouette is None else f"{silhouette:.3f}"
     if metrics.get("silhouette_sample_size"):
-        silhouette_text += f" (on {_int(int(metrics['silhouette_sample_size']))} customers)"
+        silhouette_text += f" (on {thousands(int(metrics['silhouette_sample_size']))} customers)"
     if metrics.get("silhouette_note"):
         silhouette_text += f" ({metrics['silhouette_note']})"
     facts = [
         ("As-of date", metadata.get("as_of_date", "")),
-        ("Customers", _int(int(metadata.get("n_customers", 0) or 0))),
-        ("Fitted on", _int(int(model.get("n_customers_fit", 0) or 0)) + " customers"),
+        ("Customers", thousands(int(metadata.get("n_customers", 0) or 0))),
+        ("Fitted on", thousands(int(model.get("n_customers_fit", 0) or 0)) + " customers"),
         ("Clustered on", f"{features}, standardized"),
         ("Initialisation", str(model.get("init_used", ""))),
         ("Data fingerprint", metadata.get("input_fingerprint", "")),
@@ -788,8 +799,8 @@ def _model_card_section(document: dict, metrics: Mapping, *, model_file: str) ->
     quality = [
         ("Segments (k)", str(metrics.get("k", len(model.get("segments", []))))),
         ("Silhouette", silhouette_text),
-        ("Davies-Bouldin", _num(metrics.get("davies_bouldin"), 3)),
-        ("Inertia", _num(metrics.get("inertia"), 1)),
+        ("Davies-Bouldin", number(metrics.get("davies_bouldin"), 3)),
+        ("Inertia", number(metrics.get("inertia"), 1)),
     ]
     config = sorted((metadata.get("config") or {}).items())
     versions = sorted((metadata.get("library_versions") or {}).items())
@@ -808,16 +819,16 @@ def _model_card_section(document: dict, metrics: Mapping, *, model_file: str) ->
         )
         centre = s.get("centroid_original_units", {})
         centre_text = "<br>".join(
-            _e(_measure(column, float(centre[name])) + suffix)
+            escape(measure(column, float(centre[name])) + suffix)
             for name, (column, suffix) in _CENTROID_COLUMNS.items()
             if name in centre
         )
         naming_rows.append(
             f'<tr data-segment-id="{sid}"><th scope="row">{_swatch(sid)}'
-            f"{_e(s.get('segment_name', ''))}</th>"
-            f"<td>{_e(s.get('evidence', ''))}</td>"
-            f"<td>{_e(check.get('rule', ''))}"
-            f'<span class="sub">{_e(check.get("detail", ""))}</span></td><td>{verdict}</td>'
+            f"{escape(s.get('segment_name', ''))}</th>"
+            f"<td>{escape(s.get('evidence', ''))}</td>"
+            f"<td>{escape(check.get('rule', ''))}"
+            f'<span class="sub">{escape(check.get("detail", ""))}</span></td><td>{verdict}</td>'
             f"<td>{centre_text}</td></tr>"
         )
     naming = (
@@ -837,7 +848,7 @@ def _model_card_section(document: dict, metrics: Mapping, *, model_file: str) ->
             "definitions changed: " + str(matching.get("reason", ""))
             if matching.get("definitions_changed")
             else "ids kept from the previous model (largest centroid move "
-            + _num(
+            + number(
                 max((m.get("distance", 0.0) for m in matching.get("matches", [])), default=0.0), 2
             )
             + " sd)"
@@ -848,7 +859,7 @@ def _model_card_section(document: dict, metrics: Mapping, *, model_file: str) ->
         '<div class="grid3">'
         + _card("Data and model", facts, mono={"Data fingerprint", "Model sha256"})
         + _card("Quality", quality, note=QUALITY_NOTE)
-        + _card("Configuration", [(k, _plain(v)) for k, v in config])
+        + _card("Configuration", [(k, plain(v)) for k, v in config])
         + _card("Library versions", [(k, str(v)) for k, v in versions])
         + "</div>"
     )
@@ -881,7 +892,7 @@ _CENTROID_COLUMNS = {
 def _footer(document: dict, model_file: str) -> str:
     return (
         '<footer class="page footer">Generated by custseg '
-        f"{_e(document.get('custseg_version', ''))} from {_e(model_file)} and {MART}. "
+        f"{escape(document.get('custseg_version', ''))} from {escape(model_file)} and {MART}. "
         "This page is self-contained: it needs no network access and can be shared as a single "
         "file.</footer>\n"
     )
@@ -922,8 +933,8 @@ def _rounded(values: dict) -> dict:
 
 def _section(anchor: str, title: str, intro: str, body: str) -> str:
     return (
-        f'<section id="{anchor}" aria-labelledby="{anchor}-h"><h2 id="{anchor}-h">{_e(title)}'
-        f'</h2><p class="intro">{_e(intro)}</p>{body}</section>\n'
+        f'<section id="{anchor}" aria-labelledby="{anchor}-h"><h2 id="{anchor}-h">{escape(title)}'
+        f'</h2><p class="intro">{escape(intro)}</p>{body}</section>\n'
     )
 
 
@@ -936,11 +947,13 @@ def _card(
     mono = mono or set()
     mono_class = ' class="mono"'
     rows = "".join(
-        f"<div><dt>{_e(k)}</dt><dd{mono_class if k in mono else ''}>{_e(str(v))}</dd></div>"
+        f"<div><dt>{escape(k)}</dt><dd{mono_class if k in mono else ''}>{escape(str(v))}</dd></div>"
         for k, v in items
     )
-    note_html = f'<p class="card-note">{_e(note)}</p>' if note else ""
-    return f'<div class="card"><h3>{_e(title)}</h3><dl class="facts">{rows}</dl>{note_html}</div>'
+    note_html = f'<p class="card-note">{escape(note)}</p>' if note else ""
+    return (
+        f'<div class="card"><h3>{escape(title)}</h3><dl class="facts">{rows}</dl>{note_html}</div>'
+    )
 
 
 def _legend(items: Iterable[tuple]) -> str:
@@ -949,20 +962,21 @@ def _legend(items: Iterable[tuple]) -> str:
         label, color = item[0], item[1]
         dash = item[2] if len(item) > 2 else None
         if dash is None:
-            mark = f'<span class="key" style="background:{_e(color)}"></span>'
+            mark = f'<span class="key" style="background:{escape(color)}"></span>'
         else:
-            dash_attr = f' stroke-dasharray="{_e(dash)}"' if dash else ""
+            dash_attr = f' stroke-dasharray="{escape(dash)}"' if dash else ""
             mark = (
                 f'<svg class="key-line" viewBox="0 0 22 10" aria-hidden="true"><line x1="1" '
-                f'y1="5" x2="21" y2="5" stroke="{_e(color)}" stroke-width="2.5"{dash_attr}/>'
+                f'y1="5" x2="21" y2="5" stroke="{escape(color)}" stroke-width="2.5"{dash_attr}/>'
                 "</svg>"
             )
-        entries.append(f"<li>{mark}{_e(label)}</li>")
+        entries.append(f"<li>{mark}{escape(label)}</li>")
     return f'<ul class="legend">{"".join(entries)}</ul>'
 
 
 def _swatch(segment_id: int | None) -> str:
-    return f'<span class="key" style="background:{_color(segment_id)}" aria-hidden="true"></span>'
+    color = segment_color(segment_id)
+    return f'<span class="key" style="background:{color}" aria-hidden="true"></span>'
 
 
 def _index_class(index: float | None) -> str:
@@ -1004,356 +1018,6 @@ def _fold(counts: Mapping[str, int], categories: Sequence[str]) -> list[int]:
     if categories and categories[-1] == OTHER:
         values[-1] += sum(n for c, n in counts.items() if c not in categories)
     return values
-
-
-# --------------------------------------------------------------------------------------------
-# SVG charts
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Bar:
-    label: str
-    color: str
-    value: float
-    value_label: str
-
-
-def _svg(chart_id: str, width: float, height: float, title: str, desc: str, body: str) -> str:
-    return (
-        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width:g} {height:g}" role="img" '
-        f'aria-labelledby="{chart_id}-title {chart_id}-desc" preserveAspectRatio="xMinYMin meet">'
-        f'<title id="{chart_id}-title">{_e(title)}</title>'
-        f'<desc id="{chart_id}-desc">{_e(desc)}</desc>{body}</svg>'
-    )
-
-
-def bar_chart(
-    chart_id: str,
-    title: str,
-    desc: str,
-    rows: Sequence[_Bar],
-    *,
-    axis_format: Callable[[float], str],
-    reference: tuple[float, str] | None = None,
-    width: int = 540,
-) -> str:
-    """Horizontal bars, one per row, with value labels and an optional dashed reference line."""
-    label_w = _label_width(r.label for r in rows)
-    value_w = max(70, int(max((len(r.value_label) for r in rows), default=4) * 6.6) + 10)
-    top = 24 if reference else 8
-    row_h, bar_h = 30, 18
-    plot_w = width - label_w - value_w
-    height = top + row_h * len(rows) + 26
-    peak = max([r.value for r in rows] + [reference[0] if reference else 0.0])
-    ticks = _ticks(peak)
-    x_max = ticks[-1] or 1.0
-
-    def x(value: float) -> float:
-        return label_w + plot_w * max(value, 0.0) / x_max
-
-    parts = []
-    bottom = top + row_h * len(rows)
-    for tick in ticks:
-        parts.append(
-            f'<line class="grid" x1="{x(tick):.1f}" y1="{top - 4}" x2="{x(tick):.1f}" '
-            f'y2="{bottom}"/><text class="tick" x="{x(tick):.1f}" y="{bottom + 16}" '
-            f'text-anchor="middle">{_e(axis_format(tick))}</text>'
-        )
-    for i, row in enumerate(rows):
-        y = top + i * row_h + (row_h - bar_h) / 2
-        w = x(row.value) - label_w
-        parts.append(
-            f'<text class="label" x="{label_w - 10}" y="{y + bar_h / 2 + 4:.1f}" '
-            f'text-anchor="end">{_e(row.label)}</text>'
-            f'<rect x="{label_w}" y="{y:.1f}" width="{max(w, 1.0):.1f}" height="{bar_h}" '
-            f'rx="3" fill="{row.color}"><title>{_e(row.label)}: {_e(row.value_label)}</title>'
-            f'</rect><text class="value" x="{label_w + w + 6:.1f}" y="{y + bar_h / 2 + 4:.1f}">'
-            f"{_e(row.value_label)}</text>"
-        )
-    if reference:
-        rx = x(reference[0])
-        parts.append(
-            f'<line class="ref" x1="{rx:.1f}" y1="{top - 6}" x2="{rx:.1f}" y2="{bottom}"/>'
-            f'<text class="ref-label" x="{rx + 4:.1f}" y="{top - 10}">{_e(reference[1])}</text>'
-        )
-    parts.append(f'<line class="axis" x1="{label_w}" y1="{top - 4}" x2="{label_w}" y2="{bottom}"/>')
-    return _svg(chart_id, width, height, title, desc, "".join(parts))
-
-
-def stacked_chart(
-    chart_id: str,
-    title: str,
-    desc: str,
-    rows: Sequence[tuple[str, str | None, Sequence[int]]],
-    categories: Sequence[str],
-    colors: Sequence[str],
-    *,
-    width: int = 540,
-) -> str:
-    """One 100% bar per row, split by category, with the share written where it fits."""
-    label_w = _label_width(label for label, _, _ in rows) + 12
-    row_h, bar_h, top = 30, 20, 4
-    plot_w = width - label_w - 8
-    height = top + row_h * len(rows) + 4
-    parts = []
-    for i, (label, dot, counts) in enumerate(rows):
-        y = top + i * row_h + (row_h - bar_h) / 2
-        total = sum(counts) or 1
-        if dot:
-            parts.append(f'<circle cx="6" cy="{y + bar_h / 2:.1f}" r="5" fill="{dot}"/>')
-        css = "label" if dot else "label strong"
-        parts.append(
-            f'<text class="{css}" x="{label_w - 10}" y="{y + bar_h / 2 + 4:.1f}" '
-            f'text-anchor="end">{_e(label)}</text>'
-        )
-        x = float(label_w)
-        for category, color, count in zip(categories, colors, counts, strict=True):
-            if count <= 0:
-                continue
-            share = count / total
-            w = plot_w * share
-            parts.append(
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{bar_h}" '
-                f'fill="{color}"><title>{_e(label)}: {_e(category)} {_pct(share)} '
-                f"({_int(count)} customers)</title></rect>"
-            )
-            if w >= 34:
-                parts.append(
-                    f'<text class="in-bar {_ink(color)}" x="{x + w / 2:.1f}" '
-                    f'y="{y + bar_h / 2 + 4:.1f}" text-anchor="middle">{share * 100:.0f}%</text>'
-                )
-            x += w
-    return _svg(chart_id, width, height, title, desc, "".join(parts))
-
-
-def scatter_chart(
-    chart_id: str,
-    title: str,
-    desc: str,
-    points: Sequence[tuple[int, float, float]],
-    *,
-    width: int = 1060,
-    height: int = 440,
-) -> str:
-    """Recency (linear) against revenue (log) as dots, one path per segment.
-
-    A dot is a zero-length path segment with a round cap: one ``<path>`` per segment keeps
-    thousands of dots to a few dozen kilobytes.
-    """
-    left, right, top, bottom = 64, 16, 12, 46
-    plot_w, plot_h = width - left - right, height - top - bottom
-    positive = [rev for _, _, rev in points if rev > 0]
-    low = min(positive, default=1.0)
-    high = max(positive, default=10.0)
-    y0, y1 = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    if y1 <= y0:
-        y1 = y0 + 1
-    x_ticks = _ticks(max((rec for _, rec, _ in points), default=1.0))
-    x_max = x_ticks[-1] or 1.0
-
-    def px(recency: float) -> float:
-        return left + plot_w * max(recency, 0.0) / x_max
-
-    def py(revenue: float) -> float:
-        value = math.log10(max(revenue, 10.0**y0))
-        return top + plot_h * (1 - (value - y0) / (y1 - y0))
-
-    parts = []
-    for tick in x_ticks:
-        parts.append(
-            f'<line class="grid" x1="{px(tick):.1f}" y1="{top}" x2="{px(tick):.1f}" '
-            f'y2="{top + plot_h}"/><text class="tick" x="{px(tick):.1f}" '
-            f'y="{top + plot_h + 16}" text-anchor="middle">{_compact(tick)}</text>'
-        )
-    for decade in range(y0, y1 + 1):
-        for step in (1, 2, 5) if y1 - y0 <= 3 else (1,):
-            value = step * 10.0**decade
-            if value > 10.0**y1:
-                continue
-            css = "grid" if step == 1 else "grid minor"
-            parts.append(
-                f'<line class="{css}" x1="{left}" y1="{py(value):.1f}" x2="{left + plot_w}" '
-                f'y2="{py(value):.1f}"/><text class="tick" x="{left - 8}" '
-                f'y="{py(value) + 4:.1f}" text-anchor="end">{_compact(value)}</text>'
-            )
-    by_segment: dict[int, list[str]] = {}
-    for sid, recency, revenue in points:
-        by_segment.setdefault(sid, []).append(f"M{px(recency):.1f} {py(revenue):.1f}h0")
-    # Biggest segments first, so that small ones stay visible on top.
-    for sid in sorted(by_segment, key=lambda s: (-len(by_segment[s]), s)):
-        parts.append(
-            f'<path class="dots" d="{"".join(by_segment[sid])}" stroke="{_color(sid)}">'
-            f"<title>{_e(_segment_label(sid))}: {_int(len(by_segment[sid]))} customers shown"
-            "</title></path>"
-        )
-    parts.append(
-        f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
-        f'y2="{top + plot_h}"/><line class="axis" x1="{left}" y1="{top}" x2="{left}" '
-        f'y2="{top + plot_h}"/>'
-        f'<text class="axis-title" x="{left + plot_w / 2:.1f}" y="{height - 6}" '
-        'text-anchor="middle">Days since the last purchase</text>'
-        f'<text class="axis-title" transform="translate(14 {top + plot_h / 2:.1f}) rotate(-90)" '
-        'text-anchor="middle">Lifetime revenue (log scale)</text>'
-    )
-    return _svg(chart_id, width, height, title, desc, "".join(parts))
-
-
-def k_chart(
-    chart_id: str,
-    title: str,
-    desc: str,
-    ks: Sequence[int],
-    series: Sequence[tuple[str, str, str, Sequence[float | None]]],
-    *,
-    chosen: int | None,
-    width: int = 560,
-    height: int = 260,
-) -> str:
-    """Lines of quality figures over k, with the chosen k shaded."""
-    left, right, top, bottom = 40, 16, 12, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
-    values = [v for _, _, _, vs in series for v in vs if v is not None]
-    y_min = min(0.0, math.floor(min(values, default=0.0) * 4) / 4)
-    step = plot_w / max(len(ks), 1)
-
-    def px(i: int) -> float:
-        return left + step * (i + 0.5)
-
-    def py(value: float) -> float:
-        return top + plot_h * (1 - (value - y_min) / (1.0 - y_min))
-
-    parts = []
-    if chosen in ks:
-        i = list(ks).index(chosen)
-        parts.append(
-            f'<rect class="band" x="{px(i) - step / 2:.1f}" y="{top}" width="{step:.1f}" '
-            f'height="{plot_h}"/><text class="band-label" x="{px(i):.1f}" y="{top + plot_h - 8}" '
-            'text-anchor="middle">chosen</text>'
-        )
-    tick = y_min
-    while tick <= 1.0 + 1e-9:
-        parts.append(
-            f'<line class="grid" x1="{left}" y1="{py(tick):.1f}" x2="{left + plot_w}" '
-            f'y2="{py(tick):.1f}"/><text class="tick" x="{left - 6}" y="{py(tick) + 4:.1f}" '
-            f'text-anchor="end">{tick:.2f}</text>'
-        )
-        tick += 0.25
-    for i, k in enumerate(ks):
-        parts.append(
-            f'<text class="tick" x="{px(i):.1f}" y="{top + plot_h + 16}" '
-            f'text-anchor="middle">{k}</text>'
-        )
-    for name, color, dash, vs in series:
-        points = [(px(i), py(v)) for i, v in enumerate(vs) if v is not None]
-        if not points:
-            continue
-        d = " ".join(f"{'M' if j == 0 else 'L'}{x:.1f} {y:.1f}" for j, (x, y) in enumerate(points))
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        parts.append(
-            f'<path class="line" d="{d}" stroke="{color}"{dash_attr}><title>{_e(name)}</title>'
-            "</path>"
-            + "".join(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"/>' for x, y in points
-            )
-        )
-    parts.append(
-        f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
-        f'y2="{top + plot_h}"/><text class="axis-title" x="{left + plot_w / 2:.1f}" '
-        f'y="{height - 4}" text-anchor="middle">Number of segments (k)</text>'
-    )
-    return _svg(chart_id, width, height, title, desc, "".join(parts))
-
-
-def _ticks(peak: float, count: int = 4) -> list[float]:
-    """Round tick values from 0 to at least ``peak`` (about ``count`` steps)."""
-    if peak <= 0 or not math.isfinite(peak):
-        return [0.0, 1.0]
-    raw = peak / count
-    magnitude = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if raw <= m * magnitude + 1e-12)
-    n = math.ceil(peak / step - 1e-9)
-    return [round(i * step, 10) for i in range(n + 1)]
-
-
-def _label_width(labels: Iterable[str]) -> int:
-    return min(190, int(max((len(label) for label in labels), default=8) * 6.9) + 18)
-
-
-def _ink(color: str) -> str:
-    """CSS class of the text colour that reads better on ``color``: dark or light."""
-    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
-    return "on-light" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "on-dark"
-
-
-def _color(segment_id: int | None) -> str:
-    if segment_id is None:
-        return _FALLBACK_SEGMENT_COLOR
-    return SEGMENT_COLORS.get(segment_id, _FALLBACK_SEGMENT_COLOR)
-
-
-def _segment_label(segment_id: int) -> str:
-    return SEGMENT_NAMES.get(segment_id, f"Segment {segment_id}")
-
-
-# --------------------------------------------------------------------------------------------
-# Text
-# --------------------------------------------------------------------------------------------
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _int(n: int) -> str:
-    return f"{n:,}"
-
-
-def _pct(share: float) -> str:
-    return f"{share:.1%}"
-
-
-def _pct0(share: float) -> str:
-    return f"{share:.0%}"
-
-
-def _amount(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
-
-
-def _num(value: object, digits: int) -> str:
-    return "n/a" if value is None else f"{float(value):,.{digits}f}"  # type: ignore[arg-type]
-
-
-def _plain(value: object) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _compact(value: float) -> str:
-    """1234 -> 1.2k, 2500000 -> 2.5M; small values keep up to one decimal."""
-    magnitude = abs(value)
-    for divisor, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if magnitude >= divisor:
-            scaled = value / divisor
-            text = (
-                f"{scaled:.0f}" if abs(scaled) >= 100 else f"{scaled:.1f}".rstrip("0").rstrip(".")
-            )
-            return text + suffix
-    if magnitude >= 10 or value == int(value):
-        return f"{value:.0f}"
-    return f"{value:.1f}".rstrip("0").rstrip(".")
-
-
-def _measure(column: str, value: float) -> str:
-    if column == "days_since_last_purchase":
-        return f"{value:,.0f} days"
-    if column == "total_orders":
-        return f"{value:,.1f} orders"
-    return _amount(value)
 
 
 CSS = """
