@@ -25,6 +25,8 @@ PUBLISHED_FILES = (
     "dbt_pipeline/seeds/segment_definitions.csv",
     "dbt_pipeline/seeds/segment_model_parameters.csv",
 )
+#: RunResult fields (and --json keys) of the published files every engine must write alike.
+PUBLISHED_PATH_KEYS = ("segments_path", "model_path", "metrics_path", "seed_path")
 #: The environment a user's shell might carry must not redirect a test's runs.
 CLEAN_ENV = {"CUSTSEG_DUCKDB_PATH": None, "CUSTSEG_TARGET": None}
 

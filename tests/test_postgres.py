@@ -29,7 +29,7 @@ from custseg.sample_data import generate_sample_data
 from custseg.warehouses import open_warehouse
 from custseg.warehouses.postgres_warehouse import PostgresSettings, PostgresWarehouse
 from tests.postgres_server import PostgresServer, environment
-from tests.support import REPO_ROOT, copy_project, duckdb_rows, real_data_dir
+from tests.support import PUBLISHED_PATH_KEYS, REPO_ROOT, copy_project, duckdb_rows, real_data_dir
 from tests.test_end_to_end_real_data import invoice_total_by_hand
 from tests.test_raw_load import FILES, write_files
 
@@ -163,14 +163,9 @@ def test_published_files_are_byte_identical_to_duckdb(
     postgres_run: PostgresRun, duckdb_run: RunResult
 ) -> None:
     # Same text in, exact decimal money, the same features read back: the same model.
-    for key, duck_path in (
-        ("segments_path", duckdb_run.segments_path),
-        ("model_path", duckdb_run.model_path),
-        ("metrics_path", duckdb_run.metrics_path),
-        ("seed_path", duckdb_run.seed_path),
-    ):
+    for key in PUBLISHED_PATH_KEYS:
         pg_path = Path(postgres_run.summary[key])
-        assert pg_path.read_bytes() == duck_path.read_bytes(), pg_path.name
+        assert pg_path.read_bytes() == getattr(duckdb_run, key).read_bytes(), pg_path.name
 
 
 def raw_snapshot(server: PostgresServer) -> dict[str, tuple[int, str]]:
@@ -363,7 +358,7 @@ def test_two_postgres_runs_give_byte_identical_outputs(
     )
     assert result.exit_code == 0, result.output
     again = json.loads(result.stdout)
-    for key in ("segments_path", "model_path", "metrics_path", "seed_path"):
+    for key in PUBLISHED_PATH_KEYS:
         first = Path(postgres_run.summary[key]).read_bytes()
         assert Path(again[key]).read_bytes() == first, key
 

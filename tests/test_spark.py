@@ -35,7 +35,7 @@ from custseg.warehouses.spark_warehouse import (
     SparkWarehouse,
     java_executable,
 )
-from tests.support import copy_project, duckdb_rows, real_data_dir
+from tests.support import PUBLISHED_PATH_KEYS, copy_project, duckdb_rows, real_data_dir
 from tests.test_end_to_end_real_data import invoice_total_by_hand
 
 SPARK_VARIABLES = (SPARK_DIR_ENV, DRIVER_MEMORY_ENV, SCHEMA_ENV, "CUSTSEG_TARGET")
@@ -252,13 +252,9 @@ def test_features_and_segments_equal_duckdb_for_every_customer(
 def test_published_files_are_byte_identical_to_duckdb(
     spark_run: SparkRun, duckdb_run: RunResult
 ) -> None:
-    for key, duck_path in (
-        ("segments_path", duckdb_run.segments_path),
-        ("model_path", duckdb_run.model_path),
-        ("metrics_path", duckdb_run.metrics_path),
-        ("seed_path", duckdb_run.seed_path),
-    ):
-        assert Path(spark_run.summary[key]).read_bytes() == duck_path.read_bytes(), key
+    for key in PUBLISHED_PATH_KEYS:
+        published = Path(spark_run.summary[key]).read_bytes()
+        assert published == getattr(duckdb_run, key).read_bytes(), key
 
 
 def test_nothing_is_written_into_the_current_directory(spark_run: SparkRun) -> None:

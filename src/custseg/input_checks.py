@@ -797,6 +797,16 @@ class _Repeats:
     candidate_keys: int
 
 
+def _line_sql(table: _Staged) -> tuple[str, str]:
+    """A line's key and its values, as staging reads them, as SQL lists for hash()."""
+    columns = _columns(table)
+    key = LINE_KEYS.get(table.plan.table.table_name, columns)
+    return (
+        ", ".join(table.value(column) for column in key),
+        ", ".join(table.value(column) for column in columns),
+    )
+
+
 def _scan_repeats(con: duckdb.DuckDBPyConnection, table: _Staged) -> _Repeats:
     """One aggregation over the table: which keys occur more than once, and how their lines
     compare (lowest and highest hash of the values, as staging reads them).
@@ -806,8 +816,7 @@ def _scan_repeats(con: duckdb.DuckDBPyConnection, table: _Staged) -> _Repeats:
     value (:func:`_drop_exact_duplicates`). The hashes only select candidates.
     """
     name = table.plan.table.table_name
-    key = ", ".join(table.value(column) for column in LINE_KEYS.get(name, _columns(table)))
-    values = ", ".join(table.value(column) for column in _columns(table))
+    key, values = _line_sql(table)
     keys = _quote(f"custseg_repeated_keys_{name}")
     con.execute(
         f"create or replace temp table {keys} as "
@@ -894,8 +903,7 @@ def _drop_exact_duplicates(
     if not repeats.candidate_keys:
         con.execute(f"drop table {repeats.keys}")
         return 0
-    key = ", ".join(table.value(column) for column in LINE_KEYS.get(name, _columns(table)))
-    values = ", ".join(table.value(column) for column in _columns(table))
+    key, values = _line_sql(table)
     found = _quote(f"custseg_duplicates_{name}")
     con.execute(
         f"create or replace temp table {found} as select line from ("

@@ -238,14 +238,6 @@ class SparkWarehouse(Warehouse):
     def table_exists(self, name: str) -> bool:
         return bool(self.session.catalog.tableExists(self.relation(name)))
 
-    def copy_table(self, name: str, copy: str) -> None:
-        # Parquet like dbt-spark's tables (a bare CREATE TABLE may make a Hive text table).
-        self.execute(
-            f"drop table if exists {self.relation(copy)}",
-            f"create table {self.relation(copy)} using parquet as "
-            f"select * from {self.relation(name)}",
-        )
-
     def rename_target(self, name: str) -> str:
         # Spark's session catalog wants the database in the new name too.
         return self.relation(name)
