@@ -36,7 +36,7 @@ format: install
 ## dbt documentation, built offline into dbt_pipeline/target/static_index.html, on a throwaway
 ## DuckDB file under dbt_pipeline/target/docs_build/ (never the warehouse of a run).
 docs: install
-	$(BIN)/python -m custseg.dbt_docs
+	$(BIN)/python -m custseg.dbt.docs
 
 clean:
 	rm -rf build dbt_pipeline/target dbt_pipeline/logs .pytest_cache

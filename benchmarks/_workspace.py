@@ -6,8 +6,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from custseg.config import resolve_run_config
-from custseg.pipeline import CustomerFeatures, build_features
+from custseg.features import CustomerFeatures, build_features
+from custseg.settings import resolve_settings
+from custseg.warehouses import open_warehouse
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "marketing_insights"
@@ -28,8 +29,9 @@ def features_for(data_dir: Path) -> CustomerFeatures:
     """Load ``data_dir`` and build ``customer_features`` with dbt on DuckDB; return them."""
     root = scratch_project()
     try:
-        config = resolve_run_config(data_dir=data_dir, project_dir=root)
-        _, features = build_features(config)
-        return features
+        settings = resolve_settings(data_dir=data_dir, project_dir=root)
+        with open_warehouse(settings) as warehouse:
+            warehouse.load_raw(data_dir)
+            return build_features(settings, warehouse)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -21,11 +21,11 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
 from benchmarks._workspace import REAL_DATA_DIR, features_for
-from custseg.evaluate import bootstrap_stability
-from custseg.metrics import evaluate_segmentation
-from custseg.naming import SEGMENT_NAMES
-from custseg.sample_data import generate_sample_data
-from custseg.segmenter import CustomerSegmenter
+from custseg.catalogue import SEGMENT_NAMES
+from custseg.model.evaluation import bootstrap_stability
+from custseg.model.metrics import evaluate_segmentation
+from custseg.model.segmenter import CustomerSegmenter
+from custseg.sample import generate_sample_data
 
 # What the original system produced on the real data (shared/data/marketing_insights/README.md).
 ORIGINAL = {
@@ -40,7 +40,7 @@ def real_data_figures(n_draws: int) -> None:
     X = features.matrix
     segmenter = CustomerSegmenter(n_segments=5, random_state=42).fit(X)
     metrics = evaluate_segmentation(
-        segmenter.transform(X), segmenter.labels_, inertia=segmenter.inertia_, random_state=42
+        segmenter.scale(X), segmenter.labels_, inertia=segmenter.inertia_, random_state=42
     )
     stability = bootstrap_stability(
         X, segmenter.labels_, segmenter, n_draws=n_draws, sample_fraction=0.8, random_state=0

@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks._workspace import scratch_project
-from custseg.sample_data import generate_sample_data
+from custseg.sample import generate_sample_data
 
 LINES_PER_CUSTOMER = 50
 DEFAULT_SIZES = (50_000, 5_000_000, 50_000_000)

@@ -1,16 +1,20 @@
-"""Shared fixtures."""
+"""Shared fixtures: throwaway projects, a real PostgreSQL server, and runs shared per session."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from custseg.config import resolve_run_config
+from custseg.features import build_features
 from custseg.pipeline import RunResult, run_pipeline
+from custseg.sample import generate_sample_data
+from custseg.settings import resolve_settings
+from custseg.warehouses import open_warehouse
 from tests.postgres_server import PostgresServer, require_server_bin_dir, running_postgres
-from tests.support import copy_project, real_data_dir
+from tests.support import PlantedSample, copy_project, real_data_dir
 
 
 @pytest.fixture
@@ -33,4 +37,21 @@ def postgres_server() -> Iterator[PostgresServer]:
 def duckdb_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     """One run on the real dataset on DuckDB, the reference the other engines are compared to."""
     root = copy_project(tmp_path_factory.mktemp("duckdb") / "project")
-    return run_pipeline(resolve_run_config(data_dir=real_data_dir(), project_dir=root))
+    return run_pipeline(resolve_settings(data_dir=real_data_dir(), project_dir=root))
+
+
+@pytest.fixture(scope="session")
+def planted_sample(tmp_path_factory: pytest.TempPathFactory) -> PlantedSample:
+    """1,000 generated customers (seed 42), their planted archetypes, and their features built
+    by the dbt models on DuckDB: the one way custseg counts orders and prices lines."""
+    base = tmp_path_factory.mktemp("planted")
+    data = base / "data"
+    generate_sample_data(data, n_customers=1000, seed=42)
+    settings = resolve_settings(data_dir=data, project_dir=copy_project(base / "project"))
+    with open_warehouse(settings) as warehouse:
+        warehouse.load_raw(data)
+        features = build_features(settings, warehouse)
+    with open(data / "planted_segments.csv", newline="", encoding="utf-8") as handle:
+        planted = {row["customer_id"]: row["archetype"] for row in csv.DictReader(handle)}
+    archetypes = [planted[customer_id] for customer_id in features.customer_ids]
+    return PlantedSample(data_dir=data, features=features, archetypes=archetypes)

@@ -118,7 +118,7 @@ def _as_server_user(argv: list[str]) -> list[str]:
     return argv
 
 
-def _run(argv: list[str], what: str, log: Path | None = None) -> None:
+def run_server_command(argv: list[str], what: str, log: Path | None = None) -> None:
     completed = subprocess.run(
         _as_server_user(argv), capture_output=True, text=True, timeout=120, check=False
     )
@@ -161,7 +161,7 @@ def _start_server(bin_dir: Path, data_dir: Path, base_dir: Path, log: Path) -> i
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         try:
-            _run(
+            run_server_command(
                 [
                     str(bin_dir / "pg_ctl"),
                     "start",
@@ -203,7 +203,7 @@ def running_postgres(bin_dir: Path, database: str = DATABASE) -> Iterator[Postgr
     try:
         password_file = base_dir / "password"
         _write_for_server(password_file, password + "\n")
-        _run(
+        run_server_command(
             [
                 str(bin_dir / "initdb"),
                 "--pgdata",
@@ -246,7 +246,7 @@ def running_postgres(bin_dir: Path, database: str = DATABASE) -> Iterator[Postgr
     finally:
         try:
             if (data_dir / "postmaster.pid").exists():
-                _run(
+                run_server_command(
                     [
                         str(bin_dir / "pg_ctl"),
                         "stop",

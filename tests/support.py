@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 import pytest
+
+from custseg.features import CustomerFeatures
+from custseg.ingest.layout import LoadedTable
+from custseg.ingest.mapping import InputSpec
+from custseg.settings import OPTIONS, Settings
+from custseg.warehouses.duckdb_warehouse import DuckDBWarehouse
 
 if TYPE_CHECKING:
     from custseg.pipeline import RunResult
@@ -28,7 +38,7 @@ PUBLISHED_FILES = (
 #: RunResult fields (and --json keys) of the published files every engine must write alike.
 PUBLISHED_PATH_KEYS = ("segments_path", "model_path", "metrics_path", "seed_path")
 #: The environment a user's shell might carry must not redirect a test's runs.
-CLEAN_ENV = {"CUSTSEG_DUCKDB_PATH": None, "CUSTSEG_TARGET": None}
+CLEAN_ENV = {option.env: None for option in OPTIONS.values()} | {"CUSTSEG_CONFIG": None}
 
 
 def copy_project(destination: Path) -> Path:
@@ -60,3 +70,129 @@ def duckdb_rows(run: RunResult, sql: str) -> list[tuple[Any, ...]]:
     assert run.duckdb_path is not None
     with duckdb.connect(str(run.duckdb_path)) as con:
         return con.execute(sql).fetchall()
+
+
+def load_into_duckdb(
+    database: Path, data_dir: Path, inputs: Sequence[InputSpec] = ()
+) -> list[LoadedTable]:
+    """Load ``data_dir`` into the raw tables of the DuckDB file ``database``, as a run does."""
+    settings = Settings(duckdb_path=database)
+    return DuckDBWarehouse(settings).load_raw(data_dir, inputs)
+
+
+#: Two customers in the usual layout of the five inputs: the smallest data every stage accepts.
+INPUT_FILES = {
+    "CustomersData.csv": (
+        "CustomerID,Gender,Location,Tenure_Months\n0017,M,Chicago,12\nA-2,F,California,3\n"
+    ),
+    "Online_Sales.csv": (
+        "CustomerID,Transaction_ID,Transaction_Date,Product_SKU,Product_Description,"
+        "Product_Category,Quantity,Avg_Price,Delivery_Charges,Coupon_Status\n"
+        '0017,1,1/5/2019,SKU1,"Bag, large",Apparel,2,10.5,6.5,Used\n'
+        "A-2,1,12/31/2019,SKU2,Pen,Office,1,3,0,Clicked\n"
+    ),
+    "Discount_Coupon.csv": (
+        "Month,Product_Category ,Coupon_Code,Discount_pct\nJan,Apparel,SALE10,10\n"
+    ),
+    "Tax_amount.csv": "Product_Category,GST\nApparel,0.18\nOffice,0.1\n",
+    "Marketing_Spend.csv": "Date,Offline_Spend,Online_Spend\n1/1/2019,4500,2424.5\n",
+}
+
+
+def write_input_files(folder: Path, **overrides: str) -> Path:
+    """:data:`INPUT_FILES` in ``folder``, with some files replaced by ``overrides``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in {**INPUT_FILES, **overrides}.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+# ------------------------------------------------------------------ hand-built customers
+
+# (recency_days, count_orders, lifetime_revenue, avg_order_value, expected segment id)
+HAND_BUILT = [
+    # Champions (VIPs): recent, many orders, top revenue
+    (5, 40, 8000, 200, 3),
+    (3, 45, 9000, 200, 3),
+    (7, 38, 7600, 200, 3),
+    (4, 42, 8400, 200, 3),
+    # Loyal Customers: recent, frequent, small baskets
+    (10, 20, 600, 30, 4),
+    (12, 22, 660, 30, 4),
+    (8, 18, 540, 30, 4),
+    (15, 21, 630, 30, 4),
+    # Big Spenders: rare, huge baskets
+    (60, 2, 3000, 1500, 0),
+    (70, 3, 4500, 1500, 0),
+    (50, 2, 2800, 1400, 0),
+    # At-Risk (Lapsing): silent for long, used to buy
+    (300, 15, 1500, 100, 1),
+    (320, 12, 1200, 100, 1),
+    (280, 14, 1400, 100, 1),
+    # Occasional Shoppers: one or two small orders
+    (150, 1, 20, 20, 2),
+    (170, 1, 25, 25, 2),
+    (160, 2, 40, 20, 2),
+]
+#: The hand-built customers' features and the segment id each must get.
+HAND_BUILT_FEATURES = np.array([row[:4] for row in HAND_BUILT], dtype=np.float64)
+HAND_BUILT_SEGMENTS = np.array([row[4] for row in HAND_BUILT])
+
+
+# Five hand-made groups of customers: recency_days, count_orders, average order value.
+FIVE_GROUPS = {
+    "champions": (5, 40, 200),
+    "loyal": (20, 12, 100),
+    "big": (90, 3, 2000),
+    "at_risk": (250, 10, 150),
+    "occasional": (150, 1, 40),
+}
+
+
+def five_groups(shift: float = 0.0, seed: int = 0) -> np.ndarray:
+    """150 customers in five well separated groups of 30 (champions, loyal, big spenders,
+    at risk, occasional), with 5% noise; ``shift`` raises every order value."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for recency, orders, aov in FIVE_GROUPS.values():
+        for _ in range(30):
+            noise = rng.normal(1.0, 0.05)
+            o = max(1.0, round(orders * noise))
+            a = aov * rng.normal(1.0, 0.05) * (1 + shift)
+            rows.append((recency * noise + 1, o, o * a, a))
+    return np.array(rows, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class PlantedSample:
+    """Generated customers with known archetypes, and their features as the dbt models built."""
+
+    data_dir: Path
+    features: CustomerFeatures
+    # The planted archetype (a segment name) of every customer, in the order of the features.
+    archetypes: list[str]
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def invoice_total_by_hand(data_dir: Path) -> tuple[float, int]:
+    """The dataset's documented invoice formula, in plain Python, independent of the SQL."""
+    with open(data_dir / "Discount_Coupon.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    coupons = {(row[0], row[1]): float(row[3]) / 100 for row in rows[1:]}
+    with open(data_dir / "Tax_amount.csv", newline="") as handle:
+        gst = {row["Product_Category"]: float(row["GST"]) for row in csv.DictReader(handle)}
+    total = 0.0
+    lines = 0
+    with open(data_dir / "Online_Sales.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            month = _MONTHS[int(row["Transaction_Date"].split("/")[0]) - 1]
+            discount = 0.0
+            if row["Coupon_Status"] == "Used":
+                discount = coupons.get((month, row["Product_Category"]), 0.0)
+            total += float(row["Quantity"]) * float(row["Avg_Price"]) * (1 - discount) * (
+                1 + gst[row["Product_Category"]]
+            ) + float(row["Delivery_Charges"])
+            lines += 1
+    return total, lines

@@ -32,7 +32,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from custseg.cli import cli
-from custseg.sample_data import generate_sample_data
+from custseg.sample import generate_sample_data
 from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project
 
 RAW_TABLES = ("customers_data", "online_sales", "discount_coupon", "tax_amount", "marketing_spend")

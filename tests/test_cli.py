@@ -102,7 +102,7 @@ def test_k_outside_the_named_range_is_a_config_error(tmp_path: Path) -> None:
         cli, ["run", "--data-dir", str(tmp_path), "--project-dir", str(REPO_ROOT), "--k", "7"]
     )
     assert result.exit_code == 2
-    assert "k must be between 2 and 5" in result.output
+    assert "--k: '7' is not valid; write a whole number from 2 to 5" in result.output
 
 
 def test_bad_as_of_date_is_a_config_error(tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_bad_as_of_date_is_a_config_error(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2
-    assert "not a date written YYYY-MM-DD" in result.output
+    assert "--as-of-date: '1/1/2020' is not valid; write a date as YYYY-MM-DD" in result.output
 
 
 def test_run_on_a_sample_prints_a_json_summary(project_root: Path, tmp_path: Path) -> None:

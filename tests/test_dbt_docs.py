@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from custseg.dbt_docs import DOCS_BUILD_FOLDER, build_docs
+from custseg.dbt.docs import DOCS_BUILD_FOLDER, build_docs
 from tests.support import REPO_ROOT, copy_project
 
 DOCUMENTED_TYPES = ("model", "seed", "source", "analysis")
@@ -143,4 +143,4 @@ def test_static_index_is_self_contained(docs: Path) -> None:
 def test_make_docs_uses_the_offline_builder() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text()
     recipe = makefile.split("\ndocs:", 1)[1].split("\n\n", 1)[0]
-    assert "-m custseg.dbt_docs" in recipe
+    assert "-m custseg.dbt.docs" in recipe

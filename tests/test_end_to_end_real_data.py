@@ -12,12 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from custseg.config import resolve_run_config
-from custseg.naming import SEGMENT_NAMES
+from custseg.catalogue import SEGMENT_NAMES
 from custseg.pipeline import RunResult, run_pipeline
-from tests.support import copy_project, real_data_dir
-
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from custseg.settings import resolve_settings
+from tests.support import copy_project, invoice_total_by_hand, real_data_dir
 
 
 @dataclass(frozen=True)
@@ -30,30 +28,8 @@ class RealRun:
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> RealRun:
     data_dir = real_data_dir()
     root = copy_project(tmp_path_factory.mktemp("real") / "project")
-    config = resolve_run_config(data_dir=data_dir, project_dir=root)
+    config = resolve_settings(data_dir=data_dir, project_dir=root)
     return RealRun(project_root=root, result=run_pipeline(config))
-
-
-def invoice_total_by_hand(data_dir: Path) -> tuple[float, int]:
-    """The dataset's documented invoice formula, in plain Python, independent of the SQL."""
-    with open(data_dir / "Discount_Coupon.csv", newline="") as handle:
-        rows = list(csv.reader(handle))
-    coupons = {(row[0], row[1]): float(row[3]) / 100 for row in rows[1:]}
-    with open(data_dir / "Tax_amount.csv", newline="") as handle:
-        gst = {row["Product_Category"]: float(row["GST"]) for row in csv.DictReader(handle)}
-    total = 0.0
-    lines = 0
-    with open(data_dir / "Online_Sales.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            month = MONTHS[int(row["Transaction_Date"].split("/")[0]) - 1]
-            discount = 0.0
-            if row["Coupon_Status"] == "Used":
-                discount = coupons.get((month, row["Product_Category"]), 0.0)
-            total += float(row["Quantity"]) * float(row["Avg_Price"]) * (1 - discount) * (
-                1 + gst[row["Product_Category"]]
-            ) + float(row["Delivery_Charges"])
-            lines += 1
-    return total, lines
 
 
 def mart(run: RealRun, sql: str) -> list[tuple]:
@@ -75,13 +51,13 @@ def test_mart_revenue_equals_the_invoice_formula_over_all_lines(real_run: RealRu
     expected, lines = invoice_total_by_hand(real_data_dir())
     assert lines == 52924
     assert expected == pytest.approx(5_397_358.75, abs=0.01)
-    ((revenue,),) = mart(real_run, "select sum(total_revenue) from fct_customer_segments")
+    ((revenue,),) = mart(real_run, "select sum(lifetime_revenue) from fct_customer_segments")
     assert revenue == pytest.approx(expected, rel=1e-12)
 
 
 def test_frequency_counts_orders_not_sales_lines(real_run: RealRun) -> None:
     # 26,631 distinct (customer, transaction) pairs in 52,924 lines.
-    assert mart(real_run, "select sum(total_orders) from fct_customer_segments") == [(26631,)]
+    assert mart(real_run, "select sum(count_orders) from fct_customer_segments") == [(26631,)]
 
 
 def test_activity_is_measured_against_the_as_of_date_not_today(real_run: RealRun) -> None:
@@ -92,8 +68,7 @@ def test_activity_is_measured_against_the_as_of_date_not_today(real_run: RealRun
     assert len(statuses) >= 3, statuses
     ((minimum, maximum),) = mart(
         real_run,
-        "select min(days_since_last_purchase), max(days_since_last_purchase) "
-        "from fct_customer_segments",
+        "select min(recency_days), max(recency_days) from fct_customer_segments",
     )
     assert (minimum, maximum) == (1, 365)
 
@@ -113,7 +88,7 @@ def test_same_input_and_config_give_byte_identical_outputs(
     real_run: RealRun, tmp_path: Path
 ) -> None:
     root = copy_project(tmp_path / "again")
-    again = run_pipeline(resolve_run_config(data_dir=real_data_dir(), project_dir=root))
+    again = run_pipeline(resolve_settings(data_dir=real_data_dir(), project_dir=root))
     first = real_run.result
     for a, b in (
         (first.segments_path, again.segments_path),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from custseg.evaluate import bootstrap_stability, select_k
-from custseg.segmenter import CustomerSegmenter
-from tests.test_matching import customers
+from custseg.model.evaluation import bootstrap_stability, select_k
+from custseg.model.segmenter import CustomerSegmenter
+from tests.support import five_groups as customers
 
 
 def test_bootstrap_of_well_separated_groups_is_perfectly_stable() -> None:

@@ -24,10 +24,14 @@ import pytest
 from click.testing import CliRunner
 
 from custseg.cli import cli
-from custseg.model_io import canonical_json, load_model
-from custseg.sample_data import generate_sample_data
-from tests.postgres_server import PostgresServer, require_server_bin_dir, running_postgres
-from tests.postgres_server import _run as run_server_command
+from custseg.model.model_file import canonical_json, load_model
+from custseg.sample import generate_sample_data
+from tests.postgres_server import (
+    PostgresServer,
+    require_server_bin_dir,
+    run_server_command,
+    running_postgres,
+)
 from tests.support import copy_project
 
 CUSTSEG = str(Path(sys.executable).with_name("custseg"))
@@ -355,7 +359,7 @@ class Server:
         try:
             with con.cursor() as cur:
                 cur.execute(
-                    "select customer_id, segment_id, segment_name, total_revenue "
+                    "select customer_id, segment_id, segment_name, lifetime_revenue "
                     "from custseg.fct_customer_segments order by customer_id"
                 )
                 return cur.fetchall()
@@ -376,24 +380,28 @@ def stop_after_load(server: Server) -> Any:
 
     load_raw = PostgresWarehouse.load_raw
 
-    def load_then_stop(self: Any, data_dir: Path) -> Any:
-        loaded = load_raw(self, data_dir)
+    def load_then_stop(self: Any, *args: Any) -> Any:
+        loaded = load_raw(self, *args)
         server.pg_ctl("stop")
         return loaded
 
     return ("custseg.warehouses.postgres_warehouse.PostgresWarehouse.load_raw", load_then_stop)
 
 
-def stop_before_publishing(server: Server) -> Any:
-    import custseg.pipeline
+def stop_while_publishing(server: Server) -> Any:
+    """Stop the server once the last good tables are kept, as dbt starts to publish."""
+    import custseg.publish.publication
 
-    publish_seeds = custseg.pipeline.publish_seeds
+    run_dbt = custseg.publish.publication.run_dbt
+    calls = []
 
-    def stop_then_publish(*args: Any) -> Any:
-        server.pg_ctl("stop")
-        return publish_seeds(*args)
+    def stop_then_build(*args: Any) -> Any:
+        if not calls:  # the publishing build; later calls are the rollback's
+            server.pg_ctl("stop")
+        calls.append(args)
+        return run_dbt(*args)
 
-    return ("custseg.pipeline.publish_seeds", stop_then_publish)
+    return ("custseg.publish.publication.run_dbt", stop_then_build)
 
 
 def test_a_postgres_server_stopped_mid_run_fails_clearly_and_publishes_nothing(
@@ -407,8 +415,8 @@ def test_a_postgres_server_stopped_mid_run_fails_clearly_and_publishes_nothing(
     assert first.exit_code == 0, first.output
     old_files, old_mart = published(project), server.mart()
 
-    # Stopped between loading and dbt's feature build, then between fitting and publishing.
-    for stop in (stop_after_load, stop_before_publishing):
+    # Stopped between loading and dbt's feature build, then as dbt starts publishing.
+    for stop in (stop_after_load, stop_while_publishing):
         with monkeypatch.context() as patch:
             patch.setattr(*stop(server))
             broken = run_cli(*args, str(versions.new_data), env=env)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from custseg.errors import LockError
-from custseg.locking import exclusive_run_lock
+from custseg.publish.locking import exclusive_run_lock
 
 
 def test_second_holder_is_refused_with_the_holder_named(tmp_path: Path) -> None:

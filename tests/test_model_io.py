@@ -7,14 +7,22 @@ import pytest
 
 import custseg
 from custseg.errors import ModelIntegrityError
-from custseg.model_io import (
+from custseg.model.model_file import (
     fingerprint_features,
     library_versions,
     load_model,
-    save_model,
-    write_json_atomic,
+    model_document,
 )
-from custseg.segmenter import CustomerSegmenter
+from custseg.model.segmenter import CustomerSegmenter
+from custseg.publish.atomic import write_json_atomic
+
+
+def save_model(path, segmenter, *, metadata):
+    """Write a model file as a run does, and return its document."""
+    document = model_document(segmenter, metadata=metadata)
+    write_json_atomic(path, document)
+    return document
+
 
 X = np.array(
     [
@@ -44,7 +52,7 @@ def _save(path, seg=None):
 
 def _rewrite(path, mutate):
     """Load the JSON, mutate it, re-seal it with a valid checksum, write it back."""
-    from custseg.model_io import _document_sha256
+    from custseg.model.model_file import _document_sha256
 
     doc = json.loads(path.read_text(encoding="utf-8"))
     mutate(doc)

@@ -1,23 +1,18 @@
-"""Naming rules: scores, optimal assignment, tie-breaking, name checks and errors."""
+"""Naming: the catalogue's scores, optimal assignment, tie-breaking, name checks and errors."""
 
 import itertools
 
 import numpy as np
 import pytest
 
+from custseg.catalogue import CATALOGUE, SEGMENT_NAMES, SEGMENT_TYPES
 from custseg.errors import ConfigError
-from custseg.naming import (
+from custseg.model.name_checks import NameCheck, check_names
+from custseg.model.naming import (
     KEPT_ID_NOTE,
-    NAME_RULES,
-    SCORE_WEIGHTS,
-    SEGMENT_DESCRIPTIONS,
-    SEGMENT_NAMES,
-    NameCheck,
     NamingResult,
-    check_names,
     name_clusters,
     name_clusters_as,
-    score_formula,
     score_matrix,
 )
 
@@ -39,11 +34,11 @@ def test_segment_names_are_the_public_contract():
         3: "Champions (VIPs)",
         4: "Loyal Customers",
     }
-    assert set(SEGMENT_DESCRIPTIONS) == set(SEGMENT_NAMES) == set(SCORE_WEIGHTS) == set(NAME_RULES)
+    assert [segment.segment_id for segment in CATALOGUE] == sorted(SEGMENT_TYPES)
 
 
 def test_score_formulas():
-    assert [score_formula(s) for s in range(5)] == [
+    assert [SEGMENT_TYPES[s].score_formula for s in range(5)] == [
         "2*zA - 0.5*zF",
         "zR + 0.5*zF",
         "-zF - 0.5*zA",
@@ -167,7 +162,7 @@ def test_name_checks_pass_on_planted_archetypes():
     checks = check_names(PLANTED)
     assert [c.segment_id for c in checks] == [0, 1, 2, 3, 4]
     assert all(c.passed for c in checks), [c.detail for c in checks if not c.passed]
-    assert [c.rule for c in checks] == [NAME_RULES[s] for s in range(5)]
+    assert [c.rule for c in checks] == [SEGMENT_TYPES[s].rule for s in range(5)]
     assert checks[0].detail == (
         "mean order value 2729.30 is the highest of all segments (next: Champions (VIPs) 427.80)"
     )

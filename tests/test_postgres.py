@@ -21,17 +21,24 @@ import yaml
 from click.testing import CliRunner
 
 from custseg.cli import cli
-from custseg.config import resolve_run_config
-from custseg.dbt_runner import DbtInvocation, DbtNodeResult, run_dbt
+from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
 from custseg.errors import ConfigError, InputDataError, PublishError
 from custseg.pipeline import RunResult, run_pipeline
-from custseg.sample_data import generate_sample_data
+from custseg.sample import generate_sample_data
+from custseg.settings import resolve_settings
 from custseg.warehouses import open_warehouse
 from custseg.warehouses.postgres_warehouse import PostgresSettings, PostgresWarehouse
 from tests.postgres_server import PostgresServer, environment
-from tests.support import PUBLISHED_PATH_KEYS, REPO_ROOT, copy_project, duckdb_rows, real_data_dir
-from tests.test_end_to_end_real_data import invoice_total_by_hand
-from tests.test_raw_load import FILES, write_files
+from tests.support import (
+    INPUT_FILES,
+    PUBLISHED_PATH_KEYS,
+    REPO_ROOT,
+    copy_project,
+    duckdb_rows,
+    invoice_total_by_hand,
+    real_data_dir,
+    write_input_files,
+)
 
 SCHEMA = "custseg"
 PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "CUSTSEG_SCHEMA")
@@ -138,10 +145,10 @@ def test_revenue_equals_duckdb_and_the_invoice_formula(
     postgres_run: PostgresRun, duckdb_run: RunResult
 ) -> None:
     ((pg_revenue,),) = pg_rows(
-        postgres_run.server, f"select sum(total_revenue) from {SCHEMA}.fct_customer_segments"
+        postgres_run.server, f"select sum(lifetime_revenue) from {SCHEMA}.fct_customer_segments"
     )
     ((duck_revenue,),) = duckdb_rows(
-        duckdb_run, "select sum(total_revenue) from fct_customer_segments"
+        duckdb_run, "select sum(lifetime_revenue) from fct_customer_segments"
     )
     expected, _ = invoice_total_by_hand(real_data_dir())
     assert isinstance(pg_revenue, float)
@@ -184,7 +191,7 @@ def test_a_failed_raw_load_leaves_the_previous_raw_tables(
     postgres_run: PostgresRun, tmp_path: Path
 ) -> None:
     server = postgres_run.server
-    config = resolve_run_config(
+    config = resolve_settings(
         data_dir=real_data_dir(), project_dir=postgres_run.project_root, target="postgres"
     )
     before = raw_snapshot(server)
@@ -202,7 +209,7 @@ def test_a_failed_raw_load_leaves_the_previous_raw_tables(
         assert raw_snapshot(server) == before
 
         # A file missing a column: refused before PostgreSQL is touched.
-        missing = write_files(
+        missing = write_input_files(
             tmp_path / "missing", **{"Tax_amount.csv": "Product_Category\nApparel\n"}
         )
         with pytest.raises(InputDataError, match="missing column"):
@@ -210,7 +217,7 @@ def test_a_failed_raw_load_leaves_the_previous_raw_tables(
         assert raw_snapshot(server) == before
 
         # The last file is empty: the other four were already replaced inside the transaction.
-        empty_last = write_files(
+        empty_last = write_input_files(
             tmp_path / "empty", **{"Marketing_Spend.csv": "Date,Offline_Spend,Online_Spend\n"}
         )
         with pytest.raises(InputDataError, match="no data rows"):
@@ -235,9 +242,9 @@ def test_a_raw_table_with_other_columns_is_recreated_unless_a_view_needs_it(
         "create view public.old_report as select gst_percent from raw.tax_amount",
     ):
         pg_rows(server, statement)
-    data_dir = write_files(tmp_path / "data")
+    data_dir = write_input_files(tmp_path / "data")
     root = copy_project(tmp_path / "project")
-    config = resolve_run_config(data_dir=data_dir, project_dir=root, target="postgres")
+    config = resolve_settings(data_dir=data_dir, project_dir=root, target="postgres")
     with environment(server.libpq_env()):
         warehouse = open_warehouse(config)
         with pytest.raises(ConfigError, match="old_report"):
@@ -263,8 +270,8 @@ def test_a_role_that_may_not_create_the_raw_schema_gets_a_config_error(
     reader = dataclasses.replace(
         postgres_server, database=database, user=role, password="reader-pw-7"
     )
-    data_dir = write_files(tmp_path / "data")
-    config = resolve_run_config(
+    data_dir = write_input_files(tmp_path / "data")
+    config = resolve_settings(
         data_dir=data_dir, project_dir=copy_project(tmp_path / "project"), target="postgres"
     )
     with environment(reader.libpq_env()), pytest.raises(ConfigError) as error:
@@ -281,8 +288,8 @@ def test_missing_pghost_is_a_config_error_naming_it(
     monkeypatch.setenv("PGUSER", "analyst")
     monkeypatch.setenv("PGDATABASE", "analytics")
     root = copy_project(tmp_path / "project")
-    data_dir = write_files(tmp_path / "data")
-    config = resolve_run_config(data_dir=data_dir, project_dir=root, target="postgres")
+    data_dir = write_input_files(tmp_path / "data")
+    config = resolve_settings(data_dir=data_dir, project_dir=root, target="postgres")
     with pytest.raises(ConfigError, match="needs PGHOST set"):
         run_pipeline(config)
 
@@ -312,7 +319,7 @@ def test_connection_failures_name_the_server_never_the_password(
     postgres_run: PostgresRun, tmp_path: Path
 ) -> None:
     server = postgres_run.server
-    config = resolve_run_config(
+    config = resolve_settings(
         data_dir=real_data_dir(), project_dir=postgres_run.project_root, target="postgres"
     )
     wrong = {**server.libpq_env(), "PGPASSWORD": "not-the-password-42"}
@@ -379,15 +386,15 @@ def test_input_rules_run_before_the_server_is_touched(
     pg_rows(postgres_server, f"create database {database}")
     server = dataclasses.replace(postgres_server, database=database)
     root = copy_project(tmp_path / "project")
-    good = write_files(tmp_path / "good")
+    good = write_input_files(tmp_path / "good")
     with environment(server.libpq_env()):
-        config = resolve_run_config(data_dir=good, project_dir=root, target="postgres")
+        config = resolve_settings(data_dir=good, project_dir=root, target="postgres")
         warehouse = open_warehouse(config)
         warehouse.load_raw(good)
         before = raw_snapshot(server)
 
         # A broken value: rejected naming file, line and column; the server is not touched.
-        bad = write_files(
+        bad = write_input_files(
             tmp_path / "bad",
             **{"Tax_amount.csv": "Product_Category,GST\nApparel,18\nOffice,0.1\n"},
         )
@@ -396,8 +403,8 @@ def test_input_rules_run_before_the_server_is_touched(
         assert raw_snapshot(server) == before
 
         # An exact duplicate sales line: dropped, counted, and the count is what is loaded.
-        sales = FILES["Online_Sales.csv"]
-        doubled = write_files(
+        sales = INPUT_FILES["Online_Sales.csv"]
+        doubled = write_input_files(
             tmp_path / "doubled", **{"Online_Sales.csv": sales + sales.splitlines()[1] + "\n"}
         )
         loaded = {t.table_name: t for t in warehouse.load_raw(doubled)}
@@ -423,13 +430,13 @@ def test_a_mart_failing_its_own_test_is_put_back_on_postgres(
     generate_sample_data(second_data, n_customers=320, seed=4)
     mart_sql = f"select * from {schema}.fct_customer_segments order by customer_id"
     with environment({**server.libpq_env(), "CUSTSEG_SCHEMA": schema}):
-        run_pipeline(resolve_run_config(data_dir=first_data, project_dir=root, target="postgres"))
+        run_pipeline(resolve_settings(data_dir=first_data, project_dir=root, target="postgres"))
         good_mart = pg_rows(server, mart_sql)
         (root / "dbt_pipeline" / "tests" / "assert_no_more_than_300_segmented.sql").write_text(
             "select count(*) as customers from {{ ref('fct_customer_segments') }} "
             "having count(*) > 300\n"
         )
-        second = resolve_run_config(data_dir=second_data, project_dir=root, target="postgres")
+        second = resolve_settings(data_dir=second_data, project_dir=root, target="postgres")
         with pytest.raises(PublishError, match="assert_no_more_than_300_segmented"):
             run_pipeline(second)
     assert pg_rows(server, mart_sql) == good_mart

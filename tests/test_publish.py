@@ -1,4 +1,4 @@
-"""Validation and atomic publishing of the customer_segments seed."""
+"""Validation and all-or-nothing publishing of the seeds and the mart built on them."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from custseg.atomic import write_bytes_atomic
-from custseg.config import resolve_run_config
-from custseg.dbt_runner import DbtInvocation
+from custseg.catalogue import SEGMENT_NAMES
+from custseg.dbt.runner import invocation_for
 from custseg.errors import PublishError
-from custseg.naming import SEGMENT_NAMES
-from custseg.pipeline import publish_seeds, run_pipeline
-from custseg.publish import render_segments_csv, validate_segments_csv
-from custseg.sample_data import generate_sample_data
+from custseg.pipeline import run_pipeline
+from custseg.publish.atomic import write_bytes_atomic
+from custseg.publish.publication import publish_seeds
+from custseg.publish.seeds import render_segments_csv
+from custseg.publish.validation import validate_segments_csv
+from custseg.sample import generate_sample_data
+from custseg.settings import resolve_settings
+from custseg.warehouses import open_warehouse
 
 NAMES = {0: "Big Spenders", 1: "At-Risk (Lapsing)", 2: "Occasional Shoppers"}
 
@@ -83,10 +86,10 @@ def test_a_seed_failing_a_dbt_test_is_rolled_back_and_the_mart_kept(
 ) -> None:
     data_dir = tmp_path / "data"
     generate_sample_data(data_dir, n_customers=300, seed=3)
-    config = resolve_run_config(data_dir=data_dir, project_dir=project_root)
+    config = resolve_settings(data_dir=data_dir, project_dir=project_root)
     run_pipeline(config)
-    good_seed = config.seed_path.read_bytes()
-    outputs = {p.name: p.read_bytes() for p in config.output_dir.iterdir()}
+    good_seed = config.layout.segments_seed_path.read_bytes()
+    outputs = {p.name: p.read_bytes() for p in config.layout.output_dir.iterdir()}
     with duckdb.connect(str(config.duckdb_path)) as con:
         good_mart = con.execute(
             "select * from fct_customer_segments order by customer_id"
@@ -95,19 +98,15 @@ def test_a_seed_failing_a_dbt_test_is_rolled_back_and_the_mart_kept(
     # Passes the CSV shape but names a customer the warehouse does not know: only dbt's
     # relationships test can catch it.
     bad = good_seed + b"ghost-customer,2,Occasional Shoppers\n"
-    invocation = DbtInvocation(
-        project_dir=config.dbt_project_dir,
-        env={"CUSTSEG_DUCKDB_PATH": str(config.duckdb_path)},
-        vars=config.dbt_vars(),
-    )
-    with pytest.raises(PublishError) as caught:
-        publish_seeds({config.seed_path: bad}, invocation)
+    with open_warehouse(config) as warehouse, pytest.raises(PublishError) as caught:
+        seed = {config.layout.segments_seed_path: bad}
+        publish_seeds(warehouse, invocation_for(config, warehouse), seed)
     message = str(caught.value)
     assert "relationships_customer_segments_customer_id" in message
     assert "previous customer_segments.csv were restored" in message
 
-    assert config.seed_path.read_bytes() == good_seed
-    assert {p.name: p.read_bytes() for p in config.output_dir.iterdir()} == outputs
+    assert config.layout.segments_seed_path.read_bytes() == good_seed
+    assert {p.name: p.read_bytes() for p in config.layout.output_dir.iterdir()} == outputs
     with duckdb.connect(str(config.duckdb_path)) as con:
         assert con.execute("select count(*) from customer_segments").fetchone() == (len(good_mart),)
         mart = con.execute("select * from fct_customer_segments order by customer_id").fetchall()
@@ -122,10 +121,10 @@ def test_a_mart_failing_its_own_test_is_put_back_to_the_last_good_one(
     first_data, second_data = tmp_path / "first", tmp_path / "second"
     generate_sample_data(first_data, n_customers=300, seed=3)
     generate_sample_data(second_data, n_customers=320, seed=4)
-    first = resolve_run_config(data_dir=first_data, project_dir=project_root)
+    first = resolve_settings(data_dir=first_data, project_dir=project_root)
     run_pipeline(first)
-    seeds = {path: path.read_bytes() for path in first.seed_path.parent.glob("*.csv")}
-    outputs = {p.name: p.read_bytes() for p in first.output_dir.iterdir()}
+    seeds = {path: path.read_bytes() for path in first.layout.seeds_dir.glob("*.csv")}
+    outputs = {p.name: p.read_bytes() for p in first.layout.output_dir.iterdir()}
 
     def published() -> tuple[list[tuple], list[str]]:
         with duckdb.connect(str(first.duckdb_path)) as con:
@@ -141,7 +140,7 @@ def test_a_mart_failing_its_own_test_is_put_back_to_the_last_good_one(
         "select count(*) as customers from {{ ref('fct_customer_segments') }} "
         "having count(*) > 300\n"
     )
-    second = resolve_run_config(data_dir=second_data, project_dir=project_root)
+    second = resolve_settings(data_dir=second_data, project_dir=project_root)
     with pytest.raises(PublishError) as caught:
         run_pipeline(second)
     assert "assert_no_more_than_300_segmented" in str(caught.value)
@@ -150,4 +149,4 @@ def test_a_mart_failing_its_own_test_is_put_back_to_the_last_good_one(
     assert mart == good_mart  # the same rows, updated_at included: the old table itself
     assert tables == good_tables  # no copy left behind
     assert {path: path.read_bytes() for path in seeds} == seeds
-    assert {p.name: p.read_bytes() for p in first.output_dir.iterdir()} == outputs
+    assert {p.name: p.read_bytes() for p in first.layout.output_dir.iterdir()} == outputs

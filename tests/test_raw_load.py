@@ -12,37 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from custseg.errors import InputDataError
-from custseg.raw_load import kept_type, load_raw_files, plan_raw_files
-
-FILES = {
-    "CustomersData.csv": (
-        "CustomerID,Gender,Location,Tenure_Months\n0017,M,Chicago,12\nA-2,F,California,3\n"
-    ),
-    "Online_Sales.csv": (
-        "CustomerID,Transaction_ID,Transaction_Date,Product_SKU,Product_Description,"
-        "Product_Category,Quantity,Avg_Price,Delivery_Charges,Coupon_Status\n"
-        '0017,1,1/5/2019,SKU1,"Bag, large",Apparel,2,10.5,6.5,Used\n'
-        "A-2,1,12/31/2019,SKU2,Pen,Office,1,3,0,Clicked\n"
-    ),
-    "Discount_Coupon.csv": (
-        "Month,Product_Category ,Coupon_Code,Discount_pct\nJan,Apparel,SALE10,10\n"
-    ),
-    "Tax_amount.csv": "Product_Category,GST\nApparel,0.18\nOffice,0.1\n",
-    "Marketing_Spend.csv": "Date,Offline_Spend,Online_Spend\n1/1/2019,4500,2424.5\n",
-}
-
-
-def write_files(folder: Path, **overrides: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in {**FILES, **overrides}.items():
-        (folder / name).write_text(text)
-    return folder
+from custseg.ingest.files import kept_type, plan_inputs
+from tests.support import load_into_duckdb
+from tests.support import write_input_files as write_files
 
 
 def test_loads_text_keeping_ids_trimming_headers_and_numbering_lines(tmp_path: Path) -> None:
     data = write_files(tmp_path / "data")
+    loaded = load_into_duckdb(tmp_path / "w.duckdb", data)
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        loaded = load_raw_files(con, data)
         assert [(t.table_name, t.row_count) for t in loaded] == [
             ("customers_data", 2),
             ("online_sales", 2),
@@ -66,8 +44,8 @@ def test_missing_column_is_named_with_the_file(tmp_path: Path) -> None:
     data = write_files(
         tmp_path / "data", **{"Tax_amount.csv": "Product_Category,Rate\nApparel,0.1\n"}
     )
-    with duckdb.connect() as con, pytest.raises(InputDataError) as caught:
-        load_raw_files(con, data)
+    with pytest.raises(InputDataError) as caught:
+        load_into_duckdb(tmp_path / "w.duckdb", data)
     assert "Tax_amount.csv: missing column(s) gst" in str(caught.value)
 
 
@@ -75,19 +53,19 @@ def test_semicolon_file_gets_a_hint(tmp_path: Path) -> None:
     data = write_files(
         tmp_path / "data", **{"Tax_amount.csv": "Product_Category;GST\nApparel;0.1\n"}
     )
-    with duckdb.connect() as con, pytest.raises(InputDataError) as caught:
-        load_raw_files(con, data)
+    with pytest.raises(InputDataError) as caught:
+        load_into_duckdb(tmp_path / "w.duckdb", data)
     assert "delimited by ';'" in str(caught.value)
 
 
 def test_missing_file_and_headers_only_file_are_refused(tmp_path: Path) -> None:
     data = write_files(tmp_path / "data")
     (data / "Marketing_Spend.csv").unlink()
-    with duckdb.connect() as con, pytest.raises(InputDataError, match="no Marketing_Spend.csv"):
-        load_raw_files(con, data)
+    with pytest.raises(InputDataError, match="no Marketing_Spend.csv"):
+        load_into_duckdb(tmp_path / "w.duckdb", data)
     write_files(data, **{"Marketing_Spend.csv": "Date,Offline_Spend,Online_Spend\n"})
-    with duckdb.connect() as con, pytest.raises(InputDataError, match="no data rows"):
-        load_raw_files(con, data)
+    with pytest.raises(InputDataError, match="no data rows"):
+        load_into_duckdb(tmp_path / "w.duckdb", data)
 
 
 def test_a_failed_load_leaves_the_previous_raw_tables(tmp_path: Path) -> None:
@@ -96,11 +74,23 @@ def test_a_failed_load_leaves_the_previous_raw_tables(tmp_path: Path) -> None:
     shutil.copytree(good, bad)
     (bad / "Marketing_Spend.csv").write_text("Date,Offline_Spend,Online_Spend\n")
     (bad / "CustomersData.csv").write_text("CustomerID,Gender,Location,Tenure_Months\n9,M,X,1\n")
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        load_raw_files(con, good)
-        with pytest.raises(InputDataError):
-            load_raw_files(con, bad)
+    database = tmp_path / "w.duckdb"
+    load_into_duckdb(database, good)
+    with pytest.raises(InputDataError):
+        load_into_duckdb(database, bad)
+    with duckdb.connect(str(database)) as con:
         assert con.execute("select count(*) from raw.customers_data").fetchone() == (2,)
+        # The rejected files were staged beside the raw tables; nothing of them is left.
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' order by 1"
+        ).fetchall()
+    assert tables == [
+        ("customers_data",),
+        ("discount_coupon",),
+        ("marketing_spend",),
+        ("online_sales",),
+        ("tax_amount",),
+    ]
 
 
 def _spend_parquet(data: Path) -> None:
@@ -118,8 +108,8 @@ def _spend_parquet(data: Path) -> None:
 def test_parquet_keeps_its_types_on_duckdb(tmp_path: Path) -> None:
     data = write_files(tmp_path / "data")
     _spend_parquet(data)
-    with duckdb.connect() as con:
-        load_raw_files(con, data)
+    load_into_duckdb(tmp_path / "w.duckdb", data)
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         assert con.execute("select * from raw.marketing_spend").fetchall() == [
             (dt.date(2019, 1, 5), 4500.0, 10.25)
         ]
@@ -136,7 +126,7 @@ def test_parquet_becomes_month_day_year_text_for_text_exports(tmp_path: Path) ->
     data = write_files(tmp_path / "data")
     _spend_parquet(data)
     with duckdb.connect() as con:
-        plans = plan_raw_files(con, data)
+        plans = plan_inputs(con, data)
         spend = next(plan for plan in plans if plan.table.table_name == "marketing_spend")
         assert con.execute(spend.select_sql).fetchall() == [("1/5/2019", "4500.0", "10.25")]
 

@@ -31,20 +31,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from custseg.catalogue import SEGMENT_NAMES, color_of
 from custseg.cli import cli
-from custseg.config import resolve_run_config
-from custseg.naming import SEGMENT_NAMES
-from custseg.pipeline import run_pipeline
-from custseg.report import (
-    MAX_SCATTER_POINTS,
-    REPORT_FILE,
-    ReportError,
-    build_report,
-    sample_points,
-    write_report,
-)
-from custseg.report_charts import SEGMENT_COLORS
-from custseg.sample_data import generate_sample_data
+from custseg.model.model_file import load_model
+from custseg.pipeline import report_pipeline, run_pipeline
+from custseg.report import MAX_SCATTER_POINTS, ReportError, build_report, read_json
+from custseg.report.page import sample_points
+from custseg.sample import generate_sample_data
+from custseg.settings import REPORT_FILE, resolve_settings
 from custseg.warehouses import open_warehouse
 from tests.support import copy_project
 
@@ -70,9 +64,9 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
     generate_sample_data(data_dir, n_customers=400, seed=3)
     root = copy_project(tmp / "project")
     # k chosen automatically, so that k_selection.json exists and the report shows it.
-    config = resolve_run_config(data_dir=data_dir, project_dir=root, n_segments=None)
+    config = resolve_settings(data_dir=data_dir, project_dir=root, k="auto")
     run_pipeline(config)
-    report = write_report(config)
+    report = report_pipeline(config)
     return Published(
         root=root,
         duckdb_path=config.duckdb_path,
@@ -120,7 +114,7 @@ def test_report_is_written_beside_the_model(published: Published) -> None:
 def test_every_segment_and_its_numbers_match_the_mart(published: Published) -> None:
     mart = mart_rows(
         published,
-        "select segment_id, segment_name, count(*), sum(total_revenue) "
+        "select segment_id, segment_name, count(*), sum(lifetime_revenue) "
         "from fct_customer_segments group by 1, 2 order by 1",
     )
     assert mart, "the run published no segments"
@@ -157,7 +151,7 @@ def test_embedded_data_matches_the_mart(published: Published) -> None:
     } == {(sid, value): count for sid, value, count in gender}
     (means,) = mart_rows(
         published,
-        "select avg(days_since_last_purchase), avg(total_orders), avg(total_revenue), "
+        "select avg(recency_days), avg(count_orders), avg(lifetime_revenue), "
         "avg(avg_order_value) from fct_customer_segments",
     )
     overall = data["overall"]
@@ -197,21 +191,13 @@ def test_the_report_shows_the_model_card_and_k_selection(published: Published) -
 
 def test_same_inputs_give_the_same_bytes(published: Published, tmp_path: Path) -> None:
     models = published.root / "ml_pipeline" / "models"
-    config = resolve_run_config(data_dir=published.root, project_dir=published.root)
+    config = resolve_settings(data_dir=published.root, project_dir=published.root)
+    _, document = load_model(models / "segment_model.json")
+    metrics = read_json(models / "evaluation_metrics.json", "metrics")
+    k_selection = read_json(models / "k_selection.json", "k selection")
     with open_warehouse(config) as warehouse:
-        again = build_report(
-            models / "segment_model.json",
-            models / "evaluation_metrics.json",
-            warehouse,
-            tmp_path / "again.html",
-            k_selection_path=models / "k_selection.json",
-        )
-        without_k = build_report(
-            models / "segment_model.json",
-            models / "evaluation_metrics.json",
-            warehouse,
-            tmp_path / "without_k.html",
-        )
+        again = build_report(document, metrics, warehouse, tmp_path / "again.html", k_selection)
+        without_k = build_report(document, metrics, warehouse, tmp_path / "without_k.html")
     assert again.read_bytes() == published.report.read_bytes()
     assert "Run `custseg evaluate`" in without_k.read_text(encoding="utf-8")
 
@@ -473,7 +459,7 @@ def test_screenshot_is_not_blank_and_shows_every_segment_colour(
     assert len(colours) > 50
     segments = mart_rows(published, "select distinct segment_id from fct_customer_segments")
     for (segment_id,) in segments:
-        colour = int(SEGMENT_COLORS[segment_id][1:], 16)
+        colour = int(color_of(segment_id)[1:], 16)
         assert colour in colours, f"no pixel of segment {segment_id}'s colour on the page"
 
 

@@ -14,15 +14,14 @@ import pytest
 from click.testing import CliRunner
 
 from custseg.cli import cli
-from custseg.config import resolve_run_config
 from custseg.errors import ConfigError
-from custseg.raw_load import load_raw_files, quote_identifier
-from custseg.sample_data import generate_sample_data
+from custseg.sample import generate_sample_data
+from custseg.settings import resolve_settings
+from custseg.sql import quote_identifier
 from custseg.warehouses.postgres_warehouse import PostgresSettings
 from custseg.warehouses.spark_warehouse import SparkWarehouse
 from tests.postgres_server import PostgresServer
-from tests.support import REPO_ROOT, copy_project
-from tests.test_raw_load import write_files
+from tests.support import REPO_ROOT, copy_project, load_into_duckdb, write_input_files
 
 SCAN = [sys.executable, str(REPO_ROOT / "scripts" / "secret_scan.py")]
 HOSTILE = 'seg"; drop schema raw cascade; --'
@@ -94,7 +93,7 @@ def test_profiles_read_every_credential_from_the_environment() -> None:
 def test_a_wrong_password_is_never_printed_nor_logged(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
-    data_dir = write_files(tmp_path / "data")
+    data_dir = write_input_files(tmp_path / "data")
     root = copy_project(tmp_path / "project")
     wrong = "wrong-" + FAKE
     result = CliRunner().invoke(
@@ -122,7 +121,7 @@ def test_a_hostile_schema_name_is_refused_before_any_sql(
             {"PGHOST": "h", "PGUSER": "u", "PGDATABASE": "d", "CUSTSEG_SCHEMA": HOSTILE}
         )
     monkeypatch.setenv("CUSTSEG_SCHEMA", HOSTILE)
-    config = resolve_run_config(
+    config = resolve_settings(
         data_dir=tmp_path, project_dir=copy_project(tmp_path / "p"), target="spark"
     )
     with pytest.raises(ConfigError, match="CUSTSEG_SCHEMA"):
@@ -138,9 +137,9 @@ def test_quoted_identifiers_and_literals_cannot_break_out(tmp_path: Path) -> Non
         assert con.execute("select count(*) from victim").fetchone() == (1,)
         assert con.execute(f"select * from {name}").fetchall() == []
     # A data folder whose path holds quotes and a semicolon is read as a path, nothing else.
-    data_dir = write_files(tmp_path / 'it\'s "data"; drop table raw.online_sales; --')
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        assert [t.row_count for t in load_raw_files(con, data_dir)] == [2, 2, 1, 2, 1]
+    data_dir = write_input_files(tmp_path / 'it\'s "data"; drop table raw.online_sales; --')
+    loaded = load_into_duckdb(tmp_path / "w.duckdb", data_dir)
+    assert [t.row_count for t in loaded] == [2, 2, 1, 2, 1]
 
 
 def test_logs_and_messages_hold_no_personal_data_beyond_customer_ids(tmp_path: Path) -> None:

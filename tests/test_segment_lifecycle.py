@@ -9,11 +9,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from custseg.config import resolve_run_config
 from custseg.errors import SegmentationError
-from custseg.model_io import load_model
-from custseg.pipeline import K_SELECTION_FILE, run_pipeline
-from custseg.sample_data import generate_sample_data
+from custseg.model.model_file import load_model
+from custseg.pipeline import run_pipeline
+from custseg.sample import generate_sample_data
+from custseg.settings import K_SELECTION_FILE, resolve_settings
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +33,10 @@ def outputs(root: Path) -> dict[str, bytes]:
 def test_definitions_are_published_and_a_retrain_keeps_ids(
     project_root: Path, sample_dir: Path
 ) -> None:
-    first = run_pipeline(resolve_run_config(data_dir=sample_dir, project_dir=project_root))
+    first = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
     assert first.matching is None
     second = run_pipeline(
-        resolve_run_config(data_dir=sample_dir, project_dir=project_root, as_of_date="2020-01-05")
+        resolve_settings(data_dir=sample_dir, project_dir=project_root, as_of_date="2020-01-05")
     )
     assert second.matching["definitions_changed"] is False
     assert {m["new_segment_id"]: m["previous_segment_id"] for m in second.matching["matches"]} == {
@@ -63,9 +63,9 @@ def test_definitions_are_published_and_a_retrain_keeps_ids(
 def test_a_large_move_is_reported_not_silently_renamed(
     project_root: Path, sample_dir: Path
 ) -> None:
-    run_pipeline(resolve_run_config(data_dir=sample_dir, project_dir=project_root))
+    run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
     again = run_pipeline(
-        resolve_run_config(
+        resolve_settings(
             data_dir=sample_dir,
             project_dir=project_root,
             as_of_date="2020-03-01",
@@ -81,14 +81,12 @@ def test_a_large_move_is_reported_not_silently_renamed(
 def test_unsupported_names_stop_publication_unless_allowed(
     project_root: Path, sample_dir: Path
 ) -> None:
-    run_pipeline(resolve_run_config(data_dir=sample_dir, project_dir=project_root))
+    run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
     before = outputs(project_root)
     # Five archetypes are planted: with four segments, Champions and Loyal merge and the merged
     # segment no longer has the highest revenue.
     with pytest.raises(SegmentationError) as caught:
-        run_pipeline(
-            resolve_run_config(data_dir=sample_dir, project_dir=project_root, n_segments=4)
-        )
+        run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root, k=4))
     message = str(caught.value)
     assert "nothing was published" in message
     assert "'Champions (VIPs)'" in message
@@ -96,10 +94,10 @@ def test_unsupported_names_stop_publication_unless_allowed(
     assert outputs(project_root) == before
 
     allowed = run_pipeline(
-        resolve_run_config(
+        resolve_settings(
             data_dir=sample_dir,
             project_dir=project_root,
-            n_segments=4,
+            k=4,
             allow_unsupported_names=True,
         )
     )
@@ -108,9 +106,7 @@ def test_unsupported_names_stop_publication_unless_allowed(
 
 
 def test_k_auto_records_the_evidence(project_root: Path, sample_dir: Path) -> None:
-    result = run_pipeline(
-        resolve_run_config(data_dir=sample_dir, project_dir=project_root, n_segments=None)
-    )
+    result = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root, k="auto"))
     selection = json.loads((result.model_path.parent / K_SELECTION_FILE).read_text())
     assert selection["chosen_k"] == result.n_segments
     assert [e["k"] for e in selection["evaluations"]] == [2, 3, 4, 5]
@@ -121,10 +117,10 @@ def test_k_auto_records_the_evidence(project_root: Path, sample_dir: Path) -> No
 def test_a_tampered_published_model_is_refused_and_replaced(
     project_root: Path, sample_dir: Path
 ) -> None:
-    first = run_pipeline(resolve_run_config(data_dir=sample_dir, project_dir=project_root))
+    first = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
     text = first.model_path.read_text()
     first.model_path.write_text(text.replace('"n_customers_fit": 500', '"n_customers_fit": 501'))
-    again = run_pipeline(resolve_run_config(data_dir=sample_dir, project_dir=project_root))
+    again = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
     assert again.matching is None
     assert "cannot be used to keep segment ids" in again.warnings[0]
     load_model(again.model_path)  # the new model is sound

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,13 +20,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import custseg.pipeline
+import custseg.features
+import custseg.publish.publication
 from custseg.cli import cli
-from custseg.config import resolve_run_config
-from custseg.dbt_runner import DbtInvocation, DbtNodeResult
-from custseg.last_good import SUFFIX as LAST_GOOD_SUFFIX
-from custseg.last_good import kept_while_publishing
+from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
 from custseg.pipeline import RunResult
+from custseg.publish.publication import LAST_GOOD_SUFFIX, kept_for_rollback
+from custseg.settings import resolve_settings
 from custseg.warehouses.spark_warehouse import (
     DRIVER_MEMORY_ENV,
     SCHEMA_ENV,
@@ -35,8 +34,14 @@ from custseg.warehouses.spark_warehouse import (
     SparkWarehouse,
     java_executable,
 )
-from tests.support import PUBLISHED_PATH_KEYS, copy_project, duckdb_rows, real_data_dir
-from tests.test_end_to_end_real_data import invoice_total_by_hand
+from tests.support import (
+    PUBLISHED_PATH_KEYS,
+    copy_project,
+    duckdb_rows,
+    invoice_total_by_hand,
+    real_data_dir,
+    write_input_files,
+)
 
 SPARK_VARIABLES = (SPARK_DIR_ENV, DRIVER_MEMORY_ENV, SCHEMA_ENV, "CUSTSEG_TARGET")
 PARSE_DATE_CHECK = "test.custseg.assert_parse_mdy_date_matches_expected_dates"
@@ -55,7 +60,6 @@ def require_java() -> None:
 @dataclass
 class DbtCall:
     args: tuple[str, ...]
-    seconds: float
     results: list[DbtNodeResult] = field(default_factory=list)
 
 
@@ -67,10 +71,8 @@ class SparkRun:
     warehouse: SparkWarehouse
     # Every dbt command the run made, with its node results.
     dbt_calls: list[DbtCall]
-    session_start_seconds: float
     # What the JVM wrote to stderr while the session started.
     session_start_stderr: str
-    run_seconds: float
     # What the (empty) current folder of the run held afterwards.
     cwd_after: list[str]
 
@@ -81,16 +83,11 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRun]:
     require_java()
     root = copy_project(tmp_path_factory.mktemp("spark") / "project")
     calls: list[DbtCall] = []
-    real_run_dbt = custseg.pipeline.run_dbt
 
     def recording_run_dbt(invocation: Any, command: str, *args: str) -> list[DbtNodeResult]:
-        call = DbtCall((command, *args), 0.0)
+        call = DbtCall((command, *args))
         calls.append(call)
-        start = time.perf_counter()
-        try:
-            call.results = real_run_dbt(invocation, command, *args)
-        finally:
-            call.seconds = time.perf_counter() - start
+        call.results = run_dbt(invocation, command, *args)
         return call.results
 
     with pytest.MonkeyPatch.context() as patch:
@@ -100,22 +97,20 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRun]:
         # An empty current folder: anything Spark, Hive or Derby dropped there would show.
         cwd = tmp_path_factory.mktemp("cwd")
         patch.chdir(cwd)
-        config = resolve_run_config(data_dir=data_dir, project_dir=root, target="spark")
+        config = resolve_settings(data_dir=data_dir, project_dir=root, target="spark")
         warehouse = SparkWarehouse(config)
         try:
-            start = time.perf_counter()
             with jvm_stderr_to(cwd.parent / "session_start_stderr.txt") as stderr_file:
                 warehouse.session  # noqa: B018 - start the session this module owns
-            session_start_seconds = time.perf_counter() - start
             with pytest.MonkeyPatch.context() as spy:
-                spy.setattr(custseg.pipeline, "run_dbt", recording_run_dbt)
-                start = time.perf_counter()
+                # Every module of a run that calls dbt: the features and the publication.
+                spy.setattr(custseg.features, "run_dbt", recording_run_dbt)
+                spy.setattr(custseg.publish.publication, "run_dbt", recording_run_dbt)
                 result = CliRunner().invoke(
                     cli,
                     ["run", "--data-dir", str(data_dir), "--project-dir", str(root)]
                     + ["--target", "spark", "--json"],
                 )
-                run_seconds = time.perf_counter() - start
             assert result.exit_code == 0, result.output
             # Then the few nodes the flow does not need (marketing spend), so that every test
             # of the project has run on Spark: one more dbt command, not a whole `dbt build`.
@@ -128,9 +123,7 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRun]:
                 summary=json.loads(result.stdout),
                 warehouse=warehouse,
                 dbt_calls=calls,
-                session_start_seconds=session_start_seconds,
                 session_start_stderr=stderr_file.read_text(errors="replace"),
-                run_seconds=run_seconds,
                 cwd_after=sorted(os.listdir(cwd)),
             )
         finally:
@@ -210,7 +203,7 @@ def test_revenue_equals_the_invoice_formula_and_money_keeps_ten_places(
 ) -> None:
     expected, lines = invoice_total_by_hand(real_data_dir())
     ((revenue,),) = spark_rows(
-        spark_run, "select sum(total_revenue) from {schema}.fct_customer_segments"
+        spark_run, "select sum(lifetime_revenue) from {schema}.fct_customer_segments"
     )
     assert isinstance(revenue, float)
     assert revenue == pytest.approx(expected, rel=1e-9)
@@ -320,7 +313,7 @@ def test_warehouse_and_dbt_profile_start_the_same_session(
         monkeypatch.delenv(name, raising=False)
     for name, value in overrides.items():
         monkeypatch.setenv(name, value)
-    config = resolve_run_config(data_dir=tmp_path, project_dir=project_root, target="spark")
+    config = resolve_settings(data_dir=tmp_path, project_dir=project_root, target="spark")
     warehouse = SparkWarehouse(config)
     expected_dir = (
         tmp_path / overrides[SPARK_DIR_ENV]
@@ -336,7 +329,7 @@ def test_warehouse_and_dbt_profile_start_the_same_session(
     profile = rendered_spark_output(project_root / "dbt_pipeline")
     assert profile["method"].endswith("session")
     assert profile["schema"] == warehouse.schema == overrides.get(SCHEMA_ENV, "custseg")
-    assert profile["server_side_parameters"] == warehouse.settings
+    assert profile["server_side_parameters"] == warehouse.spark_conf
     assert warehouse.relation("fct_sales") == f"{warehouse.schema}.fct_sales"
     assert warehouse.lock_path.parent == project_root / "dbt_pipeline" / "target"
 
@@ -346,7 +339,6 @@ def test_bad_input_is_refused_before_spark_starts_or_any_table_changes(
 ) -> None:
     import custseg.warehouses.spark_warehouse as spark_warehouse
     from custseg.errors import InputDataError
-    from tests.test_raw_load import write_files
 
     def no_spark(settings: dict[str, str]) -> Any:
         raise AssertionError("Spark must not start before every file is validated")
@@ -354,24 +346,16 @@ def test_bad_input_is_refused_before_spark_starts_or_any_table_changes(
     monkeypatch.setattr(spark_warehouse, "start_session", no_spark)
     monkeypatch.delenv(SPARK_DIR_ENV, raising=False)
     header_only = "Date,Offline_Spend,Online_Spend\n"
-    data = write_files(tmp_path / "data", **{"Marketing_Spend.csv": header_only})
-    config = resolve_run_config(data_dir=data, project_dir=project_root, target="spark")
+    data = write_input_files(tmp_path / "data", **{"Marketing_Spend.csv": header_only})
+    config = resolve_settings(data_dir=data, project_dir=project_root, target="spark")
     with SparkWarehouse(config) as warehouse, pytest.raises(InputDataError, match="no data rows"):
         warehouse.load_raw(data)
     (data / "Tax_amount.csv").unlink()
     with SparkWarehouse(config) as warehouse, pytest.raises(InputDataError, match="Tax_amount"):
         warehouse.load_raw(data)
-    # The temporary Parquet exports are gone.
-    assert list((project_root / "dbt_pipeline" / "target" / "spark").iterdir()) == []
-
-
-def test_timings_are_reported_not_asserted(spark_run: SparkRun) -> None:
-    # Measured figures, shown by `pytest -rP tests/test_spark.py`; never a timed assertion.
-    print(f"Spark session start: {spark_run.session_start_seconds:.1f} s")
-    print(f"custseg run --target spark: {spark_run.run_seconds:.1f} s")
-    for call in spark_run.dbt_calls:
-        print(f"  dbt {' '.join(call.args)}: {call.seconds:.1f} s")
-    assert all(call.seconds > 0 for call in spark_run.dbt_calls)
+    # Nothing was exported for Spark: the files were refused before.
+    spark_dir = project_root / "dbt_pipeline" / "target" / "spark"
+    assert not spark_dir.exists() or list(spark_dir.iterdir()) == []
 
 
 def test_the_last_good_mart_is_put_back_after_a_failed_publish(spark_run: SparkRun) -> None:
@@ -379,12 +363,14 @@ def test_the_last_good_mart_is_put_back_after_a_failed_publish(spark_run: SparkR
     mart = "select * from {schema}.fct_customer_segments order by customer_id"
     before = spark_rows(spark_run, mart)
     copy = "fct_customer_segments" + LAST_GOOD_SUFFIX
-    with kept_while_publishing(warehouse, ("fct_customer_segments",)):
+    invocation = DbtInvocation(spark_run.project_root / "dbt_pipeline", "spark")
+    kept = ("fct_customer_segments",)
+    with kept_for_rollback(warehouse, invocation, [], kept):
         assert warehouse.table_exists(copy)
     assert not warehouse.table_exists(copy)
     with (
         pytest.raises(RuntimeError, match="failed publish"),
-        kept_while_publishing(warehouse, ("fct_customer_segments",)),
+        kept_for_rollback(warehouse, invocation, [], kept),
     ):
         # What a failed rebuild may leave: the mart gone or half written.
         warehouse.execute(f"drop table {warehouse.relation('fct_customer_segments')}")

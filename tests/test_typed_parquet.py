@@ -1,9 +1,10 @@
 """Parquet files keep their column types in DuckDB's raw tables: same results, same rules.
 
-On the DuckDB target a Parquet file's numbers and dates land typed (``raw_load.kept_type``), and
-staging reads them without a text round trip (``macros/raw_columns.sql``). These tests prove that
-this changes nothing a user sees: the same data as CSV and as Parquet publishes byte-identical
-outputs, and a broken typed value is rejected with the file, row, column and value named.
+On the DuckDB target a Parquet file's numbers and dates land typed
+(``custseg.ingest.files.kept_type``), and staging reads them without a text round trip
+(``macros/raw_columns.sql``). These tests prove that this changes nothing a user sees: the same
+data as CSV and as Parquet publishes byte-identical outputs, and a broken typed value is
+rejected with the file, row, column and value named.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from click.testing import CliRunner
 
 from custseg.cli import cli
 from custseg.errors import InputDataError
-from custseg.raw_load import load_raw_files, quote_literal
-from custseg.sample_data import generate_sample_data
-from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project
+from custseg.sample import generate_sample_data
+from custseg.sql import quote_literal
+from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project, load_into_duckdb
 
 
 def run(data_dir: Path, project: Path) -> dict:
@@ -127,22 +128,23 @@ def test_typed_values_break_the_same_rules(
     parquet_data: Path, tmp_path: Path, replace: str, expected: str
 ) -> None:
     data = rewrite_sales(parquet_data, tmp_path / "data", replace)
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        load_raw_files(con, parquet_data)
-        before = con.execute("select count(*), sum(avg_price) from raw.online_sales").fetchone()
-        with pytest.raises(InputDataError) as raised:
-            load_raw_files(con, data)
-        assert expected in str(raised.value)
-        assert "Online_Sales.parquet" in str(raised.value)
-        # Rolled back: the previous raw tables are kept.
-        after = con.execute("select count(*), sum(avg_price) from raw.online_sales").fetchone()
-        assert after == before
+    database = tmp_path / "w.duckdb"
+    query = "select count(*), sum(avg_price) from raw.online_sales"
+    load_into_duckdb(database, parquet_data)
+    with duckdb.connect(str(database)) as con:
+        before = con.execute(query).fetchone()
+    with pytest.raises(InputDataError) as raised:
+        load_into_duckdb(database, data)
+    assert expected in str(raised.value)
+    assert "Online_Sales.parquet" in str(raised.value)
+    # Checked before anything was replaced: the previous raw tables are kept.
+    with duckdb.connect(str(database)) as con:
+        assert con.execute(query).fetchone() == before
 
 
 def test_typed_duplicate_lines_are_dropped_and_counted(parquet_data: Path, tmp_path: Path) -> None:
     source = parquet_data / "Online_Sales.parquet"
-    with duckdb.connect() as con:
-        clean = load_raw_files(con, parquet_data)[1]
+    clean = load_into_duckdb(tmp_path / "clean.duckdb", parquet_data)[1]
     found = re.search(r"dropped (\d+) exact", " ".join(clean.repairs))
     dropped = int(found[1]) if found else 0
     data = tmp_path / "data"
@@ -160,9 +162,9 @@ def test_typed_duplicate_lines_are_dropped_and_counted(parquet_data: Path, tmp_p
             f"where file_row_number in (10, 20)) order by n) "
             f"to '{data / 'Online_Sales.parquet'}' (format parquet)"
         )
+    sales = load_into_duckdb(tmp_path / "w.duckdb", data)[1]
+    assert sales.row_count == clean.row_count
+    assert f"dropped {dropped + 2} exact duplicate line(s)" in " ".join(sales.repairs)
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        sales = load_raw_files(con, data)[1]
-        assert sales.row_count == clean.row_count
-        assert f"dropped {dropped + 2} exact duplicate line(s)" in " ".join(sales.repairs)
         (remaining,) = con.execute("select count(*) from raw.online_sales").fetchone()
-        assert remaining == clean.row_count
+    assert remaining == clean.row_count

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import duckdb
 
-from custseg.config import resolve_run_config
 from custseg.pipeline import run_pipeline
-from custseg.sample_data import generate_sample_data
+from custseg.sample import generate_sample_data
+from custseg.settings import resolve_settings
 
 
 def test_large_runs_score_in_the_warehouse_and_agree_with_python(
@@ -18,13 +18,13 @@ def test_large_runs_score_in_the_warehouse_and_agree_with_python(
 ) -> None:
     data_dir = tmp_path / "data"
     generate_sample_data(data_dir, n_customers=2500, seed=5)
-    config = resolve_run_config(
+    config = resolve_settings(
         data_dir=data_dir, project_dir=project_root, seed_max_customers=1000, fit_sample_size=1000
     )
     result = run_pipeline(config)
 
     assert result.segments_scored_in_warehouse
-    assert config.seed_path.read_text() == "customer_id,segment_id,segment_name\n"
+    assert config.layout.segments_seed_path.read_text() == "customer_id,segment_id,segment_name\n"
     document = json.loads(result.model_path.read_text())
     assert document["metadata"]["config"]["fit_sample_size"] == 1000
     assert document["model"]["n_customers_fit"] == 1000

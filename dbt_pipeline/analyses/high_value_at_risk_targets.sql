@@ -16,11 +16,11 @@ select
     segment_name,
     location,
     gender,
-    total_orders,
-    total_revenue,
+    count_orders,
+    lifetime_revenue,
     avg_order_value,
     last_purchase_date,
-    days_since_last_purchase,
+    recency_days,
     activity_status
 
 from segments
@@ -30,6 +30,6 @@ where
         '{{ name | replace("'", "''") }}'{{ "," if not loop.last }}
         {%- endfor %}
     )
-    and total_revenue >= {{ var('target_min_lifetime_revenue') }}
+    and lifetime_revenue >= {{ var('target_min_lifetime_revenue') }}
     and activity_status <> 'Active'
-order by total_revenue desc, customer_id
+order by lifetime_revenue desc, customer_id

@@ -17,10 +17,10 @@ per_segment as (
         segment_id,
         segment_name,
         count(*) as count_customers,
-        sum(total_orders) as count_orders,
-        sum(total_revenue) as total_revenue,
-        sum(total_revenue) / sum(total_orders) as avg_order_value,
-        avg(days_since_last_purchase) as avg_days_since_last_purchase,
+        sum(count_orders) as count_orders,
+        sum(lifetime_revenue) as lifetime_revenue,
+        sum(lifetime_revenue) / sum(count_orders) as avg_order_value,
+        avg(recency_days) as avg_recency_days,
         sum(case when activity_status = 'Active' then 1 else 0 end) as count_active,
         sum(case when activity_status = 'Recent' then 1 else 0 end) as count_recent,
         sum(case when activity_status = 'Dormant' then 1 else 0 end) as count_dormant,
@@ -35,7 +35,7 @@ totals as (
 
     select
         sum(count_customers) as all_customers,
-        sum(total_revenue) as all_revenue
+        sum(lifetime_revenue) as all_revenue
 
     from per_segment
 
@@ -47,10 +47,10 @@ select
     per_segment.count_customers,
     per_segment.count_customers * 1.0 / totals.all_customers as customer_share,
     per_segment.count_orders,
-    per_segment.total_revenue,
-    per_segment.total_revenue / totals.all_revenue as revenue_share,
+    per_segment.lifetime_revenue,
+    per_segment.lifetime_revenue / totals.all_revenue as revenue_share,
     per_segment.avg_order_value,
-    per_segment.avg_days_since_last_purchase,
+    per_segment.avg_recency_days,
     per_segment.count_active,
     per_segment.count_recent,
     per_segment.count_dormant,
@@ -58,4 +58,4 @@ select
 
 from per_segment
 cross join totals
-order by per_segment.total_revenue desc
+order by per_segment.lifetime_revenue desc

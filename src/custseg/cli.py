@@ -1,16 +1,23 @@
-"""Command line interface: parses options, calls the library, turns errors into messages."""
+"""Command line interface: parses options, calls the library, turns errors into messages.
+
+Every setting option is defined once, from :data:`custseg.settings.OPTIONS` (:func:`setting`),
+and defaults to "not given": the library merges it with the environment, the ``--config`` file
+and the defaults (:func:`custseg.config_file.settings_from`).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
-from click.core import ParameterSource
 
 from custseg import __version__
 from custseg.errors import CustsegError
+from custseg.settings import OPTIONS, default_of
 
 EXIT_CODES_HELP = """\b
 Exit codes: 0 success; 1 unexpected error; 2 bad option or config; 3 bad or insufficient
@@ -21,72 +28,59 @@ GENERATE_SAMPLE_EXIT_CODES_HELP = """\b
 Exit codes: 0 success; 1 unexpected error (e.g. the folder cannot be written); 2 bad option
 (e.g. --customers 0)."""
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-PROJECT_DIR_OPTION = click.option(
-    "--project-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder holding dbt_pipeline/ and ml_pipeline/ (default: found from the current folder).",
-)
-RANDOM_STATE_OPTION = click.option(
-    "--random-state",
-    type=int,
-    default=42,
-    show_default=True,
-    help="Seed for sampling (silhouette, bootstrap) and for k-means++ restarts.",
-)
-DUCKDB_PATH_OPTION = click.option(
-    "--duckdb-path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="CUSTSEG_DUCKDB_PATH",
-    default=None,
-    help="DuckDB warehouse file (env CUSTSEG_DUCKDB_PATH; default dbt_pipeline/custseg.duckdb).",
-)
-TARGET_OPTION = click.option(
-    "--target",
-    type=click.Choice(["duckdb", "postgres", "spark"]),
-    envvar="CUSTSEG_TARGET",
-    default="duckdb",
-    show_default=True,
-    help="dbt target (profiles.yml) to run on; env CUSTSEG_TARGET. postgres reads PGHOST, "
-    "PGPORT, PGUSER, PGPASSWORD, PGDATABASE.",
-)
+
+def setting(name: str, help_text: str | None = None) -> Callable[[F], F]:
+    """The command line option of setting ``name``: its flag, help, variable and default."""
+    option = OPTIONS[name]
+    default = default_of(name)
+    shown = "" if default is None or option.is_flag else f"; default {default}"
+    text = f"{help_text or option.help} (env {option.env}{shown})"
+    if option.is_flag:
+        return click.option(option.flag, name, is_flag=True, default=None, help=text)
+    return click.option(
+        option.flag,
+        name,
+        type=click.Path(path_type=Path) if option.is_path else str,
+        default=None,
+        metavar=option.metavar,
+        help=text,
+    )
+
 
 CONFIG_OPTION = click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),
+    envvar="CUSTSEG_CONFIG",
     default=None,
-    help="custseg.toml mapping your files, columns and date formats to ours, with run settings "
-    "(see custseg.example.toml); options given here override it.",
+    help="custseg.toml with run settings ([run]) and your file names, columns and date formats "
+    "([inputs]); see custseg.example.toml. Options given here, then CUSTSEG_* variables, "
+    "override it (env CUSTSEG_CONFIG).",
 )
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+QUIET_OPTION = click.option(
+    "--quiet", is_flag=True, help="Print nothing but errors (and --json output)."
+)
+WAREHOUSE_OPTIONS = (setting("project_dir"), setting("duckdb_path"), setting("target"))
 
 
-class KChoice(click.ParamType):
-    """An integer number of segments, or 'auto' (returned as None)."""
+def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Apply ``decorators`` in the order given (the order --help lists them)."""
 
-    name = "K"
+    def apply(function: F) -> F:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
 
-    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
-        if value is None or (isinstance(value, str) and value.lower() == "auto"):
-            return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is neither a whole number nor 'auto'", param, ctx)
+    return apply
 
 
 def _fail(error: CustsegError) -> None:
     notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", ()))
     click.secho(f"Error: {error}{notes}", fg="red", err=True)
     sys.exit(error.exit_code)
-
-
-def _given_options() -> set[str]:
-    """Options given on the command line or by environment variable (these beat --config)."""
-    ctx = click.get_current_context()
-    defaulted = {ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None}
-    return {name for name in ctx.params if ctx.get_parameter_source(name) not in defaulted}
 
 
 @click.group(epilog=EXIT_CODES_HELP)
@@ -102,87 +96,22 @@ def cli() -> None:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@CONFIG_OPTION
-@click.option(
-    "--data-dir",
-    default=None,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Folder with CustomersData, Online_Sales, Discount_Coupon, Tax_amount and "
-    "Marketing_Spend, each .csv or .parquet (required unless --config sets data_dir).",
+@options(
+    CONFIG_OPTION,
+    setting("data_dir", OPTIONS["data_dir"].help + " Required unless --config sets data_dir."),
+    *WAREHOUSE_OPTIONS,
+    setting("as_of_date"),
+    setting("k"),
+    setting("random_state"),
+    setting("min_segment_share"),
+    setting("max_centroid_shift"),
+    setting("seed_max_customers"),
+    setting("fit_sample_size"),
+    setting("allow_unsupported_names"),
+    JSON_OPTION,
+    QUIET_OPTION,
 )
-@PROJECT_DIR_OPTION
-@DUCKDB_PATH_OPTION
-@TARGET_OPTION
-@click.option(
-    "--as-of-date",
-    default=None,
-    metavar="YYYY-MM-DD",
-    help="Date recency and activity are measured against (default: the day after the last "
-    "transaction).",
-)
-@click.option(
-    "--k",
-    "n_segments",
-    type=KChoice(),
-    default="5",
-    show_default=True,
-    help="Number of segments (2-5), or 'auto' to choose it as `custseg evaluate` does.",
-)
-@RANDOM_STATE_OPTION
-@click.option(
-    "--min-segment-share",
-    type=float,
-    default=0.05,
-    show_default=True,
-    help="With --k auto: no segment may hold less than this share of customers.",
-)
-@click.option(
-    "--max-centroid-shift",
-    type=float,
-    default=0.5,
-    show_default=True,
-    help="Largest centroid move (standard deviations) for which a retrain keeps the published "
-    "segment ids; beyond it the run reports that segment definitions changed.",
-)
-@click.option(
-    "--seed-max-customers",
-    type=int,
-    default=100_000,
-    show_default=True,
-    help="Above this many customers, segments are scored in SQL inside the warehouse instead "
-    "of passing one row per customer through the customer_segments seed.",
-)
-@click.option(
-    "--fit-sample-size",
-    type=int,
-    default=200_000,
-    show_default=True,
-    help="Above this many customers, K-means is fitted on a random sample of this size.",
-)
-@click.option(
-    "--allow-unsupported-names",
-    is_flag=True,
-    help="Publish even when a segment's profile does not support its name (prints a warning).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON for scripts.")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
-def run(
-    config_file: Path | None,
-    data_dir: Path | None,
-    project_dir: Path | None,
-    duckdb_path: Path | None,
-    target: str,
-    as_of_date: str | None,
-    n_segments: int | None,
-    random_state: int,
-    min_segment_share: float,
-    max_centroid_shift: float,
-    seed_max_customers: int,
-    fit_sample_size: int,
-    allow_unsupported_names: bool,
-    as_json: bool,
-    quiet: bool,
-) -> None:
+def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> None:
     """Load the raw files, build features with dbt, cluster, publish and test the segments.
 
     \b
@@ -190,31 +119,15 @@ def run(
         custseg run --data-dir ../shared/data/marketing_insights --as-of-date 2020-01-01
         custseg run --config custseg.toml   # your own files: see custseg.example.toml
     """
-    from custseg.config import resolve_run_config
-    from custseg.input_config import merge_settings
+    from custseg.config_file import settings_from
     from custseg.pipeline import result_as_dict, run_pipeline
     from custseg.progress import StepProgress
 
     progress = StepProgress(enabled=not quiet and not as_json)
-
     try:
-        settings = merge_settings(
-            config_file,
-            click.get_current_context().params,
-            _given_options(),
-            data_dir_required=True,
-        )
-        config = resolve_run_config(
-            **settings,
-            project_dir=project_dir,
-            min_segment_share=min_segment_share,
-            max_centroid_shift=max_centroid_shift,
-            allow_unsupported_names=allow_unsupported_names,
-            seed_max_customers=seed_max_customers,
-            fit_sample_size=fit_sample_size,
-        )
+        settings, inputs = settings_from(config_file, given, require_data_dir=True)
         with progress:
-            result = run_pipeline(config, progress=progress)
+            result = run_pipeline(settings, inputs, progress=progress)
     except CustsegError as error:
         _fail(error)
         return
@@ -246,42 +159,24 @@ def run(
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@CONFIG_OPTION
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Rebuild the features from these raw files first (default: data_dir of --config, else "
-    "use the features already in the warehouse from the last run).",
+@options(
+    CONFIG_OPTION,
+    setting(
+        "data_dir",
+        "Rebuild the features from these raw files first (default: data_dir of --config, else "
+        "use the features already in the warehouse from the last run).",
+    ),
+    *WAREHOUSE_OPTIONS,
+    setting("as_of_date", "As-of date of the features (with --data-dir)."),
+    setting("random_state"),
+    setting(
+        "min_segment_share",
+        "Business constraint: no segment may hold less than this share of customers.",
+    ),
+    JSON_OPTION,
+    QUIET_OPTION,
 )
-@PROJECT_DIR_OPTION
-@DUCKDB_PATH_OPTION
-@TARGET_OPTION
-@click.option(
-    "--as-of-date", default=None, metavar="YYYY-MM-DD", help="As-of date (with --data-dir)."
-)
-@RANDOM_STATE_OPTION
-@click.option(
-    "--min-segment-share",
-    type=float,
-    default=0.05,
-    show_default=True,
-    help="Business constraint: no segment may hold less than this share of customers.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
-def evaluate(
-    config_file: Path | None,
-    data_dir: Path | None,
-    project_dir: Path | None,
-    duckdb_path: Path | None,
-    target: str,
-    as_of_date: str | None,
-    random_state: int,
-    min_segment_share: float,
-    as_json: bool,
-    quiet: bool,
-) -> None:
+def evaluate(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> None:
     """Compare k = 2..5: silhouette, Davies-Bouldin, inertia, bootstrap stability, smallest segment.
 
     Writes ml_pipeline/models/k_selection.json and names the k that `custseg run --k auto` would
@@ -291,31 +186,15 @@ def evaluate(
     Example:
         custseg evaluate --data-dir ../shared/data/marketing_insights
     """
-    from custseg.config import resolve_run_config
-    from custseg.input_config import merge_settings
+    from custseg.config_file import settings_from
     from custseg.pipeline import evaluate_pipeline
     from custseg.progress import StepProgress
 
     progress = StepProgress(enabled=not quiet and not as_json)
-
     try:
-        settings = merge_settings(
-            config_file,
-            click.get_current_context().params,
-            _given_options(),
-            data_dir_required=False,
-        )
-        data_dir = settings.pop("data_dir")
-        config = resolve_run_config(
-            data_dir=data_dir or Path.cwd(),
-            project_dir=project_dir,
-            min_segment_share=min_segment_share,
-            **settings,
-        )
+        settings, inputs = settings_from(config_file, given)
         with progress:
-            selection, path = evaluate_pipeline(
-                config, build=data_dir is not None, progress=progress
-            )
+            selection, path = evaluate_pipeline(settings, inputs, progress=progress)
     except CustsegError as error:
         _fail(error)
         return
@@ -344,27 +223,23 @@ def evaluate(
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@PROJECT_DIR_OPTION
-@DUCKDB_PATH_OPTION
-@TARGET_OPTION
-@click.option(
-    "--out",
-    "out_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="HTML file to write (default: ml_pipeline/models/segment_report.html).",
+@options(
+    CONFIG_OPTION,
+    *WAREHOUSE_OPTIONS,
+    click.option(
+        "--out",
+        "out_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="HTML file to write (default: ml_pipeline/models/segment_report.html).",
+    ),
+    click.option(
+        "--json", "as_json", is_flag=True, help="Print where the report went as JSON for scripts."
+    ),
+    QUIET_OPTION,
 )
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print where the report went as JSON for scripts."
-)
-@click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
 def report(
-    project_dir: Path | None,
-    duckdb_path: Path | None,
-    target: str,
-    out_path: Path | None,
-    as_json: bool,
-    quiet: bool,
+    config_file: Path | None, out_path: Path | None, as_json: bool, quiet: bool, **given: Any
 ) -> None:
     """Write a self-contained HTML report of the published segments (opens offline).
 
@@ -376,21 +251,16 @@ def report(
     Example:
         custseg report --out build/segment_report.html
     """
-    from custseg.config import resolve_run_config
+    from custseg.config_file import settings_from
+    from custseg.pipeline import report_pipeline
     from custseg.progress import StepProgress
-    from custseg.report import write_report
 
     progress = StepProgress(enabled=not quiet and not as_json)
     try:
-        config = resolve_run_config(
-            data_dir=project_dir or Path.cwd(),
-            project_dir=project_dir,
-            duckdb_path=duckdb_path,
-            target=target,
-        )
+        settings, _ = settings_from(config_file, given)
         with progress:
             progress("Reading fct_customer_segments and the model, drawing the report")
-            path = write_report(config, out_path)
+            path = report_pipeline(settings, out_path)
     except CustsegError as error:
         _fail(error)
         return
@@ -419,7 +289,7 @@ def report(
     help="File format of the five files.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON for scripts.")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
+@QUIET_OPTION
 def generate_sample(
     out_dir: Path, customers: int, seed: int, file_format: str, as_json: bool, quiet: bool
 ) -> None:
@@ -432,7 +302,7 @@ def generate_sample(
         custseg generate-sample --out build/sample_data --customers 5000 --seed 7
     """
     from custseg.progress import StepProgress
-    from custseg.sample_data import generate_sample_data
+    from custseg.sample import generate_sample_data
 
     try:
         with StepProgress(enabled=not quiet and not as_json) as progress:

@@ -1,7 +1,8 @@
 """Exceptions raised by the custseg library.
 
-The CLI turns every :class:`CustsegError` into a one-paragraph message and a non-zero exit code;
-anything else is a bug and keeps its traceback.
+The CLI turns every :class:`CustsegError` into a one-paragraph message and its exit code;
+anything else is a bug and keeps its traceback. Errors about a value a caller passed are also
+:class:`ValueError` s, as scikit-learn users expect from an estimator (``except ValueError``).
 """
 
 
@@ -11,19 +12,19 @@ class CustsegError(Exception):
     exit_code = 1
 
 
-class ConfigError(CustsegError):
+class ConfigError(CustsegError, ValueError):
     """A setting is missing, malformed or contradicts another setting."""
 
     exit_code = 2
 
 
-class InputDataError(CustsegError):
+class InputDataError(CustsegError, ValueError):
     """A raw input file is missing, unreadable or breaks a documented rule."""
 
     exit_code = 3
 
 
-class InsufficientDataError(CustsegError):
+class InsufficientDataError(CustsegError, ValueError):
     """The data cannot support the requested model (too few customers, no variation)."""
 
     exit_code = 3
@@ -57,3 +58,9 @@ class LockError(CustsegError):
     """Another custseg run holds the lock on this project or DuckDB file."""
 
     exit_code = 6
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (engine errors run over many lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

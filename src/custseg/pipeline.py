@@ -1,5 +1,7 @@
-"""The whole segmentation flow: raw files -> dbt features -> K-means -> published seeds -> mart.
+"""The whole flow, stage by stage: raw files -> dbt features -> K-means -> published seeds -> mart.
 
+Each command of the CLI is one function here, a short list of stages that live in their own
+packages (``ingest`` through the warehouse, ``features``, ``model``, ``publish``, ``report``).
 Nothing is published until every check has passed: the model, metrics and segments CSV in
 ``ml_pipeline/models`` and the seeds in ``dbt_pipeline/seeds`` keep their last good contents when
 any step fails.
@@ -7,68 +9,42 @@ any step fails.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from custseg.atomic import write_bytes_atomic
-from custseg.config import MAX_SEGMENTS, MIN_SEGMENTS, RunConfig
-from custseg.dbt_runner import DbtInvocation, DbtNodeResult, run_dbt
-from custseg.definitions import render_model_parameters_csv, render_segment_definitions_csv
-from custseg.errors import (
-    DbtError,
-    InsufficientDataError,
-    ModelIntegrityError,
-    PublishError,
-    SegmentationError,
-)
-from custseg.evaluate import KSelection, select_k
-from custseg.input_checks import repair_messages
-from custseg.last_good import kept_while_publishing
-from custseg.locking import exclusive_run_lock, project_lock_path
-from custseg.matching import MatchResult, match_segments
-from custseg.metrics import evaluate_segmentation
-from custseg.model_io import (
+from custseg.catalogue import SEGMENT_NAMES
+from custseg.dbt.runner import DbtNodeResult, invocation_for
+from custseg.errors import ConfigError
+from custseg.features import CustomerFeatures, build_features, read_customer_features
+from custseg.ingest.layout import LoadedTable
+from custseg.ingest.mapping import InputSpec
+from custseg.ingest.staging import repair_messages
+from custseg.model.evaluation import KSelection
+from custseg.model.fitting import FittedSegments, Progress, choose_k, fit_segments, silent
+from custseg.model.model_file import (
     fingerprint_features,
     library_versions,
     load_model,
-    save_model,
-    write_json_atomic,
+    load_previous_model,
+    model_document,
 )
-from custseg.naming import SEGMENT_NAMES
-from custseg.publish import SEGMENTS_HEADER, render_segments_csv, validate_segments_csv
-from custseg.raw_load import LoadedTable
-from custseg.report import REPORT_FILE, ReportError, build_report
-from custseg.segmenter import FEATURES, CustomerSegmenter
+from custseg.publish.atomic import write_bytes_atomic, write_json_atomic
+from custseg.publish.locking import exclusive_run_lock
+from custseg.publish.publication import publish_seeds
+from custseg.publish.seeds import (
+    SEGMENTS_HEADER_LINE,
+    render_model_parameters_csv,
+    render_segment_definitions_csv,
+    render_segments_csv,
+)
+from custseg.publish.validation import validate_segments_csv
+from custseg.report import ReportError, build_report, read_json
+from custseg.settings import N_INIT, SILHOUETTE_SAMPLE_SIZE, Settings
 from custseg.warehouses import Warehouse, open_warehouse
-
-SEGMENTS_FILE = "customer_segments.csv"
-MODEL_FILE = "segment_model.json"
-METRICS_FILE = "evaluation_metrics.json"
-K_SELECTION_FILE = "k_selection.json"
-#: How `custseg run` tells fct_customer_segments where the segments come from.
-SEGMENT_SOURCE_ENV = "CUSTSEG_SEGMENT_SOURCE"
-
-SEGMENTS_HEADER_LINE = (",".join(SEGMENTS_HEADER) + "\n").encode("utf-8")
-
-Progress = Callable[[str], None]
-
-
-def _silent(message: str) -> None:
-    """Default progress callback: say nothing."""
-
-
-@dataclass(frozen=True)
-class CustomerFeatures:
-    """The clustering inputs read back from the warehouse, ordered by customer id."""
-
-    customer_ids: list[str]
-    matrix: np.ndarray
-    as_of_date: dt.date
 
 
 @dataclass(frozen=True)
@@ -111,377 +87,225 @@ class RunResult:
     metrics_path: Path
     # The HTML report, or None when it could not be drawn (see warnings).
     report_path: Path | None = None
-    # What custseg repaired or noted in the input files, with counts (see input_checks).
+    # What custseg repaired or noted in the input files, with counts (see custseg.ingest).
     repairs: list[str] = field(default_factory=list)
 
 
-def dbt_invocation(
-    config: RunConfig, warehouse: Warehouse, segment_source: str = "seed"
-) -> DbtInvocation:
-    """The dbt project, target, environment and vars of a run.
-
-    ``segment_source`` ('seed' or 'warehouse', see fct_customer_segments) travels as the
-    environment variable CUSTSEG_SEGMENT_SOURCE rather than as a var: dbt re-parses the whole
-    project when its vars change (about 2 s), and only the files reading a changed variable.
-    """
-    return DbtInvocation(
-        project_dir=config.dbt_project_dir,
-        target=config.target,
-        env={**warehouse.dbt_env(), SEGMENT_SOURCE_ENV: segment_source},
-        vars=config.dbt_vars(),
-    )
-
-
-def build_feature_models(config: RunConfig, warehouse: Warehouse) -> list[DbtNodeResult]:
-    """Build and test everything up to ``customer_features`` with dbt."""
-    return run_dbt(
-        dbt_invocation(config, warehouse),
-        "build",
-        "--select",
-        "+customer_features",
-        "--indirect-selection",
-        "cautious",
-    )
-
-
-def build_features(
-    config: RunConfig, warehouse: Warehouse, progress: Progress = _silent
-) -> tuple[list[LoadedTable], CustomerFeatures]:
-    """Load the raw files, build and test everything up to ``customer_features``, read it."""
-    progress(f"Loading raw files from {config.data_dir} into {warehouse.describe()}")
-    loaded = warehouse.load_raw(config.data_dir)
-    progress("Building staging models and customer features with dbt")
-    build_feature_models(config, warehouse)
-    return loaded, read_customer_features(warehouse)
-
-
-def read_customer_features(warehouse: Warehouse) -> CustomerFeatures:
-    """Read the clustering features from the ``customer_features`` model, by customer id.
-
-    Ids are sorted in Python (code point order, whatever the engine's collation), so the same
-    customers give the same matrix, and the same model, on every engine.
-    """
-    relation = warehouse.relation("customer_features")
-    columns = warehouse.fetch_columns(
-        f"select customer_id, {', '.join(FEATURES)} from {relation}", ("customer_id", *FEATURES)
-    )
-    if len(columns["customer_id"]) == 0:
-        raise InsufficientDataError(
-            "customer_features is empty: no customer has an order before the as-of date. "
-            "Check the sales file and --as-of-date."
-        )
-    ids = np.array([str(value) for value in columns["customer_id"]])
-    order = np.argsort(ids, kind="stable")
-    matrix = np.column_stack(
-        [np.asarray(columns[feature], dtype=np.float64)[order] for feature in FEATURES]
-    )
-    ((as_of_date,),) = warehouse.fetch(f"select min(as_of_date) from {relation}")
-    return CustomerFeatures(customer_ids=ids[order].tolist(), matrix=matrix, as_of_date=as_of_date)
-
-
-def load_previous_model(path: Path) -> tuple[CustomerSegmenter | None, list[str]]:
-    """The published model and warnings; None on a first run or when the file is refused.
-
-    A file that is damaged, edited or from an incompatible custseg version is never half-loaded:
-    it is refused with a warning, ids then come from the naming rules alone, and the run replaces
-    it with the new model.
-    """
-    if not path.exists():
-        return None, []
-    try:
-        segmenter, _ = load_model(path)
-    except ModelIntegrityError as error:
-        return None, [
-            f"the published model cannot be used to keep segment ids ({error}); "
-            "ids come from the naming rules alone"
-        ]
-    return segmenter, []
-
-
-def choose_k(config: RunConfig, features: CustomerFeatures, progress: Progress) -> KSelection:
-    """Evaluate k = 2..5 and pick one under the business constraint."""
-    progress("Evaluating k = 2..5 (quality, bootstrap stability, smallest segment)")
-    return select_k(
-        features.matrix,
-        ks=tuple(range(MIN_SEGMENTS, min(MAX_SEGMENTS, len(features.customer_ids)) + 1)),
-        random_state=config.random_state,
-        n_init=config.n_init,
-        min_segment_share=config.min_segment_share,
-        silhouette_sample_size=config.silhouette_sample_size,
-    )
-
-
-def keep_previous_ids(
-    segmenter: CustomerSegmenter, previous: CustomerSegmenter | None, config: RunConfig
-) -> tuple[CustomerSegmenter, MatchResult | None, list[str]]:
-    """Give each new segment the id of the matching published segment when the data barely moved."""
-    if previous is None:
-        return segmenter, None, []
-    match = match_segments(segmenter, previous, config.max_centroid_shift)
-    if match.definitions_changed:
-        pairs = ", ".join(
-            f"{SEGMENT_NAMES[m.previous_segment_id]} -> {SEGMENT_NAMES[m.new_segment_id]} "
-            f"({m.distance:.2f} sd)"
-            for m in match.matches
-        )
-        warning = (
-            f"segment definitions changed: {match.reason}. Names now come from the naming rules "
-            f"alone; previous -> new matches: {pairs}."
-        )
-        return segmenter, match, [warning]
-    if match.changes_ids:
-        segmenter = segmenter.with_segment_ids(match.mapping)
-    return segmenter, match, []
-
-
-def enforce_supported_names(segmenter: CustomerSegmenter, config: RunConfig) -> list[str]:
-    """Refuse (or, when allowed, warn about) names the segment profiles do not support."""
-    failed = list(segmenter.unsupported_names())
-    if not failed:
-        return []
-    lines = [
-        f"segment {check.segment_id} '{check.segment_name}': {check.rule} Not met: {check.detail}"
-        for check in failed
-    ]
-    if not config.allow_unsupported_names:
-        raise SegmentationError(
-            "The data does not support these segment names, so nothing was published:\n  "
-            + "\n  ".join(lines)
-            + "\nTry another --k (see `custseg evaluate`), or publish anyway with "
-            "--allow-unsupported-names."
-        )
-    return [f"name not supported by the data: {line}" for line in lines]
-
-
-def fit_rows(n_customers: int, config: RunConfig) -> np.ndarray | None:
-    """Rows to fit on: None for everyone, else a reproducible random sample."""
-    if n_customers <= config.fit_sample_size:
-        return None
-    rng = np.random.default_rng(config.random_state)
-    return np.sort(rng.choice(n_customers, size=config.fit_sample_size, replace=False))
-
-
-def run_pipeline(config: RunConfig, progress: Progress = _silent) -> RunResult:
-    """Run the whole flow once on ``config`` (see the module docstring)."""
-    output_dir = config.output_dir
-    segments_path = output_dir / SEGMENTS_FILE
-    model_path = output_dir / MODEL_FILE
-    metrics_path = output_dir / METRICS_FILE
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[stage] = round(now - clock, 3)
-        clock = now
-
-    with (
-        open_warehouse(config) as warehouse,
-        exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
-        exclusive_run_lock(project_lock_path(config.dbt_project_dir), what="project"),
-    ):
-        previous, model_warnings = load_previous_model(model_path)
-        progress(f"Loading raw files from {config.data_dir} into {warehouse.describe()}")
-        loaded = warehouse.load_raw(config.data_dir)
-        lap("load")
+def run_pipeline(
+    settings: Settings, inputs: Sequence[InputSpec] = (), progress: Progress = silent
+) -> RunResult:
+    """Run the whole flow once: load, build features, fit, publish, write the outputs."""
+    if settings.data_dir is None:
+        raise ConfigError("No data folder: pass --data-dir DIR.")
+    clock = StageClock()
+    layout = settings.layout
+    with opened(settings) as warehouse:
+        previous, model_warnings = load_previous_model(layout.model_path)
+        progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
+        loaded = warehouse.load_raw(settings.data_dir, inputs)
+        clock.lap("load")
         progress("Building staging models and customer features with dbt")
-        build_feature_models(config, warehouse)
-        features = read_customer_features(warehouse)
-        lap("features")
-
-        selection = None
-        n_segments = config.n_segments
-        if n_segments is None:
-            selection = choose_k(config, features, progress)
-            if selection.chosen_k is None:
-                raise SegmentationError(
-                    f"k could not be chosen automatically: {selection.reason}. Run "
-                    "`custseg evaluate` to see the evidence and pass --k explicitly."
-                )
-            n_segments = selection.chosen_k
-
-        n_customers = len(features.customer_ids)
-        sample = fit_rows(n_customers, config)
-        fit_on = features.matrix if sample is None else features.matrix[sample]
-        progress(
-            f"Clustering {n_customers:,} customers into {n_segments} segments"
-            + ("" if sample is None else f" (fitted on a sample of {len(sample):,})")
-        )
-        segmenter = CustomerSegmenter(
-            n_segments=n_segments, random_state=config.random_state, n_init=config.n_init
-        ).fit(fit_on)
-        segmenter, match, warnings = keep_previous_ids(segmenter, previous, config)
-        warnings = model_warnings + warnings + enforce_supported_names(segmenter, config)
-        labels = segmenter.predict(features.matrix)
-        scaled = segmenter.transform(features.matrix)
-        metrics = evaluate_segmentation(
-            scaled,
-            labels,
-            inertia=inertia(segmenter, scaled, labels),
-            random_state=config.random_state,
-            silhouette_sample_size=config.silhouette_sample_size,
-        )
-        lap("fit")
-
-        segments_csv = render_segments_csv(features.customer_ids, labels, SEGMENT_NAMES)
-        validate_segments_csv(
-            segments_csv,
-            features.customer_ids,
-            SEGMENT_NAMES,
-            source="candidate customer_segments.csv",
-        )
-        in_warehouse = n_customers > config.seed_max_customers
-        seeds = {
-            # Large runs publish no per-customer seed: the warehouse scores everyone.
-            config.seed_path: SEGMENTS_HEADER_LINE if in_warehouse else segments_csv,
-            config.definitions_path: render_segment_definitions_csv(
-                segmenter, labels, features.matrix
-            ),
-            config.parameters_path: render_model_parameters_csv(segmenter),
-        }
+        features = build_features(settings, warehouse)
+        clock.lap("features")
+        fitted = fit_segments(features.matrix, settings, previous, progress)
+        clock.lap("fit")
         progress(
             "Publishing the seeds, scoring customers in SQL and building fct_customer_segments"
         )
-        invocation = dbt_invocation(
-            config, warehouse, segment_source="warehouse" if in_warehouse else "seed"
-        )
-        with kept_while_publishing(warehouse):
-            dbt_results = publish_seeds(seeds, invocation)
-        # Inside "publish": dbt's own time on seeds, scoring and mart, and on their tests.
-        for stage, kinds in (("seeds_scoring_mart", {"model", "seed"}), ("tests", {"test"})):
-            seconds[f"publish_dbt_{stage}"] = round(
-                sum(r.execution_time for r in dbt_results if r.resource_type in kinds), 3
-            )
-        lap("publish")
-
+        in_warehouse = len(features.customer_ids) > settings.seed_max_customers
+        segments_csv, dbt_results = publish(settings, warehouse, features, fitted, in_warehouse)
+        clock.record_dbt(dbt_results)
+        clock.lap("publish")
         progress("Writing the segments CSV, model, metrics and HTML report")
-        write_bytes_atomic(segments_path, segments_csv)
-        save_model(
-            model_path,
-            segmenter,
-            metadata={
-                "as_of_date": features.as_of_date.isoformat(),
-                "config": {
-                    "n_segments": n_segments,
-                    "k_chosen_automatically": selection is not None,
-                    "random_state": config.random_state,
-                    "n_init": config.n_init,
-                    "init": segmenter.init,
-                    "init_used": segmenter.init_used_,
-                    "fit_sample_size": None if sample is None else len(sample),
-                    "segments_scored_in_warehouse": in_warehouse,
-                    "silhouette_sample_size": config.silhouette_sample_size,
-                    "max_centroid_shift": config.max_centroid_shift,
-                },
-                "input_fingerprint": fingerprint_features(features.customer_ids, features.matrix),
-                "n_customers": n_customers,
-                "library_versions": library_versions(),
-                "matching_previous_model": match.to_dict() if match else None,
-            },
+        warnings = model_warnings + fitted.warnings
+        report_path = write_outputs(
+            settings, warehouse, features, fitted, segments_csv, in_warehouse, warnings
         )
-        write_json_atomic(metrics_path, metrics)
-        if selection is not None:
-            write_json_atomic(output_dir / K_SELECTION_FILE, selection.to_dict())
-        report_path: Path | None = output_dir / REPORT_FILE
-        try:
-            build_report(
-                model_path,
-                metrics_path,
-                warehouse,
-                report_path,
-                k_selection_path=output_dir / K_SELECTION_FILE,
-            )
-        except ReportError as error:
-            # The segments are published; a report that cannot be drawn must not fail the run.
-            warnings.append(f"the HTML report was not written: {error}")
-            report_path = None
-        summary = summarize_mart(warehouse)
-        description = warehouse.describe()
-        lap("outputs")
-
-    return RunResult(
-        as_of_date=features.as_of_date,
-        n_customers=n_customers,
-        n_segments=n_segments,
-        loaded_tables=loaded,
-        segments=summary,
-        silhouette=metrics.get("silhouette"),
-        warnings=warnings,
-        matching=match.to_dict() if match else None,
-        segments_scored_in_warehouse=in_warehouse,
-        stage_seconds=seconds,
-        warehouse=description,
-        duckdb_path=config.duckdb_path if config.target == "duckdb" else None,
-        seed_path=config.seed_path,
-        segments_path=segments_path,
-        model_path=model_path,
-        metrics_path=metrics_path,
-        report_path=report_path,
-        repairs=repair_messages(loaded),
-    )
-
-
-def inertia(segmenter: CustomerSegmenter, scaled: np.ndarray, labels: np.ndarray) -> float:
-    """Sum of squared distances of every customer to its segment's centroid."""
-    rows = np.searchsorted(np.asarray(segmenter.segment_ids_), labels)
-    differences = scaled - segmenter.centroids_[rows]
-    return float(np.einsum("ij,ij->", differences, differences))
+        segments = summarize_mart(warehouse)
+        clock.lap("outputs")
+        return RunResult(
+            as_of_date=features.as_of_date,
+            n_customers=len(features.customer_ids),
+            n_segments=fitted.n_segments,
+            loaded_tables=loaded,
+            segments=segments,
+            silhouette=fitted.metrics.get("silhouette"),
+            warnings=warnings,
+            matching=fitted.match.to_dict() if fitted.match else None,
+            segments_scored_in_warehouse=in_warehouse,
+            stage_seconds=clock.seconds,
+            warehouse=warehouse.describe(),
+            duckdb_path=settings.duckdb_path if settings.target == "duckdb" else None,
+            seed_path=layout.segments_seed_path,
+            segments_path=layout.segments_path,
+            model_path=layout.model_path,
+            metrics_path=layout.metrics_path,
+            report_path=report_path,
+            repairs=repair_messages(loaded),
+        )
 
 
 def evaluate_pipeline(
-    config: RunConfig, *, build: bool, progress: Progress = _silent
+    settings: Settings, inputs: Sequence[InputSpec] = (), progress: Progress = silent
 ) -> tuple[KSelection, Path]:
-    """Evaluate k = 2..5 on the warehouse's features (rebuilt from the raw files if ``build``).
+    """Evaluate every k on the warehouse's features (rebuilt first when a data folder is given).
 
     Writes ``k_selection.json`` beside the model and returns the selection and that path.
     Nothing is published.
     """
-    with (
-        open_warehouse(config) as warehouse,
-        exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
-        exclusive_run_lock(project_lock_path(config.dbt_project_dir), what="project"),
-    ):
-        if build:
-            _, features = build_features(config, warehouse, progress)
+    with opened(settings) as warehouse:
+        if settings.data_dir is not None:
+            progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
+            warehouse.load_raw(settings.data_dir, inputs)
+            progress("Building staging models and customer features with dbt")
+            features = build_features(settings, warehouse)
         else:
             features = read_customer_features(warehouse)
-        selection = choose_k(config, features, progress)
-        path = config.output_dir / K_SELECTION_FILE
+        selection = choose_k(features.matrix, settings, progress)
+        path = settings.layout.k_selection_path
         write_json_atomic(path, selection.to_dict())
     return selection, path
 
 
-def publish_seeds(files: Mapping[Path, bytes], invocation: DbtInvocation) -> list[DbtNodeResult]:
-    """Replace the seed files and build them and everything downstream, with tests.
+def report_pipeline(settings: Settings, out_path: Path | None = None) -> Path:
+    """Write the report of the published segments (default: beside the model) and return it.
 
-    On failure every previous seed file is restored and reloaded; ``fct_customer_segments`` is
-    not rebuilt when a test of a seed fails. A failure after the mart was rebuilt (its own tests)
-    is undone by the caller, which wraps this in ``last_good.kept_while_publishing``.
+    The run lock is held while reading, so a report never mixes a half-published run with the
+    previous one.
+
+    Raises
+    ------
+    ReportError
+        No model or mart has been published yet.
+    ModelIntegrityError
+        The model file is damaged, edited or from an incompatible version.
     """
-    previous = {path: path.read_bytes() if path.exists() else None for path in files}
-    for path, data in files.items():
-        write_bytes_atomic(path, data)
-    selectors = [f"{path.stem}+" for path in files]
+    layout = settings.layout
+    if not layout.model_path.exists():
+        raise ReportError(f"No published model at {layout.model_path}: run `custseg run` first.")
+    # Opening a missing DuckDB file would create an empty one.
+    if settings.target == "duckdb" and not (settings.duckdb_path and settings.duckdb_path.exists()):
+        raise ReportError(
+            f"No DuckDB warehouse at {settings.duckdb_path}: run `custseg run` first, or pass "
+            "the --duckdb-path it used."
+        )
+    with open_warehouse(settings) as warehouse, exclusive_run_lock(warehouse.lock_path):
+        _, document = load_model(layout.model_path)
+        return build_report(
+            document,
+            read_json(layout.metrics_path, "evaluation metrics"),
+            warehouse,
+            out_path or layout.report_path,
+            _saved_k_selection(layout.k_selection_path),
+        )
+
+
+# ------------------------------------------------------------------------------ the stages
+
+
+@contextlib.contextmanager
+def opened(settings: Settings) -> Iterator[Warehouse]:
+    """The run's warehouse, with the locks that keep other runs off it and off the project."""
+    with (
+        open_warehouse(settings) as warehouse,
+        exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
+        exclusive_run_lock(settings.layout.lock_path, what="project"),
+    ):
+        yield warehouse
+
+
+def publish(
+    settings: Settings,
+    warehouse: Warehouse,
+    features: CustomerFeatures,
+    fitted: FittedSegments,
+    in_warehouse: bool,
+) -> tuple[bytes, list[DbtNodeResult]]:
+    """Validate the segments and publish the seeds with the mart built on them, all or nothing.
+
+    Large runs (``in_warehouse``) publish no per-customer seed: the warehouse scores everyone.
+    Returns the validated segments CSV and dbt's node results.
+    """
+    segments_csv = render_segments_csv(features.customer_ids, fitted.labels, SEGMENT_NAMES)
+    validate_segments_csv(
+        segments_csv,
+        features.customer_ids,
+        SEGMENT_NAMES,
+        source="candidate customer_segments.csv",
+    )
+    layout = settings.layout
+    seeds = {
+        layout.segments_seed_path: SEGMENTS_HEADER_LINE if in_warehouse else segments_csv,
+        layout.definitions_seed_path: render_segment_definitions_csv(
+            fitted.segmenter, fitted.labels, features.matrix
+        ),
+        layout.parameters_seed_path: render_model_parameters_csv(fitted.segmenter),
+    }
+    invocation = invocation_for(
+        settings, warehouse, segment_source="warehouse" if in_warehouse else "seed"
+    )
+    return segments_csv, publish_seeds(warehouse, invocation, seeds)
+
+
+def write_outputs(
+    settings: Settings,
+    warehouse: Warehouse,
+    features: CustomerFeatures,
+    fitted: FittedSegments,
+    segments_csv: bytes,
+    in_warehouse: bool,
+    warnings: list[str],
+) -> Path | None:
+    """Write the segments CSV, the model, its metrics, the k evidence and the report.
+
+    Returns the report's path, or None when it could not be drawn (a warning says why: the
+    segments are published, so a report must not fail the run).
+    """
+    layout = settings.layout
+    write_bytes_atomic(layout.segments_path, segments_csv)
+    document = model_document(
+        fitted.segmenter, metadata=model_metadata(settings, features, fitted, in_warehouse)
+    )
+    write_json_atomic(layout.model_path, document)
+    write_json_atomic(layout.metrics_path, fitted.metrics)
+    if fitted.selection is not None:
+        write_json_atomic(layout.k_selection_path, fitted.selection.to_dict())
+    k_selection = (
+        fitted.selection.to_dict()
+        if fitted.selection is not None
+        else _saved_k_selection(layout.k_selection_path)
+    )
     try:
-        return run_dbt(invocation, "build", "--select", *selectors)
-    except DbtError as exc:
-        restored = []
-        for path, data in previous.items():
-            if data is not None:
-                write_bytes_atomic(path, data)
-                restored.append(path.name)
-        note = "no previous seeds existed"
-        if restored:
-            note = f"the previous {', '.join(restored)} were restored"
-            try:
-                run_dbt(invocation, "seed", "--select", *(Path(name).stem for name in restored))
-            except DbtError as reload_error:
-                note += f" but reloading them failed ({reload_error})"
-        raise PublishError(
-            f"The new segments were not published: {exc}\n{note}; the model, metrics and "
-            "fct_customer_segments keep their last good contents."
-        ) from exc
+        return build_report(document, fitted.metrics, warehouse, layout.report_path, k_selection)
+    except ReportError as error:
+        warnings.append(f"the HTML report was not written: {error}")
+        return None
+
+
+def model_metadata(
+    settings: Settings, features: CustomerFeatures, fitted: FittedSegments, in_warehouse: bool
+) -> dict:
+    """What the model file records about the run that fitted it."""
+    segmenter = fitted.segmenter
+    return {
+        "as_of_date": features.as_of_date.isoformat(),
+        "config": {
+            "n_segments": fitted.n_segments,
+            "k_chosen_automatically": fitted.selection is not None,
+            "random_state": settings.random_state,
+            "n_init": N_INIT,
+            "init": segmenter.init,
+            "init_used": segmenter.init_used_,
+            "fit_sample_size": fitted.fit_sample_size,
+            "segments_scored_in_warehouse": in_warehouse,
+            "silhouette_sample_size": SILHOUETTE_SAMPLE_SIZE,
+            "max_centroid_shift": settings.max_centroid_shift,
+        },
+        "input_fingerprint": fingerprint_features(features.customer_ids, features.matrix),
+        "n_customers": len(features.customer_ids),
+        "library_versions": library_versions(),
+        "matching_previous_model": fitted.match.to_dict() if fitted.match else None,
+    }
 
 
 def summarize_mart(warehouse: Warehouse) -> list[SegmentSummary]:
@@ -492,7 +316,7 @@ def summarize_mart(warehouse: Warehouse) -> list[SegmentSummary]:
     """
     rows = warehouse.fetch(
         "select segment_id, segment_name, count(*) as customers, "
-        "sum(cast(total_revenue as decimal(38, 10))) as revenue "
+        "sum(cast(lifetime_revenue as decimal(38, 10))) as revenue "
         f"from {warehouse.relation('fct_customer_segments')} "
         "group by segment_id, segment_name order by segment_id"
     )
@@ -515,18 +339,37 @@ def result_as_dict(result: RunResult) -> dict:
     """A JSON-ready view of a run result."""
     payload = asdict(result)
     payload["as_of_date"] = result.as_of_date.isoformat()
-    paths = (
-        "duckdb_path",
-        "seed_path",
-        "segments_path",
-        "model_path",
-        "metrics_path",
-        "report_path",
-    )
-    for key in paths:
+    for key in ("duckdb_path", "seed_path", "segments_path", "model_path", "metrics_path"):
         payload[key] = None if payload[key] is None else str(payload[key])
+    payload["report_path"] = None if result.report_path is None else str(result.report_path)
     payload["loaded_tables"] = [
         {"table": t.table_name, "source": str(t.source_path), "rows": t.row_count}
         for t in result.loaded_tables
     ]
     return payload
+
+
+class StageClock:
+    """Wall seconds of each stage of a run, and dbt's own time inside publishing."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        """Close ``stage``: the seconds since the previous lap."""
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._last, 3)
+        self._last = now
+
+    def record_dbt(self, results: Sequence[DbtNodeResult]) -> None:
+        """dbt's own time on seeds, scoring and mart, and on their tests."""
+        for stage, kinds in (("seeds_scoring_mart", {"model", "seed"}), ("tests", {"test"})):
+            self.seconds[f"publish_dbt_{stage}"] = round(
+                sum(r.execution_time for r in results if r.resource_type in kinds), 3
+            )
+
+
+def _saved_k_selection(path: Path) -> Mapping | None:
+    """The evidence for k written by the last evaluation, when there is one."""
+    return read_json(path, "k selection") if path.exists() else None

@@ -1,7 +1,8 @@
 """Progress of long commands on stderr: one line per step, with elapsed times.
 
 The library reports steps through a plain ``progress(message)`` callback (see
-:data:`custseg.pipeline.Progress`); :class:`StepProgress` is such a callback for the command line.
+:data:`custseg.model.fitting.Progress`); :class:`StepProgress` is such a callback for the command
+line.
 A step lasts until the next one starts or the command ends.
 
 - On a terminal, the current step's line carries a live timer, rewritten in place a few times

@@ -1,27 +1,42 @@
-"""The interface every warehouse implements, and the factory that picks one by dbt target."""
+"""The interface every warehouse implements.
+
+The dbt project is the same on every engine; a warehouse only knows where DuckDB stages the input
+files for checking, how to replace its raw tables with the checked rows in its own bulk way, how
+to read rows back for the ML step, and which environment dbt needs. Loading is the same on every
+engine (:meth:`Warehouse.load_raw`): read and check the files with DuckDB first, then replace the
+raw tables.
+"""
 
 from __future__ import annotations
 
 import abc
-import importlib
-from collections.abc import Sequence
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import duckdb
 import numpy as np
 
-from custseg.errors import ConfigError
-from custseg.raw_load import LoadedTable, quote_identifier
+from custseg.ingest.layout import LoadedTable, RawTable
+from custseg.ingest.mapping import InputSpec
+from custseg.ingest.staging import CheckedInput, read_and_check
+from custseg.settings import Settings
+from custseg.sql import quote_identifier, quote_literal
 
-if TYPE_CHECKING:
-    from custseg.config import RunConfig
 
-#: dbt target name -> "module:class" implementing it.
-TARGETS: dict[str, str] = {
-    "duckdb": "custseg.warehouses.duckdb_warehouse:DuckDBWarehouse",
-    "postgres": "custseg.warehouses.postgres_warehouse:PostgresWarehouse",
-    "spark": "custseg.warehouses.spark_warehouse:SparkWarehouse",
-}
+@dataclass(frozen=True)
+class Staging:
+    """Where DuckDB stages the input files before the raw tables are replaced."""
+
+    connection: duckdb.DuckDBPyConnection
+    # SQL name of the staged table of each raw table.
+    relation_for: Callable[[RawTable], str]
+    # Parquet columns keep their types (the raw tables are written from the staged ones as they
+    # are); otherwise every value is staged as text, as a text export carries it.
+    keep_types: bool
 
 
 class Warehouse(abc.ABC):
@@ -34,9 +49,11 @@ class Warehouse(abc.ABC):
 
     #: dbt target name in profiles.yml.
     target: str
+    #: How else to avoid waiting for a run that holds the lock (ends the lock error message).
+    lock_alternative: str = ""
 
-    def __init__(self, config: RunConfig) -> None:
-        self.config = config
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
     def __enter__(self) -> Warehouse:
         return self
@@ -44,9 +61,56 @@ class Warehouse(abc.ABC):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # ------------------------------------------------------------------ loading raw files
+
+    def load_raw(self, data_dir: Path, inputs: Sequence[InputSpec] = ()) -> list[LoadedTable]:
+        """Replace the raw tables with the files in ``data_dir``: checked first, then loaded.
+
+        DuckDB reads every file into a staged table and the input rules run there
+        (:func:`custseg.ingest.staging.read_and_check`); only then are the raw tables replaced,
+        with this engine's bulk path. A file that fails leaves every raw table as it was.
+
+        Returns
+        -------
+        list of LoadedTable
+            One per raw table: rows loaded, columns ignored, repairs made.
+
+        Raises
+        ------
+        InputDataError
+            A file is missing, unreadable, lacks a column, has no rows or breaks a rule.
+        """
+        with self.staging() as staging:
+            checked = read_and_check(
+                staging.connection,
+                data_dir,
+                inputs,
+                relation_for=staging.relation_for,
+                keep_types=staging.keep_types,
+            )
+            return self.replace_raw_tables(staging.connection, checked)
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Staging]:
+        """An in-memory DuckDB, for engines loaded from an export of the checked tables."""
+        with duckdb.connect() as con:
+            # An in-memory database would spill large staged tables into the current folder.
+            spill = Path(tempfile.gettempdir()) / "custseg-duckdb-spill"
+            con.execute(f"set temp_directory = {quote_literal(str(spill))}")
+            yield Staging(
+                con,
+                lambda table: quote_identifier(f"custseg_staged_{table.table_name}"),
+                keep_types=False,
+            )
+
     @abc.abstractmethod
-    def load_raw(self, data_dir: Path) -> list[LoadedTable]:
-        """Replace the raw tables with the files in ``data_dir`` using the engine's bulk path."""
+    def replace_raw_tables(
+        self, staged: duckdb.DuckDBPyConnection, checked: Sequence[CheckedInput]
+    ) -> list[LoadedTable]:
+        """Replace every raw table with the checked rows held in ``staged``; all or nothing
+        where the engine has transactions."""
+
+    # ------------------------------------------------------------------ reading and writing
 
     @abc.abstractmethod
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
@@ -88,6 +152,7 @@ class Warehouse(abc.ABC):
         )
 
     def drop_table(self, name: str) -> None:
+        """Drop table ``name`` if it exists."""
         self.execute(f"drop table if exists {self.relation(name)}")
 
     def rename_target(self, name: str) -> str:
@@ -98,6 +163,8 @@ class Warehouse(abc.ABC):
     def relation(self, name: str) -> str:
         """The SQL name of a model or seed dbt built (schema-qualified where needed)."""
 
+    # ------------------------------------------------------------------ about the warehouse
+
     @abc.abstractmethod
     def describe(self) -> str:
         """Where the data lives, for the run summary (never a secret)."""
@@ -107,37 +174,9 @@ class Warehouse(abc.ABC):
     def lock_path(self) -> Path:
         """Lock file that keeps two custseg runs off this warehouse."""
 
-    #: How else to avoid waiting for a run that holds the lock (ends the lock error message).
-    lock_alternative: str = ""
-
     def dbt_env(self) -> dict[str, str]:
         """Environment variables dbt's profile needs for this warehouse."""
         return {"CUSTSEG_TARGET": self.target}
 
     def close(self) -> None:  # noqa: B027 - most warehouses hold nothing open between calls
         """Release connections."""
-
-
-def open_warehouse(config: RunConfig) -> Warehouse:
-    """Create the warehouse of ``config.target``.
-
-    Raises
-    ------
-    ConfigError
-        For an unknown target, or when the adapter of a known one is not installed.
-    """
-    try:
-        module_name, class_name = TARGETS[config.target].split(":")
-    except KeyError:
-        raise ConfigError(
-            f"--target {config.target!r} is not supported; choose one of {', '.join(TARGETS)}."
-        ) from None
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(
-            f"--target {config.target}: its Python dependencies are not installed ({exc}). "
-            f"Install them with: pip install 'custseg[{config.target}]'."
-        ) from exc
-    warehouse: Warehouse = getattr(module, class_name)(config)
-    return warehouse

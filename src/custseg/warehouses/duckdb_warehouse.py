@@ -1,24 +1,22 @@
-"""DuckDB, the embedded default: one file, loaded in one transaction."""
+"""DuckDB, the embedded default: one file; the raw tables are swapped in one transaction."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 
-from custseg.raw_load import LoadedTable, load_raw_files, quote_literal
-from custseg.warehouses.base import Warehouse
+from custseg.ingest.layout import RAW_SCHEMA, RAW_TABLES, LoadedTable, RawTable
+from custseg.ingest.staging import CheckedInput
+from custseg.sql import quote_identifier, quote_literal
+from custseg.warehouses.base import Staging, Warehouse
 
-MEMORY_LIMIT_ENV = "CUSTSEG_DUCKDB_MEMORY_LIMIT"
-
-
-def memory_limit() -> str:
-    """DuckDB's memory limit, the same for the loader and for dbt (profiles.yml)."""
-    return os.environ.get(MEMORY_LIMIT_ENV, "2GB")
+#: Suffix of a raw table's staged copy, beside it in the ``raw`` schema.
+STAGED_SUFFIX = "__custseg_staged"
 
 
 class DuckDBWarehouse(Warehouse):
@@ -30,15 +28,46 @@ class DuckDBWarehouse(Warehouse):
     @property
     def path(self) -> Path:
         """The database file."""
-        return self.config.duckdb_path
+        assert self.settings.duckdb_path is not None, "settings are resolved"
+        return self.settings.duckdb_path
 
     @property
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
 
-    def load_raw(self, data_dir: Path) -> list[LoadedTable]:
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Staging]:
+        """Stage in the warehouse file itself, beside the raw tables: the checked tables then
+        become the raw tables by a rename (no second copy of 50 million lines), and Parquet
+        columns keep their types. Staged tables left by a failure are dropped."""
         with duckdb.connect(str(self.path)) as con:
-            return load_raw_files(con, data_dir, self.config.inputs)
+            con.execute(f"create schema if not exists {quote_identifier(RAW_SCHEMA)}")
+            try:
+                yield Staging(con, _staged_relation, keep_types=True)
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    for table in RAW_TABLES:
+                        con.execute(f"drop table if exists {_staged_relation(table)}")
+                raise
+
+    def replace_raw_tables(
+        self, staged: duckdb.DuckDBPyConnection, checked: Sequence[CheckedInput]
+    ) -> list[LoadedTable]:
+        """Swap every staged table in for its raw table, in one transaction (renames only)."""
+        staged.execute("begin transaction")
+        try:
+            for item in checked:
+                target = _raw_relation(item.table)
+                staged.execute(f"drop table if exists {target}")
+                staged.execute(
+                    f"alter table {item.relation} rename to "
+                    f"{quote_identifier(item.table.table_name)}"
+                )
+            staged.execute("commit")
+        except BaseException:
+            staged.execute("rollback")
+            raise
+        return [item.loaded for item in checked]
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         # A short-lived connection: dbt opens the same file between our reads.
@@ -74,3 +103,11 @@ class DuckDBWarehouse(Warehouse):
 
     def dbt_env(self) -> dict[str, str]:
         return {**super().dbt_env(), "CUSTSEG_DUCKDB_PATH": str(self.path)}
+
+
+def _raw_relation(table: RawTable) -> str:
+    return f"{quote_identifier(RAW_SCHEMA)}.{quote_identifier(table.table_name)}"
+
+
+def _staged_relation(table: RawTable) -> str:
+    return f"{quote_identifier(RAW_SCHEMA)}.{quote_identifier(table.table_name + STAGED_SUFFIX)}"

@@ -1,9 +1,10 @@
 """PostgreSQL: a server reached with the standard libpq variables, loaded with COPY.
 
-The files are read by DuckDB exactly as for the DuckDB warehouse (same header rules, same text
-values, same messages), written to temporary CSV files and streamed into the ``raw`` schema with
-``COPY ... FROM STDIN`` in one transaction, so a file that fails leaves the previous raw tables.
-The password is never read here: libpq takes it from ``PGPASSWORD`` or ``~/.pgpass`` itself.
+The files are read and checked by DuckDB exactly as for the DuckDB warehouse (same header rules,
+same rules, same messages; text values), written to temporary CSV files and streamed into the
+``raw`` schema with ``COPY ... FROM STDIN`` in one transaction, so a file that fails leaves the
+previous raw tables. The password is never read here: libpq takes it from ``PGPASSWORD`` or
+``~/.pgpass`` itself.
 """
 
 from __future__ import annotations
@@ -15,33 +16,20 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import psycopg2
 from psycopg2 import errors as pg_errors
 from psycopg2 import sql
 
-from custseg.errors import ConfigError, InputDataError
-from custseg.identifiers import require_plain_identifier
-from custseg.input_checks import stage_and_check, with_repairs
-from custseg.raw_load import (
-    RAW_SCHEMA,
-    LoadedTable,
-    RawFilePlan,
-    loaded_table,
-    plan_raw_files,
-    quote_identifier,
-    quote_literal,
-)
+from custseg.errors import ConfigError, InputDataError, first_line
+from custseg.ingest.layout import LINE_COLUMN, RAW_SCHEMA, LoadedTable
+from custseg.ingest.staging import CheckedInput, with_row_counts
+from custseg.settings import SCHEMA_DEFAULT, SCHEMA_ENV, Settings
+from custseg.sql import quote_identifier, quote_literal, require_plain_identifier
 from custseg.warehouses.base import Warehouse
 
-if TYPE_CHECKING:
-    from custseg.config import RunConfig
-
-#: Environment variable naming the schema dbt builds in (profiles.yml reads the same one).
-SCHEMA_ENV = "CUSTSEG_SCHEMA"
-DEFAULT_SCHEMA = "custseg"
 DEFAULT_PORT = 5432
 #: Seconds to wait for the server before giving up with a message.
 CONNECT_TIMEOUT_SECONDS = 10
@@ -67,7 +55,7 @@ class PostgresSettings:
     database: str
     # Schema of dbt's models and seeds (CUSTSEG_SCHEMA, default custseg, as in profiles.yml);
     # the raw tables always go to the `raw` schema of the same database.
-    schema: str = DEFAULT_SCHEMA
+    schema: str = SCHEMA_DEFAULT
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> PostgresSettings:
@@ -91,7 +79,7 @@ class PostgresSettings:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ConfigError(f"PGPORT={port_text!r} is not a port number (1-65535, e.g. 5432).")
         schema = require_plain_identifier(
-            environ.get(SCHEMA_ENV, "").strip() or DEFAULT_SCHEMA, SCHEMA_ENV
+            environ.get(SCHEMA_ENV, "").strip() or SCHEMA_DEFAULT, SCHEMA_ENV
         )
         if schema == RAW_SCHEMA:
             raise ConfigError(
@@ -116,26 +104,27 @@ class PostgresWarehouse(Warehouse):
 
     target = "postgres"
 
-    def __init__(self, config: RunConfig, environ: Mapping[str, str] | None = None) -> None:
-        super().__init__(config)
-        self.settings = PostgresSettings.from_environ(os.environ if environ is None else environ)
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(settings)
+        #: Where the server is (from the environment; holds no secret).
+        self.server = PostgresSettings.from_environ(os.environ if environ is None else environ)
 
     @property
     def lock_path(self) -> Path:
         # One lock per database: every schema of a database shares its `raw` tables.
-        name = f"{self.settings.host}-{self.settings.port}-{self.settings.database}"
+        name = f"{self.server.host}-{self.server.port}-{self.server.database}"
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-        return self.config.dbt_project_dir / "target" / f"custseg-postgres-{safe}.lock"
+        return self.settings.dbt_project_dir / "target" / f"custseg-postgres-{safe}.lock"
 
     def describe(self) -> str:
-        return f"PostgreSQL {self.settings.describe()}"
+        return f"PostgreSQL {self.server.describe()}"
 
     def dbt_env(self) -> dict[str, str]:
         # PG* are already in the environment dbt inherits; only the schema is passed on.
-        return {**super().dbt_env(), SCHEMA_ENV: self.settings.schema}
+        return {**super().dbt_env(), SCHEMA_ENV: self.server.schema}
 
     def relation(self, name: str) -> str:
-        return f"{quote_identifier(self.settings.schema)}.{quote_identifier(name)}"
+        return f"{quote_identifier(self.server.schema)}.{quote_identifier(name)}"
 
     def execute(self, *statements: str) -> None:
         # One transaction: PostgreSQL's DDL is transactional, so a swap is all or nothing.
@@ -150,7 +139,7 @@ class PostgresWarehouse(Warehouse):
             cur.execute(
                 "select count(*) from information_schema.tables where table_schema = %s "
                 "and table_name = %s and table_type = 'BASE TABLE'",
-                (self.settings.schema, name),
+                (self.server.schema, name),
             )
             return bool(cur.fetchone()[0])
 
@@ -161,26 +150,23 @@ class PostgresWarehouse(Warehouse):
             cur.execute(sql_text)
             return [tuple(row) for row in cur.fetchall()]
 
-    def load_raw(self, data_dir: Path) -> list[LoadedTable]:
-        """Replace the raw tables with the files in ``data_dir``, all or nothing.
+    def replace_raw_tables(
+        self, staged: duckdb.DuckDBPyConnection, checked: Sequence[CheckedInput]
+    ) -> list[LoadedTable]:
+        """Export the checked tables to CSV and COPY them into ``raw``, in one transaction."""
+        with tempfile.TemporaryDirectory(prefix="custseg-raw-") as tmp:
+            exports = [(item, _export_csv(staged, item, Path(tmp))) for item in checked]
+            counts = self._copy_into_raw_tables(exports)
+        return with_row_counts(checked, counts)
 
-        Every file is read and checked before the server is touched; the tables are then
-        replaced in one transaction, which is rolled back when anything fails.
-        """
-        with duckdb.connect() as duck, tempfile.TemporaryDirectory(prefix="custseg-raw-") as tmp:
-            plans = plan_raw_files(duck, data_dir, self.config.inputs)
-            plans, repairs = stage_and_check(duck, plans)  # rejects before the server is touched
-            exports = [(plan, _export_csv(duck, plan, Path(tmp))) for plan in plans]
-            return with_repairs(self._replace_raw_tables(exports), repairs, recount=False)
-
-    def _replace_raw_tables(self, exports: Sequence[tuple[RawFilePlan, Path]]) -> list[LoadedTable]:
-        loaded: list[LoadedTable] = []
+    def _copy_into_raw_tables(self, exports: Sequence[tuple[CheckedInput, Path]]) -> list[int]:
+        counts: list[int] = []
         with self._connection(autocommit=False) as con:
             try:
                 with con.cursor() as cur:
                     _execute(cur, sql.SQL("create schema if not exists {}"), RAW_SCHEMA)
-                    for plan, csv_path in exports:
-                        loaded.append(_replace_table(cur, plan, csv_path))
+                    for item, csv_path in exports:
+                        counts.append(_replace_table(cur, item, csv_path))
                 con.commit()
             except BaseException as exc:
                 # On a lost connection the server has rolled back already; keep the first error.
@@ -188,31 +174,31 @@ class PostgresWarehouse(Warehouse):
                     con.rollback()
                 if isinstance(exc, psycopg2.Error):
                     raise ConfigError(
-                        f"PostgreSQL {self.settings.describe()} refused to replace the raw tables "
+                        f"PostgreSQL {self.server.describe()} refused to replace the raw tables "
                         f"({_server_message(exc)}); they are unchanged. The role needs the CREATE "
                         f"privilege on the database (for schema '{RAW_SCHEMA}') and ownership of "
                         "the raw tables."
                     ) from exc
                 raise
-        return loaded
+        return counts
 
     @contextlib.contextmanager
     def _connection(self, *, autocommit: bool) -> Iterator[Any]:
-        settings = self.settings
+        server = self.server
         try:
             con = psycopg2.connect(
-                host=settings.host,
-                port=settings.port,
-                user=settings.user,
-                dbname=settings.database,
+                host=server.host,
+                port=server.port,
+                user=server.user,
+                dbname=server.database,
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
                 application_name="custseg",
                 client_encoding="UTF8",
             )
         except psycopg2.Error as exc:
             raise ConfigError(
-                f"Cannot connect to PostgreSQL at {settings.host}:{settings.port} as "
-                f"{settings.user}, database {settings.database}: {_server_message(exc)}. Check "
+                f"Cannot connect to PostgreSQL at {server.host}:{server.port} as "
+                f"{server.user}, database {server.database}: {_server_message(exc)}. Check "
                 "PGHOST, PGPORT, PGUSER, PGDATABASE and the password (PGPASSWORD or ~/.pgpass), "
                 "and that the server is running and accepts connections from this machine."
             ) from exc
@@ -228,30 +214,29 @@ def _server_message(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _export_csv(duck: duckdb.DuckDBPyConnection, plan: RawFilePlan, folder: Path) -> Path:
-    """Write the file's text columns to a header-less CSV that PostgreSQL's COPY reads back.
+def _export_csv(duck: duckdb.DuckDBPyConnection, item: CheckedInput, folder: Path) -> Path:
+    """Write a checked table's text columns to a header-less CSV that PostgreSQL's COPY reads.
 
     DuckDB writes a null as an empty field and an empty string as ``""``, which is exactly how
     COPY's csv format tells them apart.
     """
-    path = folder / f"{plan.table.table_name}.csv"
+    path = folder / f"{item.table.table_name}.csv"
     try:
-        duck.execute(f"copy ({plan.select_sql}) to {quote_literal(str(path))} (header false)")
+        duck.execute(
+            f"copy (select * from {item.relation}) to {quote_literal(str(path))} (header false)"
+        )
     except duckdb.Error as exc:
-        raise InputDataError(f"{plan.source_path}: cannot be loaded ({_first_line(exc)}).") from exc
+        raise InputDataError(
+            f"{item.plan.source_path}: cannot be loaded ({first_line(exc)})."
+        ) from exc
     return path
 
 
-def _columns(plan: RawFilePlan) -> list[tuple[str, str]]:
+def _columns(item: CheckedInput) -> list[tuple[str, str]]:
     """The raw table's columns and PostgreSQL types, in the order the export writes them."""
-    columns = [(name, "text") for name in plan.table.columns]
-    if plan.table.keep_line_numbers:
-        columns.insert(0, ("file_line_number", "bigint"))
+    columns = [(name, "text") for name in item.table.columns]
+    if item.table.keep_line_numbers:
+        columns.insert(0, (LINE_COLUMN, "bigint"))
     return columns
 
 
@@ -263,15 +248,15 @@ def _execute(cur: Any, statement: sql.Composable, *identifiers: str | tuple[str,
     cur.execute(statement.format(*names))
 
 
-def _replace_table(cur: Any, plan: RawFilePlan, csv_path: Path) -> LoadedTable:
+def _replace_table(cur: Any, item: CheckedInput, csv_path: Path) -> int:
     """Empty (or create) one raw table and COPY the exported file into it; count its rows.
 
     A table that already has the expected columns is truncated rather than dropped: dbt's
     staging views depend on the raw tables and PostgreSQL refuses to drop a table a view uses.
     Truncation is transactional, so a rollback restores the previous rows.
     """
-    table = (RAW_SCHEMA, plan.table.table_name)
-    columns = _columns(plan)
+    table = (RAW_SCHEMA, item.table.table_name)
+    columns = _columns(item)
     cur.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema = %s and table_name = %s order by ordinal_position",
@@ -290,7 +275,7 @@ def _replace_table(cur: Any, plan: RawFilePlan, csv_path: Path) -> LoadedTable:
             cur.execute(sql.SQL("create table {} ({})").format(sql.Identifier(*table), column_list))
     except pg_errors.DependentObjectsStillExist as exc:
         raise ConfigError(
-            f"raw.{plan.table.table_name} has other columns than custseg loads and cannot be "
+            f"raw.{item.table.table_name} has other columns than custseg loads and cannot be "
             f"replaced: {_server_message(exc)}. Drop the dependent views (dbt recreates its "
             "own on the next run) and run again."
         ) from exc
@@ -303,9 +288,9 @@ def _replace_table(cur: Any, plan: RawFilePlan, csv_path: Path) -> LoadedTable:
             cur.copy_expert(copy, handle)
     except psycopg2.Error as exc:
         raise InputDataError(
-            f"{plan.source_path}: cannot be loaded into PostgreSQL ({_server_message(exc)})."
+            f"{item.plan.source_path}: cannot be loaded into PostgreSQL ({_server_message(exc)})."
         ) from exc
     _execute(cur, sql.SQL("analyze {}"), table)
     _execute(cur, sql.SQL("select count(*) from {}"), table)
     (row_count,) = cur.fetchone()
-    return loaded_table(plan, int(row_count))
+    return int(row_count)

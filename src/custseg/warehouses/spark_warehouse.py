@@ -16,30 +16,28 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from custseg.errors import ConfigError, InputDataError
-from custseg.identifiers import require_plain_identifier
-from custseg.input_checks import stage_and_check, with_repairs
-from custseg.raw_load import RAW_SCHEMA, LoadedTable, loaded_table, plan_raw_files, quote_literal
+from custseg.errors import ConfigError, InputDataError, first_line
+from custseg.ingest.layout import RAW_SCHEMA, LoadedTable
+from custseg.ingest.staging import CheckedInput, with_row_counts
+from custseg.settings import SCHEMA_DEFAULT, SCHEMA_ENV, Settings
+from custseg.sql import quote_literal, require_plain_identifier
 from custseg.warehouses.base import Warehouse
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from custseg.config import RunConfig
-
 # Environment variables read by the `spark` output of profiles.yml; defaults are the profile's.
 SPARK_DIR_ENV = "CUSTSEG_SPARK_DIR"
 DRIVER_MEMORY_ENV = "CUSTSEG_SPARK_DRIVER_MEMORY"
-SCHEMA_ENV = "CUSTSEG_SCHEMA"
 # The profile's default 'target/spark' is relative to the folder dbt runs in (dbt_pipeline/).
 DEFAULT_SPARK_FOLDER = Path("target") / "spark"
 DEFAULT_DRIVER_MEMORY = "2g"
-DEFAULT_SCHEMA = "custseg"
 # The profile binds the driver to the loopback interface; Spark also reads SPARK_LOCAL_IP
 # before the JVM starts (otherwise it resolves the host name and warns).
 LOCAL_IP = "127.0.0.1"
@@ -115,11 +113,6 @@ def java_executable() -> str | None:
     return shutil.which("java")
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class SparkWarehouse(Warehouse):
     """A local Spark session with a Derby metastore; dbt builds models in schema ``CUSTSEG_SCHEMA``.
 
@@ -129,29 +122,29 @@ class SparkWarehouse(Warehouse):
 
     target = "spark"
 
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__(config)
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         from_env = os.environ.get(SPARK_DIR_ENV)
         # A relative CUSTSEG_SPARK_DIR is taken from the current folder, as dbt would.
-        folder = Path(from_env) if from_env else config.dbt_project_dir / DEFAULT_SPARK_FOLDER
+        folder = Path(from_env) if from_env else settings.dbt_project_dir / DEFAULT_SPARK_FOLDER
         #: Absolute folder holding warehouse/, metastore_db/ and derby/ (with derby.log).
         self.spark_dir = folder.resolve()
         self.driver_memory = os.environ.get(DRIVER_MEMORY_ENV) or DEFAULT_DRIVER_MEMORY
         self.schema = require_plain_identifier(
-            os.environ.get(SCHEMA_ENV) or DEFAULT_SCHEMA, SCHEMA_ENV
+            os.environ.get(SCHEMA_ENV) or SCHEMA_DEFAULT, SCHEMA_ENV
         )
         self._session: SparkSession | None = None
         self._started_session = False
 
     @property
-    def settings(self) -> dict[str, str]:
+    def spark_conf(self) -> dict[str, str]:
         """The SparkSession settings, identical to those dbt's profile passes."""
         return session_settings(self.spark_dir, self.driver_memory)
 
     @property
     def lock_path(self) -> Path:
         # One run per project: runs also race on the project's seed CSVs.
-        return self.config.dbt_project_dir / "target" / "custseg-spark.lock"
+        return self.settings.dbt_project_dir / "target" / "custseg-spark.lock"
 
     @property
     def session(self) -> SparkSession:
@@ -165,55 +158,44 @@ class SparkWarehouse(Warehouse):
         """
         if self._session is None:
             use_quiet_logging(self.spark_dir)
-            self._session, self._started_session = start_session(self.settings)
+            self._session, self._started_session = start_session(self.spark_conf)
         return self._session
 
-    def load_raw(self, data_dir: Path) -> list[LoadedTable]:
-        """Replace ``raw.*`` with the files in ``data_dir`` through Spark's Parquet reader.
+    def replace_raw_tables(
+        self, staged: duckdb.DuckDBPyConnection, checked: Sequence[CheckedInput]
+    ) -> list[LoadedTable]:
+        """Export the checked tables to Parquet, then overwrite ``raw.<table>`` through Spark.
 
-        DuckDB reads every file by the same rules as on the other engines (``plan_raw_files``:
-        header trimmed and lower-cased, values as text) and exports it to a temporary Parquet
-        file; Spark reads that file and overwrites ``raw.<table>``.
-
-        Spark has no multi-table transactions. So every file is found, read, exported and checked
-        to be non-empty BEFORE the first raw table is touched: bad input leaves all raw tables as
-        they were. A crash (killed process, full disk) while the tables are being overwritten
-        leaves some raw tables new and the others old, or the table being written missing; the
-        next run, which always reloads all five, repairs that.
-
-        Raises
-        ------
-        InputDataError
-            A file is missing, unreadable, lacks a column or has no data rows.
+        Spark has no multi-table transactions. Every file was read and checked before this is
+        called, and every export is written before the first raw table is touched: bad input
+        leaves all raw tables as they were. A crash (killed process, full disk) while the tables
+        are being overwritten leaves some raw tables new and the others old, or the table being
+        written missing; the next run, which always reloads all five, repairs that.
         """
         self.spark_dir.mkdir(parents=True, exist_ok=True)
-        with (
-            duckdb.connect() as con,
-            tempfile.TemporaryDirectory(prefix="raw-load-", dir=self.spark_dir) as scratch,
-        ):
-            exported: list[tuple[Path, LoadedTable]] = []
-            plans, repairs = stage_and_check(con, plan_raw_files(con, data_dir, self.config.inputs))
-            for plan in plans:
-                parquet = Path(scratch) / f"{plan.table.table_name}.parquet"
+        with tempfile.TemporaryDirectory(prefix="raw-load-", dir=self.spark_dir) as scratch:
+            exported: list[tuple[Path, CheckedInput, int]] = []
+            for item in checked:
+                parquet = Path(scratch) / f"{item.table.table_name}.parquet"
                 try:
-                    ((row_count,),) = con.execute(
-                        f"copy ({plan.select_sql}) to {quote_literal(str(parquet))} "
-                        "(format parquet)"
+                    ((row_count,),) = staged.execute(
+                        f"copy (select * from {item.relation}) to "
+                        f"{quote_literal(str(parquet))} (format parquet)"
                     ).fetchall()
                 except duckdb.Error as exc:
                     raise InputDataError(
-                        f"{plan.source_path}: cannot be loaded ({_first_line(exc)})."
+                        f"{item.plan.source_path}: cannot be loaded ({first_line(exc)})."
                     ) from exc
-                exported.append((parquet, loaded_table(plan, row_count)))
+                exported.append((parquet, item, int(row_count)))
 
-            # Everything is validated: only now are the raw tables replaced.
+            # Everything is validated and exported: only now are the raw tables replaced.
             spark = self.session
             spark.sql(f"create database if not exists `{RAW_SCHEMA}`")
-            for parquet, table in exported:
+            for parquet, item, _ in exported:
                 spark.read.parquet(str(parquet)).write.mode("overwrite").format(
                     "parquet"
-                ).saveAsTable(f"`{RAW_SCHEMA}`.`{table.table_name}`")
-        return with_repairs([table for _, table in exported], repairs, recount=False)
+                ).saveAsTable(f"`{RAW_SCHEMA}`.`{item.table.table_name}`")
+        return with_row_counts(checked, [count for _, _, count in exported])
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a query; rows come back as plain tuples of Python values.
@@ -295,7 +277,7 @@ def start_session(settings: dict[str, str]) -> tuple[SparkSession, bool]:
         session = builder.getOrCreate()
     except Exception as exc:  # pyspark raises a bare RuntimeError/PySparkRuntimeError
         raise ConfigError(
-            f"The Spark session could not start ({_first_line(exc)}). Check that "
+            f"The Spark session could not start ({first_line(exc)}). Check that "
             f"{java_executable()} is Java 17 and that {settings['spark.sql.warehouse.dir']} "
             "can be written."
         ) from exc

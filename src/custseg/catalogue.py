@@ -1,0 +1,335 @@
+"""The segment catalogue: every segment name custseg can give, written once.
+
+Each :class:`SegmentType` holds everything custseg says or decides about one name: its fixed id
+(part of the published contract: tables, dbt tests and dashboards key on it), its name and
+description, the *naming score* that picks the cluster it fits best, the *rule* its profile must
+then satisfy (as :class:`Clause` objects that check themselves and write the numbers that
+decided), the headline of its naming evidence and its colour in the report. Everything else
+renders from here: the model's naming and name checks, the ``segment_definitions`` seed (which
+the dbt tests read the valid ids and names from), the sample generator's archetypes, the report
+and the README's table (a test keeps that table equal to :func:`markdown_table`).
+
+The naming scores are weighted sums of a cluster centroid's z-scores in the clustering space:
+``zR`` recency (days since the last purchase; high = silent for a long time), ``zF`` orders (log
+scale) and ``zA`` average order value (log scale). In plain words:
+
+- **Big Spenders** = ``2*zA - 0.5*zF``: the biggest baskets, counted twice, with a small penalty
+  for buying often (big baskets bought rarely, not VIPs who also buy often).
+- **At-Risk (Lapsing)** = ``zR + 0.5*zF``: a long silence since the last purchase, made more
+  urgent when the customer used to buy often.
+- **Occasional Shoppers** = ``-zF - 0.5*zA``: few orders, and small ones.
+- **Champions (VIPs)** = ``1.5*zF - zR + 0.5*zA``: buy the most often, recently, with good
+  baskets (so they also spend the most in total).
+- **Loyal Customers** = ``zF - zR - 0.5*zA``: buy often and recently, with modest baskets (the
+  basket penalty separates them from Champions and Big Spenders).
+
+The weights were checked on the planted archetypes of :mod:`custseg.sample` (every archetype gets
+its own name at k=5, over 99% of customers named as planted, every rule holds) and on the real
+Marketing Insights data (all five rules hold at k=5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+#: Order of the z-scores in a centroid row (the order of the model's clustering features).
+Z_SYMBOLS: tuple[str, ...] = ("zR", "zF", "zA")
+
+#: Profile feature -> (words used in the numbers of a rule, unit suffix, decimals).
+PROFILE_WORDS: dict[str, tuple[str, str, int]] = {
+    "recency_days": ("mean recency", " days", 1),
+    "count_orders": ("mean orders", "", 2),
+    "lifetime_revenue": ("mean revenue", "", 2),
+    "avg_order_value": ("mean order value", "", 2),
+}
+
+#: Segment id -> mean profile (feature -> value) of every segment of one model.
+Means = Mapping[int, Mapping[str, float]]
+
+
+def format_mean(feature: str, value: float) -> str:
+    """A mean in original units, e.g. ``"56.0 days"`` or ``"1043.40"``."""
+    _, unit, decimals = PROFILE_WORDS[feature]
+    return f"{value:.{decimals}f}{unit}"
+
+
+class Clause:
+    """One part of a name's rule. :meth:`check` says whether a segment meets it, and why."""
+
+    def check(
+        self, segment_id: int, means: Means, overall: Mapping[str, float]
+    ) -> tuple[bool, str]:
+        """``(met, the numbers that decided)`` for ``segment_id`` among the segments of ``means``.
+
+        ``overall`` holds the mean of each feature over all customers.
+        """
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Extreme(Clause):
+    """The segment has the highest (``direction`` +1) or lowest (-1) mean of ``feature``.
+
+    Compared with every other segment of the model except ``excluding``. "Highest" is strict: a
+    tie does not meet it.
+    """
+
+    feature: str
+    direction: int
+    excluding: tuple[int, ...] = ()
+
+    def check(
+        self, segment_id: int, means: Means, overall: Mapping[str, float]
+    ) -> tuple[bool, str]:
+        label = PROFILE_WORDS[self.feature][0]
+        if self.feature == "recency_days" and self.direction > 0:
+            word = "longest"
+        else:
+            word = "highest" if self.direction > 0 else "lowest"
+        scope = (
+            " among segments other than " + ", ".join(name_of(s) for s in self.excluding)
+            if self.excluding
+            else " of all segments"
+        )
+        others = [s for s in means if s != segment_id and s not in self.excluding]
+        value = means[segment_id][self.feature]
+        shown = format_mean(self.feature, value)
+        if not others:
+            return True, f"{label} {shown} (no other segment to compare with)"
+        # Runner-up: the most extreme of the others; ties go to the lowest id (stable text).
+        rival = min(others, key=lambda s: (-self.direction * means[s][self.feature], s))
+        rival_value = means[rival][self.feature]
+        rival_shown = f"{name_of(rival)} {format_mean(self.feature, rival_value)}"
+        if self.direction * value > self.direction * rival_value:
+            return True, f"{label} {shown} is the {word}{scope} (next: {rival_shown})"
+        return False, (
+            f"{label} {shown} is not the {word}{scope}: {name_of(rival)} has "
+            f"{format_mean(self.feature, rival_value)}"
+        )
+
+
+@dataclass(frozen=True)
+class Versus(Clause):
+    """The segment's mean of ``feature`` is above (+1) or below (-1) that of segment ``other``.
+
+    Met when the model has no such segment (k < 5): there is nothing to contradict it.
+    """
+
+    feature: str
+    direction: int
+    other: int
+
+    def check(
+        self, segment_id: int, means: Means, overall: Mapping[str, float]
+    ) -> tuple[bool, str]:
+        label = PROFILE_WORDS[self.feature][0]
+        word = "above" if self.direction > 0 else "below"
+        shown = format_mean(self.feature, means[segment_id][self.feature])
+        if self.other not in means:
+            return True, f"{label} {shown} (no {name_of(self.other)} segment to compare with)"
+        other_value = means[self.other][self.feature]
+        met = self.direction * means[segment_id][self.feature] > self.direction * other_value
+        return met, (
+            f"{label} {shown} is {'' if met else 'not '}{word} the "
+            f"{format_mean(self.feature, other_value)} of {name_of(self.other)}"
+        )
+
+
+@dataclass(frozen=True)
+class BelowOverall(Clause):
+    """The segment's mean of ``feature`` is below the mean over all customers."""
+
+    feature: str
+
+    def check(
+        self, segment_id: int, means: Means, overall: Mapping[str, float]
+    ) -> tuple[bool, str]:
+        value = means[segment_id][self.feature]
+        met = value < overall[self.feature]
+        label = PROFILE_WORDS[self.feature][0]
+        return met, (
+            f"{label} {format_mean(self.feature, value)} is {'' if met else 'not '}below the "
+            f"overall mean {format_mean(self.feature, overall[self.feature])}"
+        )
+
+
+@dataclass(frozen=True)
+class Headline:
+    """What a name is "about", for its naming evidence: the most extreme cluster on one z-score.
+
+    ``z_index`` is the position in :data:`Z_SYMBOLS`, ``direction`` +1 for high and -1 for low,
+    ``phrase`` how the most extreme cluster is described ("highest order value").
+    """
+
+    z_index: int
+    direction: int
+    phrase: str
+
+
+@dataclass(frozen=True)
+class SegmentType:
+    """One segment name with its id, meaning, naming score, rule and report colour."""
+
+    # Fixed id: published tables and dbt tests key on it. Never renumber.
+    segment_id: int
+    name: str
+    # One sentence for documentation, the segment_definitions seed and dashboards.
+    description: str
+    # Weights of the naming score on (zR, zF, zA).
+    score_weights: tuple[float, float, float]
+    # The rule in plain words; ``clauses`` are its parts, each checked on the segment means.
+    rule: str
+    clauses: tuple[Clause, ...]
+    headline: Headline
+    # Colour of the segment in every report chart.
+    color: str
+
+    @property
+    def score_formula(self) -> str:
+        """The naming score as a formula, e.g. ``"2*zA - 0.5*zF"``.
+
+        Terms are ordered by decreasing absolute weight, positive first on ties.
+        """
+        terms = sorted(
+            ((w, sym) for w, sym in zip(self.score_weights, Z_SYMBOLS, strict=True) if w != 0.0),
+            key=lambda term: (-abs(term[0]), -term[0]),
+        )
+        text = ""
+        for position, (weight, symbol) in enumerate(terms):
+            magnitude = abs(weight)
+            term = symbol if magnitude == 1.0 else f"{magnitude:g}*{symbol}"
+            if position == 0:
+                text = term if weight > 0 else f"-{term}"
+            else:
+                text += f" + {term}" if weight > 0 else f" - {term}"
+        return text
+
+    def check(self, means: Means, overall: Mapping[str, float]) -> tuple[bool, str]:
+        """Whether the segment's profile meets every clause, and the numbers of each clause."""
+        outcomes = [clause.check(self.segment_id, means, overall) for clause in self.clauses]
+        return all(met for met, _ in outcomes), "; ".join(text for _, text in outcomes)
+
+
+BIG_SPENDERS, AT_RISK, OCCASIONAL, CHAMPIONS, LOYAL = 0, 1, 2, 3, 4
+
+#: Every segment type, by id. The first five are the names of the original guide.
+CATALOGUE: tuple[SegmentType, ...] = (
+    SegmentType(
+        segment_id=BIG_SPENDERS,
+        name="Big Spenders",
+        description=(
+            "Customers with the largest baskets (highest average order value) who buy rarely."
+        ),
+        score_weights=(0.0, -0.5, 2.0),
+        rule="highest mean order value of all segments",
+        clauses=(Extreme("avg_order_value", +1),),
+        headline=Headline(2, +1, "highest order value"),
+        color="#8a5cc2",
+    ),
+    SegmentType(
+        segment_id=AT_RISK,
+        name="At-Risk (Lapsing)",
+        description=(
+            "Customers who used to buy but have been silent the longest; candidates for win-back."
+        ),
+        score_weights=(1.0, 0.5, 0.0),
+        rule=(
+            "longest mean recency among segments other than Occasional Shoppers, and mean orders "
+            "above Occasional Shoppers'"
+        ),
+        clauses=(
+            Extreme("recency_days", +1, excluding=(OCCASIONAL,)),
+            Versus("count_orders", +1, OCCASIONAL),
+        ),
+        headline=Headline(0, +1, "longest since last purchase"),
+        color="#d1495b",
+    ),
+    SegmentType(
+        segment_id=OCCASIONAL,
+        name="Occasional Shoppers",
+        description="Customers with few orders and low total revenue.",
+        score_weights=(0.0, -1.0, -0.5),
+        rule="lowest mean orders and lowest mean revenue of all segments",
+        clauses=(Extreme("count_orders", -1), Extreme("lifetime_revenue", -1)),
+        headline=Headline(1, -1, "fewest orders"),
+        color="#98a2ae",
+    ),
+    SegmentType(
+        segment_id=CHAMPIONS,
+        name="Champions (VIPs)",
+        description=(
+            "The most valuable customers: frequent, recent and with the highest total revenue."
+        ),
+        score_weights=(-1.0, 1.5, 0.5),
+        rule=(
+            "highest mean orders and highest mean revenue of all segments, and mean recency "
+            "below the overall mean"
+        ),
+        clauses=(
+            Extreme("count_orders", +1),
+            Extreme("lifetime_revenue", +1),
+            BelowOverall("recency_days"),
+        ),
+        headline=Headline(1, +1, "most orders"),
+        color="#1f9e89",
+    ),
+    SegmentType(
+        segment_id=LOYAL,
+        name="Loyal Customers",
+        description="Frequent, recent customers with modest baskets.",
+        score_weights=(-1.0, 1.0, -0.5),
+        rule=(
+            "mean recency below the overall mean; mean orders above Occasional Shoppers' and "
+            "below Champions'; mean order value below Big Spenders'"
+        ),
+        clauses=(
+            BelowOverall("recency_days"),
+            Versus("count_orders", +1, OCCASIONAL),
+            Versus("count_orders", -1, CHAMPIONS),
+            Versus("avg_order_value", -1, BIG_SPENDERS),
+        ),
+        headline=Headline(0, -1, "most recent purchases"),
+        color="#3572c6",
+    ),
+)
+
+#: Segment id -> its type.
+SEGMENT_TYPES: dict[int, SegmentType] = {segment.segment_id: segment for segment in CATALOGUE}
+#: Segment id -> name (the published contract: never renumber).
+SEGMENT_NAMES: dict[int, str] = {segment.segment_id: segment.name for segment in CATALOGUE}
+#: Fewest and most segments a model may have: each segment needs a name of its own.
+MIN_SEGMENTS = 2
+MAX_SEGMENTS = len(CATALOGUE)
+#: Colour of a segment id the catalogue does not know (never expected in a published mart).
+FALLBACK_COLOR = "#6b7280"
+
+
+def name_of(segment_id: int) -> str:
+    """The name of ``segment_id``."""
+    return SEGMENT_NAMES[segment_id]
+
+
+def color_of(segment_id: int | None) -> str:
+    """The report colour of ``segment_id`` (a neutral grey for None or an unknown id)."""
+    segment = SEGMENT_TYPES.get(segment_id) if segment_id is not None else None
+    return segment.color if segment else FALLBACK_COLOR
+
+
+def segment_ids() -> Sequence[int]:
+    """Every segment id, ascending."""
+    return sorted(SEGMENT_TYPES)
+
+
+def markdown_table() -> str:
+    """The catalogue as the README's table: id, name, naming score and rule."""
+    lines = [
+        "| id | name | score | rule its profile must then satisfy (segment means) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for segment in CATALOGUE:
+        lines.append(
+            f"| {segment.segment_id} | {segment.name} | `{segment.score_formula}` | "
+            f"{segment.rule} |"
+        )
+    return "\n".join(lines)

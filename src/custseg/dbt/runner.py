@@ -1,0 +1,156 @@
+"""Run dbt in-process against the project's ``dbt_pipeline`` folder.
+
+In-process invocations (``dbtRunner``) save the 2-3 s that each ``dbt`` subprocess spends
+starting up. Failures come back as :class:`~custseg.errors.DbtError` listing every node that
+errored or failed, with dbt's own message, so the user knows which test or model to look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from custseg.errors import DbtError
+from custseg.settings import SEGMENT_SOURCE_ENV, Settings
+from custseg.warehouses import Warehouse
+
+_FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+
+
+@dataclass(frozen=True)
+class DbtNodeResult:
+    """Outcome of one dbt node (model, seed, test or unit test)."""
+
+    unique_id: str
+    status: str
+    message: str
+    failures: int | None
+    # Seconds dbt spent on the node.
+    execution_time: float = 0.0
+
+    @property
+    def resource_type(self) -> str:
+        """model, seed, test or unit_test (the first part of the unique id)."""
+        return self.unique_id.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class DbtInvocation:
+    """Where and how dbt runs: project, profile target, environment and vars."""
+
+    project_dir: Path
+    target: str = "duckdb"
+    env: Mapping[str, str] | None = None
+    vars: Mapping[str, Any] | None = None
+    quiet: bool = True
+
+    def command_line(self, command: str, args: Sequence[str]) -> list[str]:
+        """Build the argument list for ``dbtRunner.invoke`` (``command`` may be "docs generate")."""
+        argv = [
+            *command.split(),
+            "--project-dir",
+            str(self.project_dir),
+            "--profiles-dir",
+            str(self.project_dir),
+            "--target",
+            self.target,
+        ]
+        if self.vars:
+            argv += ["--vars", json.dumps(dict(self.vars), sort_keys=True)]
+        argv += list(args)
+        return argv
+
+
+def invocation_for(
+    settings: Settings, warehouse: Warehouse, segment_source: str = "seed"
+) -> DbtInvocation:
+    """The dbt project, target, environment and vars of a run.
+
+    ``segment_source`` ('seed' or 'warehouse', see fct_customer_segments) travels as the
+    environment variable CUSTSEG_SEGMENT_SOURCE rather than as a var: dbt re-parses the whole
+    project when its vars change (about 2 s), and only the files reading a changed variable.
+    """
+    return DbtInvocation(
+        project_dir=settings.dbt_project_dir,
+        target=settings.target,
+        env={**warehouse.dbt_env(), SEGMENT_SOURCE_ENV: segment_source},
+        vars=settings.dbt_vars(),
+    )
+
+
+@contextlib.contextmanager
+def _environment(overrides: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNodeResult]:
+    """Run one dbt command in-process and return the node results.
+
+    Raises
+    ------
+    DbtError
+        When dbt cannot start (bad project or profile) or any node errors or fails. The message
+        names each failing node and what dbt said about it.
+    """
+    from dbt.cli.main import dbtRunner  # imported late: dbt's import costs most of a second
+
+    overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
+    global_flags = ["--quiet"] if invocation.quiet else []
+    argv = global_flags + invocation.command_line(command, args)
+    with _environment(overrides):
+        outcome = dbtRunner().invoke(argv)
+
+    results = _node_results(outcome.result)
+    failed = [result for result in results if result.status in _FAILED_STATUSES]
+    if failed or not outcome.success:
+        raise DbtError(_failure_message(command, outcome.exception, failed))
+    return results
+
+
+def _node_results(result: Any) -> list[DbtNodeResult]:
+    nodes = []
+    for item in getattr(result, "results", None) or []:
+        node = getattr(item, "node", None)
+        unique_id = getattr(node, "unique_id", "?")
+        status = str(getattr(item, "status", "")).lower()
+        nodes.append(
+            DbtNodeResult(
+                unique_id=unique_id,
+                status=status.split(".")[-1],
+                message=str(getattr(item, "message", "") or ""),
+                failures=getattr(item, "failures", None),
+                execution_time=float(getattr(item, "execution_time", 0.0) or 0.0),
+            )
+        )
+    return nodes
+
+
+def _failure_message(
+    command: str, exception: BaseException | None, failed: Sequence[DbtNodeResult]
+) -> str:
+    lines = [f"dbt {command} failed."]
+    if exception is not None:
+        lines.append(f"  {type(exception).__name__}: {str(exception).strip()}")
+    for node in failed:
+        detail = node.message.strip().splitlines()[0] if node.message.strip() else node.status
+        lines.append(f"  {node.unique_id}: {detail}")
+    if failed:
+        lines.append(
+            "  Inspect a failing test with `dbt test --select <name> --store-failures` "
+            "from dbt_pipeline/, or compile it with `dbt compile --select <name>`."
+        )
+    return "\n".join(lines)

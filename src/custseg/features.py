@@ -1,0 +1,79 @@
+"""The features stage: dbt builds ``customer_features`` from the raw tables; custseg reads it.
+
+Every feature is computed in SQL by the dbt models (staging, the priced sales lines, orders,
+``customer_features``) as of the as-of date, and tested there; this module runs that build and
+reads the result back as the matrix the model fits on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
+from custseg.errors import InsufficientDataError
+from custseg.model.features import FEATURES
+from custseg.settings import Settings
+from custseg.warehouses import Warehouse
+
+#: The dbt model the ML step reads (its columns are a contract, see models/ml/).
+FEATURES_MODEL = "customer_features"
+
+
+@dataclass(frozen=True)
+class CustomerFeatures:
+    """The clustering inputs read back from the warehouse, ordered by customer id."""
+
+    customer_ids: list[str]
+    # One row per customer, the columns of custseg.model.features.FEATURES.
+    matrix: np.ndarray
+    as_of_date: dt.date
+
+
+def build_features(settings: Settings, warehouse: Warehouse) -> CustomerFeatures:
+    """Build and test everything up to ``customer_features`` with dbt, then read it."""
+    build_feature_models(settings, warehouse)
+    return read_customer_features(warehouse)
+
+
+def build_feature_models(settings: Settings, warehouse: Warehouse) -> list[DbtNodeResult]:
+    """Build and test everything up to ``customer_features`` with dbt (one ``dbt build``)."""
+    return run_dbt(
+        invocation_for(settings, warehouse),
+        "build",
+        "--select",
+        f"+{FEATURES_MODEL}",
+        "--indirect-selection",
+        "cautious",
+    )
+
+
+def read_customer_features(warehouse: Warehouse) -> CustomerFeatures:
+    """Read the clustering features from the ``customer_features`` model, by customer id.
+
+    Ids are sorted in Python (code point order, whatever the engine's collation), so the same
+    customers give the same matrix, and the same model, on every engine.
+
+    Raises
+    ------
+    InsufficientDataError
+        No customer has an order before the as-of date.
+    """
+    relation = warehouse.relation(FEATURES_MODEL)
+    columns = warehouse.fetch_columns(
+        f"select customer_id, {', '.join(FEATURES)} from {relation}", ("customer_id", *FEATURES)
+    )
+    if len(columns["customer_id"]) == 0:
+        raise InsufficientDataError(
+            "customer_features is empty: no customer has an order before the as-of date. "
+            "Check the sales file and --as-of-date."
+        )
+    ids = np.array([str(value) for value in columns["customer_id"]])
+    order = np.argsort(ids, kind="stable")
+    matrix = np.column_stack(
+        [np.asarray(columns[feature], dtype=np.float64)[order] for feature in FEATURES]
+    )
+    ((as_of_date,),) = warehouse.fetch(f"select min(as_of_date) from {relation}")
+    return CustomerFeatures(customer_ids=ids[order].tolist(), matrix=matrix, as_of_date=as_of_date)

@@ -1,0 +1,233 @@
+"""Read the input files with DuckDB: find each file, read its header, and write the one SELECT
+that turns it into its raw table.
+
+Nothing is guessed here: a CSV file is read as text (``all_varchar``), and staging models type
+it. A Parquet file already says what its columns are: where types are kept (the DuckDB target)
+they land with those types (numbers, dates, text), which spares converting 50 million values to
+text and parsing them back (see :func:`kept_type`); the engines loaded through a text export
+(PostgreSQL, Spark) get text as from a CSV. Staging reads either (``macros/raw_columns.sql``).
+Header names are trimmed and lower-cased (the real ``Discount_Coupon.csv`` has a header with a
+trailing space), then renamed by the input's mapping (:mod:`custseg.ingest.mapping`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from custseg.errors import InputDataError
+from custseg.ingest.layout import (
+    CANONICAL_DATE_FORMAT,
+    DEFAULT_DATE_FORMAT,
+    LINE_COLUMN,
+    UNPARSED_DATE_PREFIX,
+    RawTable,
+    normalize_column,
+)
+from custseg.ingest.mapping import InputSpec, specs_for_every_input
+from custseg.ingest.read_errors import check_not_empty, read_error
+from custseg.sql import quote_identifier, quote_literal
+
+#: DuckDB types a raw column keeps when types are kept: whole and decimal numbers, dates, text.
+#: Anything else (booleans, lists, blobs...) becomes text, which the input checks then judge.
+_KEPT_TYPES = re.compile(
+    r"(VARCHAR|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL\(\d+,\s*\d+\)|DATE)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class RawFilePlan:
+    """How one input file becomes one raw table: a DuckDB SELECT producing its columns."""
+
+    table: RawTable
+    source_path: Path
+    select_sql: str
+    ignored_columns: tuple[str, ...]
+
+
+def plan_inputs(
+    con: duckdb.DuckDBPyConnection,
+    data_dir: Path,
+    inputs: Sequence[InputSpec] = (),
+    *,
+    keep_types: bool = False,
+) -> list[RawFilePlan]:
+    """Find every input file and read its header; nothing is written.
+
+    Values become text, except that with ``keep_types`` typed (Parquet) columns keep their
+    number, date or text type (see :func:`kept_type`). ``inputs`` (from a ``custseg.toml``)
+    renames files and columns and converts configured date formats to M/D/YYYY; inputs without
+    a spec are read the usual way.
+
+    Raises
+    ------
+    InputDataError
+        A file is missing, unreadable or lacks a column; the message names file and column.
+    """
+    if not data_dir.is_dir():
+        raise InputDataError(f"{data_dir}: data folder not found.")
+    plans = []
+    for spec in specs_for_every_input(inputs):
+        table = spec.table
+        path = spec.find_file(data_dir)
+        scan = _scan_sql(path)
+        found = _describe(con, scan, path)
+        expressions, ignored = select_expressions(spec, found, path, keep_types=keep_types)
+        select_list = ",\n    ".join(expressions)
+        if table.keep_line_numbers:
+            if path.suffix.lower() == ".parquet":
+                # Parquet numbers its rows itself (from 0), in parallel; report them as if the
+                # file had a header line, like a CSV export of it would.
+                scan = scan[:-1] + ", file_row_number = true)"
+                select_list = f"file_row_number + 2 as {LINE_COLUMN},\n    {select_list}"
+            else:
+                # Ordinality counts data rows from 1 in file order; the header is line 1.
+                select_list = f"ordinality + 1 as {LINE_COLUMN},\n    {select_list}"
+                scan = f"{scan} with ordinality"
+        plans.append(
+            RawFilePlan(
+                table=table,
+                source_path=path,
+                select_sql=f"select {select_list} from {scan}",
+                ignored_columns=ignored,
+            )
+        )
+    return plans
+
+
+def select_expressions(
+    spec: InputSpec, found: Sequence[tuple[str, str]], path: Path, *, keep_types: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """SELECT expressions producing our columns from the file's, and the columns left out.
+
+    Parameters
+    ----------
+    spec
+        The input's mapping (:func:`custseg.ingest.mapping.usual_input` when none is configured).
+    found
+        The file's (column name, DuckDB type) pairs.
+    path
+        The file, for messages.
+    keep_types
+        Keep typed (Parquet) columns as they are (:func:`kept_type`); otherwise, and for text
+        dates in a configured format, the values become text.
+
+    Raises
+    ------
+    InputDataError
+        A column is not in the file; the message names it, and the config key that maps it.
+    """
+    table = spec.table
+    by_normalized: dict[str, tuple[str, str]] = {}
+    for name, type_name in found:
+        by_normalized.setdefault(normalize_column(name), (name, type_name))
+    missing = [
+        column
+        for column in table.columns
+        if normalize_column(spec.source_column(column)) not in by_normalized
+    ]
+    if missing:
+        raise InputDataError(_missing_columns(spec, missing, found, path))
+    expressions = []
+    for column in table.columns:
+        name, type_name = by_normalized[normalize_column(spec.source_column(column))]
+        source = quote_identifier(name)
+        is_date_column = column in table.date_columns
+        kept = kept_type(source, type_name, is_date_column=is_date_column)
+        if keep_types and kept is not None:
+            expression = kept
+        elif is_date_column:
+            expression = _date_text(spec, source, type_name)
+        else:
+            expression = f"cast({source} as varchar)"
+        expressions.append(f"{expression} as {quote_identifier(column)}")
+    used = {normalize_column(spec.source_column(column)) for column in table.columns}
+    ignored = tuple(name for name, _ in found if normalize_column(name) not in used)
+    return tuple(expressions), ignored
+
+
+def _missing_columns(
+    spec: InputSpec, missing: Sequence[str], found: Sequence[tuple[str, str]], path: Path
+) -> str:
+    table = spec.table
+    header = ", ".join(name for name, _ in found)
+    if not spec.is_configured:
+        hint = ""
+        if len(found) == 1 and (";" in found[0][0] or "\t" in found[0][0]):
+            hint = " The file looks delimited by ';' or tabs: save it comma-separated."
+        return (
+            f"{path}: missing column(s) {', '.join(missing)}. Found header: {header}. "
+            f"Expected: {', '.join(table.columns)} "
+            f"(case and surrounding spaces do not matter).{hint}"
+        )
+    mapped = dict(spec.columns)
+    named = [
+        f"{mapped[column]!r} (for {column}, set in {spec.where('.columns')})"
+        if column in mapped
+        else column
+        for column in missing
+    ]
+    return (
+        f"{path}: missing column(s) {', '.join(named)}. Found header: {header}. Map each of "
+        f"our columns whose name differs under [inputs.{spec.key}.columns] as our_name = "
+        f'"your name" (ours: {", ".join(table.columns)}; case and surrounding spaces do not '
+        "matter)."
+    )
+
+
+def _date_text(spec: InputSpec, source: str, type_name: str) -> str:
+    """A date column as M/D/YYYY text (what staging parses on every engine)."""
+    canonical = quote_literal(CANONICAL_DATE_FORMAT)
+    if type_name.upper().startswith(("DATE", "TIMESTAMP")):
+        return f"strftime({source}, {canonical})"
+    if spec.date_format == DEFAULT_DATE_FORMAT:
+        return f"cast({source} as varchar)"
+    # A value that does not match keeps its text behind a prefix that no date parser accepts:
+    # staging's not_null test then fails instead of the day becoming null silently, and the
+    # original text is not reread as M/D/YYYY (12/11/2019 written %d/%m/%Y must never become
+    # December 11).
+    text = f"trim(cast({source} as varchar))"
+    fmt = quote_literal(spec.date_format)
+    marker = quote_literal(f"{UNPARSED_DATE_PREFIX}{spec.date_format}: ")
+    return f"coalesce(strftime(try_strptime({text}, {fmt}), {canonical}), {marker} || {text})"
+
+
+def kept_type(source: str, type_name: str, *, is_date_column: bool) -> str | None:
+    """The SELECT expression keeping a typed file column as it is, or None to make it text.
+
+    A date column keeps a date, and a timestamp becomes its date (the time of day is not used);
+    written dates stay text, to be read by their format. Other columns keep numbers and text;
+    any other type becomes text, whose odd value the checks then name.
+    """
+    type_name = type_name.strip().upper()
+    if is_date_column:
+        if type_name == "DATE":
+            return source
+        return f"cast({source} as date)" if type_name.startswith("TIMESTAMP") else None
+    if type_name == "DATE" or not _KEPT_TYPES.fullmatch(type_name):
+        return None
+    return source
+
+
+def _scan_sql(path: Path) -> str:
+    if path.suffix.lower() == ".csv":
+        # Comma-delimited, header required, everything as text: no type sniffing.
+        return (
+            f"read_csv({quote_literal(str(path))}, header = true, delim = ',', quote = '\"', "
+            "escape = '\"', all_varchar = true, auto_detect = true)"
+        )
+    return f"read_parquet({quote_literal(str(path))})"
+
+
+def _describe(con: duckdb.DuckDBPyConnection, scan: str, path: Path) -> list[tuple[str, str]]:
+    check_not_empty(path)
+    try:
+        rows = con.execute(f"describe select * from {scan}").fetchall()
+    except duckdb.Error as exc:
+        raise read_error(path, exc) from exc
+    return [(str(row[0]), str(row[1])) for row in rows]

@@ -1,0 +1,112 @@
+"""The five raw inputs: which files custseg reads, which columns it takes, where they land.
+
+Every input is laid out like the Marketing Insights dataset by default; a ``custseg.toml`` may
+rename its file and columns and say how its dates are written (:mod:`custseg.ingest.mapping`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Schema of the raw tables in every warehouse (dbt's sources read it).
+RAW_SCHEMA = "raw"
+SUPPORTED_SUFFIXES = (".csv", ".parquet")
+#: Column the loader adds to tables that keep line numbers (the sales lines; header = line 1).
+LINE_COLUMN = "file_line_number"
+
+#: How dates are written when nothing is configured: M/D/YYYY, what staging parses.
+DEFAULT_DATE_FORMAT = "%m/%d/%Y"
+#: What a typed or configured date becomes before the raw tables are written (text engines).
+CANONICAL_DATE_FORMAT = "%-m/%-d/%Y"
+#: Start of the text a date that does not match its configured format becomes. Staging cannot
+#: parse it (so its not_null test fails), and it still shows the value and the format.
+UNPARSED_DATE_PREFIX = "unparseable with date_format "
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One raw input: the file stem users provide and the table it becomes."""
+
+    file_stem: str
+    table_name: str
+    columns: tuple[str, ...]
+    # Columns holding dates; Parquet files may store them typed, CSV files as M/D/YYYY text.
+    date_columns: tuple[str, ...] = ()
+    # Keep the file line of each row so errors can point at it.
+    keep_line_numbers: bool = False
+
+
+RAW_TABLES: tuple[RawTable, ...] = (
+    RawTable(
+        "CustomersData",
+        "customers_data",
+        ("customerid", "gender", "location", "tenure_months"),
+    ),
+    RawTable(
+        "Online_Sales",
+        "online_sales",
+        (
+            "customerid",
+            "transaction_id",
+            "transaction_date",
+            "product_sku",
+            "product_description",
+            "product_category",
+            "quantity",
+            "avg_price",
+            "delivery_charges",
+            "coupon_status",
+        ),
+        date_columns=("transaction_date",),
+        keep_line_numbers=True,
+    ),
+    RawTable(
+        "Discount_Coupon",
+        "discount_coupon",
+        ("month", "product_category", "coupon_code", "discount_pct"),
+    ),
+    RawTable("Tax_amount", "tax_amount", ("product_category", "gst")),
+    RawTable(
+        "Marketing_Spend",
+        "marketing_spend",
+        ("date", "offline_spend", "online_spend"),
+        date_columns=("date",),
+    ),
+)
+
+#: Friendly input key in the config file -> raw table it becomes.
+INPUT_KEYS: dict[str, str] = {
+    "customers": "customers_data",
+    "sales": "online_sales",
+    "coupons": "discount_coupon",
+    "taxes": "tax_amount",
+    "marketing_spend": "marketing_spend",
+}
+
+
+def raw_table(key: str) -> RawTable:
+    """The raw input of a config key (``customers``, ``sales``, ...)."""
+    return next(table for table in RAW_TABLES if table.table_name == INPUT_KEYS[key])
+
+
+def input_key(table: RawTable) -> str:
+    """The config key of a raw input."""
+    return next(key for key, name in INPUT_KEYS.items() if name == table.table_name)
+
+
+def normalize_column(name: str) -> str:
+    """Header names match whatever their case and surrounding spaces."""
+    return name.strip().lower()
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """What one file contributed to the raw schema."""
+
+    table_name: str
+    source_path: Path
+    row_count: int
+    ignored_columns: tuple[str, ...]
+    # What custseg repaired or noted in this file (see custseg.ingest.repairs), for the summary.
+    repairs: tuple[str, ...] = ()

@@ -1,0 +1,190 @@
+"""The repairs custseg makes to staged input, and the notes it takes: each stated and counted.
+
+Exact duplicate lines are dropped (the first copy is kept); extra columns are ignored; products
+on several lines of one order and customers without sales are noted. See
+:mod:`custseg.ingest.rules` for why each is a repair or a note rather than a rejection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import duckdb
+
+from custseg.ingest.read_errors import shown
+from custseg.ingest.rules import LINE_KEYS
+from custseg.ingest.staged import LISTED_LINES, StagedTable, comparable
+from custseg.sql import quote_identifier
+
+
+@dataclass(frozen=True)
+class TableRepairs:
+    """What custseg changed in, or noted about, one raw table."""
+
+    # One sentence per repair or note, starting with the file name.
+    messages: tuple[str, ...] = ()
+    # Rows removed from the table (exact duplicate lines).
+    rows_removed: int = 0
+
+
+def repair(
+    con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]
+) -> dict[str, TableRepairs]:
+    """Make the repairs of every staged table (rows are deleted from them) and take the notes.
+
+    Returns raw table name -> what was repaired or noted, in sentences for the run summary.
+    """
+    outcome: dict[str, TableRepairs] = {}
+    for name, table in tables.items():
+        messages: list[str] = []
+        if table.plan.ignored_columns:
+            extra = table.plan.ignored_columns
+            messages.append(
+                f"{table.name}: ignored {len(extra)} extra column(s) "
+                f"({', '.join(shown(c) for c in extra)}); custseg reads "
+                f"{', '.join(table.columns)}."
+            )
+        repeats = _scan_repeats(con, table)
+        removed = _drop_exact_duplicates(con, table, repeats, messages)
+        if name == "online_sales" and repeats.differing_keys:
+            messages.append(
+                f"{table.name}: {repeats.differing_keys:,} product(s) appear on more than one "
+                "line of the same order (customer, transaction and SKU) with other values "
+                "(quantity, price, coupon status...), the first at "
+                f"{table.at(int(repeats.first_differing_line or 0))}; each line counts as a "
+                "purchase."
+            )
+        outcome[name] = TableRepairs(tuple(messages), removed)
+    notes = _customers_without_sales(con, tables)
+    if notes:
+        before = outcome["customers_data"]
+        outcome["customers_data"] = dataclasses.replace(
+            before, messages=before.messages + tuple(notes)
+        )
+    return outcome
+
+
+@dataclass(frozen=True)
+class _Repeats:
+    """Keys of one table that occur on more than one line (a temporary table of their hashes)."""
+
+    # Temporary table: k (key hash), n (lines), same (every line has the same values).
+    keys: str
+    # Keys whose lines differ in some value, and the first line of such a key.
+    differing_keys: int
+    first_differing_line: int | None
+    # Keys whose lines may hold exact copies: all lines alike, or more than two lines.
+    candidate_keys: int
+
+
+def _line_sql(table: StagedTable) -> tuple[str, str]:
+    """A line's key and its values, as staging reads them, as SQL lists for hash()."""
+    key = LINE_KEYS.get(table.plan.table.table_name, table.columns)
+    return (
+        ", ".join(table.value(column) for column in key),
+        ", ".join(table.value(column) for column in table.columns),
+    )
+
+
+def _scan_repeats(con: duckdb.DuckDBPyConnection, table: StagedTable) -> _Repeats:
+    """One aggregation over the table: which keys occur more than once, and how their lines
+    compare (lowest and highest hash of the values, as staging reads them).
+
+    A key on two lines is an exact copy when both hashes agree and a product bought twice
+    otherwise; a key on three or more lines may be both, and its lines are compared value for
+    value (:func:`_drop_exact_duplicates`). The hashes only select candidates.
+    """
+    name = table.plan.table.table_name
+    key, values = _line_sql(table)
+    keys = quote_identifier(f"custseg_repeated_keys_{name}")
+    con.execute(
+        f"create or replace temp table {keys} as "
+        f"select k, count(*) as n, min(h) = max(h) as same, min(line) as first_line from ("
+        f"  select hash({key}) as k, hash({values}) as h, {table.line()} as line "
+        f"  from {table.relation}) "
+        f"group by k having count(*) > 1"
+    )
+    differing, first, candidates = con.execute(
+        f"select count(*) filter (where not same), min(first_line) filter (where not same), "
+        f"count(*) filter (where same or n > 2) from {keys}"
+    ).fetchone()
+    return _Repeats(keys, int(differing), first, int(candidates))
+
+
+def _drop_exact_duplicates(
+    con: duckdb.DuckDBPyConnection,
+    table: StagedTable,
+    repeats: _Repeats,
+    messages: list[str],
+) -> int:
+    """Remove every copy of a line after its first; return how many were removed.
+
+    Only the lines of the candidate keys found by :func:`_scan_repeats` are compared, value for
+    value as staging reads them (text trimmed): a file without copies costs no second pass. The
+    lines to remove are kept in a temporary table. The staged table was committed when it was
+    created: DuckDB commits a table created and then deleted from in one transaction much more
+    slowly.
+    """
+    name = table.plan.table.table_name
+    if not repeats.candidate_keys:
+        con.execute(f"drop table {repeats.keys}")
+        return 0
+    key, values = _line_sql(table)
+    found = quote_identifier(f"custseg_duplicates_{name}")
+    con.execute(
+        f"create or replace temp table {found} as select line from ("
+        f"  select {table.line()} as line, row_number() over ("
+        f"    partition by {values} order by {table.line()}) as copy"
+        f"  from {table.relation}"
+        f"  where hash({key}) in (select k from {repeats.keys} where same or n > 2)"
+        f") where copy > 1"
+    )
+    con.execute(f"drop table {repeats.keys}")
+    ((count,),) = con.execute(f"select count(*) from {found}").fetchall()
+    if not count:
+        con.execute(f"drop table {found}")
+        return 0
+    first = [
+        line
+        for (line,) in con.execute(
+            f"select line from {found} order by line limit {LISTED_LINES}"
+        ).fetchall()
+    ]
+    delete = f"delete from {table.relation} where {table.line()} in (select line from {found})"
+    con.execute(delete)
+    con.execute(f"drop table {found}")
+    messages.append(
+        f"{table.name}: dropped {count:,} exact duplicate line(s) "
+        f"({table.lines(first, count)}): each repeats an earlier line value for value, "
+        "as a double export does; the first copy was kept."
+    )
+    return int(count)
+
+
+def _customers_without_sales(
+    con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]
+) -> list[str]:
+    sales, customers = tables.get("online_sales"), tables.get("customers_data")
+    if sales is None or customers is None:
+        return []
+    # The distinct buyers first: a hash table of customers, not of sales lines.
+    customer, buyer = comparable(customers, "customerid", sales, "customerid")
+    without = f"""
+        select {customers.line("c")} as line, {customer("c")} as v
+        from {customers.relation} as c
+        where {customer("c")} not in (
+            select distinct {buyer("s")} from {sales.relation} as s
+            where {buyer("s")} is not null
+        )
+    """
+    ((count,),) = con.execute(f"select count(*) from ({without})").fetchall()
+    if not count:
+        return []
+    examples = con.execute(f"select v from ({without}) order by line limit 3").fetchall()
+    ids = ", ".join(shown(value) for (value,) in examples)
+    return [
+        f"{customers.name}: {count:,} customer(s) have no sales line (e.g. {ids}); they stay "
+        "in dim_customer but get no segment."
+    ]

@@ -1,0 +1,153 @@
+"""The model stage of a run: choose k, fit, keep the published ids, check the names, measure.
+
+:func:`fit_segments` turns the feature matrix and the run's settings into the segments every
+customer gets, with the evidence the outputs record. It writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from custseg.catalogue import MAX_SEGMENTS, MIN_SEGMENTS
+from custseg.errors import SegmentationError
+from custseg.model.evaluation import KSelection, select_k
+from custseg.model.matching import MatchResult, keep_previous_ids
+from custseg.model.metrics import evaluate_segmentation
+from custseg.model.segmenter import CustomerSegmenter
+from custseg.settings import N_INIT, SILHOUETTE_SAMPLE_SIZE, Settings
+
+#: Reports a step of a long run (the CLI shows it; the library says nothing by default).
+Progress = Callable[[str], None]
+
+
+def silent(message: str) -> None:
+    """The default progress callback: say nothing."""
+
+
+@dataclass(frozen=True)
+class FittedSegments:
+    """A fitted, named model and the segment of every customer."""
+
+    segmenter: CustomerSegmenter
+    # Segment id of every customer, in the order of the feature matrix.
+    labels: np.ndarray
+    # Quality figures over every customer (evaluation_metrics.json).
+    metrics: dict
+    # The evidence for k when it was chosen automatically, else None.
+    selection: KSelection | None
+    # How the segments relate to the previously published model (None on a first run).
+    match: MatchResult | None
+    # Messages for the user: changed definitions, names published although unsupported.
+    warnings: list[str]
+    # Customers K-means was fitted on when it was fitted on a sample, else None.
+    fit_sample_size: int | None
+
+    @property
+    def n_segments(self) -> int:
+        return len(self.segmenter.segment_ids_)
+
+
+def fit_segments(
+    matrix: np.ndarray,
+    settings: Settings,
+    previous: CustomerSegmenter | None = None,
+    progress: Progress = silent,
+) -> FittedSegments:
+    """Fit the segments of the customers of ``matrix`` (the columns of ``FEATURES``).
+
+    k is ``settings.k``, or chosen as ``custseg evaluate`` does; K-means is fitted on a random
+    sample of ``settings.fit_sample_size`` customers when there are more; the segments keep the
+    ids of ``previous`` (the published model) when they barely moved.
+
+    Raises
+    ------
+    SegmentationError
+        k cannot be chosen automatically, or a name is not supported by its segment's profile
+        and ``settings.allow_unsupported_names`` is off.
+    InsufficientDataError
+        Too few customers, or customers all alike.
+    """
+    selection = None
+    n_segments = settings.n_segments
+    if n_segments is None:
+        selection = choose_k(matrix, settings, progress)
+        if selection.chosen_k is None:
+            raise SegmentationError(
+                f"k could not be chosen automatically: {selection.reason}. Run "
+                "`custseg evaluate` to see the evidence and pass --k explicitly."
+            )
+        n_segments = selection.chosen_k
+    n_customers = matrix.shape[0]
+    sample = fit_rows(n_customers, settings)
+    progress(
+        f"Clustering {n_customers:,} customers into {n_segments} segments"
+        + ("" if sample is None else f" (fitted on a sample of {len(sample):,})")
+    )
+    segmenter = CustomerSegmenter(
+        n_segments=n_segments, random_state=settings.random_state, n_init=N_INIT
+    ).fit(matrix if sample is None else matrix[sample])
+    segmenter, match, warnings = keep_previous_ids(segmenter, previous, settings.max_centroid_shift)
+    warnings += enforce_supported_names(segmenter, settings.allow_unsupported_names)
+    labels = segmenter.predict(matrix)
+    metrics = evaluate_segmentation(
+        segmenter.scale(matrix),
+        labels,
+        inertia=segmenter.inertia(matrix),
+        random_state=settings.random_state,
+        silhouette_sample_size=SILHOUETTE_SAMPLE_SIZE,
+    )
+    return FittedSegments(
+        segmenter=segmenter,
+        labels=labels,
+        metrics=metrics,
+        selection=selection,
+        match=match,
+        warnings=warnings,
+        fit_sample_size=None if sample is None else len(sample),
+    )
+
+
+def choose_k(matrix: np.ndarray, settings: Settings, progress: Progress = silent) -> KSelection:
+    """Evaluate every k the catalogue can name and pick one under the business constraint."""
+    progress(
+        f"Evaluating k = {MIN_SEGMENTS}..{MAX_SEGMENTS} (quality, bootstrap stability, "
+        "smallest segment)"
+    )
+    return select_k(
+        matrix,
+        ks=tuple(range(MIN_SEGMENTS, min(MAX_SEGMENTS, matrix.shape[0]) + 1)),
+        random_state=settings.random_state,
+        n_init=N_INIT,
+        min_segment_share=settings.min_segment_share,
+        silhouette_sample_size=SILHOUETTE_SAMPLE_SIZE,
+    )
+
+
+def fit_rows(n_customers: int, settings: Settings) -> np.ndarray | None:
+    """Rows to fit on: None for everyone, else a reproducible random sample."""
+    if n_customers <= settings.fit_sample_size:
+        return None
+    rng = np.random.default_rng(settings.random_state)
+    return np.sort(rng.choice(n_customers, size=settings.fit_sample_size, replace=False))
+
+
+def enforce_supported_names(segmenter: CustomerSegmenter, allow_unsupported: bool) -> list[str]:
+    """Refuse (or, when allowed, warn about) names the segment profiles do not support."""
+    failed = list(segmenter.unsupported_names())
+    if not failed:
+        return []
+    lines = [
+        f"segment {check.segment_id} '{check.segment_name}': {check.rule} Not met: {check.detail}"
+        for check in failed
+    ]
+    if not allow_unsupported:
+        raise SegmentationError(
+            "The data does not support these segment names, so nothing was published:\n  "
+            + "\n  ".join(lines)
+            + "\nTry another --k (see `custseg evaluate`), or publish anyway with "
+            "--allow-unsupported-names."
+        )
+    return [f"name not supported by the data: {line}" for line in lines]

@@ -1,0 +1,136 @@
+"""The seeds a run publishes into the dbt project, rendered from the fitted model.
+
+- ``customer_segments``: one row per customer (``customer_id,segment_id,segment_name``), the
+  bridge back into dbt (large runs publish it header-only and score in SQL instead);
+- ``segment_definitions``: what each segment means (id, name, description, the naming score, the
+  rule its profile must satisfy and whether it held, centroid and size), so analysts read the
+  definitions next to the segments in SQL and dbt's tests take the valid ids and names from it;
+- ``segment_model_parameters``: the scaler and centroids, so SQL can score customers exactly
+  like Python.
+
+Every file is rendered with fixed number formats, so the same model gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from custseg.catalogue import SEGMENT_NAMES, SEGMENT_TYPES
+from custseg.model.features import CLUSTER_FEATURES, FEATURES
+from custseg.model.segmenter import CustomerSegmenter
+from custseg.model.segmenter_dict import segmenter_to_dict
+
+SEGMENTS_HEADER = ("customer_id", "segment_id", "segment_name")
+#: The header-only ``customer_segments`` seed of a run that scores in the warehouse.
+SEGMENTS_HEADER_LINE = (",".join(SEGMENTS_HEADER) + "\n").encode("utf-8")
+
+
+def render_segments_csv(
+    customer_ids: Sequence[str], segment_ids: Iterable[int], names: Mapping[int, str]
+) -> bytes:
+    """Render ``customer_id,segment_id,segment_name`` rows sorted by customer id, LF endings."""
+    rows = sorted(zip(customer_ids, segment_ids, strict=True), key=lambda row: row[0])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SEGMENTS_HEADER)
+    for customer_id, segment_id in rows:
+        writer.writerow((customer_id, int(segment_id), names[int(segment_id)]))
+    return buffer.getvalue().encode("utf-8")
+
+
+DEFINITIONS_HEADER = (
+    "segment_id",
+    "segment_name",
+    "description",
+    "naming_score",
+    "name_check_rule",
+    "name_check_passed",
+    "centroid_recency_days",
+    "centroid_count_orders",
+    "centroid_avg_order_value",
+    "mean_lifetime_revenue",
+    "count_customers",
+    "customer_share",
+)
+
+
+def _number(value: float) -> str:
+    """Fixed, readable rendering so the CSV is byte-identical for the same model."""
+    return f"{value:.4f}"
+
+
+def render_segment_definitions_csv(
+    segmenter: CustomerSegmenter, labels: np.ndarray, features: np.ndarray
+) -> bytes:
+    """Render the definitions of a fitted segmenter as the ``segment_definitions`` seed.
+
+    Sizes and mean revenue are those of the published segments, ``labels`` (one segment id per
+    row of ``features``, the matrix of :data:`custseg.model.features.FEATURES`), which may be more
+    customers than the model was fitted on.
+    """
+    model = segmenter_to_dict(segmenter)
+    checks = {check.segment_id: check for check in segmenter.name_checks_}
+    revenue = features[:, FEATURES.index("lifetime_revenue")]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(DEFINITIONS_HEADER)
+    for segment in model["segments"]:
+        segment_id = int(segment["segment_id"])
+        centroid = segment["centroid_original_units"]
+        members = labels == segment_id
+        count = int(members.sum())
+        check = checks[segment_id]
+        writer.writerow(
+            (
+                segment_id,
+                segment["segment_name"],
+                SEGMENT_TYPES[segment_id].description,
+                SEGMENT_TYPES[segment_id].score_formula,
+                check.rule,
+                "true" if check.passed else "false",
+                _number(centroid["recency_days"]),
+                _number(centroid["count_orders"]),
+                _number(centroid["avg_order_value"]),
+                _number(float(revenue[members].mean()) if count else 0.0),
+                count,
+                _number(count / len(labels)),
+            )
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
+PARAMETERS_HEADER = ("segment_id", "segment_name") + tuple(
+    f"{feature}_{part}"
+    for feature in ("recency_days", "count_orders", "avg_order_value")
+    for part in ("mean", "scale", "centroid")
+)
+
+
+def render_model_parameters_csv(segmenter: CustomerSegmenter) -> bytes:
+    """Render the scaler and centroids as the ``segment_model_parameters`` seed.
+
+    One row per segment with, for each clustering feature, the scaler's mean and scale (the same
+    on every row) and the segment's centroid in the scaled space. The model
+    ``customer_segment_scores`` applies the same transforms in SQL and assigns each customer to
+    the nearest centroid, so the warehouse can score every customer without a per-customer seed.
+    Floats are written with ``repr`` so SQL sees exactly the model's values.
+    """
+    if tuple(CLUSTER_FEATURES) != ("recency_days", "count_orders", "avg_order_value"):
+        raise AssertionError("customer_segment_scores.sql hard-codes the clustering features")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PARAMETERS_HEADER)
+    for row, segment_id in enumerate(segmenter.segment_ids_):
+        values: list[object] = [segment_id, SEGMENT_NAMES[segment_id]]
+        for column in range(len(CLUSTER_FEATURES)):
+            values += [
+                repr(float(segmenter.scaler_mean_[column])),
+                repr(float(segmenter.scaler_scale_[column])),
+                repr(float(segmenter.centroids_[row, column])),
+            ]
+        writer.writerow(values)
+    return buffer.getvalue().encode("utf-8")

@@ -1,0 +1,95 @@
+"""Where a project keeps its dbt project, published seeds and the ML step's outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from custseg.errors import ConfigError
+
+DBT_PROJECT_FOLDER = "dbt_pipeline"
+OUTPUT_FOLDER = Path("ml_pipeline") / "models"
+DUCKDB_FILE = "custseg.duckdb"
+SEGMENTS_FILE = "customer_segments.csv"
+MODEL_FILE = "segment_model.json"
+METRICS_FILE = "evaluation_metrics.json"
+K_SELECTION_FILE = "k_selection.json"
+REPORT_FILE = "segment_report.html"
+PROJECT_LOCK_FILE = "custseg-project.lock"
+
+
+@dataclass(frozen=True)
+class ProjectLayout:
+    """Where a project keeps its dbt project, published seeds and the ML step's outputs."""
+
+    # The folder holding dbt_pipeline/ and ml_pipeline/.
+    root: Path
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.root / DBT_PROJECT_FOLDER
+
+    @property
+    def seeds_dir(self) -> Path:
+        return self.dbt_project_dir / "seeds"
+
+    @property
+    def segments_seed_path(self) -> Path:
+        """The published seed ``customer_segments``."""
+        return self.seeds_dir / "customer_segments.csv"
+
+    @property
+    def definitions_seed_path(self) -> Path:
+        """The published seed ``segment_definitions``."""
+        return self.seeds_dir / "segment_definitions.csv"
+
+    @property
+    def parameters_seed_path(self) -> Path:
+        """The published seed ``segment_model_parameters``."""
+        return self.seeds_dir / "segment_model_parameters.csv"
+
+    @property
+    def output_dir(self) -> Path:
+        """Where the segments CSV, the model, its metrics and the report go."""
+        return self.root / OUTPUT_FOLDER
+
+    @property
+    def segments_path(self) -> Path:
+        return self.output_dir / SEGMENTS_FILE
+
+    @property
+    def model_path(self) -> Path:
+        return self.output_dir / MODEL_FILE
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.output_dir / METRICS_FILE
+
+    @property
+    def k_selection_path(self) -> Path:
+        return self.output_dir / K_SELECTION_FILE
+
+    @property
+    def report_path(self) -> Path:
+        return self.output_dir / REPORT_FILE
+
+    @property
+    def default_duckdb_path(self) -> Path:
+        return self.dbt_project_dir / DUCKDB_FILE
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock that keeps two runs off one project, whatever warehouse each uses."""
+        return self.dbt_project_dir / "target" / PROJECT_LOCK_FILE
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding ``dbt_pipeline/dbt_project.yml``."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / DBT_PROJECT_FOLDER / "dbt_project.yml").is_file():
+            return folder
+    raise ConfigError(
+        f"No {DBT_PROJECT_FOLDER}/dbt_project.yml found in {start} or any folder above it. "
+        "Run custseg from the project folder or pass --project-dir."
+    )

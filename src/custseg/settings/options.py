@@ -1,0 +1,234 @@
+"""How each setting is written (flag, variable, config key), documented and read from text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from custseg.catalogue import MAX_SEGMENTS, MIN_SEGMENTS
+
+#: dbt targets custseg runs on (outputs of dbt_pipeline/profiles.yml it can load and read).
+TARGETS: tuple[str, ...] = ("duckdb", "postgres", "spark")
+#: Environment variables of the settings start with this.
+ENV_PREFIX = "CUSTSEG_"
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one setting is written, documented and checked."""
+
+    name: str
+    # One line of help, without the default (added from the Settings field).
+    help: str
+    metavar: str
+    # Reads a value given as text (command line, environment) or as a TOML value; raises
+    # ValueError or TypeError when it is not one.
+    read: Callable[[Any], Any]
+    # What a valid value looks like, ending the message about an invalid one.
+    expected: str
+    # A path: relative paths in a config file are taken from that file's folder.
+    is_path: bool = False
+    # A switch (--allow-unsupported-names): given or not on the command line.
+    is_flag: bool = False
+
+    @property
+    def flag(self) -> str:
+        """The command line option, e.g. ``--as-of-date``."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        """The environment variable, e.g. ``CUSTSEG_AS_OF_DATE``."""
+        return ENV_PREFIX + self.name.upper()
+
+
+def _path(value: Any) -> Path:
+    if not isinstance(value, str | os.PathLike) or not str(value).strip():
+        raise TypeError(value)
+    return Path(value).expanduser()
+
+
+def _target(value: Any) -> str:
+    if value not in TARGETS:
+        raise ValueError(value)
+    return str(value)
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return dt.date.fromisoformat(value.strip())
+
+
+def _k(value: Any) -> int | str:
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    number = _whole(value)
+    if not MIN_SEGMENTS <= number <= MAX_SEGMENTS:
+        raise ValueError(value)
+    return number
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    raise TypeError(value)
+
+
+def _at_least(low: int) -> Callable[[Any], int]:
+    def read(value: Any) -> int:
+        number = _whole(value)
+        if number < low:
+            raise ValueError(value)
+        return number
+
+    return read
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        return float(value.strip())
+    raise TypeError(value)
+
+
+def _share(value: Any) -> float:
+    share = _number(value)
+    if not 0 <= share < 1:
+        raise ValueError(value)
+    return share
+
+
+def _positive(value: Any) -> float:
+    number = _number(value)
+    if not number > 0 or number == float("inf"):
+        raise ValueError(value)
+    return number
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def _switch(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise TypeError(value)
+
+
+OPTIONS: dict[str, Option] = {
+    option.name: option
+    for option in (
+        Option(
+            "data_dir",
+            "Folder with CustomersData, Online_Sales, Discount_Coupon, Tax_amount and "
+            "Marketing_Spend, each .csv or .parquet.",
+            "DIR",
+            _path,
+            "the path of an existing folder",
+            is_path=True,
+        ),
+        Option(
+            "project_dir",
+            "Folder holding dbt_pipeline/ and ml_pipeline/ (default: found from the current "
+            "folder upwards).",
+            "DIR",
+            _path,
+            "the path of a folder holding dbt_pipeline/dbt_project.yml",
+            is_path=True,
+        ),
+        Option(
+            "duckdb_path",
+            "DuckDB warehouse file (default: dbt_pipeline/custseg.duckdb).",
+            "FILE",
+            _path,
+            "the path of a DuckDB file",
+            is_path=True,
+        ),
+        Option(
+            "target",
+            "dbt target (profiles.yml) to run on; postgres reads PGHOST, PGPORT, PGUSER, "
+            "PGPASSWORD, PGDATABASE.",
+            "|".join(TARGETS),
+            _target,
+            f"one of {', '.join(TARGETS)}",
+        ),
+        Option(
+            "as_of_date",
+            "Date recency and activity are measured against (default: the day after the last "
+            "transaction).",
+            "YYYY-MM-DD",
+            _date,
+            "a date as YYYY-MM-DD (for example 2020-01-01)",
+        ),
+        Option(
+            "k",
+            f"Number of segments ({MIN_SEGMENTS}-{MAX_SEGMENTS}), or 'auto' to choose it as "
+            "`custseg evaluate` does.",
+            "K",
+            _k,
+            f"a whole number from {MIN_SEGMENTS} to {MAX_SEGMENTS} (the naming rules define "
+            f"{MAX_SEGMENTS} segments) or 'auto'",
+        ),
+        Option(
+            "random_state",
+            "Seed for sampling (silhouette, bootstrap, large fits) and for k-means++ restarts.",
+            "N",
+            _at_least(0),
+            "a whole number >= 0",
+        ),
+        Option(
+            "min_segment_share",
+            "With --k auto and in `custseg evaluate`: no segment may hold less than this share "
+            "of customers.",
+            "SHARE",
+            _share,
+            "a share from 0 up to 1 (0.05 means no segment under 5% of customers)",
+        ),
+        Option(
+            "max_centroid_shift",
+            "Largest centroid move (standard deviations) for which a retrain keeps the "
+            "published segment ids; beyond it the run reports that segment definitions changed.",
+            "SD",
+            _positive,
+            "a positive number of standard deviations (e.g. 0.5)",
+        ),
+        Option(
+            "seed_max_customers",
+            "Above this many customers, segments are scored in SQL inside the warehouse "
+            "instead of passing one row per customer through the customer_segments seed.",
+            "N",
+            _at_least(0),
+            "a whole number >= 0",
+        ),
+        Option(
+            "fit_sample_size",
+            "Above this many customers, K-means is fitted on a random sample of this size.",
+            "N",
+            _at_least(1000),
+            "a whole number >= 1000",
+        ),
+        Option(
+            "allow_unsupported_names",
+            "Publish even when a segment's profile does not support its name (prints a warning).",
+            "",
+            _switch,
+            "true or false",
+            is_flag=True,
+        ),
+    )
+}

@@ -1,0 +1,139 @@
+"""The package's shape: sub-packages by stage, imports in one direction, modules of one concern.
+
+The import graph is read from the source (every ``import`` and ``from ... import`` of a
+``custseg`` module, wherever it stands in the file, type-checking imports included), so a cycle
+or an upward import fails here before it slows anyone down.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO_ROOT
+
+PACKAGE_DIR = REPO_ROOT / "src" / "custseg"
+
+#: What each part of the package may import, besides itself. The stages run top to bottom:
+#: ingest -> warehouses -> dbt -> features -> model -> publish -> report, with pipeline and
+#: cli on top and the core (errors, sql, catalogue, settings) below everything.
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "sql": {"errors"},
+    "catalogue": set(),
+    "settings": {"errors", "catalogue"},
+    "ingest": {"errors", "sql", "settings"},
+    "config_file": {"errors", "settings", "ingest"},
+    "warehouses": {"errors", "sql", "settings", "ingest"},
+    "sample": {"catalogue"},
+    "dbt": {"errors", "settings", "warehouses", "sample"},
+    "model": {"errors", "catalogue", "settings"},
+    "features": {"errors", "settings", "warehouses", "dbt", "model"},
+    "publish": {"errors", "catalogue", "settings", "warehouses", "dbt", "model"},
+    "report": {"errors", "catalogue", "settings", "warehouses", "model", "publish"},
+    "progress": set(),
+    "pipeline": {
+        "errors",
+        "catalogue",
+        "settings",
+        "ingest",
+        "warehouses",
+        "dbt",
+        "features",
+        "model",
+        "publish",
+        "report",
+    },
+    "cli": {"errors", "settings", "config_file", "pipeline", "progress", "sample"},
+    "__init__": set(),
+}
+
+#: Modules allowed past the size limit: one concern that reads better whole (each says why in
+#: its docstring).
+LONG_MODULES: set[str] = set()
+MAX_LINES = 400
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE_DIR.rglob("*.py"))}
+
+
+def imports_of(path: Path) -> set[str]:
+    """The custseg modules ``path`` imports (a ``from package import name`` counts as the
+    submodule when ``name`` is one)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("custseg"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if not node.module.startswith("custseg"):
+                continue
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in MODULES else node.module)
+    return {name for name in found if name in MODULES}
+
+
+GRAPH = {name: imports_of(path) for name, path in MODULES.items()}
+
+
+def part_of(module: str) -> str:
+    """The stage a module belongs to: ``custseg.model.segmenter`` -> ``model``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_every_module_belongs_to_a_known_part() -> None:
+    unknown = sorted({part_of(name) for name in MODULES} - set(ALLOWED))
+    assert not unknown, f"add {unknown} to ALLOWED with what they may import"
+
+
+def test_there_is_no_import_cycle() -> None:
+    state: dict[str, str] = {}
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        state[module] = "open"
+        path.append(module)
+        for target in sorted(GRAPH[module]):
+            if state.get(target) == "open":
+                cycle = path[path.index(target) :] + [target]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target)
+        path.pop()
+        state[module] = "done"
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            visit(module)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_go_down_the_stages_only(module: str) -> None:
+    part = part_of(module)
+    # The package itself holds only its version, which any module may name.
+    allowed = ALLOWED[part] | {part, "__init__"}
+    wrong = sorted(target for target in GRAPH[module] if part_of(target) not in allowed)
+    assert not wrong, f"{module} ({part}) may not import {wrong}"
+
+
+def test_the_warehouse_interface_imports_no_implementation() -> None:
+    implementations = {name for name in MODULES if name.endswith("_warehouse")}
+    assert implementations
+    for interface in ("custseg.warehouses", "custseg.warehouses.base"):
+        assert not GRAPH[interface] & implementations, interface
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_modules_hold_one_concern(module: str) -> None:
+    lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
+    if module in LONG_MODULES:
+        return
+    assert lines <= MAX_LINES, f"{module}: {lines} lines; split it by concern"
