@@ -137,3 +137,11 @@ def test_modules_hold_one_concern(module: str) -> None:
     if module in LONG_MODULES:
         return
     assert lines <= MAX_LINES, f"{module}: {lines} lines; split it by concern"
+
+
+def test_the_readme_architecture_names_every_part() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Architecture\n", 1)[1].split("\n## ", 1)[0]
+    parts = {part_of(name) for name in MODULES} - {"__init__", "errors", "sql", "progress"}
+    missing = sorted(part for part in parts if f"`custseg.{part}`" not in section)
+    assert not missing, f"README's Architecture section does not describe {missing}"

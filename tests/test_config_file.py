@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import textwrap
 from pathlib import Path
 
@@ -21,7 +22,11 @@ from custseg.errors import ConfigError
 from custseg.ingest.layout import INPUT_KEYS
 from custseg.settings import (
     DEFAULTS,
+    DUCKDB_MEMORY_LIMIT_DEFAULT,
+    DUCKDB_MEMORY_LIMIT_ENV,
     OPTIONS,
+    SCHEMA_DEFAULT,
+    SCHEMA_ENV,
     TARGETS,
     Given,
     Settings,
@@ -326,3 +331,22 @@ def test_every_command_reads_the_config_file(
     assert settings.project_dir == project_root
     assert settings.duckdb_path == tmp_path / "w.duckdb"
     assert (settings.as_of_date, settings.random_state) == (dt.date(2020, 1, 1), 9)
+
+
+def test_the_dbt_profile_defaults_are_the_settings_defaults() -> None:
+    """profiles.yml reads the engine settings from the same variables, with the same defaults."""
+    profile = (REPO_ROOT / "dbt_pipeline" / "profiles.yml").read_text(encoding="utf-8")
+    defaults = {
+        (name, default)
+        for name, default in re.findall(r"env_var\('(CUSTSEG_[A-Z_]+)', '([^']*)'\)", profile)
+    }
+    assert ("CUSTSEG_TARGET", DEFAULTS.target) in defaults
+    assert (DUCKDB_MEMORY_LIMIT_ENV, DUCKDB_MEMORY_LIMIT_DEFAULT) in defaults
+    assert {default for name, default in defaults if name == SCHEMA_ENV} == {SCHEMA_DEFAULT}
+
+
+def test_the_readme_lists_every_setting_with_its_variable_and_key() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    for name, option in OPTIONS.items():
+        assert f"| `{option.flag}` | `{option.env}` | `{name}` |" in section, name
