@@ -34,6 +34,7 @@ from custseg.settings import (
     environment,
     resolve,
 )
+from custseg.warehouses import IMPLEMENTATIONS
 from tests.support import CLEAN_ENV, REPO_ROOT, write_input_files
 
 
@@ -350,3 +351,8 @@ def test_the_readme_lists_every_setting_with_its_variable_and_key() -> None:
     section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
     for name, option in OPTIONS.items():
         assert f"| `{option.flag}` | `{option.env}` | `{name}` |" in section, name
+
+
+def test_there_is_one_list_of_targets() -> None:
+    assert tuple(IMPLEMENTATIONS) == TARGETS
+    assert OPTIONS["target"].metavar == "|".join(TARGETS)

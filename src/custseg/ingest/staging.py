@@ -31,6 +31,7 @@ from custseg.ingest.read_errors import read_error
 from custseg.ingest.repairs import TableRepairs, repair
 from custseg.ingest.staged import StagedTable, staged_table
 from custseg.settings import DUCKDB_MEMORY_LIMIT_DEFAULT, DUCKDB_MEMORY_LIMIT_ENV
+from custseg.sql import quote_literal
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def memory_capped(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     (previous,) = con.execute("select current_setting('memory_limit')").fetchone()
     limit = os.environ.get(DUCKDB_MEMORY_LIMIT_ENV) or DUCKDB_MEMORY_LIMIT_DEFAULT
     try:
-        con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
+        con.execute(f"set memory_limit = {quote_literal(limit)}")
     except duckdb.Error as exc:
         raise ConfigError(
             f"{DUCKDB_MEMORY_LIMIT_ENV}={limit!r} is not a memory size DuckDB understands "
@@ -152,4 +153,4 @@ def memory_capped(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     try:
         yield
     finally:
-        con.execute(f"set memory_limit = '{previous}'")
+        con.execute(f"set memory_limit = {quote_literal(previous)}")
