@@ -7,7 +7,6 @@ import pytest
 from custseg.catalogue import (
     CATALOGUE,
     MAX_SEGMENTS,
-    SEGMENT_NAMES,
     SEGMENT_TYPES,
     BelowOverall,
     Extreme,
@@ -47,14 +46,7 @@ OVERALL = {
 }
 
 
-def test_the_five_names_of_the_original_guide_keep_their_ids() -> None:
-    assert SEGMENT_NAMES == {
-        0: "Big Spenders",
-        1: "At-Risk (Lapsing)",
-        2: "Occasional Shoppers",
-        3: "Champions (VIPs)",
-        4: "Loyal Customers",
-    }
+def test_ids_are_the_catalogue_order_and_colours_tell_segments_apart() -> None:
     assert [segment.segment_id for segment in CATALOGUE] == sorted(SEGMENT_TYPES)
     assert len(CATALOGUE) == MAX_SEGMENTS
     assert len({segment.color for segment in CATALOGUE}) == len(CATALOGUE)
