@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import shutil
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ import pytest
 from custseg.features import CustomerFeatures
 from custseg.ingest.layout import LoadedTable
 from custseg.ingest.mapping import InputSpec
+from custseg.model.model_file import canonical_json
 from custseg.settings import OPTIONS, Settings
 from custseg.warehouses.duckdb_warehouse import DuckDBWarehouse
 
@@ -70,6 +72,18 @@ def duckdb_rows(run: RunResult, sql: str) -> list[tuple[Any, ...]]:
     assert run.duckdb_path is not None
     with duckdb.connect(str(run.duckdb_path)) as con:
         return con.execute(sql).fetchall()
+
+
+def resealed_model(document: dict[str, Any]) -> dict[str, Any]:
+    """A model document with a correct integrity hash, as the file format describes it.
+
+    ``integrity.sha256`` is the SHA-256 of the canonical JSON of the document without its
+    ``integrity`` key (:mod:`custseg.model.model_file`). Tests edit a model and reseal it to
+    reach the checks behind the integrity check, as another custseg version would write it.
+    """
+    body = {key: value for key, value in document.items() if key != "integrity"}
+    digest = hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    return {**body, "integrity": {"sha256": digest}}
 
 
 def load_into_duckdb(

@@ -17,7 +17,7 @@ def test_bootstrap_of_well_separated_groups_is_perfectly_stable() -> None:
     assert result.n_draws == 5
 
 
-def test_select_k_reports_every_k_and_picks_an_eligible_one() -> None:
+def test_select_k_reports_every_k_and_finds_the_five_groups() -> None:
     X = customers()
     selection = select_k(X, ks=(2, 3, 4, 5), n_bootstrap=3)
     assert [e.k for e in selection.evaluations] == [2, 3, 4, 5]
@@ -25,7 +25,10 @@ def test_select_k_reports_every_k_and_picks_an_eligible_one() -> None:
     assert five.smallest_segment_share == 0.2
     assert five.unsupported_names == []
     assert five.eligible
-    assert selection.chosen_k in {e.k for e in selection.evaluations if e.eligible}
+    # Five well separated groups: five segments describe them best, and are chosen.
+    assert max(selection.evaluations, key=lambda e: e.silhouette).k == 5
+    assert selection.chosen_k == 5
+    assert selection.reason.startswith("k=5 has the highest silhouette")
     document = selection.to_dict()
     assert document["min_segment_share"] == 0.05
     assert len(document["evaluations"]) == 4

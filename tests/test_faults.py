@@ -26,24 +26,18 @@ from click.testing import CliRunner
 from custseg.cli import cli
 from custseg.model.model_file import canonical_json, load_model
 from custseg.sample import generate_sample_data
+from custseg.settings.layout import PROJECT_LOCK_FILE
 from tests.postgres_server import (
     PostgresServer,
     require_server_bin_dir,
     run_server_command,
     running_postgres,
 )
-from tests.support import copy_project
+from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project, resealed_model
 
 CUSTSEG = str(Path(sys.executable).with_name("custseg"))
-PUBLISHED = (
-    "dbt_pipeline/seeds/customer_segments.csv",
-    "dbt_pipeline/seeds/segment_definitions.csv",
-    "dbt_pipeline/seeds/segment_model_parameters.csv",
-    "ml_pipeline/models/customer_segments.csv",
-    "ml_pipeline/models/segment_model.json",
-    "ml_pipeline/models/evaluation_metrics.json",
-)
-CLEAN_ENV = {"CUSTSEG_DUCKDB_PATH": None, "CUSTSEG_TARGET": None, "CUSTSEG_SCHEMA": None}
+#: The files a run publishes with the mart, before it writes those of ml_pipeline/models.
+SEEDS = tuple(name for name in PUBLISHED_FILES if name.startswith("dbt_pipeline/seeds/"))
 
 
 def subprocess_env() -> dict[str, str]:
@@ -57,7 +51,7 @@ def run_cli(*args: str, env: dict[str, str | None] | None = None) -> Any:
 
 
 def published(project: Path) -> dict[str, bytes]:
-    return {name: (project / name).read_bytes() for name in PUBLISHED}
+    return {name: (project / name).read_bytes() for name in PUBLISHED_FILES}
 
 
 def mart_rows(project: Path) -> list[tuple[Any, ...]]:
@@ -100,7 +94,7 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
     assert result.exit_code == 0, result.output
     new_files = published(new_project)
     old_files = published(old_project)
-    assert all(new_files[name] != old_files[name] for name in PUBLISHED)
+    assert all(new_files[name] != old_files[name] for name in PUBLISHED_FILES)
     return Versions(
         old_data,
         new_data,
@@ -144,7 +138,27 @@ class Run:
 
     def kill(self) -> int:
         self.process.send_signal(signal.SIGKILL)
-        return self.process.wait(timeout=30)
+        code = self.process.wait(timeout=30)
+        self._reader.join(timeout=5)  # every line the run wrote before it died
+        return code
+
+    def printed(self, text: str) -> bool:
+        """Whether the run wrote a progress line holding ``text`` (it writes each one, flushed,
+        before starting the step)."""
+        return any(text in line for line in self.lines)
+
+    def pause(self) -> None:
+        """Stop the process (SIGSTOP) and return once it is stopped: it keeps its locks."""
+        self.process.send_signal(signal.SIGSTOP)
+        stat = Path(f"/proc/{self.process.pid}/stat")
+        deadline = time.monotonic() + 60  # only against a hung test; stopping is immediate
+        # The state is the field after the parenthesised command name: T when stopped.
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "T":
+            assert time.monotonic() < deadline, "the run did not stop"
+            time.sleep(0.01)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
 
     def wait(self) -> int:
         code = self.process.wait(timeout=120)
@@ -152,12 +166,16 @@ class Run:
         return code
 
 
-# (progress step to wait for, seconds to wait after it before SIGKILL)
+# (progress step to wait for, seconds to wait after it before SIGKILL). Where a kill lands
+# depends on this machine's speed; what the run had printed when it died says what must have
+# been published, and every file must be a complete version wherever the kill lands.
 KILL_POINTS = [
-    # During the features build: nothing is published yet (reliably "all old").
-    ("Building staging models", 0.5),
+    # During the features build, seconds before anything is published.
+    ("Building staging models", 0.0),
+    # Somewhere in publishing the seeds and building the mart.
     ("Publishing the seeds", 0.2),
     ("Publishing the seeds", 1.2),
+    # The seeds and the mart are published; the files of ml_pipeline/models are being written.
     ("Writing the segments CSV", 0.0),
 ]
 
@@ -181,17 +199,28 @@ def test_a_run_killed_while_publishing_leaves_complete_files_and_a_working_proje
         load_model(project / "ml_pipeline/models/segment_model.json")
         json.loads(files["ml_pipeline/models/evaluation_metrics.json"])
         # The warehouse opens (DuckDB replays its log) and the mart is the old or the new one.
-        assert mart_rows(project) in (versions.old_mart, versions.new_mart), attempt
-        outcomes.append(
-            tuple("new" if files[name] == versions.new_files[name] else "old" for name in PUBLISHED)
-        )
+        mart = mart_rows(project)
+        assert mart in (versions.old_mart, versions.new_mart), attempt
+        outcome = {
+            name: "new" if files[name] == versions.new_files[name] else "old"
+            for name in PUBLISHED_FILES
+        }
+        if not run.printed("Publishing the seeds"):
+            # Killed before publishing started: everything is as it was.
+            assert set(outcome.values()) == {"old"}, (attempt, outcome)
+            assert mart == versions.old_mart, attempt
+        if run.printed("Writing the segments CSV"):
+            # Killed after the seeds and the mart were published: they stay published.
+            assert {outcome[name] for name in SEEDS} == {"new"}, (attempt, outcome)
+            assert mart == versions.new_mart, attempt
+        outcomes.append(tuple(outcome.values()))
         projects.append(project)
-    # The kills landed at different points: some before, some after the seeds were replaced.
-    assert len(set(outcomes)) >= 2, outcomes
+    # The first kill came before publishing, the last after the seeds were replaced.
+    assert outcomes[0] != outcomes[-1], outcomes
 
     # A rerun succeeds: the lock died with the killed process (its file stays, naming it).
     # Rerun where the model is still the old one, so the result must equal the reference run.
-    model = PUBLISHED.index("ml_pipeline/models/segment_model.json")
+    model = PUBLISHED_FILES.index("ml_pipeline/models/segment_model.json")
     project = next(p for p, o in zip(projects, outcomes, strict=True) if o[model] == "old")
     result = run_cli("run", "--data-dir", str(versions.new_data), "--project-dir", str(project))
     assert result.exit_code == 0, result.output
@@ -204,16 +233,24 @@ def test_a_run_killed_while_publishing_leaves_complete_files_and_a_working_proje
 
 @pytest.fixture
 def running(versions: Versions, tmp_path: Path) -> Iterator[tuple[Run, Path]]:
+    """A run that holds the warehouse and project locks, paused (SIGSTOP) so that it holds
+    them until the test resumes it, however fast this machine runs it."""
     project = copy_state(versions.old_project, tmp_path / "project")
     run = Run(versions.new_data, project)
-    lock = project / "dbt_pipeline" / "custseg.duckdb.lock"
-    deadline = time.monotonic() + 60
-    while f"pid {run.process.pid}" not in (lock.read_text() if lock.exists() else ""):
+    locks = (
+        project / "dbt_pipeline" / "custseg.duckdb.lock",
+        project / "dbt_pipeline" / "target" / PROJECT_LOCK_FILE,
+    )
+    holder = f"pid {run.process.pid}"
+    deadline = time.monotonic() + 60  # only against a hung test
+    while not all(lock.exists() and holder in lock.read_text() for lock in locks):
         assert run.process.poll() is None and time.monotonic() < deadline, "".join(run.lines)
         time.sleep(0.01)
+    run.pause()
     try:
         yield run, project
     finally:
+        run.resume()
         if run.process.poll() is None:
             run.wait()
 
@@ -248,13 +285,13 @@ def test_a_second_run_on_the_same_duckdb_file_stops_and_names_the_holder(
         "--duckdb-path",
         str(tmp_path / "elsewhere.duckdb"),
     )
-    assert run.process.poll() is None, "the first run ended before the checks"
     for result, what in ((same, "warehouse"), (same_file, "warehouse"), (same_project, "project")):
         assert result.exit_code == 6, result.output
         assert f"another custseg run holds this {what} ({holder} on " in result.output
     assert not (tmp_path / "elsewhere.duckdb").exists()
 
     # The first run was not disturbed.
+    run.resume()
     assert run.wait() == 0, "".join(run.lines)
     assert published(project) == versions.new_files
     assert mart_rows(project) == versions.new_mart
@@ -265,11 +302,7 @@ def test_a_second_run_on_the_same_duckdb_file_stops_and_names_the_holder(
 
 def reseal(document: dict[str, Any]) -> bytes:
     """The document with a correct integrity hash, as another custseg would have written it."""
-    import hashlib
-
-    body = {key: value for key, value in document.items() if key != "integrity"}
-    digest = hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
-    return canonical_json({**body, "integrity": {"sha256": digest}}).encode("utf-8")
+    return canonical_json(resealed_model(document)).encode("utf-8")
 
 
 def truncated(data: bytes) -> bytes:

@@ -15,6 +15,7 @@ from custseg.model.model_file import (
 )
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.publish.atomic import write_json_atomic
+from tests.support import resealed_model
 
 
 def save_model(path, segmenter, *, metadata):
@@ -52,13 +53,9 @@ def _save(path, seg=None):
 
 def _rewrite(path, mutate):
     """Load the JSON, mutate it, re-seal it with a valid checksum, write it back."""
-    from custseg.model.model_file import _document_sha256
-
     doc = json.loads(path.read_text(encoding="utf-8"))
     mutate(doc)
-    doc.pop("integrity")
-    doc["integrity"] = {"sha256": _document_sha256(doc)}
-    write_json_atomic(path, doc)
+    write_json_atomic(path, resealed_model(doc))
 
 
 def test_write_json_atomic_is_canonical_and_byte_identical(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests for the synthetic Marketing Insights generator (custseg.sample_data)."""
+"""Tests for the synthetic Marketing Insights generator (custseg.sample)."""
 
 from __future__ import annotations
 
@@ -261,7 +261,14 @@ def test_lines_per_customer_targets_line_count(tmp_path: Path) -> None:
         tmp_path / "low", n_customers=500, seed=1, lines_per_customer=min_lines_per_customer()
     )
     assert low.n_sales_lines == low.n_orders
-    assert 30 <= default_lines_per_customer() <= 40
+
+
+def test_the_documented_line_counts() -> None:
+    # By hand from the profiles: sum over archetypes of share * mean orders * mean lines per
+    # order, e.g. Champions 0.14 * (22 + 18 * 0.5) * 3.4 = 14.756; the five add up to 32.4778.
+    # One line per order: 0.14 * 3.35 + 0.20 * 8.7 + 0.30 * 1.6 + 0.14 * 31 + 0.22 * 13.2.
+    assert default_lines_per_customer() == pytest.approx(32.4778)
+    assert min_lines_per_customer() == pytest.approx(9.933)
 
 
 def test_tiny_dataset(tmp_path: Path) -> None:

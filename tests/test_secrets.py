@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from custseg.cli import cli
@@ -21,7 +22,13 @@ from custseg.sql import quote_identifier
 from custseg.warehouses.postgres_warehouse import PostgresSettings
 from custseg.warehouses.spark_warehouse import SparkWarehouse
 from tests.postgres_server import PostgresServer
-from tests.support import REPO_ROOT, copy_project, load_into_duckdb, write_input_files
+from tests.support import (
+    CLEAN_ENV,
+    REPO_ROOT,
+    copy_project,
+    load_into_duckdb,
+    write_input_files,
+)
 
 SCAN = [sys.executable, str(REPO_ROOT / "scripts" / "secret_scan.py")]
 HOSTILE = 'seg"; drop schema raw cascade; --'
@@ -82,12 +89,32 @@ def test_references_to_secrets_are_not_findings(name: str, text: str, tmp_path: 
     assert completed.returncode == 0, completed.stdout
 
 
+#: Profile keys that hold a credential (``pass`` is dbt-postgres's alias of ``password``).
+CREDENTIAL_KEYS = {
+    "user",
+    "pass",
+    "password",
+    "private_key",
+    "private_key_path",
+    "private_key_passphrase",
+    "token",
+}
+
+
 def test_profiles_read_every_credential_from_the_environment() -> None:
-    profiles = (REPO_ROOT / "dbt_pipeline" / "profiles.yml").read_text()
-    for key in ("password:", "private_key_path:", "private_key_passphrase:", "user:"):
-        for line in profiles.splitlines():
-            if line.strip().startswith(key):
-                assert "env_var(" in line, line
+    profiles = yaml.safe_load((REPO_ROOT / "dbt_pipeline" / "profiles.yml").read_text())
+    credentials = {
+        (target, key): value
+        for target, output in profiles["custseg"]["outputs"].items()
+        for key, value in output.items()
+        if key in CREDENTIAL_KEYS
+    }
+    # The targets that log in name their credentials (so this test has something to check).
+    assert {("postgres", "user"), ("postgres", "pass"), ("snowflake", "password")} <= set(
+        credentials
+    )
+    for (target, key), value in credentials.items():
+        assert str(value).startswith("{{ env_var('"), (target, key, value)
 
 
 def test_a_wrong_password_is_never_printed_nor_logged(
@@ -146,14 +173,20 @@ def test_logs_and_messages_hold_no_personal_data_beyond_customer_ids(tmp_path: P
     data_dir = tmp_path / "data"
     generate_sample_data(data_dir, n_customers=300, seed=3)
     customers = data_dir / "CustomersData.csv"
-    customers.write_text(customers.read_text().replace(",Chicago,", ",Xyzzyville,"))
+    text = customers.read_text()
+    customers.write_text(text.replace(",Chicago,", ",Xyzzyville,"))
     root = copy_project(tmp_path / "project")
     result = CliRunner().invoke(
-        cli,
-        ["run", "--data-dir", str(data_dir), "--project-dir", str(root)],
-        env={"CUSTSEG_DUCKDB_PATH": None, "CUSTSEG_TARGET": None},
+        cli, ["run", "--data-dir", str(data_dir), "--project-dir", str(root)], env=CLEAN_ENV
     )
     assert result.exit_code == 0, result.output
+    # The planted location went all the way through the run...
+    with duckdb.connect(str(root / "dbt_pipeline" / "custseg.duckdb")) as con:
+        (planted,) = con.execute(
+            "select count(*) from raw.customers_data where location = 'Xyzzyville'"
+        ).fetchone()
+    assert planted == text.count(",Chicago,") > 0
+    # ...and was never printed nor logged.
     assert "Xyzzyville" not in result.output
     logs = [p for p in (root / "dbt_pipeline" / "logs").rglob("*") if p.is_file()]
     artifacts = [p for p in (root / "dbt_pipeline" / "target").glob("*.json")]

@@ -108,7 +108,9 @@ def test_unsupported_names_stop_publication_unless_allowed(
 def test_k_auto_records_the_evidence(project_root: Path, sample_dir: Path) -> None:
     result = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root, k="auto"))
     selection = json.loads((result.model_path.parent / K_SELECTION_FILE).read_text())
-    assert selection["chosen_k"] == result.n_segments
+    # Five archetypes are planted: k=auto finds five segments, and publishes them.
+    assert selection["chosen_k"] == 5
+    assert result.n_segments == 5
     assert [e["k"] for e in selection["evaluations"]] == [2, 3, 4, 5]
     chosen = next(e for e in selection["evaluations"] if e["k"] == result.n_segments)
     assert chosen["eligible"] and chosen["smallest_segment_share"] >= 0.05
@@ -119,7 +121,9 @@ def test_a_tampered_published_model_is_refused_and_replaced(
 ) -> None:
     first = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
     text = first.model_path.read_text()
-    first.model_path.write_text(text.replace('"n_customers_fit": 500', '"n_customers_fit": 501'))
+    tampered = text.replace('"n_customers_fit": 500', '"n_customers_fit": 501')
+    assert tampered != text
+    first.model_path.write_text(tampered)
     again = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
     assert again.matching is None
     assert "cannot be used to keep segment ids" in again.warnings[0]

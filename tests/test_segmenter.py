@@ -209,12 +209,17 @@ def test_scale_is_log1p_then_standardized(fitted):
     assert Z.shape == (17, 3)
     np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-12)
     np.testing.assert_allclose(Z.std(axis=0), 1.0, rtol=1e-12)
-    np.testing.assert_allclose(Z[:, 0], (X[:, 0] - X[:, 0].mean()) / X[:, 0].std(), rtol=1e-12)
-    for column, source in ((1, 1), (2, 3)):
-        logged = np.log1p(X[:, source])
-        np.testing.assert_allclose(
-            Z[:, column], (logged - logged.mean()) / logged.std(), rtol=1e-12
-        )
+    # Three customers evenly spaced once transformed: recency 10, 20, 30 as it is; orders 1, 3, 7
+    # and order value 9, 99, 999 after log1p (ln 2, 2 ln 2, 3 ln 2 and ln 10, 2 ln 10, 3 ln 10).
+    # Standardised, every column is -sqrt(3/2), 0, +sqrt(3/2); without log1p the middle customer
+    # would not be at 0. Revenue (third value) is not a clustering feature.
+    A = np.array([[10, 1, 9, 9], [20, 3, 297, 99], [30, 7, 6993, 999]], dtype=float)
+    edge = np.sqrt(1.5)
+    np.testing.assert_allclose(
+        CustomerSegmenter(n_segments=2).fit(A).scale(A),
+        [[-edge, -edge, -edge], [0.0, 0.0, 0.0], [edge, edge, edge]],
+        atol=1e-12,
+    )
 
 
 def test_constant_column_gets_scale_one():
@@ -291,9 +296,8 @@ def test_the_model_dict_is_json_and_round_trips(fitted):
     assert "weak_match" not in big
     assert big["evidence"] == "highest order value (zA=+1.79); score +4.13 = 2*zA - 0.5*zF"
     assert list(big["centroid_original_units"]) == list(CLUSTER_FEATURES)
-    assert big["centroid_original_units"]["avg_order_value"] == pytest.approx(
-        np.exp(np.log1p([1500, 1500, 1400]).mean()) - 1
-    )
+    # The mean of log1p(1500), log1p(1500), log1p(1400), back in dollars.
+    assert big["centroid_original_units"]["avg_order_value"] == pytest.approx(1465.8977415)
     assert d["segments"][2]["centroid_original_units"]["recency_days"] == pytest.approx(160.0)
 
 
@@ -401,6 +405,7 @@ def test_planted_archetypes_are_recovered(planted_sample: PlantedSample):
     names = seg.segment_names(seg.labels_)
     agreement = np.mean([a == b for a, b in zip(names, planted_sample.archetypes, strict=True)])
     assert set(planted_sample.archetypes) == set(SEGMENT_NAMES.values())
-    assert agreement >= 0.97  # measured: see the assertion message on failure
+    # Measured: 0.995 (seed 42, 1,000 customers).
+    assert agreement >= 0.97, f"{agreement:.4f} of the customers get their planted archetype"
     assert seg.init_used_ == "anchors"
     assert seg.unsupported_names() == ()
