@@ -6,6 +6,7 @@ import csv
 import hashlib
 import os
 import shutil
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,3 +211,11 @@ def invoice_total_by_hand(data_dir: Path) -> tuple[float, int]:
             ) + float(row["Delivery_Charges"])
             lines += 1
     return total, lines
+
+
+def write_config(folder: Path, text: str, name: str = "custseg.toml") -> Path:
+    """A config file ``name`` in ``folder`` holding ``text`` (dedented)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path

@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "ingest": {"errors", "sql", "settings"},
     "config_file": {"errors", "settings", "ingest"},
     "warehouses": {"errors", "sql", "settings", "ingest"},
-    "sample": {"catalogue"},
+    "sample": {"catalogue", "settings"},
     "dbt": {"errors", "settings", "warehouses", "sample"},
     "model": {"errors", "catalogue", "settings"},
     "features": {"errors", "settings", "warehouses", "dbt", "model"},

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -35,14 +34,7 @@ from custseg.settings import (
     resolve,
 )
 from custseg.warehouses import IMPLEMENTATIONS
-from tests.support import CLEAN_ENV, REPO_ROOT, write_input_files
-
-
-def write_config(folder: Path, text: str, name: str = "custseg.toml") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(textwrap.dedent(text))
-    return path
+from tests.support import CLEAN_ENV, REPO_ROOT, write_config, write_input_files
 
 
 def config_error(tmp_path: Path, text: str) -> str:

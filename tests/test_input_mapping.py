@@ -23,9 +23,8 @@ from custseg.pipeline import run_pipeline
 from custseg.sample import generate_sample_data
 from custseg.settings import resolve_settings
 from custseg.sql import quote_literal
-from tests.support import copy_project, load_into_duckdb
+from tests.support import copy_project, load_into_duckdb, write_config
 from tests.support import write_input_files as write_data
-from tests.test_config_file import write_config
 
 # ---------------------------------------------------------------- loading with a mapping
 

@@ -17,7 +17,7 @@ import click
 
 from custseg import __version__
 from custseg.errors import CustsegError
-from custseg.settings import OPTIONS, default_of
+from custseg.settings import OPTIONS, SAMPLE_CUSTOMERS, SAMPLE_FORMAT, SAMPLE_SEED, default_of
 
 EXIT_CODES_HELP = """\b
 Exit codes: 0 success; 1 unexpected error; 2 bad option or config; 3 bad or insufficient
@@ -278,13 +278,19 @@ def report(
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder to write the five files and planted_segments.csv into.",
 )
-@click.option("--customers", type=int, default=2000, show_default=True, help="Number of customers.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option(
+    "--customers",
+    type=int,
+    default=SAMPLE_CUSTOMERS,
+    show_default=True,
+    help="Number of customers.",
+)
+@click.option("--seed", type=int, default=SAMPLE_SEED, show_default=True, help="Random seed.")
 @click.option(
     "--format",
     "file_format",
     type=click.Choice(["csv", "parquet"]),
-    default="csv",
+    default=SAMPLE_FORMAT,
     show_default=True,
     help="File format of the five files.",
 )

@@ -45,6 +45,7 @@ from custseg.sample.files import (
 )
 from custseg.sample.marketing import marketing_table
 from custseg.sample.products import discount_coupon_table, tax_table
+from custseg.settings import SAMPLE_CUSTOMERS, SAMPLE_FORMAT, SAMPLE_SEED
 
 __all__ = ["SampleDataSummary", "generate_sample_data"]
 
@@ -86,9 +87,9 @@ class SampleDataSummary:
 
 def generate_sample_data(
     out_dir: Path,
-    n_customers: int = 2000,
-    seed: int = 42,
-    file_format: str = "csv",
+    n_customers: int = SAMPLE_CUSTOMERS,
+    seed: int = SAMPLE_SEED,
+    file_format: str = SAMPLE_FORMAT,
     lines_per_customer: float | None = None,
 ) -> SampleDataSummary:
     """Write a synthetic dataset shaped like the Marketing Insights data into ``out_dir``.

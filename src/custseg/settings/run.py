@@ -24,6 +24,14 @@ SILHOUETTE_SAMPLE_SIZE = 10_000
 N_BOOTSTRAP = 20
 BOOTSTRAP_FRACTION = 0.8
 
+# ------------------------------------------------------------------- the sample data
+# `custseg generate-sample` and custseg.sample.generate_sample_data.
+
+#: Customers, random seed and file format of a generated sample.
+SAMPLE_CUSTOMERS = 2000
+SAMPLE_SEED = 42
+SAMPLE_FORMAT = "csv"
+
 # -------------------------------------------------------------------- engine settings
 # Read by dbt_pipeline/profiles.yml too (with the same defaults, checked by a test), so they
 # travel as environment variables only.
