@@ -14,7 +14,6 @@ model's as-of date: the same inputs give the same bytes.
 from __future__ import annotations
 
 import functools
-import html
 import json
 import re
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from markupsafe import Markup
 from custseg.publish.atomic import write_bytes_atomic
 from custseg.report import model_card, sections
 from custseg.report.data import MART, MAX_SCATTER_POINTS, MartFacts, read_mart
+from custseg.report.text import escape
 from custseg.settings import MODEL_FILE
 from custseg.warehouses import Warehouse
 
@@ -57,7 +57,7 @@ class NoLineBreaks(Extension):
 
 
 def _escaped(value: object) -> object:
-    """Escape what a template prints, as ``html.escape`` does.
+    """Escape what a template prints, as the charts' text is escaped (``html.escape``).
 
     Autoescape would escape it anyway, with markupsafe; markupsafe writes quotes as ``&#34;``
     and ``&#39;`` where ``html.escape`` writes ``&quot;`` and ``&#x27;``, and the reports
@@ -66,7 +66,7 @@ def _escaped(value: object) -> object:
     """
     if hasattr(value, "__html__"):
         return value
-    return Markup(html.escape(str(value), quote=True))
+    return Markup(escape(value))
 
 
 @functools.cache
