@@ -1,5 +1,8 @@
 """The HTML report: built from a real run on generated data, checked as text and in Chromium.
 
+The mart half builds small ``fct_customer_segments`` tables in DuckDB to check what the report
+reads: an exact, row-order-independent aggregation and a scatter sample drawn in SQL.
+
 The browser half drives headless Chromium over the DevTools protocol on a pipe (file
 descriptors 3 and 4, ``--remote-debugging-pipe``), so it needs no websocket client: it fails
 on any console error, exception or network request, checks that every chart was laid out with
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import decimal
 import html
 import html.parser
 import json
@@ -31,20 +35,23 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import custseg.report
 from custseg.catalogue import SEGMENT_NAMES, color_of
 from custseg.cli import cli
 from custseg.model.model_file import load_model
 from custseg.pipeline import report_pipeline, run_pipeline
 from custseg.report import MAX_SCATTER_POINTS, ReportError, build_report, read_json
-from custseg.report.page import sample_points
+from custseg.report.data import read_mart, read_scatter_sample
+from custseg.report.page import STYLESHEET, stylesheet
 from custseg.sample import generate_sample_data
-from custseg.settings import REPORT_FILE, resolve_settings
-from custseg.warehouses import open_warehouse
+from custseg.settings import REPORT_FILE, Settings, resolve_settings
+from custseg.warehouses import Warehouse, open_warehouse
 from tests.support import copy_project
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # Charts every report has: 2 size/revenue, 4 profiles, 1 scatter, 3 mixes, 1 k selection.
 EXPECTED_CHARTS = 11
+REPORT_PACKAGE_DIR = Path(custseg.report.__file__).parent
 
 
 @dataclass(frozen=True)
@@ -132,14 +139,16 @@ def test_every_segment_and_its_numbers_match_the_mart(published: Published) -> N
     assert f"{sum(row[2] for row in mart):,}" in published.text
 
 
-def test_embedded_data_matches_the_mart(published: Published) -> None:
+def embedded_data(text: str) -> dict:
     match = re.search(
-        r'<script type="application/json" id="custseg-report-data">(.*?)</script>',
-        published.text,
-        re.S,
+        r'<script type="application/json" id="custseg-report-data">(.*?)</script>', text, re.S
     )
     assert match
-    data = json.loads(match.group(1))
+    return json.loads(match.group(1))
+
+
+def test_embedded_data_matches_the_mart(published: Published) -> None:
+    data = embedded_data(published.text)
     gender = mart_rows(
         published,
         "select segment_id, gender, count(*) from fct_customer_segments group by 1, 2",
@@ -149,19 +158,43 @@ def test_embedded_data_matches_the_mart(published: Published) -> None:
         for sid, mix in data["mixes"]["gender"].items()
         for value, count in mix.items()
     } == {(sid, value): count for sid, value, count in gender}
-    (means,) = mart_rows(
-        published,
-        "select avg(recency_days), avg(count_orders), avg(lifetime_revenue), "
-        "avg(avg_order_value) from fct_customer_segments",
-    )
-    overall = data["overall"]
-    assert [
-        overall["mean_recency_days"],
-        overall["mean_orders"],
-        overall["mean_revenue"],
-        overall["mean_order_value"],
-    ] == pytest.approx(list(means), rel=1e-9)
     assert data["chosen_k"] == len(data["segments"])
+
+
+def test_embedded_numbers_are_the_exact_sql_aggregates(published: Published) -> None:
+    """Sums over decimal(38, 10), means as those sums over the count: the same digits whatever
+    order the engine adds the rows in (a float avg can differ in its last bits)."""
+    exact = ", ".join(
+        f"sum(cast({c} as decimal(38, 10))), count({c})"
+        for c in ("recency_days", "count_orders", "lifetime_revenue", "avg_order_value")
+    )
+    rows = mart_rows(
+        published,
+        f"select segment_id, count(*), {exact} from fct_customer_segments group by 1 "
+        f"union all select null, count(*), {exact} from fct_customer_segments",
+    )
+    data = embedded_data(published.text)
+    parser = TableRows("segment-table")
+    parser.feed(published.text)
+    attributes = {row.get("data-segment-id"): row for row in parser.rows}
+    embedded = {s["segment_id"]: s for s in data["segments"]} | {None: data["overall"]}
+    assert sorted(embedded, key=str) == sorted((row[0] for row in rows), key=str)
+    for segment_id, customers, *sums in rows:
+        means = [
+            float(decimal.Decimal(total) / decimal.Decimal(count))
+            for total, count in zip(sums[::2], sums[1::2], strict=True)
+        ]
+        facts = embedded[segment_id]
+        assert facts["customers"] == customers
+        assert facts["revenue"] == round(float(sums[4]), 6)
+        assert [
+            facts["mean_recency_days"],
+            facts["mean_orders"],
+            facts["mean_revenue"],
+            facts["mean_order_value"],
+        ] == [round(mean, 6) for mean in means]
+        key = None if segment_id is None else str(segment_id)
+        assert attributes[key]["data-revenue"] == f"{float(sums[4]):.2f}"
 
 
 def test_the_page_references_nothing_outside_itself(published: Published) -> None:
@@ -202,14 +235,63 @@ def test_same_inputs_give_the_same_bytes(published: Published, tmp_path: Path) -
     assert "Run `custseg evaluate`" in without_k.read_text(encoding="utf-8")
 
 
-def test_scatter_sample_is_capped_and_does_not_depend_on_row_order() -> None:
-    rng = np.random.default_rng(0)
-    rows = [(f"c{i:05d}", i % 5, float(i % 365), float(rng.uniform(1, 1e4))) for i in range(9000)]
-    first = sample_points(rows, max_points=MAX_SCATTER_POINTS, random_state=42)
-    shuffled = [rows[i] for i in rng.permutation(len(rows))]
-    assert len(first) == MAX_SCATTER_POINTS
-    assert sample_points(shuffled, max_points=MAX_SCATTER_POINTS, random_state=42) == first
-    assert len(sample_points(rows[:10], max_points=MAX_SCATTER_POINTS, random_state=42)) == 10
+def test_the_stylesheet_file_is_inlined(published: Published) -> None:
+    css = (REPORT_PACKAGE_DIR / "templates" / STYLESHEET).read_text(encoding="utf-8")
+    assert ".masthead{" in css and "@media print" in css
+    assert stylesheet() == css
+    assert f"<style>\n{css}</style>" in published.text
+
+
+def test_text_from_the_mart_is_escaped(published: Published, tmp_path: Path) -> None:
+    """A segment name and a location holding markup reach the page as text, not as tags."""
+    name, place = "<script>alert(1)</script>", "<img src=x onerror=alert(2)>"
+    copy = tmp_path / "hostile.duckdb"
+    with duckdb.connect(str(published.duckdb_path)) as con:
+        con.execute(f"attach '{copy}' as hostile")
+        con.execute("create table hostile.fct_customer_segments as from fct_customer_segments")
+        con.execute(
+            "update hostile.fct_customer_segments set segment_name = ? "
+            "where segment_id = (select min(segment_id) from fct_customer_segments)",
+            [name],
+        )
+        # Enough customers that the location is one of the few the legend names.
+        con.execute(
+            "update hostile.fct_customer_segments set location = ? where customer_id in "
+            "(select customer_id from fct_customer_segments order by customer_id limit 150)",
+            [place],
+        )
+        con.execute("detach hostile")
+    models = published.root / "ml_pipeline" / "models"
+    _, document = load_model(models / "segment_model.json")
+    metrics = read_json(models / "evaluation_metrics.json", "metrics")
+    with open_warehouse(Settings(duckdb_path=copy)) as warehouse:
+        page = build_report(document, metrics, warehouse, tmp_path / "r.html").read_text("utf-8")
+    assert html.escape(name) in page and html.escape(place) in page
+    tags = PageTags()
+    tags.feed(page)
+    assert tags.starts.count("script") == 1  # the JSON data block alone
+    assert "img" not in tags.starts
+    assert tags.text.count(name) >= 5  # legend, bar labels, tables: as text everywhere
+    assert place in tags.text
+
+
+class PageTags(html.parser.HTMLParser):
+    """The start tags of a page and its text (entities decoded)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.starts: list[str] = []
+        self.chunks: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.starts.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.chunks.append(data)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.chunks)
 
 
 def test_cli_writes_the_report_where_asked(published: Published, tmp_path: Path) -> None:
@@ -240,6 +322,112 @@ def test_cli_without_a_published_model_says_to_run_first(tmp_path: Path) -> None
     assert result.exit_code == ReportError.exit_code
     assert "run `custseg run` first" in result.output
     assert not (root / "dbt_pipeline" / "custseg.duckdb").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# What the report reads from the mart
+# ------------------------------------------------------------------------------------------
+
+
+def synthetic_mart(path: Path, n_customers: int, *, shuffled: bool) -> Warehouse:
+    """A DuckDB warehouse whose fct_customer_segments holds ``n_customers`` made-up customers,
+    stored in customer order or in a shuffled order (the same rows either way)."""
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            f"""
+            create table fct_customer_segments as
+            select
+                'c' || lpad(cast(i as varchar), 6, '0') as customer_id,
+                cast(i % 5 as integer) as segment_id,
+                'Segment ' || cast(i % 5 as varchar) as segment_name,
+                case when i % 3 = 0 then 'Female' else 'Male' end as gender,
+                'City ' || cast(i % 4 as varchar) as location,
+                case when i % 2 = 0 then 'Active' else 'Dormant' end as activity_status,
+                cast(i % 365 as bigint) as recency_days,
+                cast(1 + i % 9 as bigint) as count_orders,
+                -- Sevenths: doubles whose float sum depends on the order they are added in.
+                (i * 7919 % 100003) / 7.0 + 0.01 as lifetime_revenue,
+                (i * 104729 % 1009) / 7.0 + 1.0 as avg_order_value,
+                date '2020-01-01' as as_of_date
+            from range({n_customers}) as t(i)
+            order by {"hash(i)" if shuffled else "i"}
+            """
+        )
+    return open_warehouse(Settings(duckdb_path=path))
+
+
+def recording_fetches(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record how many rows each query of ``warehouse`` returns."""
+    sizes: list[int] = []
+    fetch = warehouse.fetch
+
+    def recorded(sql: str) -> list[tuple]:
+        rows = fetch(sql)
+        sizes.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(warehouse, "fetch", recorded)
+    return sizes
+
+
+def test_the_scatter_sample_is_drawn_in_sql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    n = 9000
+    ordered = synthetic_mart(tmp_path / "ordered.duckdb", n, shuffled=False)
+    shuffled = synthetic_mart(tmp_path / "shuffled.duckdb", n, shuffled=True)
+    sizes = recording_fetches(ordered, monkeypatch)
+    facts = read_mart(ordered, max_points=MAX_SCATTER_POINTS, random_state=42)
+    # No query brought every customer over: the engine drew the sample.
+    assert facts.overall.customers == n
+    assert sizes and max(sizes) == MAX_SCATTER_POINTS
+    assert len(facts.points) == MAX_SCATTER_POINTS
+    # Every segment is in the sample, in about its share (1/5 each).
+    per_segment = np.bincount([sid for sid, _, _ in facts.points])
+    assert per_segment.min() > MAX_SCATTER_POINTS / 5 * 0.8, per_segment
+    # The same customers whatever order the rows are stored in, and on a re-run.
+    again = read_scatter_sample(ordered, max_points=MAX_SCATTER_POINTS, random_state=42)
+    other_order = read_scatter_sample(shuffled, max_points=MAX_SCATTER_POINTS, random_state=42)
+    assert facts.points == again == other_order
+    # The seed chooses the sample.
+    other_seed = read_scatter_sample(ordered, max_points=MAX_SCATTER_POINTS, random_state=7)
+    assert other_seed != facts.points and len(other_seed) == MAX_SCATTER_POINTS
+
+
+def test_a_small_mart_is_drawn_whole_in_customer_id_order(tmp_path: Path) -> None:
+    warehouse = synthetic_mart(tmp_path / "small.duckdb", 1200, shuffled=True)
+    points = read_scatter_sample(warehouse, max_points=MAX_SCATTER_POINTS, random_state=42)
+    expected = mart_query(
+        tmp_path / "small.duckdb",
+        "select segment_id, recency_days, lifetime_revenue from fct_customer_segments "
+        "order by customer_id",
+    )
+    assert points == [(sid, float(rec), rev) for sid, rec, rev in expected]
+
+
+def test_sums_and_means_do_not_depend_on_the_row_order(tmp_path: Path) -> None:
+    ordered_path, shuffled_path = tmp_path / "ordered.duckdb", tmp_path / "shuffled.duckdb"
+    ordered = synthetic_mart(ordered_path, 20_000, shuffled=False)
+    shuffled = synthetic_mart(shuffled_path, 20_000, shuffled=True)
+    float_sums = "select sum(lifetime_revenue), avg(avg_order_value) from fct_customer_segments"
+    # The data is such that the engine's own float sums differ between the two orders...
+    assert mart_query(ordered_path, float_sums) != mart_query(shuffled_path, float_sums)
+    first = read_mart(ordered, max_points=MAX_SCATTER_POINTS, random_state=42)
+    second = read_mart(shuffled, max_points=MAX_SCATTER_POINTS, random_state=42)
+    # ...and the report's do not.
+    assert first == second
+    ((exact_sum, count),) = mart_query(
+        ordered_path,
+        "select sum(cast(lifetime_revenue as decimal(38, 10))), count(*) "
+        "from fct_customer_segments",
+    )
+    assert first.overall.revenue == float(exact_sum)
+    assert first.overall.mean_revenue == float(decimal.Decimal(exact_sum) / decimal.Decimal(count))
+
+
+def mart_query(path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(path)) as con:
+        return con.execute(sql).fetchall()
 
 
 # ------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from markupsafe import Markup
+
 from custseg.catalogue import SEGMENT_NAMES, color_of
 from custseg.report.text import compact, escape, percent, thousands
 
@@ -23,8 +25,9 @@ class Bar:
     value_label: str
 
 
-def _svg(chart_id: str, width: float, height: float, title: str, desc: str, body: str) -> str:
-    return (
+def _svg(chart_id: str, width: float, height: float, title: str, desc: str, body: str) -> Markup:
+    # Markup: the template inserts a chart as it is (its text was escaped while drawing it).
+    return Markup(
         f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width:g} {height:g}" role="img" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" preserveAspectRatio="xMinYMin meet">'
         f'<title id="{chart_id}-title">{escape(title)}</title>'
@@ -41,7 +44,7 @@ def bar_chart(
     axis_format: Callable[[float], str],
     reference: tuple[float, str] | None = None,
     width: int = 540,
-) -> str:
+) -> Markup:
     """Horizontal bars, one per row, with value labels and an optional dashed reference line."""
     label_w = _label_width(r.label for r in rows)
     value_w = max(70, int(max((len(r.value_label) for r in rows), default=4) * 6.6) + 10)
@@ -95,7 +98,7 @@ def stacked_chart(
     colors: Sequence[str],
     *,
     width: int = 540,
-) -> str:
+) -> Markup:
     """One 100% bar per row, split by category, with the share written where it fits."""
     label_w = _label_width(label for label, _, _ in rows) + 12
     row_h, bar_h, top = 30, 20, 4
@@ -140,7 +143,7 @@ def scatter_chart(
     *,
     width: int = 1060,
     height: int = 440,
-) -> str:
+) -> Markup:
     """Recency (linear) against revenue (log) as dots, one path per segment.
 
     A dot is a zero-length path segment with a round cap: one ``<path>`` per segment keeps
@@ -215,7 +218,7 @@ def k_chart(
     chosen: int | None,
     width: int = 560,
     height: int = 260,
-) -> str:
+) -> Markup:
     """Lines of quality figures over k, with the chosen k shaded."""
     left, right, top, bottom = 40, 16, 12, 40
     plot_w, plot_h = width - left - right, height - top - bottom

@@ -6,6 +6,7 @@ import html
 
 
 def escape(value: object) -> str:
+    """``value`` as HTML text (quotes too, for attributes): the page's and the charts' escape."""
     return html.escape(str(value), quote=True)
 
 

@@ -1,0 +1,192 @@
+"""What the page shows about the model: the template context of the k evidence and model card.
+
+Both sections come from the model document, its metrics and ``k_selection.json``, not from the
+mart: which k was chosen and why, what was fitted on which data with which settings, how good
+it is, and why each segment carries its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from custseg.report.charts import k_chart, segment_color
+from custseg.report.sections import legend_key
+from custseg.report.text import measure, number, percent, plain, thousands
+
+QUALITY_NOTE = (
+    "Silhouette runs from -1 to 1: how much closer customers are to their own segment than to "
+    "the next one (a common rule of thumb: above 0.25 weak, 0.5 reasonable, 0.7 strong "
+    "structure; customer behaviour is a continuum, so segments touch). "
+    "Davies-Bouldin compares each segment's spread with its distance to the nearest other "
+    "segment: lower is better. Inertia is the sum of squared distances to the segment centres "
+    "in the standardized space, comparable only between fits on the same data."
+)
+# Clustering feature -> (measure whose format its centroid takes, suffix), in display order.
+_CENTROID_COLUMNS = {
+    "recency_days": ("days_since_last_purchase", ""),
+    "count_orders": ("total_orders", ""),
+    "avg_order_value": ("avg_order_value", " per order"),
+}
+# The k evidence's lines: (legend label, colour, dash pattern, evaluation key).
+_K_SERIES = (
+    ("Silhouette", "#3572c6", "", "silhouette"),
+    ("Stability, ARI mean", "#1f9e89", "", "stability_ari_mean"),
+    ("Stability, ARI worst", "#1f9e89", "5 4", "stability_ari_worst"),
+)
+
+
+def k_evidence(k_selection: Mapping | None, *, published_k: int, metadata: Mapping) -> dict | None:
+    """The evidence for k: the chart, the table and the selection's reasoning.
+
+    None when there is no evaluation to show (the page then says how to produce one).
+    """
+    if not k_selection or not k_selection.get("evaluations"):
+        return None
+    evaluations = sorted(k_selection["evaluations"], key=lambda e: int(e["k"]))
+    chosen = k_selection.get("chosen_k")
+    rows = []
+    for e in evaluations:
+        unsupported = e.get("unsupported_names") or []
+        rows.append(
+            {
+                "k": int(e["k"]),
+                "chosen": e["k"] == chosen,
+                "published": e["k"] == published_k,
+                "silhouette": number(e.get("silhouette"), 3),
+                "davies_bouldin": number(e.get("davies_bouldin"), 3),
+                "inertia": number(e.get("inertia"), 1),
+                "ari_mean": number(e.get("stability_ari_mean"), 3),
+                "ari_worst": number(e.get("stability_ari_worst"), 3),
+                "smallest": percent(float(e.get("smallest_segment_share", 0.0))),
+                "names": "yes" if not unsupported else "no: " + ", ".join(map(str, unsupported)),
+            }
+        )
+    series = [
+        (name, color, dash, [e.get(key) for e in evaluations])
+        for name, color, dash, key in _K_SERIES
+    ]
+    chart = k_chart(
+        "chart-k",
+        "Quality and stability by number of segments",
+        "Silhouette and bootstrap stability (adjusted Rand index, mean and worst) for each k; "
+        "higher is better; the shaded column is the k the selection rule chose.",
+        [int(e["k"]) for e in evaluations],
+        series,
+        chosen=chosen,
+    )
+    reason = str(k_selection.get("reason", "")).strip().rstrip(".")
+    notes = [f"{reason}." if reason else ""]
+    n_selection = k_selection.get("n_customers")
+    n_model = metadata.get("n_customers")
+    if n_selection is not None and n_model is not None and int(n_selection) != int(n_model):
+        notes.append(
+            f"Note: this evaluation ran on {thousands(int(n_selection))} customers, the published "
+            f"model on {thousands(int(n_model))}; run `custseg evaluate` again to refresh it."
+        )
+    if chosen is not None and chosen != published_k:
+        automatic = (metadata.get("config") or {}).get("k_chosen_automatically")
+        notes.append(
+            f"The published model uses k = {published_k}"
+            + (
+                ", chosen by an evaluation other than this one."
+                if automatic
+                else ", set explicitly with --k."
+            )
+        )
+    return {
+        "chosen": chosen if chosen is not None else "none",
+        "reasoning": " ".join(n for n in notes if n),
+        "legend": [legend_key(name, color, dash) for name, color, dash, _ in _K_SERIES],
+        "chart": chart,
+        "rows": rows,
+    }
+
+
+def model_card(document: Mapping, metrics: Mapping, *, model_file: str) -> dict:
+    """The model card: four cards of facts and the table of name evidence."""
+    metadata = document.get("metadata", {})
+    model = document.get("model", {})
+    transforms = model.get("transforms", {})
+    features = ", ".join(
+        f"{name} ({transforms.get(name, 'identity')})" for name in model.get("cluster_features", [])
+    )
+    silhouette = metrics.get("silhouette")
+    silhouette_text = "n/a" if silhouette is None else f"{silhouette:.3f}"
+    if metrics.get("silhouette_sample_size"):
+        silhouette_text += f" (on {thousands(int(metrics['silhouette_sample_size']))} customers)"
+    if metrics.get("silhouette_note"):
+        silhouette_text += f" ({metrics['silhouette_note']})"
+    data_facts = [
+        ("As-of date", metadata.get("as_of_date", "")),
+        ("Customers", thousands(int(metadata.get("n_customers", 0) or 0))),
+        ("Fitted on", thousands(int(model.get("n_customers_fit", 0) or 0)) + " customers"),
+        ("Clustered on", f"{features}, standardized"),
+        ("Initialisation", str(model.get("init_used", ""))),
+        ("Data fingerprint", metadata.get("input_fingerprint", "")),
+        ("Model file", f"{model_file} (format {document.get('format_version', '')})"),
+        ("Model sha256", document.get("integrity", {}).get("sha256", "")),
+        ("custseg version", document.get("custseg_version", "")),
+        ("Previous model", _previous_model(metadata.get("matching_previous_model"))),
+    ]
+    quality = [
+        ("Segments (k)", str(metrics.get("k", len(model.get("segments", []))))),
+        ("Silhouette", silhouette_text),
+        ("Davies-Bouldin", number(metrics.get("davies_bouldin"), 3)),
+        ("Inertia", number(metrics.get("inertia"), 1)),
+    ]
+    config = sorted((metadata.get("config") or {}).items())
+    versions = sorted((metadata.get("library_versions") or {}).items())
+    return {
+        "cards": [
+            _card("Data and model", data_facts, mono=("Data fingerprint", "Model sha256")),
+            _card("Quality", quality, note=QUALITY_NOTE),
+            _card("Configuration", [(k, plain(v)) for k, v in config]),
+            _card("Library versions", [(k, str(v)) for k, v in versions]),
+        ],
+        "naming": _naming_rows(model),
+    }
+
+
+def _card(
+    title: str, items: list[tuple[str, object]], mono: tuple[str, ...] = (), note: str = ""
+) -> dict:
+    """One card of facts; the values of the ``mono`` facts are set in a monospace font."""
+    return {"title": title, "items": items, "mono": mono, "note": note}
+
+
+def _naming_rows(model: Mapping) -> list[dict]:
+    """Per segment: its naming evidence, the name check and its verdict, and its centre."""
+    checks = {int(c.get("segment_id")): c for c in model.get("name_checks", [])}
+    rows = []
+    for s in model.get("segments", []):
+        sid = int(s.get("segment_id"))
+        check = checks.get(sid, {})
+        passed = check.get("passed")
+        centre = s.get("centroid_original_units", {})
+        rows.append(
+            {
+                "segment_id": sid,
+                "color": segment_color(sid),
+                "name": s.get("segment_name", ""),
+                "evidence": s.get("evidence", ""),
+                "rule": check.get("rule", ""),
+                "detail": check.get("detail", ""),
+                "verdict": "" if passed is None else "held" if passed else "not met",
+                "centre": [
+                    measure(column, float(centre[name])) + suffix
+                    for name, (column, suffix) in _CENTROID_COLUMNS.items()
+                    if name in centre
+                ],
+            }
+        )
+    return rows
+
+
+def _previous_model(matching: Mapping | None) -> str:
+    """How the published segment ids relate to the previously published model's."""
+    if not matching:
+        return "first published model (nothing to match)"
+    if matching.get("definitions_changed"):
+        return "definitions changed: " + str(matching.get("reason", ""))
+    largest = max((m.get("distance", 0.0) for m in matching.get("matches", [])), default=0.0)
+    return "ids kept from the previous model (largest centroid move " + number(largest, 2) + " sd)"
