@@ -38,8 +38,9 @@ PUBLISHED_FILES = (
     "dbt_pipeline/seeds/segment_definitions.csv",
     "dbt_pipeline/seeds/segment_model_parameters.csv",
 )
-#: RunResult fields (and --json keys) of the published files every engine must write alike.
-PUBLISHED_PATH_KEYS = ("segments_path", "model_path", "metrics_path", "seed_path")
+#: RunResult fields (and --json keys) of the published files every engine must write alike
+#: (the report included: a report the run could not draw would be None here).
+PUBLISHED_PATH_KEYS = ("segments_path", "model_path", "metrics_path", "seed_path", "report_path")
 #: The environment a user's shell might carry must not redirect a test's runs.
 CLEAN_ENV = {option.env: None for option in OPTIONS.values()} | {"CUSTSEG_CONFIG": None}
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from custseg.errors import CustsegError
+from custseg.errors import CustsegError, first_line
 from custseg.warehouses import Warehouse
 
 #: Most customers drawn in the recency-vs-revenue scatter (keeps the file under about 150 KB).
@@ -200,10 +200,10 @@ def _fetch(warehouse: Warehouse, sql: str) -> list[tuple]:
     # Each engine raises its own exception types (duckdb, psycopg2, pyspark); any of them means
     # the mart is not there or not readable, which the user fixes the same way.
     except Exception as exc:
-        first_line = (str(exc).strip().splitlines() or [""])[0]
+        first = first_line(exc)
         raise ReportError(
             f"Cannot read {MART} from {warehouse.describe()} ({type(exc).__name__}: "
-            f"{first_line}). Run `custseg run` first, and point --duckdb-path/--target at the "
+            f"{first}). Run `custseg run` first, and point --duckdb-path/--target at the "
             "warehouse it used."
         ) from exc
 

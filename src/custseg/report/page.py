@@ -29,7 +29,7 @@ from custseg.publish.atomic import write_bytes_atomic
 from custseg.report import model_card, sections
 from custseg.report.data import MART, MAX_SCATTER_POINTS, MartFacts, read_mart
 from custseg.report.text import escape
-from custseg.settings import MODEL_FILE
+from custseg.settings import DEFAULTS, MODEL_FILE
 from custseg.warehouses import Warehouse
 
 __all__ = ["build_report", "render_report"]
@@ -125,7 +125,7 @@ def build_report(
     ReportError
         When the mart cannot be read (not built yet) or is empty.
     """
-    random_state = int(document.get("model", {}).get("params", {}).get("random_state", 42))
+    random_state = int(model_random_state(document))
     facts = read_mart(warehouse, max_points=MAX_SCATTER_POINTS, random_state=random_state)
     page = render_report(document, metrics, facts, k_selection, model_file=model_file)
     out_path = Path(out_path)
@@ -154,9 +154,7 @@ def render_report(
         "warnings": sections.warnings(document, facts),
         "overview": sections.overview(facts, model),
         "profiles": sections.profiles(facts),
-        "scatter": sections.scatter(
-            facts, random_state=model.get("params", {}).get("random_state", 42)
-        ),
+        "scatter": sections.scatter(facts, random_state=model_random_state(document)),
         "mixes": sections.mixes(facts),
         "k_evidence": model_card.k_evidence(
             k_selection, published_k=published_k, metadata=metadata
@@ -193,3 +191,10 @@ def _rounded(values: dict) -> dict:
     # Six decimals: the sums and means are exact (see custseg.report.data), so this only keeps
     # the JSON short.
     return {k: round(v, 6) if isinstance(v, float) else v for k, v in values.items()}
+
+
+def model_random_state(document: dict) -> int:
+    """The seed the published model was fitted with (the default for a document without one)."""
+    return int(
+        document.get("model", {}).get("params", {}).get("random_state", DEFAULTS.random_state)
+    )
