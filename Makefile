@@ -24,10 +24,14 @@ run: install
 test: install
 	$(BIN)/pytest
 
+## ruff over the Python; sqlfluff over the dbt SQL (.sqlfluff). sqlfluff's dbt templater compiles
+## the project against the duckdb target: an in-memory DuckDB, so no warehouse file is written.
 lint: install
 	$(BIN)/ruff check src tests benchmarks ml_pipeline/notebooks
 	$(BIN)/ruff format --check src tests benchmarks ml_pipeline/notebooks
 	$(BIN)/python scripts/secret_scan.py
+	CUSTSEG_DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint dbt_pipeline/models dbt_pipeline/analyses \
+		dbt_pipeline/macros dbt_pipeline/tests
 
 format: install
 	$(BIN)/ruff format src tests benchmarks ml_pipeline/notebooks

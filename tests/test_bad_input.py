@@ -410,6 +410,8 @@ CASES: dict[str, Case] = {
         "reject",
         ("CustomersData.csv line 3, column gender: 'X' is not M or F",),
     ),
+    # The rules accept a blank gender as unknown; staging must read it as null too, not as ''.
+    "blank_gender": Case(set_value("CustomersData.csv", 3, "Gender", "  "), "same"),
     "negative_tenure": Case(
         set_value("CustomersData.csv", 4, "Tenure_Months", "-3"),
         "reject",

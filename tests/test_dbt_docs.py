@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from custseg.catalogue import SEGMENT_NAMES
 from custseg.dbt.docs import DOCS_BUILD_FOLDER, build_docs
 from tests.support import REPO_ROOT, copy_project
 
@@ -19,6 +20,17 @@ MART_SOURCES = {
     "source.custseg.marketing_insights.discount_coupon",
     "source.custseg.marketing_insights.tax_amount",
 }
+
+# What each layer of models/ may read, as dbt Labs lays a project out: staging the sources,
+# intermediate models staging and each other (never a mart), marts and the models of the ML step
+# anything built before them.
+LAYER_READS = {
+    "staging": {"source"},
+    "intermediate": {"staging", "intermediate"},
+    "marts": {"staging", "intermediate", "marts", "ml", "seed"},
+    "ml": {"intermediate", "marts", "ml", "seed"},
+}
+DEFINITIONS = "seed.custseg.segment_definitions"
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +156,86 @@ def test_make_docs_uses_the_offline_builder() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text()
     recipe = makefile.split("\ndocs:", 1)[1].split("\n\n", 1)[0]
     assert "-m custseg.dbt.docs" in recipe
+
+
+def _models(manifest: dict) -> dict[str, dict]:
+    return {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+
+
+def _layer(uid: str, manifest: dict) -> str:
+    kind = uid.split(".", 1)[0]
+    return manifest["nodes"][uid]["fqn"][1] if kind == "model" else kind
+
+
+def test_each_layer_reads_only_what_is_built_before_it(manifest: dict) -> None:
+    models = _models(manifest)
+    assert {_layer(uid, manifest) for uid in models} == set(LAYER_READS)
+    wrong = [
+        f"{uid} ({_layer(uid, manifest)}) reads {parent}"
+        for uid, node in models.items()
+        for parent in node["depends_on"]["nodes"]
+        if _layer(parent, manifest) not in LAYER_READS[_layer(uid, manifest)]
+    ]
+    assert not wrong, wrong
+    # Revenue is priced once, in an intermediate view, for the sales mart and the orders alike.
+    priced = "model.custseg.int_sales_lines_priced"
+    assert models[priced]["config"]["materialized"] == "view"
+    assert {uid for uid, node in models.items() if priced in node["depends_on"]["nodes"]} == {
+        "model.custseg.fct_sales",
+        "model.custseg.int_sales_lines_aggregated_to_orders",
+    }
+
+
+def test_every_model_has_its_own_yml_and_the_ml_models_a_contract(manifest: dict) -> None:
+    models = _models(manifest)
+    for node in models.values():
+        own_yml = "custseg://" + node["original_file_path"].removesuffix(".sql") + ".yml"
+        assert node["patch_path"] == own_yml, node["unique_id"]
+    contracted = {uid for uid, node in models.items() if node["config"]["contract"]["enforced"]}
+    assert contracted == {uid for uid in models if _layer(uid, manifest) == "ml"}
+    assert contracted == {
+        "model.custseg.customer_features",
+        "model.custseg.customer_segment_scores",
+    }
+    for uid in contracted:
+        untyped = [c for c, spec in models[uid]["columns"].items() if not spec.get("data_type")]
+        assert not untyped, (uid, untyped)
+
+
+def test_segment_ids_and_names_are_tested_against_segment_definitions_only(
+    manifest: dict,
+) -> None:
+    tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
+    # No test lists the catalogue's names or ids: they are data, published in the seed.
+    listing = [
+        t["unique_id"]
+        for t in tests
+        if t.get("test_metadata")
+        and (
+            any(name in repr(t["test_metadata"]["kwargs"]) for name in SEGMENT_NAMES.values())
+            or (
+                t["test_metadata"]["name"] == "accepted_values"
+                and t["column_name"] in ("segment_id", "segment_name")
+            )
+        )
+    ]
+    assert not listing, listing
+    # Every other relation holding segment ids is tested against the seed: ids alone (a
+    # relationships test) and, where the name travels with the id, the pair.
+    checked: dict[str, set[str]] = {}
+    for t in tests:
+        generic, tested = t.get("test_metadata"), t.get("attached_node")
+        if generic and tested != DEFINITIONS and DEFINITIONS in t["depends_on"]["nodes"]:
+            checked.setdefault(tested, set()).add(generic["name"])
+    holding = {
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed") and "segment_id" in node["columns"]
+    } - {DEFINITIONS}
+    assert set(checked) == holding
+    assert all("relationships" in kinds for kinds in checked.values())
+    assert {uid for uid, kinds in checked.items() if "relationships_combination" in kinds} == {
+        "seed.custseg.customer_segments",
+        "seed.custseg.segment_model_parameters",
+        "model.custseg.fct_customer_segments",
+    }

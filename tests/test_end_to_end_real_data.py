@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,6 +15,9 @@ import duckdb
 import pytest
 
 from custseg.catalogue import SEGMENT_NAMES
+from custseg.dbt.runner import DbtInvocation, run_dbt
+from custseg.errors import DbtError
+from custseg.model.features import FEATURES
 from custseg.pipeline import RunResult, run_pipeline
 from custseg.settings import resolve_settings
 from tests.support import copy_project, invoice_total_by_hand, real_data_dir
@@ -34,6 +39,30 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> RealRun:
 
 def mart(run: RealRun, sql: str) -> list[tuple]:
     with duckdb.connect(str(run.result.duckdb_path)) as con:
+        return con.execute(sql).fetchall()
+
+
+def scratch_copy(run: RealRun, destination: Path) -> DbtInvocation:
+    """dbt on a copy of the run's project and warehouse, for commands that must not touch them."""
+    project = destination / "dbt_pipeline"
+    shutil.copytree(
+        run.project_root / "dbt_pipeline",
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"),
+    )
+    database = destination / "warehouse.duckdb"
+    assert run.result.duckdb_path is not None
+    shutil.copyfile(run.result.duckdb_path, database)
+    # The last writes may still be in DuckDB's write-ahead log beside the file.
+    wal = run.result.duckdb_path.with_name(run.result.duckdb_path.name + ".wal")
+    if wal.exists():
+        shutil.copyfile(wal, database.with_name(database.name + ".wal"))
+    return DbtInvocation(project, "duckdb", env={"CUSTSEG_DUCKDB_PATH": str(database)})
+
+
+def scratch_rows(invocation: DbtInvocation, sql: str) -> list[tuple]:
+    assert invocation.env is not None
+    with duckdb.connect(invocation.env["CUSTSEG_DUCKDB_PATH"]) as con:
         return con.execute(sql).fetchall()
 
 
@@ -135,3 +164,94 @@ def test_sql_scoring_equals_python_scoring_for_every_customer(real_run: RealRun)
         python = {row["customer_id"]: int(row["segment_id"]) for row in csv.DictReader(handle)}
     sql = dict(mart(real_run, "select customer_id, segment_id from customer_segment_scores"))
     assert sql == python
+
+
+def test_the_models_the_ml_step_reads_hold_a_contract(real_run: RealRun, tmp_path: Path) -> None:
+    manifest = json.loads(
+        (real_run.project_root / "dbt_pipeline" / "target" / "manifest.json").read_text()
+    )
+    for name in ("customer_features", "customer_segment_scores"):
+        node = manifest["nodes"][f"model.custseg.{name}"]
+        assert node["config"]["contract"]["enforced"], name
+        assert all(column["data_type"] for column in node["columns"].values()), name
+    features = manifest["nodes"]["model.custseg.customer_features"]["columns"]
+    assert {"customer_id", "as_of_date", *FEATURES} <= set(features)
+    assert features["count_orders"]["data_type"] == "bigint"
+    assert features["customer_id"]["data_type"] == "text"
+
+    # A feature that changes type in the SQL: dbt refuses to build the model, and the table the
+    # ML step reads keeps its last good rows.
+    invocation = scratch_copy(real_run, tmp_path)
+    sql = invocation.project_dir / "models" / "ml" / "customer_features.sql"
+    retyped = sql.read_text().replace(
+        "cast(per_customer.count_orders as {{ dbt.type_bigint() }}) as count_orders",
+        "cast(per_customer.count_orders as {{ type_amount() }}) as count_orders",
+    )
+    assert retyped != sql.read_text()
+    sql.write_text(retyped)
+    with pytest.raises(DbtError, match="model.custseg.customer_features"):
+        run_dbt(invocation, "run", "--select", "customer_features")
+    run_results = json.loads((invocation.project_dir / "target" / "run_results.json").read_text())
+    (message,) = [result["message"] for result in run_results["results"]]
+    assert "This model has an enforced contract that failed" in message
+    assert "| count_orders | DOUBLE          | BIGINT        | data type mismatch |" in message
+    assert scratch_rows(invocation, "select count(*) from customer_features") == [(1468,)]
+
+
+def test_segment_ids_and_names_are_tested_against_segment_definitions(
+    real_run: RealRun, tmp_path: Path
+) -> None:
+    invocation = scratch_copy(real_run, tmp_path)
+    seed = invocation.project_dir / "seeds" / "customer_segments.csv"
+    lines = seed.read_text().splitlines()
+    # Published as they are, the seeds pass every test that reads segment_definitions.
+    results = run_dbt(invocation, "build", "--select", "customer_segments")
+    combination = "test.custseg.relationships_combination_customer_segments_segment_id"
+    assert [r.status for r in results if r.unique_id.startswith(combination)] == ["pass"]
+
+    # An id with another segment's name, and an id segment_definitions does not hold.
+    first_id, first_name = lines[1].split(",", 2)[1:]
+    other_name = next(name for name in SEGMENT_NAMES.values() if name != first_name)
+    customer = lines[1].split(",", 1)[0]
+    lines[1] = f"{customer},{first_id},{other_name}"
+    customer = lines[2].split(",", 1)[0]
+    lines[2] = f"{customer},7,{SEGMENT_NAMES[0]}"
+    seed.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DbtError) as caught:
+        run_dbt(invocation, "build", "--select", "customer_segments")
+    failed = {}
+    for line in str(caught.value).splitlines():
+        if line.strip().startswith("test.custseg."):
+            unique_id, detail = line.strip().split(": ", 1)
+            failed[unique_id.split(".")[2]] = detail.split(",")[0]
+    # The swapped name breaks the combination; the id 7 breaks the combination, the id and SQL
+    # scoring's agreement with the seed.
+    assert failed == {
+        f"{combination.split('.')[2]}__segment_name__ref_segment_definitions_": "Got 2 results",
+        "relationships_customer_segments_segment_id__segment_id__ref_segment_definitions_": (
+            "Got 1 result"
+        ),
+        "assert_warehouse_scores_match_published_segments": "Got 1 result",
+    }
+
+
+def test_the_win_back_list_selects_its_segments_by_id(real_run: RealRun, tmp_path: Path) -> None:
+    invocation = scratch_copy(real_run, tmp_path)
+    run_dbt(invocation, "compile", "--select", "high_value_at_risk_targets")
+    compiled = invocation.project_dir / "target" / "compiled" / "custseg" / "analyses"
+    rows = scratch_rows(invocation, (compiled / "high_value_at_risk_targets.sql").read_text())
+    assert rows
+    # segment_id, segment_name, ..., lifetime_revenue (6th), ..., activity_status (last)
+    assert {(row[1], row[2]) for row in rows} <= {(1, SEGMENT_NAMES[1]), (0, SEGMENT_NAMES[0])}
+    assert all(row[6] >= 1000 and row[-1] != "Active" for row in rows)
+    assert [row[6] for row in rows] == sorted((row[6] for row in rows), reverse=True)
+
+    # The var names ids: a list of names, as the var used to hold, is refused with the reason.
+    named = DbtInvocation(
+        invocation.project_dir,
+        invocation.target,
+        env=invocation.env,
+        vars={"target_segment_ids": [SEGMENT_NAMES[1]]},
+    )
+    with pytest.raises(DbtError, match="must hold whole numbers"):
+        run_dbt(named, "compile", "--select", "high_value_at_risk_targets")

@@ -53,7 +53,7 @@ def test_definitions_are_published_and_a_retrain_keeps_ids(
     with duckdb.connect(str(second.duckdb_path)) as con:
         described = con.execute(
             "select count(*) from fct_customer_segments f join segment_definitions d "
-            "using (segment_id) where f.segment_description = d.description"
+            "using (segment_id) where f.segment_description = d.segment_description"
         ).fetchone()
     assert described == (second.n_customers,)
     _, document = load_model(second.model_path)

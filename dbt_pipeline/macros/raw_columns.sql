@@ -33,10 +33,12 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The column as trimmed text (ids, names, codes). -#}
+{#- The column as trimmed text (ids, names, codes), null when empty: the input rules read a
+    value so (custseg.ingest.rules), and a blank gender, which they accept as unknown, must not
+    fail the accepted_values test of staging as ''. -#}
 {% macro raw_text(column, kinds) -%}
     {%- if kinds.get(column, 'text') == 'text' -%}
-        trim({{ column }})
+        nullif(trim({{ column }}), '')
     {%- else -%}
         cast({{ column }} as {{ dbt.type_string() }})
     {%- endif -%}

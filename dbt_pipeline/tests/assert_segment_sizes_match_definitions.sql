@@ -7,7 +7,10 @@ with
 
 scored as (
 
-    select segment_id, count(*) as count_customers
+    select
+        segment_id,
+        count(*) as count_customers
+
     from {{ ref('customer_segment_scores') }}
     group by segment_id
 
@@ -20,5 +23,5 @@ select
 
 from {{ ref('segment_definitions') }} as definitions
 left join scored
-    on scored.segment_id = definitions.segment_id
+    on definitions.segment_id = scored.segment_id
 where coalesce(scored.count_customers, 0) <> definitions.count_customers

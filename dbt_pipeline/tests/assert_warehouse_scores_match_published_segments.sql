@@ -11,5 +11,5 @@ select
 
 from {{ ref('customer_segments') }} as seed
 left join {{ ref('customer_segment_scores') }} as scores
-    on scores.customer_id = seed.customer_id
+    on seed.customer_id = scores.customer_id
 where scores.segment_id is null or scores.segment_id <> seed.segment_id

@@ -20,6 +20,9 @@ from custseg.warehouses import Warehouse
 
 #: The dbt model the ML step reads (its columns are a contract, see models/ml/).
 FEATURES_MODEL = "customer_features"
+#: The sales mart: the features do not read it (they read int_sales_lines_priced, as it does),
+#: but every run publishes it with them; a view, so building it costs nothing.
+SALES_MART = "fct_sales"
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,16 @@ def build_features(settings: Settings, warehouse: Warehouse) -> CustomerFeatures
 
 
 def build_feature_models(settings: Settings, warehouse: Warehouse) -> list[DbtNodeResult]:
-    """Build and test everything up to ``customer_features`` with dbt (one ``dbt build``)."""
+    """Build and test everything up to ``customer_features``, and ``fct_sales``, with dbt.
+
+    One ``dbt build``.
+    """
     return run_dbt(
         invocation_for(settings, warehouse),
         "build",
         "--select",
         f"+{FEATURES_MODEL}",
+        SALES_MART,
         "--indirect-selection",
         "cautious",
     )

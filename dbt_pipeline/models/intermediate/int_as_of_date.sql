@@ -3,6 +3,11 @@
     when set, otherwise the day after the last transaction in the data. Never today's date: a
     2019 dataset must not make every customer look inactive.
 -#}
+{#- The day after the last transaction unless the var sets a date (trimmed: the macro's own line
+    breaks would end up in the select list). -#}
+{%- set as_of_date = as_of_date_literal()
+    or 'cast(' ~ (dbt.dateadd('day', 1, 'last_transaction_date') | trim) ~ ' as date)' %}
+
 with
 
 last_transaction as (
@@ -15,12 +20,7 @@ last_transaction as (
 as_of as (
 
     select
-        {%- set literal = as_of_date_literal() %}
-        {%- if literal %}
-        {{ literal }} as as_of_date,
-        {%- else %}
-        cast({{ dbt.dateadd('day', 1, 'last_transaction_date') }} as date) as as_of_date,
-        {%- endif %}
+        {{ as_of_date }} as as_of_date,
         last_transaction_date
 
     from last_transaction

@@ -1,9 +1,10 @@
 {#- One row per order (a customer + transaction id pair) placed before the as-of date. -#}
+
 with
 
-sales as (
+priced_sales_lines as (
 
-    select * from {{ ref('fct_sales') }}
+    select * from {{ ref('int_sales_lines_priced') }}
 
 ),
 
@@ -15,26 +16,26 @@ as_of as (
 
 orders as (
 
-    -- Grouped by the two ids; the order id is written once per order, not once per line.
+    -- Grouped by the two ids: the order id is then written once per order, not once per line.
     select
-        sales.customer_id,
-        sales.transaction_id,
-        min(sales.transaction_date) as order_date,
+        priced_sales_lines.customer_id,
+        priced_sales_lines.transaction_id,
+        min(priced_sales_lines.transaction_date) as order_date,
         cast(count(*) as {{ dbt.type_bigint() }}) as count_sales_lines,
-        sum(sales.quantity) as total_quantity,
-        sum(sales.invoice_amount) as order_revenue
+        sum(priced_sales_lines.quantity) as total_quantity,
+        sum(priced_sales_lines.invoice_amount) as order_revenue
 
-    from sales
+    from priced_sales_lines
     cross join as_of
-    where sales.transaction_date < as_of.as_of_date
-    group by sales.customer_id, sales.transaction_id
+    where priced_sales_lines.transaction_date < as_of.as_of_date
+    group by priced_sales_lines.customer_id, priced_sales_lines.transaction_id
 
 ),
 
 final as (
 
     select
-        {{ dbt.concat(['customer_id', "'|'", 'transaction_id']) }} as order_id,
+        {{ order_id('customer_id', 'transaction_id') }} as order_id,
         customer_id,
         transaction_id,
         order_date,

@@ -1,28 +1,33 @@
 -- depends_on: {{ ref('customer_segments') }}
 -- depends_on: {{ ref('customer_segment_scores') }}
-{#
+{#-
     The published segments: one row per segmented customer with demographics, segment and sales
-    measures, all as of the as-of date. Built from the `customer_segments` seed that
-    `custseg run` publishes after validating it.
+    measures, all as of the as-of date.
+
+    Small runs publish one row per customer in the customer_segments seed; large runs score
+    every customer in SQL instead (customer_segment_scores): segment_source 'warehouse', set by
+    `custseg run` through the environment variable CUSTSEG_SEGMENT_SOURCE (a var would change
+    dbt's vars and force a full re-parse of the project between its two dbt calls), or as a var.
+    The depends_on lines above declare both, as the ref below names one of them at run time.
 -#}
+{%- set segment_source = var('segment_source', env_var('CUSTSEG_SEGMENT_SOURCE', 'seed')) %}
+{%- if segment_source not in ('seed', 'warehouse') %}
+    {{- exceptions.raise_compiler_error(
+        "segment_source must be 'seed' or 'warehouse', got '" ~ segment_source ~ "'") }}
+{%- endif %}
+{%- set segments_model = 'customer_segment_scores' if segment_source == 'warehouse'
+    else 'customer_segments' %}
+
 with
 
 segments as (
 
-    {#- Small runs publish one row per customer in the customer_segments seed; large runs
-        score every customer in SQL instead: segment_source 'warehouse', set by `custseg run`
-        through the environment variable CUSTSEG_SEGMENT_SOURCE (a var would change dbt's
-        vars and force a full re-parse of the project between its two dbt calls), or as a var. -#}
-    {%- set segment_source = var('segment_source', env_var('CUSTSEG_SEGMENT_SOURCE', 'seed')) %}
-    {%- if segment_source not in ('seed', 'warehouse') %}
-    {{- exceptions.raise_compiler_error(
-        "segment_source must be 'seed' or 'warehouse', got '" ~ segment_source ~ "'") }}
-    {%- endif %}
-    {%- if segment_source == 'warehouse' %}
-    select customer_id, segment_id, segment_name from {{ ref('customer_segment_scores') }}
-    {%- else %}
-    select customer_id, segment_id, segment_name from {{ ref('customer_segments') }}
-    {%- endif %}
+    select
+        customer_id,
+        segment_id,
+        segment_name
+
+    from {{ ref(segments_model) }}
 
 ),
 
@@ -53,12 +58,12 @@ joined as (
         customers.tenure_months,
         segments.segment_id,
         segments.segment_name,
-        definitions.description as segment_description,
+        definitions.segment_description,
         features.count_orders,
         features.total_quantity,
         features.lifetime_revenue,
-        features.first_purchase_date,
-        features.last_purchase_date,
+        features.first_order_date,
+        features.last_order_date,
         features.recency_days,
         features.lifetime_days,
         features.avg_order_value,
@@ -75,11 +80,11 @@ joined as (
 
     from segments
     inner join customers
-        on customers.customer_id = segments.customer_id
+        on segments.customer_id = customers.customer_id
     inner join features
-        on features.customer_id = segments.customer_id
+        on segments.customer_id = features.customer_id
     inner join definitions
-        on definitions.segment_id = segments.segment_id
+        on segments.segment_id = definitions.segment_id
 
 )
 

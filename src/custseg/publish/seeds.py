@@ -45,7 +45,7 @@ def render_segments_csv(
 DEFINITIONS_HEADER = (
     "segment_id",
     "segment_name",
-    "description",
+    "segment_description",
     "naming_score",
     "name_check_rule",
     "name_check_passed",

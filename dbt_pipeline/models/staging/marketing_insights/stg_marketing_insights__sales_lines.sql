@@ -16,9 +16,7 @@ renamed as (
         cast(file_line_number as integer) as sales_line_id,
         {{ raw_text('customerid', kinds) }} as customer_id,
         {{ raw_text('transaction_id', kinds) }} as transaction_id,
-        -- An order is a (customer, transaction) pair: one transaction id can belong to two
-        -- customers in the source system.
-        {{ raw_text('customerid', kinds) }} || '|' || {{ raw_text('transaction_id', kinds) }}
+        {{ order_id(raw_text('customerid', kinds), raw_text('transaction_id', kinds)) }}
             as order_id,
         {{ raw_text('product_sku', kinds) }} as product_sku,
 

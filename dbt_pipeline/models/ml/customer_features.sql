@@ -3,7 +3,11 @@
     (recency_days, count_orders, lifetime_revenue, avg_order_value) and the measures the mart
     reports. Only customers with at least one order before the as-of date appear: a customer
     who never bought has no behaviour to segment.
+
+    The ML step reads these columns by name and type: the model's contract (customer_features.yml)
+    holds them, so counts and day spans are cast to one type on every engine.
 -#}
+
 with
 
 orders as (
@@ -28,10 +32,10 @@ per_customer as (
 
     select
         customer_id,
-        min(order_date) as first_purchase_date,
-        max(order_date) as last_purchase_date,
-        cast(count(*) as {{ dbt.type_bigint() }}) as count_orders,
-        cast(sum(count_sales_lines) as {{ dbt.type_bigint() }}) as count_sales_lines,
+        min(order_date) as first_order_date,
+        max(order_date) as last_order_date,
+        count(*) as count_orders,
+        sum(count_sales_lines) as count_sales_lines,
         sum(total_quantity) as total_quantity,
         sum(order_revenue) as lifetime_revenue
 
@@ -45,14 +49,20 @@ final as (
     select
         per_customer.customer_id,
         as_of.as_of_date,
-        per_customer.first_purchase_date,
-        per_customer.last_purchase_date,
-        {{ dbt.datediff('per_customer.last_purchase_date', 'as_of.as_of_date', 'day') }}
-            as recency_days,
-        {{ dbt.datediff('per_customer.first_purchase_date', 'per_customer.last_purchase_date', 'day') }} + 1
-            as lifetime_days,
-        per_customer.count_orders,
-        per_customer.count_sales_lines,
+        per_customer.first_order_date,
+        per_customer.last_order_date,
+        cast(
+            {{ dbt.datediff('per_customer.last_order_date', 'as_of.as_of_date', 'day') }}
+            as {{ dbt.type_bigint() }}
+        ) as recency_days,
+        cast(
+            {{ dbt.datediff(
+                'per_customer.first_order_date', 'per_customer.last_order_date', 'day'
+            ) }} + 1
+            as {{ dbt.type_bigint() }}
+        ) as lifetime_days,
+        cast(per_customer.count_orders as {{ dbt.type_bigint() }}) as count_orders,
+        cast(per_customer.count_sales_lines as {{ dbt.type_bigint() }}) as count_sales_lines,
         per_customer.total_quantity,
         cast(per_customer.lifetime_revenue as {{ type_amount() }}) as lifetime_revenue,
         cast(per_customer.lifetime_revenue as {{ type_amount() }}) / per_customer.count_orders
@@ -61,7 +71,7 @@ final as (
 
     from per_customer
     inner join customers
-        on customers.customer_id = per_customer.customer_id
+        on per_customer.customer_id = customers.customer_id
     cross join as_of
 
 )

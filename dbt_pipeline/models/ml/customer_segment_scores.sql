@@ -26,12 +26,18 @@ distances as (
         parameters.segment_id,
         parameters.segment_name,
         power(
-            (cast(features.recency_days as {{ type_amount() }}) - parameters.recency_days_mean)
+            (
+                cast(features.recency_days as {{ type_amount() }})
+                - parameters.recency_days_mean
+            )
             / parameters.recency_days_scale - parameters.recency_days_centroid,
             2
         )
         + power(
-            (ln(1 + cast(features.count_orders as {{ type_amount() }})) - parameters.count_orders_mean)
+            (
+                ln(1 + cast(features.count_orders as {{ type_amount() }}))
+                - parameters.count_orders_mean
+            )
             / parameters.count_orders_scale - parameters.count_orders_centroid,
             2
         )
