@@ -134,10 +134,10 @@ def scenario_bad_input(work: Path) -> dict[str, Any]:
     first = invoke("run", "--data-dir", str(data), "--project-dir", str(template), "--json")
     outcomes: dict[str, Any] = {"template": first}
     for name in sorted(test_bad_input.CASES):
-        case_data = base / "case_data"
-        case_project = base / "case_project"
-        shutil.rmtree(case_data, ignore_errors=True)
-        shutil.rmtree(case_project, ignore_errors=True)
+        # A folder per case: DuckDB keeps a database open in this process while a connection
+        # to it lives (dbt's, say), so a reused path could show the previous case's tables.
+        case_data = base / name / "data"
+        case_project = base / name / "project"
         shutil.copytree(data, case_data)
         test_bad_input.copy_project_state(template, case_project)
         test_bad_input.CASES[name].mutate(case_data)
@@ -148,24 +148,34 @@ def scenario_bad_input(work: Path) -> dict[str, Any]:
     return outcomes
 
 
+SCENARIOS = {
+    "real": scenario_real,
+    "sample_csv": lambda work: scenario_sample(work, "sample_csv", "--customers", "2000"),
+    "sample_parquet": lambda work: scenario_sample(
+        work, "sample_parquet", "--customers", "500", "--seed", "7", "--format", "parquet"
+    ),
+    "sample_k_auto": lambda work: scenario_sample(
+        work, "sample_k_auto", "--customers", "1500", "--seed", "9", run=("--k", "auto")
+    ),
+    "bad_input": scenario_bad_input,
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write.")
     parser.add_argument(
         "--work", type=Path, default=Path("/tmp/custseg-behaviour-snapshot"), help="Scratch folder."
     )
+    parser.add_argument(
+        "--only", choices=sorted(SCENARIOS), action="append", help="Run only these scenarios."
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     snapshot = {
-        "real": scenario_real(args.work),
-        "sample_csv": scenario_sample(args.work, "sample_csv", "--customers", "2000"),
-        "sample_parquet": scenario_sample(
-            args.work, "sample_parquet", "--customers", "500", "--seed", "7", "--format", "parquet"
-        ),
-        "sample_k_auto": scenario_sample(
-            args.work, "sample_k_auto", "--customers", "1500", "--seed", "9", run=("--k", "auto")
-        ),
-        "bad_input": scenario_bad_input(args.work),
+        name: scenario(args.work)
+        for name, scenario in SCENARIOS.items()
+        if not args.only or name in args.only
     }
     args.out.write_text(json.dumps(snapshot, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"Snapshot written to {args.out}")
