@@ -22,7 +22,8 @@ from custseg.settings import OPTIONS, SAMPLE_CUSTOMERS, SAMPLE_FORMAT, SAMPLE_SE
 EXIT_CODES_HELP = """\b
 Exit codes: 0 success; 1 unexpected error; 2 bad option or config; 3 bad or insufficient
 input data; 4 model error; 5 publishing or dbt test failure (nothing was published);
-6 another run holds the warehouse."""
+6 another process holds the project, the warehouse or a table it needs; 7 a file or folder
+cannot be written or read (disk full, permission denied); 130 interrupted (Ctrl-C, SIGTERM)."""
 
 GENERATE_SAMPLE_EXIT_CODES_HELP = """\b
 Exit codes: 0 success; 1 unexpected error (e.g. the folder cannot be written); 2 bad option

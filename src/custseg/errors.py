@@ -55,9 +55,15 @@ class DbtError(CustsegError):
 
 
 class LockError(CustsegError):
-    """Another custseg run holds the lock on this project or DuckDB file."""
+    """Another process holds what the run needs: the project, the DuckDB file, a locked table."""
 
     exit_code = 6
+
+
+class StorageError(CustsegError):
+    """A file or folder could not be read or written: disk full, permission denied, read-only."""
+
+    exit_code = 7
 
 
 def first_line(exc: BaseException) -> str:
