@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "publish": {"errors", "catalogue", "settings", "warehouses", "dbt", "model"},
     "report": {"errors", "catalogue", "settings", "warehouses", "model", "publish"},
     "progress": set(),
+    "run_result": {"ingest", "warehouses", "dbt"},
     "pipeline": {
         "errors",
         "catalogue",
@@ -45,8 +46,19 @@ ALLOWED: dict[str, set[str]] = {
         "model",
         "publish",
         "report",
+        "run_result",
     },
-    "cli": {"errors", "settings", "config_file", "pipeline", "progress", "sample"},
+    "cli_options": {"settings"},
+    "cli": {
+        "errors",
+        "settings",
+        "config_file",
+        "pipeline",
+        "progress",
+        "run_result",
+        "sample",
+        "cli_options",
+    },
     "__init__": set(),
 }
 

@@ -423,9 +423,9 @@ def stop_after_load(server: Server) -> Any:
 
 def stop_while_publishing(server: Server) -> Any:
     """Stop the server once the last good tables are kept, as dbt starts to publish."""
-    import custseg.publish.publication
+    import custseg.pipeline
 
-    run_dbt = custseg.publish.publication.run_dbt
+    run_dbt = custseg.pipeline.run_dbt
     calls = []
 
     def stop_then_build(*args: Any) -> Any:
@@ -434,7 +434,7 @@ def stop_while_publishing(server: Server) -> Any:
         calls.append(args)
         return run_dbt(*args)
 
-    return ("custseg.publish.publication.run_dbt", stop_then_build)
+    return ("custseg.pipeline.run_dbt", stop_then_build)
 
 
 def test_a_postgres_server_stopped_mid_run_fails_clearly_and_publishes_nothing(

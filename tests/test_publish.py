@@ -8,11 +8,11 @@ import duckdb
 import pytest
 
 from custseg.catalogue import SEGMENT_NAMES
-from custseg.dbt.runner import invocation_for
+from custseg.dbt.runner import invocation_for, run_dbt
 from custseg.errors import PublishError
 from custseg.pipeline import run_pipeline
 from custseg.publish.atomic import write_bytes_atomic
-from custseg.publish.publication import publish_seeds
+from custseg.publish.publication import publication
 from custseg.publish.seeds import render_segments_csv
 from custseg.publish.validation import validate_segments_csv
 from custseg.sample import generate_sample_data
@@ -98,12 +98,19 @@ def test_a_seed_failing_a_dbt_test_is_rolled_back_and_the_mart_kept(
     # Passes the CSV shape but names a customer the warehouse does not know: only dbt's
     # relationships test can catch it.
     bad = good_seed + b"ghost-customer,2,Occasional Shoppers\n"
-    with open_warehouse(config) as warehouse, pytest.raises(PublishError) as caught:
-        seed = {config.layout.segments_seed_path: bad}
-        publish_seeds(warehouse, invocation_for(config, warehouse), seed)
+    seed_path = config.layout.segments_seed_path
+    with (
+        open_warehouse(config) as warehouse,
+        pytest.raises(PublishError) as caught,
+        publication(config.layout, warehouse, [seed_path]) as published,
+    ):
+        published.replace_now(seed_path, bad)
+        run_dbt(invocation_for(config, warehouse), "build", "--select", "customer_segments+")
     message = str(caught.value)
     assert "relationships_customer_segments_customer_id" in message
-    assert "previous customer_segments.csv were restored" in message
+    assert caught.value.__notes__ == [
+        "The previous seeds, tables, model, metrics and report were put back."
+    ]
 
     assert config.layout.segments_seed_path.read_bytes() == good_seed
     assert {p.name: p.read_bytes() for p in config.layout.output_dir.iterdir()} == outputs

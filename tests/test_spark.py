@@ -21,12 +21,12 @@ import pytest
 from click.testing import CliRunner
 
 import custseg.features
-import custseg.publish.publication
+import custseg.pipeline
 from custseg.cli import cli
 from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
 from custseg.pipeline import RunResult
-from custseg.publish.publication import LAST_GOOD_SUFFIX, kept_for_rollback
-from custseg.settings import resolve_settings
+from custseg.publish.publication import LAST_GOOD_SUFFIX, publication
+from custseg.settings import ProjectLayout, resolve_settings
 from custseg.warehouses.spark_warehouse import (
     DRIVER_MEMORY_ENV,
     SCHEMA_ENV,
@@ -105,7 +105,7 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRun]:
             with pytest.MonkeyPatch.context() as spy:
                 # Every module of a run that calls dbt: the features and the publication.
                 spy.setattr(custseg.features, "run_dbt", recording_run_dbt)
-                spy.setattr(custseg.publish.publication, "run_dbt", recording_run_dbt)
+                spy.setattr(custseg.pipeline, "run_dbt", recording_run_dbt)
                 result = CliRunner().invoke(
                     cli,
                     ["run", "--data-dir", str(data_dir), "--project-dir", str(root)]
@@ -363,14 +363,14 @@ def test_the_last_good_mart_is_put_back_after_a_failed_publish(spark_run: SparkR
     mart = "select * from {schema}.fct_customer_segments order by customer_id"
     before = spark_rows(spark_run, mart)
     copy = "fct_customer_segments" + LAST_GOOD_SUFFIX
-    invocation = DbtInvocation(spark_run.project_root / "dbt_pipeline", "spark")
+    layout = ProjectLayout(spark_run.project_root)
     kept = ("fct_customer_segments",)
-    with kept_for_rollback(warehouse, invocation, [], kept):
+    with publication(layout, warehouse, [], kept):
         assert warehouse.table_exists(copy)
     assert not warehouse.table_exists(copy)
     with (
         pytest.raises(RuntimeError, match="failed publish"),
-        kept_for_rollback(warehouse, invocation, [], kept),
+        publication(layout, warehouse, [], kept),
     ):
         # What a failed rebuild may leave: the mart gone or half written.
         warehouse.execute(f"drop table {warehouse.relation('fct_customer_segments')}")

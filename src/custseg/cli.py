@@ -8,74 +8,26 @@ and the defaults (:func:`custseg.config_file.settings_from`).
 from __future__ import annotations
 
 import json
+import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from custseg import __version__
+from custseg.cli_options import (
+    CONFIG_OPTION,
+    EXIT_CODES_HELP,
+    GENERATE_SAMPLE_EXIT_CODES_HELP,
+    JSON_OPTION,
+    QUIET_OPTION,
+    WAREHOUSE_OPTIONS,
+    options,
+    setting,
+)
 from custseg.errors import CustsegError
-from custseg.settings import OPTIONS, SAMPLE_CUSTOMERS, SAMPLE_FORMAT, SAMPLE_SEED, default_of
-
-EXIT_CODES_HELP = """\b
-Exit codes: 0 success; 1 unexpected error; 2 bad option or config; 3 bad or insufficient
-input data; 4 model error; 5 publishing or dbt test failure (nothing was published);
-6 another process holds the project, the warehouse or a table it needs; 7 a file or folder
-cannot be written or read (disk full, permission denied); 130 interrupted (Ctrl-C, SIGTERM)."""
-
-GENERATE_SAMPLE_EXIT_CODES_HELP = """\b
-Exit codes: 0 success; 1 unexpected error (e.g. the folder cannot be written); 2 bad option
-(e.g. --customers 0)."""
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def setting(name: str, help_text: str | None = None) -> Callable[[F], F]:
-    """The command line option of setting ``name``: its flag, help, variable and default."""
-    option = OPTIONS[name]
-    default = default_of(name)
-    shown = "" if default is None or option.is_flag else f"; default {default}"
-    text = f"{help_text or option.help} (env {option.env}{shown})"
-    if option.is_flag:
-        return click.option(option.flag, name, is_flag=True, default=None, help=text)
-    return click.option(
-        option.flag,
-        name,
-        type=click.Path(path_type=Path) if option.is_path else str,
-        default=None,
-        metavar=option.metavar,
-        help=text,
-    )
-
-
-CONFIG_OPTION = click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="CUSTSEG_CONFIG",
-    default=None,
-    help="custseg.toml with run settings ([run]) and your file names, columns and date formats "
-    "([inputs]); see custseg.example.toml. Options given here, then CUSTSEG_* variables, "
-    "override it (env CUSTSEG_CONFIG).",
-)
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-QUIET_OPTION = click.option(
-    "--quiet", is_flag=True, help="Print nothing but errors (and --json output)."
-)
-WAREHOUSE_OPTIONS = (setting("project_dir"), setting("duckdb_path"), setting("target"))
-
-
-def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
-    """Apply ``decorators`` in the order given (the order --help lists them)."""
-
-    def apply(function: F) -> F:
-        for decorator in reversed(decorators):
-            function = decorator(function)
-        return function
-
-    return apply
+from custseg.settings import OPTIONS, SAMPLE_CUSTOMERS, SAMPLE_FORMAT, SAMPLE_SEED
 
 
 def _fail(error: CustsegError) -> None:
@@ -84,7 +36,28 @@ def _fail(error: CustsegError) -> None:
     sys.exit(error.exit_code)
 
 
-@click.group(epilog=EXIT_CODES_HELP)
+class InterruptibleGroup(click.Group):
+    """Ctrl-C and SIGTERM (see :func:`main`) end a command with exit code 130 and a sentence.
+
+    An interruption inside a publication has already put the previous publication back by the
+    time it reaches here (:mod:`custseg.publish.publication`); its notes say so.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as interruption:
+            # A publication adds what it put back; before one started nothing had changed.
+            notes = list(getattr(interruption, "__notes__", ())) or ["Nothing was published."]
+            by = f" ({interruption})" if str(interruption) else ""
+            click.secho("\n".join([f"Interrupted{by}.", *notes]), fg="red", err=True)
+            sys.exit(INTERRUPTED_EXIT_CODE)
+
+
+INTERRUPTED_EXIT_CODE = 130
+
+
+@click.group(cls=InterruptibleGroup, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="custseg")
 def cli() -> None:
     """Machine-learned, named, tested customer segments inside your dbt project.
@@ -121,8 +94,9 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
         custseg run --config custseg.toml   # your own files: see custseg.example.toml
     """
     from custseg.config_file import settings_from
-    from custseg.pipeline import result_as_dict, run_pipeline
+    from custseg.pipeline import run_pipeline
     from custseg.progress import StepProgress
+    from custseg.run_result import result_as_dict
 
     progress = StepProgress(enabled=not quiet and not as_json)
     try:
@@ -261,7 +235,7 @@ def report(
         settings, _ = settings_from(config_file, given)
         with progress:
             progress("Reading fct_customer_segments and the model, drawing the report")
-            path = report_pipeline(settings, out_path)
+            path = report_pipeline(settings, out_path, progress=progress)
     except CustsegError as error:
         _fail(error)
         return
@@ -269,6 +243,34 @@ def report(
         click.echo(json.dumps({"report_path": str(path)}, indent=2))
     elif not quiet:
         click.echo(f"Report: {path}")
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@options(CONFIG_OPTION, *WAREHOUSE_OPTIONS, JSON_OPTION, QUIET_OPTION)
+def recover(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> None:
+    """Repair a publication that a killed run left half done, and say what was done.
+
+    A run killed (kill -9, power cut, full disk) while publishing leaves a journal; this rolls
+    the publication back or completes it, so every published file and table is the previous
+    one or the new one. Every other command does this first; use this to repair at once.
+
+    \b
+    Example:
+        custseg recover
+    """
+    from custseg.config_file import settings_from
+    from custseg.pipeline import recover_pipeline
+
+    try:
+        settings, _ = settings_from(config_file, given)
+        found = recover_pipeline(settings)
+    except CustsegError as error:
+        _fail(error)
+        return
+    if as_json:
+        click.echo(json.dumps({"repaired": found}, indent=2))
+    elif not quiet:
+        click.echo(found or "Nothing to repair: no publication was left half done.")
 
 
 @cli.command("generate-sample", epilog=GENERATE_SAMPLE_EXIT_CODES_HELP)
@@ -339,5 +341,14 @@ def generate_sample(
 
 
 def main() -> None:
-    """Entry point of the ``custseg`` console script."""
+    """Entry point of the ``custseg`` console script.
+
+    SIGTERM (a scheduler stopping the job, ``docker stop``, ``kill``) is handled like Ctrl-C:
+    the command stops where it is, puts the previous publication back and exits 130.
+    """
+    signal.signal(signal.SIGTERM, _interrupt)
     cli()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)

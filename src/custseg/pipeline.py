@@ -2,39 +2,39 @@
 
 Each command of the CLI is one function here, a short list of stages that live in their own
 packages (``ingest`` through the warehouse, ``features``, ``model``, ``publish``, ``report``).
-Nothing is published until every check has passed: the model, metrics and segments CSV in
-``ml_pipeline/models`` and the seeds in ``dbt_pipeline/seeds`` keep their last good contents when
-any step fails.
+Nothing is published until every check has passed, and then everything is published as one
+unit (:func:`custseg.publish.publication.publication`): the seeds in ``dbt_pipeline/seeds``, the
+tables dbt builds from them, and the segments CSV, model, metrics and report in
+``ml_pipeline/models`` are all the previous ones or all the new ones. Every command first repairs
+a publication a killed run left half done (:func:`repair_interrupted_publication`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from custseg.catalogue import SEGMENT_NAMES
-from custseg.dbt.runner import DbtNodeResult, invocation_for
+from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
 from custseg.errors import ConfigError
 from custseg.features import CustomerFeatures, build_features, read_customer_features
-from custseg.ingest.layout import LoadedTable
 from custseg.ingest.mapping import InputSpec
 from custseg.ingest.staging import repair_messages
 from custseg.model.evaluation import KSelection
 from custseg.model.fitting import FittedSegments, Progress, choose_k, fit_segments, silent
 from custseg.model.model_file import (
+    canonical_json,
     fingerprint_features,
     library_versions,
     load_model,
     load_previous_model,
     model_document,
 )
-from custseg.publish.atomic import write_bytes_atomic, write_json_atomic
+from custseg.publish.atomic import write_json_atomic
+from custseg.publish.journal import recover
 from custseg.publish.locking import exclusive_run_lock
-from custseg.publish.publication import publish_seeds
+from custseg.publish.publication import Publication, publication
 from custseg.publish.seeds import (
     SEGMENTS_HEADER_LINE,
     render_model_parameters_csv,
@@ -42,53 +42,10 @@ from custseg.publish.seeds import (
     render_segments_csv,
 )
 from custseg.publish.validation import validate_segments_csv
-from custseg.report import ReportError, build_report, read_json
+from custseg.report import ReportError, build_report, read_json, report_page
+from custseg.run_result import RunResult, StageClock, summarize_mart
 from custseg.settings import N_INIT, SILHOUETTE_SAMPLE_SIZE, Settings
 from custseg.warehouses import Warehouse, open_warehouse
-
-
-@dataclass(frozen=True)
-class SegmentSummary:
-    """One line of the run summary."""
-
-    segment_id: int
-    segment_name: str
-    customers: int
-    customer_share: float
-    revenue: float
-    revenue_share: float
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What a run produced and where it put it."""
-
-    as_of_date: dt.date
-    n_customers: int
-    n_segments: int
-    loaded_tables: list[LoadedTable]
-    segments: list[SegmentSummary]
-    silhouette: float | None
-    # Messages the user should read: unsupported names, changed segment definitions.
-    warnings: list[str]
-    # How the new segments relate to the previously published model (None on a first run).
-    matching: dict | None
-    # True when customers were scored in SQL instead of passing through the customer_segments seed.
-    segments_scored_in_warehouse: bool
-    # Wall seconds per stage (load, features, fit, publish, outputs) and dbt node time sums.
-    stage_seconds: dict[str, float]
-    # Where the data lives ("DuckDB file ...", "PostgreSQL ...").
-    warehouse: str
-    # The DuckDB file when the target is duckdb, else None.
-    duckdb_path: Path | None
-    seed_path: Path
-    segments_path: Path
-    model_path: Path
-    metrics_path: Path
-    # The HTML report, or None when it could not be drawn (see warnings).
-    report_path: Path | None = None
-    # What custseg repaired or noted in the input files, with counts (see custseg.ingest).
-    repairs: list[str] = field(default_factory=list)
 
 
 def run_pipeline(
@@ -100,6 +57,7 @@ def run_pipeline(
     clock = StageClock()
     layout = settings.layout
     with opened(settings) as warehouse:
+        repaired = repair_interrupted_publication(settings, warehouse, progress)
         previous, model_warnings = load_previous_model(layout.model_path)
         progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
         loaded = warehouse.load_raw(settings.data_dir, inputs)
@@ -113,14 +71,24 @@ def run_pipeline(
             "Publishing the seeds, scoring customers in SQL and building fct_customer_segments"
         )
         in_warehouse = len(features.customer_ids) > settings.seed_max_customers
-        segments_csv, dbt_results = publish(settings, warehouse, features, fitted, in_warehouse)
-        clock.record_dbt(dbt_results)
-        clock.lap("publish")
-        progress("Writing the segments CSV, model, metrics and HTML report")
-        warnings = model_warnings + fitted.warnings
-        report_path = write_outputs(
-            settings, warehouse, features, fitted, segments_csv, in_warehouse, warnings
-        )
+        warnings = repaired + model_warnings + fitted.warnings
+        with publication(layout, warehouse, published_paths(settings, fitted)) as published:
+            segments_csv, dbt_results = publish(
+                settings, warehouse, features, fitted, in_warehouse, published
+            )
+            clock.record_dbt(dbt_results)
+            clock.lap("publish")
+            progress("Writing the segments CSV, model, metrics and HTML report")
+            report_path = stage_outputs(
+                settings,
+                warehouse,
+                features,
+                fitted,
+                segments_csv,
+                in_warehouse,
+                warnings,
+                published,
+            )
         segments = summarize_mart(warehouse)
         clock.lap("outputs")
         return RunResult(
@@ -154,6 +122,7 @@ def evaluate_pipeline(
     Nothing is published.
     """
     with opened(settings) as warehouse:
+        repair_interrupted_publication(settings, warehouse, progress)
         if settings.data_dir is not None:
             progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
             warehouse.load_raw(settings.data_dir, inputs)
@@ -167,11 +136,13 @@ def evaluate_pipeline(
     return selection, path
 
 
-def report_pipeline(settings: Settings, out_path: Path | None = None) -> Path:
+def report_pipeline(
+    settings: Settings, out_path: Path | None = None, progress: Progress = silent
+) -> Path:
     """Write the report of the published segments (default: beside the model) and return it.
 
-    The run lock is held while reading, so a report never mixes a half-published run with the
-    previous one.
+    The run locks are held while reading, and a publication a killed run left half done is
+    repaired first, so a report never mixes a half-published run with the previous one.
 
     Raises
     ------
@@ -181,15 +152,18 @@ def report_pipeline(settings: Settings, out_path: Path | None = None) -> Path:
         The model file is damaged, edited or from an incompatible version.
     """
     layout = settings.layout
-    if not layout.model_path.exists():
-        raise ReportError(f"No published model at {layout.model_path}: run `custseg run` first.")
     # Opening a missing DuckDB file would create an empty one.
     if settings.target == "duckdb" and not (settings.duckdb_path and settings.duckdb_path.exists()):
         raise ReportError(
             f"No DuckDB warehouse at {settings.duckdb_path}: run `custseg run` first, or pass "
             "the --duckdb-path it used."
         )
-    with open_warehouse(settings) as warehouse, exclusive_run_lock(warehouse.lock_path):
+    with opened(settings) as warehouse:
+        repair_interrupted_publication(settings, warehouse, progress)
+        if not layout.model_path.exists():
+            raise ReportError(
+                f"No published model at {layout.model_path}: run `custseg run` first."
+            )
         _, document = load_model(layout.model_path)
         return build_report(
             document,
@@ -198,6 +172,13 @@ def report_pipeline(settings: Settings, out_path: Path | None = None) -> Path:
             out_path or layout.report_path,
             _saved_k_selection(layout.k_selection_path),
         )
+
+
+def recover_pipeline(settings: Settings, progress: Progress = silent) -> str | None:
+    """Repair a publication a killed run left half done; return what was done (None: nothing)."""
+    with opened(settings) as warehouse:
+        found = repair_interrupted_publication(settings, warehouse, progress)
+    return found[0] if found else None
 
 
 # ------------------------------------------------------------------------------ the stages
@@ -214,14 +195,44 @@ def opened(settings: Settings) -> Iterator[Warehouse]:
         yield warehouse
 
 
+def repair_interrupted_publication(
+    settings: Settings, warehouse: Warehouse, progress: Progress
+) -> list[str]:
+    """Roll back or complete a publication a killed run left half done (see
+    :func:`custseg.publish.journal.recover`); say what was found, as a one-item list."""
+    found = recover(settings.layout.journal_path, settings.layout.root, warehouse)
+    if found is None:
+        return []
+    progress(found)
+    return [found]
+
+
+def published_paths(settings: Settings, fitted: FittedSegments) -> list[Path]:
+    """Every file a run publishes: the seeds, then the ML step's outputs."""
+    layout = settings.layout
+    paths = [
+        layout.segments_seed_path,
+        layout.definitions_seed_path,
+        layout.parameters_seed_path,
+        layout.segments_path,
+        layout.model_path,
+        layout.metrics_path,
+        layout.report_path,
+    ]
+    if fitted.selection is not None:
+        paths.append(layout.k_selection_path)
+    return paths
+
+
 def publish(
     settings: Settings,
     warehouse: Warehouse,
     features: CustomerFeatures,
     fitted: FittedSegments,
     in_warehouse: bool,
+    published: Publication,
 ) -> tuple[bytes, list[DbtNodeResult]]:
-    """Validate the segments and publish the seeds with the mart built on them, all or nothing.
+    """Validate the segments, replace the seeds and build them and everything downstream.
 
     Large runs (``in_warehouse``) publish no per-customer seed: the warehouse scores everyone.
     Returns the validated segments CSV and dbt's node results.
@@ -244,10 +255,13 @@ def publish(
     invocation = invocation_for(
         settings, warehouse, segment_source="warehouse" if in_warehouse else "seed"
     )
-    return segments_csv, publish_seeds(warehouse, invocation, seeds)
+    for path, data in seeds.items():
+        published.replace_now(path, data)
+    selectors = [f"{path.stem}+" for path in seeds]
+    return segments_csv, run_dbt(invocation, "build", "--select", *selectors)
 
 
-def write_outputs(
+def stage_outputs(
     settings: Settings,
     warehouse: Warehouse,
     features: CustomerFeatures,
@@ -255,31 +269,33 @@ def write_outputs(
     segments_csv: bytes,
     in_warehouse: bool,
     warnings: list[str],
+    published: Publication,
 ) -> Path | None:
-    """Write the segments CSV, the model, its metrics, the k evidence and the report.
+    """Stage the segments CSV, the model, its metrics, the k evidence and the report.
 
-    Returns the report's path, or None when it could not be drawn (a warning says why: the
-    segments are published, so a report must not fail the run).
+    Returns the report's path, or None when it could not be drawn (a warning says why, and the
+    previous report, which describes the previous segments, is removed with the commit).
     """
     layout = settings.layout
-    write_bytes_atomic(layout.segments_path, segments_csv)
+    published.stage(layout.segments_path, segments_csv)
     document = model_document(
         fitted.segmenter, metadata=model_metadata(settings, features, fitted, in_warehouse)
     )
-    write_json_atomic(layout.model_path, document)
-    write_json_atomic(layout.metrics_path, fitted.metrics)
+    published.stage(layout.model_path, canonical_json(document).encode("utf-8"))
+    published.stage(layout.metrics_path, canonical_json(fitted.metrics).encode("utf-8"))
     if fitted.selection is not None:
-        write_json_atomic(layout.k_selection_path, fitted.selection.to_dict())
-    k_selection = (
-        fitted.selection.to_dict()
-        if fitted.selection is not None
-        else _saved_k_selection(layout.k_selection_path)
-    )
+        k_selection = fitted.selection.to_dict()
+        published.stage(layout.k_selection_path, canonical_json(k_selection).encode("utf-8"))
+    else:
+        k_selection = _saved_k_selection(layout.k_selection_path)
     try:
-        return build_report(document, fitted.metrics, warehouse, layout.report_path, k_selection)
+        page = report_page(document, fitted.metrics, warehouse, k_selection)
     except ReportError as error:
-        warnings.append(f"the HTML report was not written: {error}")
+        warnings.append(f"the HTML report was not written (the previous one was removed): {error}")
+        published.stage(layout.report_path, None)
         return None
+    published.stage(layout.report_path, page)
+    return layout.report_path
 
 
 def model_metadata(
@@ -306,68 +322,6 @@ def model_metadata(
         "library_versions": library_versions(),
         "matching_previous_model": fitted.match.to_dict() if fitted.match else None,
     }
-
-
-def summarize_mart(warehouse: Warehouse) -> list[SegmentSummary]:
-    """Customers and revenue per segment, read from the published mart.
-
-    Revenue is summed as an exact decimal: a floating point sum depends on the order the engine
-    adds the rows in, which differs between engines and between layouts of the same data.
-    """
-    rows = warehouse.fetch(
-        "select segment_id, segment_name, count(*) as customers, "
-        "sum(cast(lifetime_revenue as decimal(38, 10))) as revenue "
-        f"from {warehouse.relation('fct_customer_segments')} "
-        "group by segment_id, segment_name order by segment_id"
-    )
-    total_customers = sum(row[2] for row in rows) or 1
-    total_revenue = float(sum(row[3] for row in rows)) or 1.0
-    return [
-        SegmentSummary(
-            segment_id=int(segment_id),
-            segment_name=str(name),
-            customers=int(customers),
-            customer_share=customers / total_customers,
-            revenue=float(revenue),
-            revenue_share=float(revenue) / total_revenue,
-        )
-        for segment_id, name, customers, revenue in rows
-    ]
-
-
-def result_as_dict(result: RunResult) -> dict:
-    """A JSON-ready view of a run result."""
-    payload = asdict(result)
-    payload["as_of_date"] = result.as_of_date.isoformat()
-    for key in ("duckdb_path", "seed_path", "segments_path", "model_path", "metrics_path"):
-        payload[key] = None if payload[key] is None else str(payload[key])
-    payload["report_path"] = None if result.report_path is None else str(result.report_path)
-    payload["loaded_tables"] = [
-        {"table": t.table_name, "source": str(t.source_path), "rows": t.row_count}
-        for t in result.loaded_tables
-    ]
-    return payload
-
-
-class StageClock:
-    """Wall seconds of each stage of a run, and dbt's own time inside publishing."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        """Close ``stage``: the seconds since the previous lap."""
-        now = time.perf_counter()
-        self.seconds[stage] = round(now - self._last, 3)
-        self._last = now
-
-    def record_dbt(self, results: Sequence[DbtNodeResult]) -> None:
-        """dbt's own time on seeds, scoring and mart, and on their tests."""
-        for stage, kinds in (("seeds_scoring_mart", {"model", "seed"}), ("tests", {"test"})):
-            self.seconds[f"publish_dbt_{stage}"] = round(
-                sum(r.execution_time for r in results if r.resource_type in kinds), 3
-            )
 
 
 def _saved_k_selection(path: Path) -> Mapping | None:

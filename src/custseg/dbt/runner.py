@@ -109,15 +109,23 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
     from dbt.cli.main import dbtRunner  # imported late: dbt's import costs most of a second
 
     overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
-    global_flags = ["--quiet"] if invocation.quiet else []
+    # Quiet: dbt prints nothing (custseg says what failed, from the node results), and its log
+    # file keeps everything. "--quiet" alone still prints errors, and a stack trace for an
+    # interruption (Ctrl-C, SIGTERM), which custseg reports in one sentence of its own.
+    global_flags = ["--log-level", "none", "--log-level-file", "debug"] if invocation.quiet else []
     argv = global_flags + invocation.command_line(command, args)
     with _environment(overrides):
         outcome = dbtRunner().invoke(argv)
+    if isinstance(outcome.exception, KeyboardInterrupt):
+        # dbtRunner returns every exception, Ctrl-C and SIGTERM (see custseg.cli) included;
+        # an interruption stays one, so the run stops as interrupted rather than as failed.
+        raise outcome.exception
 
     results = _node_results(outcome.result)
     failed = [result for result in results if result.status in _FAILED_STATUSES]
     if failed or not outcome.success:
-        raise DbtError(_failure_message(command, outcome.exception, failed))
+        message = _failure_message(command, outcome.exception, failed)
+        raise DbtError(f"{message}\n  dbt's log: {invocation.project_dir / 'logs' / 'dbt.log'}")
     return results
 
 

@@ -31,7 +31,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
@@ -39,7 +39,7 @@ def write_json_atomic(path: Path, payload: dict) -> None:
     write_bytes_atomic(path, canonical_json(payload).encode("utf-8"))
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     """Persist the rename itself where the platform allows it (POSIX); best effort."""
     try:
         fd = os.open(directory, os.O_RDONLY)

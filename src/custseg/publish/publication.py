@@ -1,120 +1,165 @@
-"""Publishing is one unit: the new seeds and the mart they build, or the last good ones.
+"""Publishing is one unit: every published file and table is the previous one or the new one.
 
 A run publishes by replacing the seed files (``customer_segments``, ``segment_definitions``,
-``segment_model_parameters``) and running one ``dbt build`` of them and everything downstream,
-tests included. ``dbt build`` replaces ``fct_customer_segments`` (and the SQL scores it reads)
-before it tests them, so a test failing on the new mart would otherwise leave the failed version
-in place. :func:`kept_for_rollback` therefore keeps both what the files held and what the tables
-held, and puts both back together when anything fails: a seed test, a mart test, the engine, or
-an interruption.
+``segment_model_parameters``), running one ``dbt build`` of them and everything downstream, tests
+included, and then writing the segments CSV, the model, its metrics, the k evidence and the report.
+:func:`publication` wraps all of it in a journal (:mod:`custseg.publish.journal`):
 
-The tables are kept as plain copies named ``<table>__custseg_last_good`` beside the originals.
-Copying, not renaming, keeps the mart readable throughout on a server engine; it costs about 1 s
-for a million customers on DuckDB. A run killed in between leaves a copy behind, which the next
-run replaces.
+- before anything changes, the previous files and tables are kept (hard links and table copies);
+- the seeds are replaced and built; the other outputs are staged beside their final names;
+- one atomic rename of the journal commits; the staged files are then renamed into place.
+
+Anything that goes wrong before the commit (a dbt test failing on the new seeds or on the new mart
+itself, the engine going away, a full disk, an unwritable file, Ctrl-C or SIGTERM) puts every
+previous file and table back. A kill -9 or a power cut leaves the journal, and the next custseg
+command finishes the job (:func:`custseg.publish.journal.recover`) before doing anything else.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
-from custseg.errors import DbtError, PublishError
+from custseg.errors import DbtError, PublishError, first_line
 from custseg.publish.atomic import write_bytes_atomic
+from custseg.publish.journal import (
+    LAST_GOOD_SUFFIX,
+    Journal,
+    JournalFile,
+    JournalWriter,
+    complete,
+    keep_previous_file,
+    relative_name,
+    roll_back,
+    staged_path,
+)
+from custseg.settings import ProjectLayout
 from custseg.warehouses import Warehouse
 
-#: Tables a run publishes through dbt, kept as a set: the mart and the SQL scores it reads.
-PUBLISHED_TABLES = ("fct_customer_segments", "customer_segment_scores")
-LAST_GOOD_SUFFIX = "__custseg_last_good"
+#: Tables a run publishes through dbt: the three seeds, the SQL scores and the mart.
+PUBLISHED_TABLES = (
+    "customer_segments",
+    "segment_definitions",
+    "segment_model_parameters",
+    "customer_segment_scores",
+    "fct_customer_segments",
+)
+
+#: What a failed or interrupted publication says once everything previous is back.
+PUT_BACK = "The previous seeds, tables, model, metrics and report were put back."
+
+__all__ = ["LAST_GOOD_SUFFIX", "PUBLISHED_TABLES", "Publication", "publication"]
 
 
-def publish_seeds(
-    warehouse: Warehouse, invocation: DbtInvocation, files: Mapping[Path, bytes]
-) -> list[DbtNodeResult]:
-    """Replace the seed files and build them and everything downstream, with tests.
+class Publication:
+    """The files of a publication in progress (see :func:`publication`)."""
 
-    On any failure the previous seed files and the last good published tables are put back
-    (see :func:`kept_for_rollback`); ``fct_customer_segments`` is not rebuilt when a test of a
-    seed fails.
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._paths = {Path(path) for path in paths}
+        self.removed: set[Path] = set()
+
+    def replace_now(self, path: Path, data: bytes) -> None:
+        """Write ``data`` into ``path`` at once (the seeds dbt is about to build)."""
+        write_bytes_atomic(self._listed(path), data)
+
+    def stage(self, path: Path, data: bytes | None) -> None:
+        """Write ``data`` for ``path`` at the commit; None removes the file at the commit."""
+        path = self._listed(path)
+        if data is None:
+            self.removed.add(path)
+        else:
+            self.removed.discard(path)
+            write_bytes_atomic(staged_path(path), data)
+
+    def _listed(self, path: Path) -> Path:
+        path = Path(path)
+        if path not in self._paths:
+            raise ValueError(f"{path} is not a file of this publication")
+        return path
+
+
+@contextlib.contextmanager
+def publication(
+    layout: ProjectLayout,
+    warehouse: Warehouse,
+    paths: Sequence[Path],
+    tables: Sequence[str] = PUBLISHED_TABLES,
+) -> Iterator[Publication]:
+    """Publish ``paths`` (files) and ``tables`` (built by dbt inside the block) as one unit.
+
+    The block replaces seeds with :meth:`Publication.replace_now`, builds the tables, and stages
+    every other file with :meth:`Publication.stage`. Leaving the block commits; an exception puts
+    every previous file and table back and is re-raised (a dbt failure as a
+    :class:`PublishError` saying so). Tables that did not exist before (a first run) are dropped
+    then: a failed first run has nothing to return to.
 
     Raises
     ------
     PublishError
-        dbt failed (a test, a model, the engine); the message names what failed and what was
-        restored.
+        dbt failed (a test, a model, the engine); the message names what failed.
     """
-    with kept_for_rollback(warehouse, invocation, list(files)):
-        for path, data in files.items():
-            write_bytes_atomic(path, data)
-        selectors = [f"{path.stem}+" for path in files]
-        return run_dbt(invocation, "build", "--select", *selectors)
-
-
-@contextlib.contextmanager
-def kept_for_rollback(
-    warehouse: Warehouse,
-    invocation: DbtInvocation,
-    seed_files: Sequence[Path],
-    tables: Sequence[str] = PUBLISHED_TABLES,
-) -> Iterator[None]:
-    """Keep the seed files and the published tables; on an exception put both back, re-raise.
-
-    Tables that do not exist yet (a first run) are not kept: a failed first run has no last good
-    mart to return to. A dbt failure is re-raised as a :class:`PublishError` saying what was put
-    back; if the engine itself is gone, the error gets a note naming the kept copies.
-    """
-    previous = {path: path.read_bytes() if path.exists() else None for path in seed_files}
-    kept = [name for name in tables if warehouse.table_exists(name)]
-    for name in kept:
-        warehouse.copy_table(name, name + LAST_GOOD_SUFFIX)
+    root = layout.root
+    writer = JournalWriter(
+        layout.journal_path,
+        root,
+        Journal(
+            state="preparing",
+            warehouse=warehouse.describe(),
+            files=tuple(
+                JournalFile(relative_name(path, root), existed=Path(path).exists())
+                for path in paths
+            ),
+            tables=tuple(tables),
+        ),
+    )
+    writer.advance("preparing")
+    files = Publication(paths)
     try:
-        yield
-    except BaseException as error:
-        restored = _restore_files(previous)
-        if not isinstance(error, DbtError):
-            _restore_tables(warehouse, kept, error)
-            raise
-        note = _reload_seeds(invocation, restored)
-        failure = PublishError(
-            f"The new segments were not published: {error}\n{note}; the model, metrics and "
-            "fct_customer_segments keep their last good contents."
-        )
-        _restore_tables(warehouse, kept, failure)
-        raise failure from error
-    for name in kept:
-        warehouse.drop_table(name + LAST_GOOD_SUFFIX)
-
-
-def _restore_files(previous: Mapping[Path, bytes | None]) -> list[Path]:
-    restored = []
-    for path, data in previous.items():
-        if data is not None:
-            write_bytes_atomic(path, data)
-            restored.append(path)
-    return restored
-
-
-def _reload_seeds(invocation: DbtInvocation, restored: Sequence[Path]) -> str:
-    """Load the restored seed files back into the warehouse; say what was done."""
-    if not restored:
-        return "no previous seeds existed"
-    note = f"the previous {', '.join(path.name for path in restored)} were restored"
-    try:
-        run_dbt(invocation, "seed", "--select", *(path.stem for path in restored))
-    except DbtError as reload_error:
-        note += f" but reloading them failed ({reload_error})"
-    return note
-
-
-def _restore_tables(warehouse: Warehouse, kept: Sequence[str], error: BaseException) -> None:
-    try:
+        for path in paths:
+            if Path(path).exists():
+                keep_previous_file(Path(path))
+        kept = tuple(name for name in tables if warehouse.table_exists(name))
         for name in kept:
-            warehouse.replace_table(name, name + LAST_GOOD_SUFFIX)
-    except Exception as restore_error:  # the engine may be what failed
-        copies = ", ".join(name + LAST_GOOD_SUFFIX for name in kept)
-        error.add_note(
-            f"The last good tables could not be put back ({restore_error}); they are kept "
-            f"as {copies}. The next successful run replaces them."
+            warehouse.copy_table(name, name + LAST_GOOD_SUFFIX)
+        writer.advance("publishing", kept=kept)
+        yield files
+        removed = {relative_name(path, root) for path in files.removed}
+        writer.advance(
+            "committed",
+            files=tuple(
+                JournalFile(item.path, item.existed, remove=item.path in removed)
+                for item in writer.journal.files
+            ),
         )
+    except BaseException as error:
+        if writer.journal.state == "committed":
+            raise
+        failed_rollback = _roll_back(writer, warehouse)
+        if isinstance(error, DbtError):
+            failure = PublishError(f"The new segments were not published: {error}")
+            failure.add_note(failed_rollback or PUT_BACK)
+            raise failure from error
+        error.add_note(failed_rollback or PUT_BACK)
+        raise
+    try:
+        complete(writer, warehouse)
+    except BaseException as error:
+        error.add_note(
+            "The new segments are published (the publication had committed), but its last "
+            f"steps failed; the next custseg command completes them ({layout.journal_path})."
+        )
+        raise
+
+
+def _roll_back(writer: JournalWriter, warehouse: Warehouse) -> str | None:
+    """Put the previous publication back; None, or what to say when that failed too."""
+    try:
+        roll_back(writer, warehouse)
+    except Exception as rollback_error:  # the engine or the disk may be what failed
+        return (
+            f"Putting the previous publication back failed too ({first_line(rollback_error)}). "
+            f"Its journal {writer.path} is kept: the next custseg command (or `custseg "
+            "recover`) puts it back before doing anything else."
+        )
+    return None

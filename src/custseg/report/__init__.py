@@ -9,6 +9,6 @@ the page shows, :mod:`~custseg.report.charts` draws the SVG charts, and
 """
 
 from custseg.report.data import MAX_SCATTER_POINTS, ReportError, read_json
-from custseg.report.page import build_report
+from custseg.report.page import build_report, report_page
 
-__all__ = ["MAX_SCATTER_POINTS", "ReportError", "build_report", "read_json"]
+__all__ = ["MAX_SCATTER_POINTS", "ReportError", "build_report", "read_json", "report_page"]

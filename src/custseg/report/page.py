@@ -125,12 +125,30 @@ def build_report(
     ReportError
         When the mart cannot be read (not built yet) or is empty.
     """
+    out_path = Path(out_path)
+    page = report_page(document, metrics, warehouse, k_selection, model_file=model_file)
+    write_bytes_atomic(out_path, page)
+    return out_path
+
+
+def report_page(
+    document: dict,
+    metrics: Mapping,
+    warehouse: Warehouse,
+    k_selection: Mapping | None = None,
+    *,
+    model_file: str = MODEL_FILE,
+) -> bytes:
+    """The report of :func:`build_report` as bytes, for a publication to stage.
+
+    Raises
+    ------
+    ReportError
+        When the mart cannot be read (not built yet) or is empty.
+    """
     random_state = int(model_random_state(document))
     facts = read_mart(warehouse, max_points=MAX_SCATTER_POINTS, random_state=random_state)
-    page = render_report(document, metrics, facts, k_selection, model_file=model_file)
-    out_path = Path(out_path)
-    write_bytes_atomic(out_path, page.encode("utf-8"))
-    return out_path
+    return render_report(document, metrics, facts, k_selection, model_file=model_file).encode()
 
 
 def render_report(

@@ -16,6 +16,7 @@ METRICS_FILE = "evaluation_metrics.json"
 K_SELECTION_FILE = "k_selection.json"
 REPORT_FILE = "segment_report.html"
 PROJECT_LOCK_FILE = "custseg-project.lock"
+PUBLICATION_JOURNAL_FILE = ".custseg-publication.json"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ class ProjectLayout:
     @property
     def report_path(self) -> Path:
         return self.output_dir / REPORT_FILE
+
+    @property
+    def journal_path(self) -> Path:
+        """The journal of a publication in progress (see custseg.publish.journal)."""
+        return self.output_dir / PUBLICATION_JOURNAL_FILE
 
     @property
     def default_duckdb_path(self) -> Path:

@@ -146,10 +146,14 @@ class Warehouse(abc.ABC):
 
     def replace_table(self, name: str, replacement: str) -> None:
         """Drop table ``name`` and give table ``replacement`` its name."""
-        self.execute(
+        self.execute(*self.replace_table_statements(name, replacement))
+
+    def replace_table_statements(self, name: str, replacement: str) -> list[str]:
+        """The statements of :meth:`replace_table`, to run with others in one transaction."""
+        return [
             f"drop table if exists {self.relation(name)}",
             f"alter table {self.relation(replacement)} rename to {self.rename_target(name)}",
-        )
+        ]
 
     def drop_table(self, name: str) -> None:
         """Drop table ``name`` if it exists."""

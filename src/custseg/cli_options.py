@@ -1,0 +1,70 @@
+"""The options the commands share, each defined once from :data:`custseg.settings.OPTIONS`,
+and the exit codes every command's help lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from custseg.settings import OPTIONS, default_of
+
+EXIT_CODES_HELP = """\b
+Exit codes: 0 success; 1 unexpected error; 2 bad option or config; 3 bad or insufficient
+input data; 4 model error; 5 publishing or dbt test failure (nothing was published);
+6 another process holds the project, the warehouse or a table it needs; 7 a file or folder
+cannot be written or read (disk full, permission denied); 130 interrupted (Ctrl-C, SIGTERM)."""
+
+GENERATE_SAMPLE_EXIT_CODES_HELP = """\b
+Exit codes: 0 success; 1 unexpected error (e.g. the folder cannot be written); 2 bad option
+(e.g. --customers 0)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def setting(name: str, help_text: str | None = None) -> Callable[[F], F]:
+    """The command line option of setting ``name``: its flag, help, variable and default."""
+    option = OPTIONS[name]
+    default = default_of(name)
+    shown = "" if default is None or option.is_flag else f"; default {default}"
+    text = f"{help_text or option.help} (env {option.env}{shown})"
+    if option.is_flag:
+        return click.option(option.flag, name, is_flag=True, default=None, help=text)
+    return click.option(
+        option.flag,
+        name,
+        type=click.Path(path_type=Path) if option.is_path else str,
+        default=None,
+        metavar=option.metavar,
+        help=text,
+    )
+
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="CUSTSEG_CONFIG",
+    default=None,
+    help="custseg.toml with run settings ([run]) and your file names, columns and date formats "
+    "([inputs]); see custseg.example.toml. Options given here, then CUSTSEG_* variables, "
+    "override it (env CUSTSEG_CONFIG).",
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+QUIET_OPTION = click.option(
+    "--quiet", is_flag=True, help="Print nothing but errors (and --json output)."
+)
+WAREHOUSE_OPTIONS = (setting("project_dir"), setting("duckdb_path"), setting("target"))
+
+
+def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Apply ``decorators`` in the order given (the order --help lists them)."""
+
+    def apply(function: F) -> F:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
