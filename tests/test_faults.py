@@ -1,4 +1,5 @@
-"""Faults: killed runs, concurrent runs, a database that goes away, damaged model files.
+"""Faults: concurrent runs, a database that goes away, damaged model files (killed runs:
+tests/test_kill_anywhere.py).
 
 Every test starts from a good published run and checks that the last good seeds, model,
 metrics and mart survive, and that the next run succeeds.
@@ -7,12 +8,7 @@ metrics and mart survive, and that the next run succeeds.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +23,7 @@ from custseg.cli import cli
 from custseg.model.model_file import canonical_json, load_model
 from custseg.sample import generate_sample_data
 from custseg.settings.layout import PROJECT_LOCK_FILE
+from tests.child_run import Run
 from tests.postgres_server import (
     PostgresServer,
     require_server_bin_dir,
@@ -35,15 +32,8 @@ from tests.postgres_server import (
 )
 from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project, resealed_model
 
-CUSTSEG = str(Path(sys.executable).with_name("custseg"))
 #: The files a run publishes with the mart, before it writes those of ml_pipeline/models.
 SEEDS = tuple(name for name in PUBLISHED_FILES if name.startswith("dbt_pipeline/seeds/"))
-
-
-def subprocess_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CUSTSEG_", "PG"))}
-    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    return env
 
 
 def run_cli(*args: str, env: dict[str, str | None] | None = None) -> Any:
@@ -107,125 +97,6 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
 
 
 # ------------------------------------------------------------------------ killed mid-publish
-
-
-class Run:
-    """``custseg run`` in a child process whose progress lines are collected as they come."""
-
-    def __init__(self, data_dir: Path, project: Path, *extra: str) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [CUSTSEG, "run", "--data-dir", str(data_dir), "--project-dir", str(project), *extra],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=subprocess_env(),
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
-
-    def wait_for(self, text: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.lines):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} never came:\n{''.join(self.lines)}")
-            time.sleep(0.01)
-
-    def kill(self) -> int:
-        self.process.send_signal(signal.SIGKILL)
-        code = self.process.wait(timeout=30)
-        self._reader.join(timeout=5)  # every line the run wrote before it died
-        return code
-
-    def printed(self, text: str) -> bool:
-        """Whether the run wrote a progress line holding ``text`` (it writes each one, flushed,
-        before starting the step)."""
-        return any(text in line for line in self.lines)
-
-    def pause(self) -> None:
-        """Stop the process (SIGSTOP) and return once it is stopped: it keeps its locks."""
-        self.process.send_signal(signal.SIGSTOP)
-        stat = Path(f"/proc/{self.process.pid}/stat")
-        deadline = time.monotonic() + 60  # only against a hung test; stopping is immediate
-        # The state is the field after the parenthesised command name: T when stopped.
-        while stat.read_text().rsplit(")", 1)[1].split()[0] != "T":
-            assert time.monotonic() < deadline, "the run did not stop"
-            time.sleep(0.01)
-
-    def resume(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-
-    def wait(self) -> int:
-        code = self.process.wait(timeout=120)
-        self._reader.join(timeout=5)
-        return code
-
-
-# (progress step to wait for, seconds to wait after it before SIGKILL). Where a kill lands
-# depends on this machine's speed; what the run had printed when it died says what must have
-# been published, and every file must be a complete version wherever the kill lands.
-KILL_POINTS = [
-    # During the features build, seconds before anything is published.
-    ("Building staging models", 0.0),
-    # Somewhere in publishing the seeds and building the mart.
-    ("Publishing the seeds", 0.2),
-    ("Publishing the seeds", 1.2),
-    # The seeds and the mart are published; the files of ml_pipeline/models are being written.
-    ("Writing the segments CSV", 0.0),
-]
-
-
-def test_a_run_killed_while_publishing_leaves_complete_files_and_a_working_project(
-    versions: Versions, tmp_path: Path
-) -> None:
-    outcomes = []
-    projects = []
-    for attempt, (step, delay) in enumerate(KILL_POINTS):
-        project = copy_state(versions.old_project, tmp_path / f"attempt{attempt}")
-        run = Run(versions.new_data, project)
-        run.wait_for(step)
-        time.sleep(delay)
-        code = run.kill()
-        assert code == -signal.SIGKILL, "".join(run.lines)
-        # Every published file is the complete old or the complete new version.
-        files = published(project)
-        for name, data in files.items():
-            assert data in (versions.old_files[name], versions.new_files[name]), (attempt, name)
-        load_model(project / "ml_pipeline/models/segment_model.json")
-        json.loads(files["ml_pipeline/models/evaluation_metrics.json"])
-        # The warehouse opens (DuckDB replays its log) and the mart is the old or the new one.
-        mart = mart_rows(project)
-        assert mart in (versions.old_mart, versions.new_mart), attempt
-        outcome = {
-            name: "new" if files[name] == versions.new_files[name] else "old"
-            for name in PUBLISHED_FILES
-        }
-        if not run.printed("Publishing the seeds"):
-            # Killed before publishing started: everything is as it was.
-            assert set(outcome.values()) == {"old"}, (attempt, outcome)
-            assert mart == versions.old_mart, attempt
-        if run.printed("Writing the segments CSV"):
-            # Killed after the seeds and the mart were published: they stay published.
-            assert {outcome[name] for name in SEEDS} == {"new"}, (attempt, outcome)
-            assert mart == versions.new_mart, attempt
-        outcomes.append(tuple(outcome.values()))
-        projects.append(project)
-    # The first kill came before publishing, the last after the seeds were replaced.
-    assert outcomes[0] != outcomes[-1], outcomes
-
-    # A rerun succeeds: the lock died with the killed process (its file stays, naming it).
-    # Rerun where the model is still the old one, so the result must equal the reference run.
-    model = PUBLISHED_FILES.index("ml_pipeline/models/segment_model.json")
-    project = next(p for p, o in zip(projects, outcomes, strict=True) if o[model] == "old")
-    result = run_cli("run", "--data-dir", str(versions.new_data), "--project-dir", str(project))
-    assert result.exit_code == 0, result.output
-    assert published(project) == versions.new_files
-    assert mart_rows(project) == versions.new_mart
 
 
 # ---------------------------------------------------------------------------- two runs at once
