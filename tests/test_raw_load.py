@@ -154,3 +154,20 @@ def test_which_parquet_types_are_kept(
     type_name: str, is_date_column: bool, expected: str | None
 ) -> None:
     assert kept_type('"c"', type_name, is_date_column=is_date_column) == expected
+
+
+@pytest.mark.parametrize("folder", ["data[1]", "d*ta1", "dat?1"])
+def test_a_folder_named_like_a_pattern_is_read_literally(tmp_path: Path, folder: str) -> None:
+    # DuckDB would read "data[1]/CustomersData.csv" as a pattern matching data1's file.
+    write_files(tmp_path / "data1")
+    (tmp_path / "data1" / "CustomersData.csv").write_text(
+        "CustomerID,Gender,Location,Tenure_Months\n0017,M,Chicago,12\nA-2,F,Ohio,3\nB-9,F,X,1\n"
+    )
+    data = write_files(tmp_path / folder)
+    loaded = load_into_duckdb(tmp_path / "w.duckdb", data)
+    assert [t.row_count for t in loaded][0] == 2
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        assert con.execute("select location from raw.customers_data order by 1").fetchall() == [
+            ("California",),
+            ("Chicago",),
+        ]

@@ -38,6 +38,8 @@ _KEPT_TYPES = re.compile(
     r"(VARCHAR|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL\(\d+,\s*\d+\)|DATE)",
     re.IGNORECASE,
 )
+#: Characters DuckDB's file readers take as a glob pattern (``data[1]`` would match ``data1``).
+_GLOB_CHARACTERS = frozenset("*?[")
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def plan_inputs(
     for spec in specs_for_every_input(inputs):
         table = spec.table
         path = spec.find_file(data_dir)
-        scan = _scan_sql(path)
+        scan = _scan_sql(_literal_pattern(con, path))
         found = _describe(con, scan, path)
         expressions, ignored = select_expressions(spec, found, path, keep_types=keep_types)
         select_list = ",\n    ".join(expressions)
@@ -214,14 +216,42 @@ def kept_type(source: str, type_name: str, *, is_date_column: bool) -> str | Non
     return source
 
 
-def _scan_sql(path: Path) -> str:
-    if path.suffix.lower() == ".csv":
+def _literal_pattern(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    """What to give DuckDB so that it reads exactly the file ``path``, never a glob match.
+
+    DuckDB reads a path holding ``*``, ``?`` or ``[`` as a pattern: a data folder ``data[1]``
+    would load the files of ``data1``. Each such character is written as a one-character class
+    (``[[]``), which matches only itself; DuckDB's own glob() then confirms that the pattern
+    names that one file. Paths without them are given as they are.
+
+    Raises
+    ------
+    InputDataError
+        DuckDB would not read exactly this file (a DuckDB whose patterns differ).
+    """
+    text = str(path)
+    if not _GLOB_CHARACTERS & set(text):
+        return text
+    pattern = "".join(f"[{c}]" if c in _GLOB_CHARACTERS else c for c in str(path.absolute()))
+    rows = con.execute("select file from glob(?)", [pattern]).fetchall()
+    matches = [Path(row[0]) for row in rows]
+    if [match.resolve() for match in matches] != [path.resolve()]:
+        raise InputDataError(
+            f"{path}: DuckDB cannot read this path literally (its * ? or [ make it a pattern "
+            "matching other files); rename the folder or file without those characters."
+        )
+    return pattern
+
+
+def _scan_sql(pattern: str) -> str:
+    """The DuckDB table function reading one file (``pattern`` from :func:`_literal_pattern`)."""
+    if pattern.lower().endswith(".csv"):
         # Comma-delimited, header required, everything as text: no type sniffing.
         return (
-            f"read_csv({quote_literal(str(path))}, header = true, delim = ',', quote = '\"', "
+            f"read_csv({quote_literal(pattern)}, header = true, delim = ',', quote = '\"', "
             "escape = '\"', all_varchar = true, auto_detect = true)"
         )
-    return f"read_parquet({quote_literal(str(path))})"
+    return f"read_parquet({quote_literal(pattern)})"
 
 
 def _describe(con: duckdb.DuckDBPyConnection, scan: str, path: Path) -> list[tuple[str, str]]:
