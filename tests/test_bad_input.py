@@ -330,6 +330,17 @@ CASES: dict[str, Case] = {
         "same",
         repairs=("Online_Sales.csv: ignored 1 extra column(s) ('Notes')",),
     ),
+    # DuckDB renames the second to QUANTITY_1 and one of the two would be read silently.
+    "same_column_twice_in_other_case": Case(
+        add_column("Online_Sales.csv", " QUANTITY", "999"),
+        "reject",
+        (
+            "Online_Sales.csv line 1 (the header): 2 columns, 'Quantity' and ' QUANTITY', are "
+            "the same column 'quantity'",
+            "Remove or rename the extra column",
+        ),
+        says_nothing_loaded=False,
+    ),
     "extra_column_with_a_hostile_name": Case(
         add_column("CustomersData.csv", 'x"; drop table raw.customers_data; --', "1"),
         "same",

@@ -171,3 +171,15 @@ def test_a_folder_named_like_a_pattern_is_read_literally(tmp_path: Path, folder:
             ("California",),
             ("Chicago",),
         ]
+
+
+def test_a_parquet_column_twice_in_other_case_is_refused_naming_both(tmp_path: Path) -> None:
+    data = write_files(tmp_path / "data")
+    (data / "Tax_amount.csv").unlink()
+    table = pa.table({"Product_Category": ["Apparel", "Office"], "GST": [0.18, 0.1], "gst": [1, 1]})
+    pq.write_table(table, data / "Tax_amount.parquet")
+    with pytest.raises(InputDataError) as caught:
+        load_into_duckdb(tmp_path / "w.duckdb", data)
+    assert "Tax_amount.parquet line 1 (the header): 2 columns, 'GST' and 'gst', are the same" in (
+        str(caught.value)
+    )

@@ -12,12 +12,14 @@ trailing space), then renamed by the input's mapping (:mod:`custseg.ingest.mappi
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from custseg.errors import InputDataError
 from custseg.ingest.layout import (
@@ -79,6 +81,7 @@ def plan_inputs(
         path = spec.find_file(data_dir)
         scan = _scan_sql(_literal_pattern(con, path))
         found = _describe(con, scan, path)
+        _refuse_duplicate_columns(spec, [name for name, _ in found], path)
         expressions, ignored = select_expressions(spec, found, path, keep_types=keep_types)
         select_list = ",\n    ".join(expressions)
         if table.keep_line_numbers:
@@ -151,6 +154,45 @@ def select_expressions(
     used = {normalize_column(spec.source_column(column)) for column in table.columns}
     ignored = tuple(name for name, _ in found if normalize_column(name) not in used)
     return tuple(expressions), ignored
+
+
+def _refuse_duplicate_columns(spec: InputSpec, found: Sequence[str], path: Path) -> None:
+    """Refuse a header naming a column we read twice once case and spaces are ignored.
+
+    ``Quantity`` beside `` QUANTITY``: DuckDB renames the second (``QUANTITY_1``) and one of
+    them would be read silently; which one is right only the user knows.
+    """
+    written = _written_header(path, found)
+    by_normalized: dict[str, list[str]] = {}
+    for name in written:
+        by_normalized.setdefault(normalize_column(name), []).append(name)
+    read = {normalize_column(spec.source_column(column)) for column in spec.table.columns}
+    for normalized, names in by_normalized.items():
+        if len(names) > 1 and normalized in read:
+            spellings = " and ".join(repr(name) for name in names)
+            raise InputDataError(
+                f"{path} line 1 (the header): {len(names)} columns, {spellings}, are the same "
+                f"column {normalized!r} once case and surrounding spaces are ignored, and "
+                "custseg cannot tell which one to read. Remove or rename the extra column, "
+                "then run again."
+            )
+
+
+def _written_header(path: Path, found: Sequence[str]) -> Sequence[str]:
+    """The column names as the file writes them (DuckDB renames repeated ones, ``x_1``).
+
+    A CSV header is read with Python's csv module; a Parquet file's names come from its
+    schema. When they cannot be read or do not line up with DuckDB's, DuckDB's are used.
+    """
+    try:
+        if path.suffix.lower() == ".csv":
+            with open(path, encoding="utf-8-sig", newline="") as handle:
+                header = next(csv.reader(handle), [])
+        else:
+            header = pq.read_schema(path).names
+    except (OSError, ValueError, csv.Error):  # DuckDB read it: its names are good enough
+        return found
+    return header if len(header) == len(found) else found
 
 
 def _missing_columns(
