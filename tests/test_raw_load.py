@@ -140,7 +140,7 @@ def test_parquet_becomes_month_day_year_text_for_text_exports(tmp_path: Path) ->
         ("VARCHAR", False, '"c"'),
         ("DATE", True, '"c"'),
         ("TIMESTAMP", True, 'cast("c" as date)'),
-        ("TIMESTAMP WITH TIME ZONE", True, 'cast("c" as date)'),
+        ("TIMESTAMP WITH TIME ZONE", True, "cast(timezone('UTC', \"c\") as date)"),
         # Written dates are read by their format; odd types become text for the checks to judge.
         ("VARCHAR", True, None),
         ("BIGINT", True, None),
@@ -183,3 +183,38 @@ def test_a_parquet_column_twice_in_other_case_is_refused_naming_both(tmp_path: P
     assert "Tax_amount.parquet line 1 (the header): 2 columns, 'GST' and 'gst', are the same" in (
         str(caught.value)
     )
+
+
+@pytest.mark.parametrize("keep_types", [True, False])
+def test_a_timestamp_with_a_time_zone_is_its_utc_date_in_every_session_zone(
+    tmp_path: Path, keep_types: bool
+) -> None:
+    data = write_files(tmp_path / "data")
+    (data / "Marketing_Spend.csv").unlink()
+    utc = dt.UTC
+    table = pa.table(
+        {
+            # 23:30 UTC is the next day in Tokyo, 01:30 UTC the previous day in Los Angeles.
+            "Date": pa.array(
+                [
+                    dt.datetime(2019, 1, 5, 23, 30, tzinfo=utc),
+                    dt.datetime(2019, 1, 7, 1, 30, tzinfo=utc),
+                ],
+                type=pa.timestamp("us", tz="UTC"),
+            ),
+            "Offline_Spend": pa.array([4500.0, 1.0]),
+            "Online_Spend": pa.array([10.25, 1.0]),
+        }
+    )
+    pq.write_table(table, data / "Marketing_Spend.parquet")
+    dates = {}
+    for zone in ("UTC", "Asia/Tokyo", "America/Los_Angeles"):
+        with duckdb.connect() as con:
+            con.execute(f"set TimeZone = '{zone}'")
+            plans = plan_inputs(con, data, keep_types=keep_types)
+            spend = next(plan for plan in plans if plan.table.table_name == "marketing_spend")
+            dates[zone] = [row[0] for row in con.execute(spend.select_sql).fetchall()]
+    expected = (
+        [dt.date(2019, 1, 5), dt.date(2019, 1, 7)] if keep_types else ["1/5/2019", "1/7/2019"]
+    )
+    assert dates == {zone: expected for zone in dates}

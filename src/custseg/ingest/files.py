@@ -228,7 +228,7 @@ def _date_text(spec: InputSpec, source: str, type_name: str) -> str:
     """A date column as M/D/YYYY text (what staging parses on every engine)."""
     canonical = quote_literal(CANONICAL_DATE_FORMAT)
     if type_name.upper().startswith(("DATE", "TIMESTAMP")):
-        return f"strftime({source}, {canonical})"
+        return f"strftime({_utc(source, type_name)}, {canonical})"
     if spec.date_format == DEFAULT_DATE_FORMAT:
         return f"cast({source} as varchar)"
     # A value that does not match keeps its text behind a prefix that no date parser accepts:
@@ -244,17 +244,32 @@ def _date_text(spec: InputSpec, source: str, type_name: str) -> str:
 def kept_type(source: str, type_name: str, *, is_date_column: bool) -> str | None:
     """The SELECT expression keeping a typed file column as it is, or None to make it text.
 
-    A date column keeps a date, and a timestamp becomes its date (the time of day is not used);
-    written dates stay text, to be read by their format. Other columns keep numbers and text;
-    any other type becomes text, whose odd value the checks then name.
+    A date column keeps a date, and a timestamp becomes its date (the time of day is not used;
+    a timestamp with a time zone becomes its UTC date, see :func:`_utc`); written dates stay
+    text, to be read by their format. Other columns keep numbers and text; any other type
+    becomes text, whose odd value the checks then name.
     """
     type_name = type_name.strip().upper()
     if is_date_column:
         if type_name == "DATE":
             return source
-        return f"cast({source} as date)" if type_name.startswith("TIMESTAMP") else None
+        if type_name.startswith("TIMESTAMP"):
+            return f"cast({_utc(source, type_name)} as date)"
+        return None
     if type_name == "DATE" or not _KEPT_TYPES.fullmatch(type_name):
         return None
+    return source
+
+
+def _utc(source: str, type_name: str) -> str:
+    """A timestamp with a time zone as the UTC time it names; other values as they are.
+
+    Cast or formatted directly, its day would be the one of the session's time zone (the
+    machine's ``TZ``): 2019-01-05 23:30 UTC is January 6 in Tokyo. Its UTC calendar date is the
+    same everywhere.
+    """
+    if "TIME ZONE" in type_name.upper() or type_name.upper() == "TIMESTAMPTZ":
+        return f"timezone('UTC', {source})"
     return source
 
 
