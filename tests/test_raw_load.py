@@ -218,3 +218,23 @@ def test_a_timestamp_with_a_time_zone_is_its_utc_date_in_every_session_zone(
         [dt.date(2019, 1, 5), dt.date(2019, 1, 7)] if keep_types else ["1/5/2019", "1/7/2019"]
     )
     assert dates == {zone: expected for zone in dates}
+
+
+def test_whole_float_ids_are_their_integers_text(tmp_path: Path) -> None:
+    data = write_files(tmp_path / "data")
+    for name in ("CustomersData.csv", "Online_Sales.csv"):
+        path = data / name
+        with duckdb.connect() as con:
+            con.execute(
+                f"copy (select * replace (cast(regexp_replace(CustomerID, '[^0-9]', '', 'g') "
+                f"as double) as CustomerID) from read_csv('{path}', all_varchar = true)) "
+                f"to '{path.with_suffix('.parquet')}' (format parquet)"
+            )
+        path.unlink()
+    load_into_duckdb(tmp_path / "w.duckdb", data)
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        for table in ("customers_data", "online_sales"):
+            assert con.execute(f"select customerid from raw.{table} order by 1").fetchall() == [
+                ("17",),
+                ("2",),
+            ]

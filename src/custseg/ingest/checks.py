@@ -12,7 +12,13 @@ import duckdb
 from custseg.errors import InputDataError
 from custseg.ingest.layout import UNPARSED_DATE_PREFIX
 from custseg.ingest.read_errors import shown
-from custseg.ingest.rules import KEY_RULES, VALUE_RULES, KeyRule, ValueRule
+from custseg.ingest.rules import (
+    KEY_RULES,
+    VALUE_RULES,
+    KeyRule,
+    ValueRule,
+    fractional_id_rule,
+)
 from custseg.ingest.staged import LISTED_LINES, StagedTable, comparable
 
 #: Other broken rules listed after the first, at most.
@@ -45,7 +51,9 @@ def reject_broken_rules(con: duckdb.DuckDBPyConnection, tables: Mapping[str, Sta
     """
     problems: list[_Problem] = []
     for name, table in tables.items():
-        problems += _value_problems(con, table, VALUE_RULES.get(name, ()))
+        rules = VALUE_RULES.get(name, ())
+        rules += tuple(fractional_id_rule(column) for column in table.plan.fractional_ids)
+        problems += _value_problems(con, table, rules)
         if name in KEY_RULES:
             problems += _key_problems(con, table, KEY_RULES[name])
     problems += _reference_problems(con, tables)

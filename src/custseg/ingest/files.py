@@ -25,6 +25,7 @@ from custseg.errors import InputDataError
 from custseg.ingest.layout import (
     CANONICAL_DATE_FORMAT,
     DEFAULT_DATE_FORMAT,
+    ID_COLUMNS,
     LINE_COLUMN,
     UNPARSED_DATE_PREFIX,
     RawTable,
@@ -40,6 +41,10 @@ _KEPT_TYPES = re.compile(
     r"(VARCHAR|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL\(\d+,\s*\d+\)|DATE)",
     re.IGNORECASE,
 )
+#: Fractional number types: an id stored so becomes its whole number's text (:func:`_id_text`).
+_FRACTIONAL_TYPES = re.compile(r"(DOUBLE|FLOAT|REAL|DECIMAL\(\d+,\s*\d+\))", re.IGNORECASE)
+#: Above 2**53 a double no longer holds every whole number: such an id may have been rounded.
+_LARGEST_EXACT_DOUBLE = 2**53
 #: Characters DuckDB's file readers take as a glob pattern (``data[1]`` would match ``data1``).
 _GLOB_CHARACTERS = frozenset("*?[")
 
@@ -52,6 +57,8 @@ class RawFilePlan:
     source_path: Path
     select_sql: str
     ignored_columns: tuple[str, ...]
+    # Id columns the file stores as fractional numbers, made whole-number text (checked).
+    fractional_ids: tuple[str, ...] = ()
 
 
 def plan_inputs(
@@ -83,6 +90,12 @@ def plan_inputs(
         found = _describe(con, scan, path)
         _refuse_duplicate_columns(spec, [name for name, _ in found], path)
         expressions, ignored = select_expressions(spec, found, path, keep_types=keep_types)
+        types = {normalize_column(name): type_name for name, type_name in reversed(found)}
+        fractional = tuple(
+            column
+            for column in table.columns
+            if is_fractional_id(column, types.get(normalize_column(spec.source_column(column)), ""))
+        )
         select_list = ",\n    ".join(expressions)
         if table.keep_line_numbers:
             if path.suffix.lower() == ".parquet":
@@ -100,6 +113,7 @@ def plan_inputs(
                 source_path=path,
                 select_sql=f"select {select_list} from {scan}",
                 ignored_columns=ignored,
+                fractional_ids=fractional,
             )
         )
     return plans
@@ -144,7 +158,9 @@ def select_expressions(
         source = quote_identifier(name)
         is_date_column = column in table.date_columns
         kept = kept_type(source, type_name, is_date_column=is_date_column)
-        if keep_types and kept is not None:
+        if is_fractional_id(column, type_name):
+            expression = _id_text(source, type_name)
+        elif keep_types and kept is not None:
             expression = kept
         elif is_date_column:
             expression = _date_text(spec, source, type_name)
@@ -222,6 +238,25 @@ def _missing_columns(
         f'"your name" (ours: {", ".join(table.columns)}; case and surrounding spaces do not '
         "matter)."
     )
+
+
+def is_fractional_id(column: str, type_name: str) -> bool:
+    """Whether the file stores the id ``column`` as a floating-point or decimal number."""
+    return column in ID_COLUMNS and bool(_FRACTIONAL_TYPES.fullmatch(type_name.strip()))
+
+
+def _id_text(source: str, type_name: str) -> str:
+    """An id stored as a fractional number, as the text of its whole number (12346.0 -> 12346).
+
+    Any other value (12346.5, NaN, infinity, a double beyond 2**53 that may have been rounded)
+    keeps its own text, which holds a point, a letter or an exponent: the input check of
+    fractional ids (``custseg.ingest.checks``) names it, as no whole number can.
+    """
+    whole = f"{source} = trunc({source})"
+    if not type_name.strip().upper().startswith("DECIMAL"):
+        whole = f"isfinite({source}) and abs({source}) <= {_LARGEST_EXACT_DOUBLE} and {whole}"
+    integer = f"cast(cast({source} as hugeint) as varchar)"
+    return f"case when {whole} then {integer} else cast({source} as varchar) end"
 
 
 def _date_text(spec: InputSpec, source: str, type_name: str) -> str:

@@ -324,6 +324,21 @@ VALUE_RULES: dict[str, tuple[ValueRule, ...]] = {
 }
 
 
+def fractional_id_rule(column: str) -> ValueRule:
+    """An id the file stores as a floating-point or decimal number must be a whole number.
+
+    The loader writes a whole one as its integer's text (12346.0 becomes 12346) and any other
+    value as DuckDB writes it (12346.5, nan, inf, 1e+20), with a character no whole number has.
+    """
+    return ValueRule(
+        column,
+        f"({{v}} is not null and trim({{v}}, '{_DIGITS}-') <> '')",
+        "is not a whole number: the file stores this id as a fractional (floating-point or "
+        "decimal) number, and only a whole number (up to 2**53 for a float) names an id exactly",
+        "Store ids as integers or text; " + _FIX_LINE[0].lower() + _FIX_LINE[1:],
+    )
+
+
 @dataclass(frozen=True)
 class KeyRule:
     """Lines sharing a key must be identical; different values for one key are rejected."""
