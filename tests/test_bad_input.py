@@ -245,6 +245,33 @@ def identical_customers(data: Path) -> None:
     write_rows(data / "Online_Sales.csv", sales)
 
 
+def ids_holding_the_order_separator(data: Path) -> None:
+    """Customer 'A|' buying in transaction T and customer 'A' in transaction '|T': joined with
+    '|' alone, both orders would be 'A||T'."""
+    sales = read_rows(data / "Online_Sales.csv")
+    first, second = sales[1][0], next(row[0] for row in sales[1:] if row[0] != sales[1][0])
+    rename_customers({first: "A|", second: "A"})(data)
+    sales = read_rows(data / "Online_Sales.csv")
+    transaction = sales[1][1]
+    line = next(row for row in sales[1:] if row[0] == "A")
+    line[1] = "|" + transaction
+    write_rows(data / "Online_Sales.csv", sales)
+
+
+def order_ids_stay_distinct(project: Path, summary: dict[str, Any], template: Template) -> None:
+    with duckdb.connect(str(project / "dbt_pipeline/custseg.duckdb")) as con:
+        orders = con.execute(
+            "select distinct customer_id, transaction_id, order_id from fct_sales "
+            "where customer_id in ('A', 'A|') and transaction_id like '%|%' or "
+            "customer_id = 'A|' order by 1, 2"
+        ).fetchall()
+    escaped = [order for customer, transaction, order in orders if customer == "A|"]
+    assert escaped and all(order.startswith("A\\||") for order in escaped), orders
+    (plain,) = [order for customer, _, order in orders if customer == "A"]
+    assert plain.startswith("A||"), orders
+    assert plain not in escaped
+
+
 # ---------------------------------------------------------------------------- the cases
 
 
@@ -384,6 +411,11 @@ CASES: dict[str, Case] = {
         set_value("Online_Sales.csv", 2, "CustomerID", ""),
         "reject",
         ("Online_Sales.csv line 2, column customerid: (empty) is empty",),
+    ),
+    # The order id joins customer and transaction id with '|': an id holding '|' must not make
+    # two orders one (dbt's unique test on order_id would fail naming no file or line).
+    "ids_holding_the_order_id_separator": Case(
+        ids_holding_the_order_separator, "accept", check=order_ids_stay_distinct
     ),
     "same_customer_with_different_values": Case(
         append_rows(
