@@ -552,7 +552,52 @@ CASES: dict[str, Case] = {
             "Tax_amount.csv (it has no GST)",
         ),
     ),
+    # Amounts are stored as decimal(38, 10) in dbt: they must stay below 10^28.
+    "quantity_too_large_for_the_warehouse": Case(
+        set_value("Online_Sales.csv", 5, "Quantity", "1" + "0" * 29),
+        "reject",
+        (
+            "Online_Sales.csv line 5, column quantity: '100000000000000000000000000000' (with "
+            "avg_price",
+            "must stay below 10^28 (dbt stores invoice amounts as decimal(38, 10))",
+        ),
+    ),
+    # The as-of date, the day after the last sale, must be a date too.
+    "sale_on_the_last_day_a_date_can_hold": Case(
+        set_value("Online_Sales.csv", 12, "Transaction_Date", "12/31/9999"),
+        "reject",
+        ("Online_Sales.csv line 12, column transaction_date: '12/31/9999' is the last day",),
+    ),
     # ---- the small tables
+    # Coupons and GST are looked up by exact category: 'office' would drop every discount.
+    "coupon_category_in_other_case": Case(
+        lambda d: (d / "Discount_Coupon.csv").write_text(
+            (d / "Discount_Coupon.csv").read_text().replace(",Office,", ",office,")
+        ),
+        "reject",
+        (
+            "Discount_Coupon.csv line 3, column product_category: 'office' is not written as "
+            "any category of Online_Sales.csv, which has 'Office' (line ",
+            "12 line(s) break this rule (lines 3, 19, 35, 51, 67, ...)",
+        ),
+    ),
+    "gst_category_in_other_case": Case(
+        set_value("Tax_amount.csv", 3, "Product_Category", " OFFICE "),
+        "reject",
+        (
+            "Tax_amount.csv line 3, column product_category: 'OFFICE' is not written as any "
+            "category of Online_Sales.csv, which has 'Office' (line ",
+            "column product_category: 'Office' is not in Tax_amount.csv",
+        ),
+    ),
+    "coupon_for_a_category_never_sold": Case(
+        append_rows("Discount_Coupon.csv", lambda rows: [["Jan", "Gadgets", "GAD10", "10"]]),
+        "same",
+        repairs=(
+            "Discount_Coupon.csv: 1 line(s) name a category no sales line has ('Gadgets'; first "
+            "at line 194); their coupon applies to no sale.",
+        ),
+    ),
     "gst_written_as_percent": Case(
         set_value("Tax_amount.csv", 3, "GST", "18"),
         "reject",

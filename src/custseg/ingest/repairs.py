@@ -1,7 +1,8 @@
 """The repairs custseg makes to staged input, and the notes it takes: each stated and counted.
 
 Exact duplicate lines are dropped (the first copy is kept); extra columns are ignored; products
-on several lines of one order and customers without sales are noted. See
+on several lines of one order, customers without sales and coupon or GST categories no sale has
+are noted. See
 :mod:`custseg.ingest.rules` for why each is a repair or a note rather than a rejection.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from custseg.ingest.invoice_checks import unmatched_category_notes
 from custseg.ingest.read_errors import shown
 from custseg.ingest.rules import LINE_KEYS
 from custseg.ingest.staged import LISTED_LINES, StagedTable, comparable
@@ -57,12 +59,13 @@ def repair(
                 "purchase."
             )
         outcome[name] = TableRepairs(tuple(messages), removed)
-    notes = _customers_without_sales(con, tables)
-    if notes:
-        before = outcome["customers_data"]
-        outcome["customers_data"] = dataclasses.replace(
-            before, messages=before.messages + tuple(notes)
-        )
+    notes = {"customers_data": _customers_without_sales(con, tables)}
+    for name, note in unmatched_category_notes(con, tables).items():
+        notes[name] = [note]
+    for name, more in notes.items():
+        if more:
+            before = outcome[name]
+            outcome[name] = dataclasses.replace(before, messages=before.messages + tuple(more))
     return outcome
 
 

@@ -23,6 +23,16 @@ LISTED_LINES = 5
 _NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A broken input rule, as the rejection reports it."""
+
+    # The full message of the rule's first offending line.
+    message: str
+    # One-line summary when it is not the first problem.
+    summary: str
+
+
 def _text_value(qualified: str) -> str:
     """The trimmed text of a text column; null when empty, as staging sees it."""
     return f"nullif(trim({qualified}), '')"
@@ -70,12 +80,18 @@ class StagedTable:
             qualified = f"cast({qualified} as varchar)"
         return _text_value(qualified)
 
-    def as_written(self, column: str) -> str:
+    def number(self, column: str, alias: str = "") -> str:
+        """The value as a double: a typed number cast, a text one parsed (null when it is not)."""
+        if self.kind(column) == "number":
+            return f"cast({self.column(column, alias)} as double)"
+        return f"try_cast({self.text(column, alias)} as double)"
+
+    def as_written(self, column: str, alias: str = "") -> str:
         """The value for a message: the text as read, or a typed value as DuckDB writes it
         ('nan', 'infinity'), not as Python would hold it."""
         if self.kind(column) == "text":
-            return self.column(column)
-        return f"cast({self.column(column)} as varchar)"
+            return self.column(column, alias)
+        return f"cast({self.column(column, alias)} as varchar)"
 
     def key_value(self, column: str, how: str) -> str:
         """A key column as a key rule compares it: "value", "lower" (text) or "date"."""
