@@ -245,6 +245,27 @@ def identical_customers(data: Path) -> None:
     write_rows(data / "Online_Sales.csv", sales)
 
 
+def values_holding_line_breaks(file: str, lines: tuple[int, ...], column: str):
+    """Quoted values holding a line break on the given lines: later lines move down."""
+
+    def mutate(data: Path) -> None:
+        rows = read_rows(data / file)
+        index = rows[0].index(column)
+        for line in lines:
+            rows[line - 1][index] += "\nsecond line"
+        write_rows(data / file, rows)
+
+    return mutate
+
+
+def unclosed_quote(data: Path) -> None:
+    lines = (data / "Online_Sales.csv").read_text().split("\n")
+    cells = lines[39].split(",")
+    cells[4] = '"' + cells[4]  # line 40 opens a quote that nothing closes
+    lines[39] = ",".join(cells)
+    (data / "Online_Sales.csv").write_text("\n".join(lines))
+
+
 def ids_holding_the_order_separator(data: Path) -> None:
     """Customer 'A|' buying in transaction T and customer 'A' in transaction '|T': joined with
     '|' alone, both orders would be 'A||T'."""
@@ -401,6 +422,29 @@ CASES: dict[str, Case] = {
         ragged_row,
         "reject",
         ("Online_Sales.csv line 4: 11 values where the header has 10",),
+        says_nothing_loaded=False,
+    ),
+    # Messages name the line of the file, after values holding line breaks too.
+    "line_numbers_after_values_holding_line_breaks": Case(
+        lambda d: [
+            set_value("Online_Sales.csv", 20, "Quantity", "-1")(d),
+            values_holding_line_breaks("Online_Sales.csv", (3, 4, 5), "Product_Description")(d),
+        ],
+        "reject",
+        ("Online_Sales.csv line 23, column quantity: '-1' must be greater than 0",),
+    ),
+    "line_numbers_in_a_small_table_after_a_line_break": Case(
+        lambda d: [
+            set_value("Discount_Coupon.csv", 10, "Discount_pct", "120")(d),
+            values_holding_line_breaks("Discount_Coupon.csv", (2,), "Coupon_Code")(d),
+        ],
+        "reject",
+        ("Discount_Coupon.csv line 11, column discount_pct: '120' is not a percentage",),
+    ),
+    "unclosed_quote": Case(
+        unclosed_quote,
+        "reject",
+        ("Online_Sales.csv line 40: ", "a quote on line 40 is never closed"),
         says_nothing_loaded=False,
     ),
     # ---- customers

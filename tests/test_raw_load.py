@@ -13,6 +13,7 @@ import pytest
 
 from custseg.errors import InputDataError
 from custseg.ingest.files import kept_type, plan_inputs
+from custseg.ingest.physical_lines import PhysicalLines
 from tests.support import load_into_duckdb
 from tests.support import write_input_files as write_files
 
@@ -238,3 +239,18 @@ def test_whole_float_ids_are_their_integers_text(tmp_path: Path) -> None:
                 ("17",),
                 ("2",),
             ]
+
+
+def test_physical_lines_are_searched_only_when_a_record_spans_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = tmp_path / "plain.csv"
+    plain.write_text("a,b\n1,2\n3,4\n")
+    with monkeypatch.context() as patched:
+        patched.setattr(PhysicalLines, "_scan", lambda self: pytest.fail("scanned"))
+        assert [PhysicalLines(plain, 3)(n) for n in (1, 2, 3)] == [1, 2, 3]
+    # Lines: 1 header, 2-3 one record, 4 empty (skipped, as DuckDB does), 5, 6-8, 9.
+    multi = tmp_path / "multi.csv"
+    multi.write_text('a,b\n1,"x\ny"\n\n3,4\n"p\nq\nr",5\n6,7')
+    lines = PhysicalLines(multi, 5)
+    assert [lines(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 5, 6, 9]

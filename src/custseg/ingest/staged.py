@@ -8,13 +8,14 @@ text, null when empty, or the typed value) and name a row by its line in the use
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from custseg.ingest.files import RawFilePlan
 from custseg.ingest.layout import LINE_COLUMN
+from custseg.ingest.physical_lines import PhysicalLines
 from custseg.sql import quote_identifier
 
 #: Lines listed in a message, at most.
@@ -48,6 +49,8 @@ class StagedTable:
     line_template: str
     # DuckDB type of each column (upper case): VARCHAR, or a kept Parquet type.
     types: Mapping[str, str]
+    # The line of the file each record starts on (a quoted value may hold a line break).
+    physical: PhysicalLines | None = field(default=None, compare=False)
 
     def line(self, alias: str = "") -> str:
         """SQL of a row's line in the file (the header is line 1)."""
@@ -115,9 +118,13 @@ class StagedTable:
         return self.plan.source_path.name
 
     def at(self, line: int) -> str:
-        """``line N`` in a CSV (header = line 1), ``row N`` in a Parquet file."""
+        """``line N`` in a CSV (header = line 1), ``row N`` in a Parquet file.
+
+        ``line`` is the record's number as :meth:`line` gives it; in a CSV file the message
+        names the line the record starts on (see :mod:`custseg.ingest.physical_lines`).
+        """
         if self.path.suffix.lower() == ".csv":
-            return f"line {line}"
+            return f"line {self.physical(line) if self.physical else line}"
         return f"row {line - 1}"
 
     def lines(self, lines: Sequence[int], total: int) -> str:
@@ -130,8 +137,13 @@ class StagedTable:
 
 def staged_table(con: duckdb.DuckDBPyConnection, plan: RawFilePlan, relation: str) -> StagedTable:
     """Describe the table ``relation`` of ``con``, which holds ``plan``'s file as just staged."""
+    ((rows,),) = con.execute(f"select count(*) from {relation}").fetchall()
     return StagedTable(
-        plan, relation, _line_template(con, plan, relation), _column_types(con, relation)
+        plan,
+        relation,
+        _line_template(con, plan, relation),
+        _column_types(con, relation),
+        PhysicalLines(plan.source_path, int(rows) + 1),
     )
 
 
