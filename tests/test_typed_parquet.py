@@ -128,6 +128,11 @@ def rewrite_sales(data: Path, destination: Path, replace: str) -> Path:
             "as Transaction_ID",
             "row 3, column transaction_id: 'nan' is not a whole number",
         ),
+        (
+            # dbt's decimal(38, 10) amounts hold less than 10^28.
+            "case when file_row_number = 3 then 1e29 else Quantity end as Quantity",
+            "row 4, column quantity: '1e+29' (with avg_price",
+        ),
     ],
     ids=[
         "nan-price",
@@ -137,6 +142,7 @@ def rewrite_sales(data: Path, destination: Path, replace: str) -> Path:
         "infinite-date",
         "float-id",
         "nan-id",
+        "overflowing-quantity",
     ],
 )
 def test_typed_values_break_the_same_rules(

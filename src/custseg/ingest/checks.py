@@ -9,7 +9,12 @@ from collections.abc import Mapping, Sequence
 import duckdb
 
 from custseg.errors import InputDataError
-from custseg.ingest.invoice_checks import amount_problems, category_problems
+from custseg.ingest.invoice_checks import (
+    UnmatchedCategory,
+    amount_problems,
+    category_problems,
+    unmatched_categories,
+)
 from custseg.ingest.layout import UNPARSED_DATE_PREFIX
 from custseg.ingest.read_errors import shown
 from custseg.ingest.rules import (
@@ -25,7 +30,11 @@ from custseg.ingest.staged import LISTED_LINES, Problem, StagedTable, comparable
 _LISTED_PROBLEMS = 8
 
 
-def reject_broken_rules(con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]) -> None:
+def reject_broken_rules(
+    con: duckdb.DuckDBPyConnection,
+    tables: Mapping[str, StagedTable],
+    unmatched: Sequence[UnmatchedCategory] | None = None,
+) -> None:
     """Check every staged table against its rules, and the sales against the other files.
 
     Parameters
@@ -34,6 +43,9 @@ def reject_broken_rules(con: duckdb.DuckDBPyConnection, tables: Mapping[str, Sta
         DuckDB connection holding the staged tables.
     tables
         Raw table name -> the staged table holding its rows.
+    unmatched
+        The coupon and GST lines naming a category no sale has
+        (:func:`~custseg.ingest.invoice_checks.unmatched_categories`); found when not given.
 
     Raises
     ------
@@ -48,7 +60,9 @@ def reject_broken_rules(con: duckdb.DuckDBPyConnection, tables: Mapping[str, Sta
         problems += _value_problems(con, table, rules)
         if name in KEY_RULES:
             problems += _key_problems(con, table, KEY_RULES[name])
-    problems += category_problems(con, tables)
+    if unmatched is None:
+        unmatched = unmatched_categories(con, tables)
+    problems += category_problems(con, tables, unmatched)
     problems += _reference_problems(con, tables)
     problems += amount_problems(con, tables)
     if problems:

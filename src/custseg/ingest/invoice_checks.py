@@ -19,7 +19,7 @@ Tax_amount (``int_sales_lines_priced``). Two ways it could go silently wrong are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -35,34 +35,81 @@ _LOOKUPS = (("discount_coupon", "coupon"), ("tax_amount", "GST"))
 
 
 @dataclass(frozen=True)
-class _CategoryLine:
+class UnmatchedCategory:
     """A coupon or GST line whose category is not written as any sales category."""
 
     table: StagedTable
     line: int
     value: str
-    # The sales category equal to it when case is ignored, and a sales line naming it; None
-    # when no sales category is.
+    # The sales category equal to it when case is ignored; None when no sales category is.
     resembles: str | None
-    sales_line: int | None
+
+
+def unmatched_categories(
+    con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]
+) -> tuple[UnmatchedCategory, ...]:
+    """The coupon and GST lines whose category (trimmed) no sales line has, in file order.
+
+    One pass over the sales finds their distinct categories (of the values as stored, then
+    trimmed: a hash table of a few categories); the coupon and tax files are small.
+    """
+    sales = tables.get("online_sales")
+    if sales is None:
+        return ()
+    column = sales.column("product_category")
+    sold = {
+        str(category)
+        for (category,) in con.execute(
+            f"select distinct {sales.text('product_category')} from "
+            f"(select distinct {column} from {sales.relation}) as {column}"
+        ).fetchall()
+        if category is not None
+    }
+    by_lower: dict[str, str] = {}
+    for category in sorted(sold):
+        by_lower.setdefault(category.lower(), category)
+    found = []
+    for table_name, _ in _LOOKUPS:
+        table = tables.get(table_name)
+        if table is None:
+            continue
+        rows = con.execute(
+            f"select {table.line()} as line, {table.text('product_category')} as category "
+            f"from {table.relation} where category is not null order by line"
+        ).fetchall()
+        found += [
+            UnmatchedCategory(table, int(line), str(value), by_lower.get(str(value).lower()))
+            for line, value in rows
+            if value not in sold
+        ]
+    return tuple(found)
 
 
 def category_problems(
-    con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]
+    con: duckdb.DuckDBPyConnection,
+    tables: Mapping[str, StagedTable],
+    unmatched: Sequence[UnmatchedCategory],
 ) -> list[Problem]:
     """Coupon and GST lines naming a sales category in another case: rejected."""
     problems = []
     sales = tables.get("online_sales")
     for table_name, gives in _LOOKUPS:
-        found = [found for found in _unmatched(con, tables, table_name) if found.resembles]
+        found = [
+            f for f in unmatched if f.resembles and f.table.plan.table.table_name == table_name
+        ]
         if not found or sales is None:
             continue
         first = found[0]
         table = first.table
+        ((sales_line,),) = con.execute(
+            f"select min({sales.line()}) from {sales.relation} "
+            f"where {sales.text('product_category')} = ?",
+            [first.resembles],
+        ).fetchall()
         head = (
             f"{table.at(first.line)}, column product_category: {shown(first.value)} is not "
             f"written as any category of {sales.name}, which has {shown(first.resembles)} "
-            f"({sales.at(int(first.sales_line or 0))})"
+            f"({sales.at(int(sales_line))})"
         )
         listing = (
             "" if len(found) == 1 else f" ({table.lines([f.line for f in found], len(found))})"
@@ -80,13 +127,13 @@ def category_problems(
     return problems
 
 
-def unmatched_category_notes(
-    con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]
-) -> dict[str, str]:
+def unmatched_category_notes(unmatched: Sequence[UnmatchedCategory]) -> dict[str, str]:
     """Raw table name -> a note on its lines naming a category no sale has (harmless)."""
     notes = {}
     for table_name, gives in _LOOKUPS:
-        found = [found for found in _unmatched(con, tables, table_name) if not found.resembles]
+        found = [
+            f for f in unmatched if not f.resembles and f.table.plan.table.table_name == table_name
+        ]
         if not found:
             continue
         table = found[0].table
@@ -100,33 +147,6 @@ def unmatched_category_notes(
     return notes
 
 
-def _unmatched(
-    con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable], table_name: str
-) -> list[_CategoryLine]:
-    """The lines of ``table_name`` whose category (trimmed text) no sales line has."""
-    sales, table = tables.get("online_sales"), tables.get(table_name)
-    if sales is None or table is None:
-        return []
-    sold, named = sales.text("product_category", "s"), table.text("product_category", "t")
-    rows = con.execute(
-        f"""
-        with sold as (
-            select {sold} as category, min({sales.line("s")}) as line
-            from {sales.relation} as s group by all having category is not null
-        ),
-        named as (
-            select {table.line("t")} as line, {named} as category
-            from {table.relation} as t where category is not null
-        )
-        select named.line, named.category, min(sold.category), min(sold.line)
-        from named left join sold on lower(sold.category) = lower(named.category)
-        where named.category not in (select category from sold)
-        group by all order by named.line
-        """
-    ).fetchall()
-    return [_CategoryLine(table, int(row[0]), str(row[1]), row[2], row[3]) for row in rows]
-
-
 def amount_problems(
     con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]
 ) -> list[Problem]:
@@ -137,6 +157,8 @@ def amount_problems(
     """
     sales, taxes = tables.get("online_sales"), tables.get("tax_amount")
     if sales is None or taxes is None:
+        return []
+    if _text_amounts_fit(con, sales):
         return []
     quantity, price, delivery = (
         sales.number(column) for column in ("quantity", "avg_price", "delivery_charges")
@@ -186,6 +208,26 @@ def amount_problems(
             )
         ]
     return []
+
+
+def _text_amounts_fit(con: duckdb.DuckDBPyConnection, sales: StagedTable) -> bool:
+    """Whether text amounts are too short to reach the limit, from their lengths alone.
+
+    Parsing 50 million texts as numbers costs seconds; measuring them is cheap. A number of n
+    characters is below 10**n (a value that is no plain number breaks another rule), GST is
+    at most 1, so the invoice amounts of all lines stay below rows * (2 * 10**(longest
+    quantity + price) + 10**(longest delivery)). Typed columns are read as numbers: cheap.
+    """
+    if any(sales.kind(column) != "text" for column in _AMOUNT_COLUMNS):
+        return False
+    quantity, price, delivery = (sales.column(column) for column in _AMOUNT_COLUMNS)
+    product, charge, rows = con.execute(
+        f"select max(length({quantity}) + length({price})), max(length({delivery})), count(*) "
+        f"from {sales.relation}"
+    ).fetchone()
+    if not rows:
+        return True
+    return rows * (2 * 10 ** int(product or 0) + 10 ** int(charge or 0)) < MONEY_LIMIT
 
 
 #: The columns of an invoice amount, in the order a message names the largest.

@@ -9,12 +9,16 @@ are noted. See
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
 
-from custseg.ingest.invoice_checks import unmatched_category_notes
+from custseg.ingest.invoice_checks import (
+    UnmatchedCategory,
+    unmatched_categories,
+    unmatched_category_notes,
+)
 from custseg.ingest.read_errors import shown
 from custseg.ingest.rules import LINE_KEYS
 from custseg.ingest.staged import LISTED_LINES, StagedTable, comparable
@@ -32,11 +36,15 @@ class TableRepairs:
 
 
 def repair(
-    con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]
+    con: duckdb.DuckDBPyConnection,
+    tables: Mapping[str, StagedTable],
+    unmatched: Sequence[UnmatchedCategory] | None = None,
 ) -> dict[str, TableRepairs]:
     """Make the repairs of every staged table (rows are deleted from them) and take the notes.
 
-    Returns raw table name -> what was repaired or noted, in sentences for the run summary.
+    ``unmatched`` are the coupon and GST lines naming a category no sale has (found when not
+    given). Returns raw table name -> what was repaired or noted, in sentences for the run
+    summary.
     """
     outcome: dict[str, TableRepairs] = {}
     for name, table in tables.items():
@@ -60,7 +68,9 @@ def repair(
             )
         outcome[name] = TableRepairs(tuple(messages), removed)
     notes = {"customers_data": _customers_without_sales(con, tables)}
-    for name, note in unmatched_category_notes(con, tables).items():
+    if unmatched is None:
+        unmatched = unmatched_categories(con, tables)
+    for name, note in unmatched_category_notes(unmatched).items():
         notes[name] = [note]
     for name, more in notes.items():
         if more:
