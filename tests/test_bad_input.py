@@ -245,6 +245,54 @@ def identical_customers(data: Path) -> None:
     write_rows(data / "Online_Sales.csv", sales)
 
 
+def values_holding_line_breaks(file: str, lines: tuple[int, ...], column: str):
+    """Quoted values holding a line break on the given lines: later lines move down."""
+
+    def mutate(data: Path) -> None:
+        rows = read_rows(data / file)
+        index = rows[0].index(column)
+        for line in lines:
+            rows[line - 1][index] += "\nsecond line"
+        write_rows(data / file, rows)
+
+    return mutate
+
+
+def unclosed_quote(data: Path) -> None:
+    lines = (data / "Online_Sales.csv").read_text().split("\n")
+    cells = lines[39].split(",")
+    cells[4] = '"' + cells[4]  # line 40 opens a quote that nothing closes
+    lines[39] = ",".join(cells)
+    (data / "Online_Sales.csv").write_text("\n".join(lines))
+
+
+def ids_holding_the_order_separator(data: Path) -> None:
+    """Customer 'A|' buying in transaction T and customer 'A' in transaction '|T': joined with
+    '|' alone, both orders would be 'A||T'."""
+    sales = read_rows(data / "Online_Sales.csv")
+    first, second = sales[1][0], next(row[0] for row in sales[1:] if row[0] != sales[1][0])
+    rename_customers({first: "A|", second: "A"})(data)
+    sales = read_rows(data / "Online_Sales.csv")
+    transaction = sales[1][1]
+    line = next(row for row in sales[1:] if row[0] == "A")
+    line[1] = "|" + transaction
+    write_rows(data / "Online_Sales.csv", sales)
+
+
+def order_ids_stay_distinct(project: Path, summary: dict[str, Any], template: Template) -> None:
+    with duckdb.connect(str(project / "dbt_pipeline/custseg.duckdb")) as con:
+        orders = con.execute(
+            "select distinct customer_id, transaction_id, order_id from fct_sales "
+            "where customer_id in ('A', 'A|') and transaction_id like '%|%' or "
+            "customer_id = 'A|' order by 1, 2"
+        ).fetchall()
+    escaped = [order for customer, transaction, order in orders if customer == "A|"]
+    assert escaped and all(order.startswith("A\\||") for order in escaped), orders
+    (plain,) = [order for customer, _, order in orders if customer == "A"]
+    assert plain.startswith("A||"), orders
+    assert plain not in escaped
+
+
 # ---------------------------------------------------------------------------- the cases
 
 
@@ -330,6 +378,17 @@ CASES: dict[str, Case] = {
         "same",
         repairs=("Online_Sales.csv: ignored 1 extra column(s) ('Notes')",),
     ),
+    # DuckDB renames the second to QUANTITY_1 and one of the two would be read silently.
+    "same_column_twice_in_other_case": Case(
+        add_column("Online_Sales.csv", " QUANTITY", "999"),
+        "reject",
+        (
+            "Online_Sales.csv line 1 (the header): 2 columns, 'Quantity' and ' QUANTITY', are "
+            "the same column 'quantity'",
+            "Remove or rename the extra column",
+        ),
+        says_nothing_loaded=False,
+    ),
     "extra_column_with_a_hostile_name": Case(
         add_column("CustomersData.csv", 'x"; drop table raw.customers_data; --', "1"),
         "same",
@@ -365,6 +424,29 @@ CASES: dict[str, Case] = {
         ("Online_Sales.csv line 4: 11 values where the header has 10",),
         says_nothing_loaded=False,
     ),
+    # Messages name the line of the file, after values holding line breaks too.
+    "line_numbers_after_values_holding_line_breaks": Case(
+        lambda d: [
+            set_value("Online_Sales.csv", 20, "Quantity", "-1")(d),
+            values_holding_line_breaks("Online_Sales.csv", (3, 4, 5), "Product_Description")(d),
+        ],
+        "reject",
+        ("Online_Sales.csv line 23, column quantity: '-1' must be greater than 0",),
+    ),
+    "line_numbers_in_a_small_table_after_a_line_break": Case(
+        lambda d: [
+            set_value("Discount_Coupon.csv", 10, "Discount_pct", "120")(d),
+            values_holding_line_breaks("Discount_Coupon.csv", (2,), "Coupon_Code")(d),
+        ],
+        "reject",
+        ("Discount_Coupon.csv line 11, column discount_pct: '120' is not a percentage",),
+    ),
+    "unclosed_quote": Case(
+        unclosed_quote,
+        "reject",
+        ("Online_Sales.csv line 40: ", "a quote on line 40 is never closed"),
+        says_nothing_loaded=False,
+    ),
     # ---- customers
     "ids_with_leading_zeros_and_letters": Case(
         rename_customers({"12346": "0017", "12347": "C-42"}), "accept", check=ids_survive
@@ -373,6 +455,11 @@ CASES: dict[str, Case] = {
         set_value("Online_Sales.csv", 2, "CustomerID", ""),
         "reject",
         ("Online_Sales.csv line 2, column customerid: (empty) is empty",),
+    ),
+    # The order id joins customer and transaction id with '|': an id holding '|' must not make
+    # two orders one (dbt's unique test on order_id would fail naming no file or line).
+    "ids_holding_the_order_id_separator": Case(
+        ids_holding_the_order_separator, "accept", check=order_ids_stay_distinct
     ),
     "same_customer_with_different_values": Case(
         append_rows(
@@ -509,7 +596,52 @@ CASES: dict[str, Case] = {
             "Tax_amount.csv (it has no GST)",
         ),
     ),
+    # Amounts are stored as decimal(38, 10) in dbt: they must stay below 10^28.
+    "quantity_too_large_for_the_warehouse": Case(
+        set_value("Online_Sales.csv", 5, "Quantity", "1" + "0" * 29),
+        "reject",
+        (
+            "Online_Sales.csv line 5, column quantity: '100000000000000000000000000000' (with "
+            "avg_price",
+            "must stay below 10^28 (dbt stores invoice amounts as decimal(38, 10))",
+        ),
+    ),
+    # The as-of date, the day after the last sale, must be a date too.
+    "sale_on_the_last_day_a_date_can_hold": Case(
+        set_value("Online_Sales.csv", 12, "Transaction_Date", "12/31/9999"),
+        "reject",
+        ("Online_Sales.csv line 12, column transaction_date: '12/31/9999' is the last day",),
+    ),
     # ---- the small tables
+    # Coupons and GST are looked up by exact category: 'office' would drop every discount.
+    "coupon_category_in_other_case": Case(
+        lambda d: (d / "Discount_Coupon.csv").write_text(
+            (d / "Discount_Coupon.csv").read_text().replace(",Office,", ",office,")
+        ),
+        "reject",
+        (
+            "Discount_Coupon.csv line 3, column product_category: 'office' is not written as "
+            "any category of Online_Sales.csv, which has 'Office' (line ",
+            "12 line(s) break this rule (lines 3, 19, 35, 51, 67, ...)",
+        ),
+    ),
+    "gst_category_in_other_case": Case(
+        set_value("Tax_amount.csv", 3, "Product_Category", " OFFICE "),
+        "reject",
+        (
+            "Tax_amount.csv line 3, column product_category: 'OFFICE' is not written as any "
+            "category of Online_Sales.csv, which has 'Office' (line ",
+            "column product_category: 'Office' is not in Tax_amount.csv",
+        ),
+    ),
+    "coupon_for_a_category_never_sold": Case(
+        append_rows("Discount_Coupon.csv", lambda rows: [["Jan", "Gadgets", "GAD10", "10"]]),
+        "same",
+        repairs=(
+            "Discount_Coupon.csv: 1 line(s) name a category no sales line has ('Gadgets'; first "
+            "at line 194); their coupon applies to no sale.",
+        ),
+    ),
     "gst_written_as_percent": Case(
         set_value("Tax_amount.csv", 3, "GST", "18"),
         "reject",

@@ -174,6 +174,16 @@ def test_a_configured_file_that_is_missing_is_named(tmp_path: Path) -> None:
         load_mapped(tmp_path, '[inputs.taxes]\nfile = "vat.csv"\n', data)
 
 
+def test_a_configured_file_named_like_a_pattern_is_read_literally(tmp_path: Path) -> None:
+    # DuckDB would read "vat[1].csv" as a pattern matching vat1.csv.
+    data = write_data(
+        tmp_path / "data",
+        **{"vat[1].csv": "Product_Category,GST\nApparel,0.18\n", "vat1.csv": "x,y\n1,2\n"},
+    )
+    con = load_mapped(tmp_path, '[inputs.taxes]\nfile = "vat[1].csv"\n', data)
+    assert con.execute("select * from raw.tax_amount").fetchall() == [("Apparel", "0.18")]
+
+
 # ---------------------------------------------------------------- hostile names
 
 HOSTILE_COLUMN = 'rate"; drop table main.canary; --'

@@ -13,6 +13,7 @@ import pytest
 
 from custseg.errors import InputDataError
 from custseg.ingest.files import kept_type, plan_inputs
+from custseg.ingest.physical_lines import PhysicalLines
 from tests.support import load_into_duckdb
 from tests.support import write_input_files as write_files
 
@@ -140,7 +141,7 @@ def test_parquet_becomes_month_day_year_text_for_text_exports(tmp_path: Path) ->
         ("VARCHAR", False, '"c"'),
         ("DATE", True, '"c"'),
         ("TIMESTAMP", True, 'cast("c" as date)'),
-        ("TIMESTAMP WITH TIME ZONE", True, 'cast("c" as date)'),
+        ("TIMESTAMP WITH TIME ZONE", True, "cast(timezone('UTC', \"c\") as date)"),
         # Written dates are read by their format; odd types become text for the checks to judge.
         ("VARCHAR", True, None),
         ("BIGINT", True, None),
@@ -154,3 +155,102 @@ def test_which_parquet_types_are_kept(
     type_name: str, is_date_column: bool, expected: str | None
 ) -> None:
     assert kept_type('"c"', type_name, is_date_column=is_date_column) == expected
+
+
+@pytest.mark.parametrize("folder", ["data[1]", "d*ta1", "dat?1"])
+def test_a_folder_named_like_a_pattern_is_read_literally(tmp_path: Path, folder: str) -> None:
+    # DuckDB would read "data[1]/CustomersData.csv" as a pattern matching data1's file.
+    write_files(tmp_path / "data1")
+    (tmp_path / "data1" / "CustomersData.csv").write_text(
+        "CustomerID,Gender,Location,Tenure_Months\n0017,M,Chicago,12\nA-2,F,Ohio,3\nB-9,F,X,1\n"
+    )
+    data = write_files(tmp_path / folder)
+    loaded = load_into_duckdb(tmp_path / "w.duckdb", data)
+    assert [t.row_count for t in loaded][0] == 2
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        assert con.execute("select location from raw.customers_data order by 1").fetchall() == [
+            ("California",),
+            ("Chicago",),
+        ]
+
+
+def test_a_parquet_column_twice_in_other_case_is_refused_naming_both(tmp_path: Path) -> None:
+    data = write_files(tmp_path / "data")
+    (data / "Tax_amount.csv").unlink()
+    table = pa.table({"Product_Category": ["Apparel", "Office"], "GST": [0.18, 0.1], "gst": [1, 1]})
+    pq.write_table(table, data / "Tax_amount.parquet")
+    with pytest.raises(InputDataError) as caught:
+        load_into_duckdb(tmp_path / "w.duckdb", data)
+    assert "Tax_amount.parquet line 1 (the header): 2 columns, 'GST' and 'gst', are the same" in (
+        str(caught.value)
+    )
+
+
+@pytest.mark.parametrize("keep_types", [True, False])
+def test_a_timestamp_with_a_time_zone_is_its_utc_date_in_every_session_zone(
+    tmp_path: Path, keep_types: bool
+) -> None:
+    data = write_files(tmp_path / "data")
+    (data / "Marketing_Spend.csv").unlink()
+    utc = dt.UTC
+    table = pa.table(
+        {
+            # 23:30 UTC is the next day in Tokyo, 01:30 UTC the previous day in Los Angeles.
+            "Date": pa.array(
+                [
+                    dt.datetime(2019, 1, 5, 23, 30, tzinfo=utc),
+                    dt.datetime(2019, 1, 7, 1, 30, tzinfo=utc),
+                ],
+                type=pa.timestamp("us", tz="UTC"),
+            ),
+            "Offline_Spend": pa.array([4500.0, 1.0]),
+            "Online_Spend": pa.array([10.25, 1.0]),
+        }
+    )
+    pq.write_table(table, data / "Marketing_Spend.parquet")
+    dates = {}
+    for zone in ("UTC", "Asia/Tokyo", "America/Los_Angeles"):
+        with duckdb.connect() as con:
+            con.execute(f"set TimeZone = '{zone}'")
+            plans = plan_inputs(con, data, keep_types=keep_types)
+            spend = next(plan for plan in plans if plan.table.table_name == "marketing_spend")
+            dates[zone] = [row[0] for row in con.execute(spend.select_sql).fetchall()]
+    expected = (
+        [dt.date(2019, 1, 5), dt.date(2019, 1, 7)] if keep_types else ["1/5/2019", "1/7/2019"]
+    )
+    assert dates == {zone: expected for zone in dates}
+
+
+def test_whole_float_ids_are_their_integers_text(tmp_path: Path) -> None:
+    data = write_files(tmp_path / "data")
+    for name in ("CustomersData.csv", "Online_Sales.csv"):
+        path = data / name
+        with duckdb.connect() as con:
+            con.execute(
+                f"copy (select * replace (cast(regexp_replace(CustomerID, '[^0-9]', '', 'g') "
+                f"as double) as CustomerID) from read_csv('{path}', all_varchar = true)) "
+                f"to '{path.with_suffix('.parquet')}' (format parquet)"
+            )
+        path.unlink()
+    load_into_duckdb(tmp_path / "w.duckdb", data)
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        for table in ("customers_data", "online_sales"):
+            assert con.execute(f"select customerid from raw.{table} order by 1").fetchall() == [
+                ("17",),
+                ("2",),
+            ]
+
+
+def test_physical_lines_are_searched_only_when_a_record_spans_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = tmp_path / "plain.csv"
+    plain.write_text("a,b\n1,2\n3,4\n")
+    with monkeypatch.context() as patched:
+        patched.setattr(PhysicalLines, "_scan", lambda self: pytest.fail("scanned"))
+        assert [PhysicalLines(plain, 3)(n) for n in (1, 2, 3)] == [1, 2, 3]
+    # Lines: 1 header, 2-3 one record, 4 empty (skipped, as DuckDB does), 5, 6-8, 9.
+    multi = tmp_path / "multi.csv"
+    multi.write_text('a,b\n1,"x\ny"\n\n3,4\n"p\nq\nr",5\n6,7')
+    lines = PhysicalLines(multi, 5)
+    assert [lines(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 5, 6, 9]

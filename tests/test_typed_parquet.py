@@ -117,12 +117,33 @@ def rewrite_sales(data: Path, destination: Path, replace: str) -> Path:
             "row 8, column transaction_date: 'infinity' is not a real date",
         ),
         (
-            # Ids written as decimals in the sales only: they do not name a customer.
-            "cast(CustomerID as double) as CustomerID",
-            "row 1, column customerid: '",
+            # Ids stored as floats: a whole one is the integer (12346.0 names customer 12346),
+            # any other value names no customer.
+            "cast(CustomerID as double) + case when file_row_number = 5 then 0.5 else 0 end "
+            "as CustomerID",
+            ".5' is not a whole number: the file stores this id as a fractional",
+        ),
+        (
+            "case when file_row_number = 2 then 'nan'::double else Transaction_ID::double end "
+            "as Transaction_ID",
+            "row 3, column transaction_id: 'nan' is not a whole number",
+        ),
+        (
+            # dbt's decimal(38, 10) amounts hold less than 10^28.
+            "case when file_row_number = 3 then 1e29 else Quantity end as Quantity",
+            "row 4, column quantity: '1e+29' (with avg_price",
         ),
     ],
-    ids=["nan-price", "zero-quantity", "negative-delivery", "null-id", "infinite-date", "float-id"],
+    ids=[
+        "nan-price",
+        "zero-quantity",
+        "negative-delivery",
+        "null-id",
+        "infinite-date",
+        "float-id",
+        "nan-id",
+        "overflowing-quantity",
+    ],
 )
 def test_typed_values_break_the_same_rules(
     parquet_data: Path, tmp_path: Path, replace: str, expected: str

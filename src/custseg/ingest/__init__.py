@@ -9,5 +9,7 @@ calls it before it replaces its raw tables (``custseg.warehouses.base.Warehouse.
 - :mod:`~custseg.ingest.read_errors`: why a file cannot be read, to the line;
 - :mod:`~custseg.ingest.rules`, :mod:`~custseg.ingest.checks`, :mod:`~custseg.ingest.repairs`:
   the input rules, their checks and the repairs, on :mod:`~custseg.ingest.staged` tables;
+- :mod:`~custseg.ingest.invoice_checks`: categories the invoice formula looks up must match,
+  amounts must fit dbt's decimals;
 - :mod:`~custseg.ingest.staging`: the order of it all.
 """

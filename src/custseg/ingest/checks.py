@@ -5,29 +5,36 @@ with one message naming the file, line, column, value, count and fix when a rule
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import duckdb
 
 from custseg.errors import InputDataError
+from custseg.ingest.invoice_checks import (
+    UnmatchedCategory,
+    amount_problems,
+    category_problems,
+    unmatched_categories,
+)
 from custseg.ingest.layout import UNPARSED_DATE_PREFIX
 from custseg.ingest.read_errors import shown
-from custseg.ingest.rules import KEY_RULES, VALUE_RULES, KeyRule, ValueRule
-from custseg.ingest.staged import LISTED_LINES, StagedTable, comparable
+from custseg.ingest.rules import (
+    KEY_RULES,
+    VALUE_RULES,
+    KeyRule,
+    ValueRule,
+    fractional_id_rule,
+)
+from custseg.ingest.staged import LISTED_LINES, Problem, StagedTable, comparable
 
 #: Other broken rules listed after the first, at most.
 _LISTED_PROBLEMS = 8
 
 
-@dataclass(frozen=True)
-class _Problem:
-    # The full message of the rule's first offending line.
-    message: str
-    # One-line summary when it is not the first problem.
-    summary: str
-
-
-def reject_broken_rules(con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]) -> None:
+def reject_broken_rules(
+    con: duckdb.DuckDBPyConnection,
+    tables: Mapping[str, StagedTable],
+    unmatched: Sequence[UnmatchedCategory] | None = None,
+) -> None:
     """Check every staged table against its rules, and the sales against the other files.
 
     Parameters
@@ -36,6 +43,9 @@ def reject_broken_rules(con: duckdb.DuckDBPyConnection, tables: Mapping[str, Sta
         DuckDB connection holding the staged tables.
     tables
         Raw table name -> the staged table holding its rows.
+    unmatched
+        The coupon and GST lines naming a category no sale has
+        (:func:`~custseg.ingest.invoice_checks.unmatched_categories`); found when not given.
 
     Raises
     ------
@@ -43,19 +53,25 @@ def reject_broken_rules(con: duckdb.DuckDBPyConnection, tables: Mapping[str, Sta
         When a rule is broken: the message names file, line, column, value, count and the fix,
         then lists the other broken rules.
     """
-    problems: list[_Problem] = []
+    problems: list[Problem] = []
     for name, table in tables.items():
-        problems += _value_problems(con, table, VALUE_RULES.get(name, ()))
+        rules = VALUE_RULES.get(name, ())
+        rules += tuple(fractional_id_rule(column) for column in table.plan.fractional_ids)
+        problems += _value_problems(con, table, rules)
         if name in KEY_RULES:
             problems += _key_problems(con, table, KEY_RULES[name])
+    if unmatched is None:
+        unmatched = unmatched_categories(con, tables)
+    problems += category_problems(con, tables, unmatched)
     problems += _reference_problems(con, tables)
+    problems += amount_problems(con, tables)
     if problems:
         raise InputDataError(_rejection(problems))
 
 
 def _value_problems(
     con: duckdb.DuckDBPyConnection, table: StagedTable, rules: Sequence[ValueRule]
-) -> list[_Problem]:
+) -> list[Problem]:
     if not rules:
         return []
     # One pass over the table counts every rule's offending lines.
@@ -84,7 +100,7 @@ def _value_problems(
                 "(custseg.toml)"
             )
         problems.append(
-            _Problem(
+            Problem(
                 message=(
                     f"{where}: {problem}. {count:,} {plural} this rule{listing}. {rule.advice}"
                 ),
@@ -112,7 +128,7 @@ def _configured_date(value: object) -> tuple[str, str] | None:
 
 def _key_problems(
     con: duckdb.DuckDBPyConnection, table: StagedTable, rule: KeyRule
-) -> list[_Problem]:
+) -> list[Problem]:
     columns = table.columns
     key_expressions = rule.expressions(table)
     keys = ", ".join(f"{expression} as k{i}" for i, expression in enumerate(key_expressions))
@@ -152,7 +168,7 @@ def _key_problems(
         f"{shown(first_row[1 + column_index])} and {shown(other[1 + column_index])}"
     )
     return [
-        _Problem(
+        Problem(
             message=(
                 f"{where}, {detail}. {n_keys:,} {rule.what}(s) appear with different values "
                 f"on {int(n_lines):,} lines. Keep one line per {rule.what} (remove or correct "
@@ -165,9 +181,9 @@ def _key_problems(
 
 def _reference_problems(
     con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]
-) -> list[_Problem]:
+) -> list[Problem]:
     sales = tables.get("online_sales")
-    problems: list[_Problem] = []
+    problems: list[Problem] = []
     if sales is None:
         return problems
     references = (
@@ -215,7 +231,7 @@ def _reference_problems(
             f"{what} of {target.name}{no_gst}"
         )
         problems.append(
-            _Problem(
+            Problem(
                 message=(
                     f"{head}. {count:,} line(s) name {distinct:,} such value(s) "
                     f"({sales.lines([line for line, _ in examples], count)}). "
@@ -230,7 +246,7 @@ def _reference_problems(
     return problems
 
 
-def _rejection(problems: Sequence[_Problem]) -> str:
+def _rejection(problems: Sequence[Problem]) -> str:
     text = problems[0].message
     others = problems[1:]
     if others:

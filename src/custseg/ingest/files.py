@@ -12,17 +12,20 @@ trailing space), then renamed by the input's mapping (:mod:`custseg.ingest.mappi
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from custseg.errors import InputDataError
 from custseg.ingest.layout import (
     CANONICAL_DATE_FORMAT,
     DEFAULT_DATE_FORMAT,
+    ID_COLUMNS,
     LINE_COLUMN,
     UNPARSED_DATE_PREFIX,
     RawTable,
@@ -38,6 +41,12 @@ _KEPT_TYPES = re.compile(
     r"(VARCHAR|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL\(\d+,\s*\d+\)|DATE)",
     re.IGNORECASE,
 )
+#: Fractional number types: an id stored so becomes its whole number's text (:func:`_id_text`).
+_FRACTIONAL_TYPES = re.compile(r"(DOUBLE|FLOAT|REAL|DECIMAL\(\d+,\s*\d+\))", re.IGNORECASE)
+#: Above 2**53 a double no longer holds every whole number: such an id may have been rounded.
+_LARGEST_EXACT_DOUBLE = 2**53
+#: Characters DuckDB's file readers take as a glob pattern (``data[1]`` would match ``data1``).
+_GLOB_CHARACTERS = frozenset("*?[")
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class RawFilePlan:
     source_path: Path
     select_sql: str
     ignored_columns: tuple[str, ...]
+    # Id columns the file stores as fractional numbers, made whole-number text (checked).
+    fractional_ids: tuple[str, ...] = ()
 
 
 def plan_inputs(
@@ -75,9 +86,16 @@ def plan_inputs(
     for spec in specs_for_every_input(inputs):
         table = spec.table
         path = spec.find_file(data_dir)
-        scan = _scan_sql(path)
+        scan = _scan_sql(_literal_pattern(con, path))
         found = _describe(con, scan, path)
+        _refuse_duplicate_columns(spec, [name for name, _ in found], path)
         expressions, ignored = select_expressions(spec, found, path, keep_types=keep_types)
+        types = {normalize_column(name): type_name for name, type_name in reversed(found)}
+        fractional = tuple(
+            column
+            for column in table.columns
+            if is_fractional_id(column, types.get(normalize_column(spec.source_column(column)), ""))
+        )
         select_list = ",\n    ".join(expressions)
         if table.keep_line_numbers:
             if path.suffix.lower() == ".parquet":
@@ -95,6 +113,7 @@ def plan_inputs(
                 source_path=path,
                 select_sql=f"select {select_list} from {scan}",
                 ignored_columns=ignored,
+                fractional_ids=fractional,
             )
         )
     return plans
@@ -139,7 +158,9 @@ def select_expressions(
         source = quote_identifier(name)
         is_date_column = column in table.date_columns
         kept = kept_type(source, type_name, is_date_column=is_date_column)
-        if keep_types and kept is not None:
+        if is_fractional_id(column, type_name):
+            expression = _id_text(source, type_name)
+        elif keep_types and kept is not None:
             expression = kept
         elif is_date_column:
             expression = _date_text(spec, source, type_name)
@@ -149,6 +170,45 @@ def select_expressions(
     used = {normalize_column(spec.source_column(column)) for column in table.columns}
     ignored = tuple(name for name, _ in found if normalize_column(name) not in used)
     return tuple(expressions), ignored
+
+
+def _refuse_duplicate_columns(spec: InputSpec, found: Sequence[str], path: Path) -> None:
+    """Refuse a header naming a column we read twice once case and spaces are ignored.
+
+    ``Quantity`` beside `` QUANTITY``: DuckDB renames the second (``QUANTITY_1``) and one of
+    them would be read silently; which one is right only the user knows.
+    """
+    written = _written_header(path, found)
+    by_normalized: dict[str, list[str]] = {}
+    for name in written:
+        by_normalized.setdefault(normalize_column(name), []).append(name)
+    read = {normalize_column(spec.source_column(column)) for column in spec.table.columns}
+    for normalized, names in by_normalized.items():
+        if len(names) > 1 and normalized in read:
+            spellings = " and ".join(repr(name) for name in names)
+            raise InputDataError(
+                f"{path} line 1 (the header): {len(names)} columns, {spellings}, are the same "
+                f"column {normalized!r} once case and surrounding spaces are ignored, and "
+                "custseg cannot tell which one to read. Remove or rename the extra column, "
+                "then run again."
+            )
+
+
+def _written_header(path: Path, found: Sequence[str]) -> Sequence[str]:
+    """The column names as the file writes them (DuckDB renames repeated ones, ``x_1``).
+
+    A CSV header is read with Python's csv module; a Parquet file's names come from its
+    schema. When they cannot be read or do not line up with DuckDB's, DuckDB's are used.
+    """
+    try:
+        if path.suffix.lower() == ".csv":
+            with open(path, encoding="utf-8-sig", newline="") as handle:
+                header = next(csv.reader(handle), [])
+        else:
+            header = pq.read_schema(path).names
+    except (OSError, ValueError, csv.Error):  # DuckDB read it: its names are good enough
+        return found
+    return header if len(header) == len(found) else found
 
 
 def _missing_columns(
@@ -180,11 +240,30 @@ def _missing_columns(
     )
 
 
+def is_fractional_id(column: str, type_name: str) -> bool:
+    """Whether the file stores the id ``column`` as a floating-point or decimal number."""
+    return column in ID_COLUMNS and bool(_FRACTIONAL_TYPES.fullmatch(type_name.strip()))
+
+
+def _id_text(source: str, type_name: str) -> str:
+    """An id stored as a fractional number, as the text of its whole number (12346.0 -> 12346).
+
+    Any other value (12346.5, NaN, infinity, a double beyond 2**53 that may have been rounded)
+    keeps its own text, which holds a point, a letter or an exponent: the input check of
+    fractional ids (``custseg.ingest.checks``) names it, as no whole number can.
+    """
+    whole = f"{source} = trunc({source})"
+    if not type_name.strip().upper().startswith("DECIMAL"):
+        whole = f"isfinite({source}) and abs({source}) <= {_LARGEST_EXACT_DOUBLE} and {whole}"
+    integer = f"cast(cast({source} as hugeint) as varchar)"
+    return f"case when {whole} then {integer} else cast({source} as varchar) end"
+
+
 def _date_text(spec: InputSpec, source: str, type_name: str) -> str:
     """A date column as M/D/YYYY text (what staging parses on every engine)."""
     canonical = quote_literal(CANONICAL_DATE_FORMAT)
     if type_name.upper().startswith(("DATE", "TIMESTAMP")):
-        return f"strftime({source}, {canonical})"
+        return f"strftime({_utc(source, type_name)}, {canonical})"
     if spec.date_format == DEFAULT_DATE_FORMAT:
         return f"cast({source} as varchar)"
     # A value that does not match keeps its text behind a prefix that no date parser accepts:
@@ -200,28 +279,71 @@ def _date_text(spec: InputSpec, source: str, type_name: str) -> str:
 def kept_type(source: str, type_name: str, *, is_date_column: bool) -> str | None:
     """The SELECT expression keeping a typed file column as it is, or None to make it text.
 
-    A date column keeps a date, and a timestamp becomes its date (the time of day is not used);
-    written dates stay text, to be read by their format. Other columns keep numbers and text;
-    any other type becomes text, whose odd value the checks then name.
+    A date column keeps a date, and a timestamp becomes its date (the time of day is not used;
+    a timestamp with a time zone becomes its UTC date, see :func:`_utc`); written dates stay
+    text, to be read by their format. Other columns keep numbers and text; any other type
+    becomes text, whose odd value the checks then name.
     """
     type_name = type_name.strip().upper()
     if is_date_column:
         if type_name == "DATE":
             return source
-        return f"cast({source} as date)" if type_name.startswith("TIMESTAMP") else None
+        if type_name.startswith("TIMESTAMP"):
+            return f"cast({_utc(source, type_name)} as date)"
+        return None
     if type_name == "DATE" or not _KEPT_TYPES.fullmatch(type_name):
         return None
     return source
 
 
-def _scan_sql(path: Path) -> str:
-    if path.suffix.lower() == ".csv":
+def _utc(source: str, type_name: str) -> str:
+    """A timestamp with a time zone as the UTC time it names; other values as they are.
+
+    Cast or formatted directly, its day would be the one of the session's time zone (the
+    machine's ``TZ``): 2019-01-05 23:30 UTC is January 6 in Tokyo. Its UTC calendar date is the
+    same everywhere.
+    """
+    if "TIME ZONE" in type_name.upper() or type_name.upper() == "TIMESTAMPTZ":
+        return f"timezone('UTC', {source})"
+    return source
+
+
+def _literal_pattern(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    """What to give DuckDB so that it reads exactly the file ``path``, never a glob match.
+
+    DuckDB reads a path holding ``*``, ``?`` or ``[`` as a pattern: a data folder ``data[1]``
+    would load the files of ``data1``. Each such character is written as a one-character class
+    (``[[]``), which matches only itself; DuckDB's own glob() then confirms that the pattern
+    names that one file. Paths without them are given as they are.
+
+    Raises
+    ------
+    InputDataError
+        DuckDB would not read exactly this file (a DuckDB whose patterns differ).
+    """
+    text = str(path)
+    if not _GLOB_CHARACTERS & set(text):
+        return text
+    pattern = "".join(f"[{c}]" if c in _GLOB_CHARACTERS else c for c in str(path.absolute()))
+    rows = con.execute("select file from glob(?)", [pattern]).fetchall()
+    matches = [Path(row[0]) for row in rows]
+    if [match.resolve() for match in matches] != [path.resolve()]:
+        raise InputDataError(
+            f"{path}: DuckDB cannot read this path literally (its * ? or [ make it a pattern "
+            "matching other files); rename the folder or file without those characters."
+        )
+    return pattern
+
+
+def _scan_sql(pattern: str) -> str:
+    """The DuckDB table function reading one file (``pattern`` from :func:`_literal_pattern`)."""
+    if pattern.lower().endswith(".csv"):
         # Comma-delimited, header required, everything as text: no type sniffing.
         return (
-            f"read_csv({quote_literal(str(path))}, header = true, delim = ',', quote = '\"', "
+            f"read_csv({quote_literal(pattern)}, header = true, delim = ',', quote = '\"', "
             "escape = '\"', all_varchar = true, auto_detect = true)"
         )
-    return f"read_parquet({quote_literal(str(path))})"
+    return f"read_parquet({quote_literal(pattern)})"
 
 
 def _describe(con: duckdb.DuckDBPyConnection, scan: str, path: Path) -> list[tuple[str, str]]:

@@ -15,6 +15,10 @@ SUPPORTED_SUFFIXES = (".csv", ".parquet")
 #: Column the loader adds to tables that keep line numbers (the sales lines; header = line 1).
 LINE_COLUMN = "file_line_number"
 
+#: Columns holding ids: text end to end. A Parquet file storing one as a floating-point or
+#: decimal number gets the whole number's text (12346.0 becomes 12346); see ingest.files.
+ID_COLUMNS = ("customerid", "transaction_id", "product_sku")
+
 #: How dates are written when nothing is configured: M/D/YYYY, what staging parses.
 DEFAULT_DATE_FORMAT = "%m/%d/%Y"
 #: What a typed or configured date becomes before the raw tables are written (text engines).

@@ -40,8 +40,6 @@ from custseg.sql import quote_literal
 
 #: Keys of an ``[inputs.<key>]`` table.
 INPUT_OPTIONS = ("file", "date_format", "columns")
-# DuckDB treats these characters in a file name as a glob pattern.
-_GLOB_CHARACTERS = frozenset("*?[")
 # A time zone would make the calendar day depend on the session's time zone.
 _TIME_ZONE_DIRECTIVES = re.compile(r"%-?[zZ]")
 # Dates the format is checked on: month and day both ambiguous and not, one and two digits.
@@ -197,11 +195,6 @@ def _check_file_name(file: str, where: str) -> None:
         raise ConfigError(
             f"file in {where}: {file!r} must end in {' or '.join(SUPPORTED_SUFFIXES)} (a "
             "comma-separated CSV with a header, or Parquet)."
-        )
-    if _GLOB_CHARACTERS & set(file):
-        raise ConfigError(
-            f"file in {where}: {file!r} contains * ? or [, which would be read as a pattern; "
-            "rename the file."
         )
 
 

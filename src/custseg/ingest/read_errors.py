@@ -143,28 +143,46 @@ def _scan_bytes(path: Path) -> str | None:
 
 
 def _scan_rows(path: Path) -> str | None:
-    """Find the first row whose number of values differs from the header's."""
+    """Find the first row whose number of values differs from the header's.
+
+    A row is named by the line it starts on: a quoted value may hold line breaks, and a quote
+    that is never closed takes every following line into its row.
+    """
     limit = csv.field_size_limit()
     csv.field_size_limit(MAX_LINE_BYTES)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=",", quotechar='"', doublequote=True)
+            end = 0
             try:
                 header = next(reader, None)
                 if header is None:
                     return None
+                end = reader.line_num
                 for row in reader:
+                    start, end = end + 1, reader.line_num
                     if row and len(row) != len(header):
                         return (
-                            f"line {reader.line_num}: {len(row)} values where the header has "
-                            f"{len(header)}. A value that contains a comma must be quoted "
-                            '("Bag, large"); fix or remove the line.'
+                            f"line {start}: {len(row)} values where the header has "
+                            f"{len(header)}.{_spanning(start, end)} A value that contains a "
+                            'comma must be quoted ("Bag, large"); fix or remove the line.'
                         )
             except csv.Error as error:
+                start = end + 1
                 return (
-                    f"line {reader.line_num}: not valid CSV ({error}); check the quotes on this "
-                    "line."
+                    f"line {start}: not valid CSV ({error}).{_spanning(start, reader.line_num)} "
+                    "Check the quotes on this line."
                 )
     finally:
         csv.field_size_limit(limit)
     return None
+
+
+def _spanning(start: int, end: int) -> str:
+    """Why a row runs over several lines, when it does."""
+    if end <= start:
+        return ""
+    return (
+        f" Its values run from line {start} to line {end}: a quoted value holds line breaks, "
+        f"or a quote on line {start} is never closed."
+    )

@@ -1,18 +1,24 @@
 """The repairs custseg makes to staged input, and the notes it takes: each stated and counted.
 
 Exact duplicate lines are dropped (the first copy is kept); extra columns are ignored; products
-on several lines of one order and customers without sales are noted. See
+on several lines of one order, customers without sales and coupon or GST categories no sale has
+are noted. See
 :mod:`custseg.ingest.rules` for why each is a repair or a note rather than a rejection.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
 
+from custseg.ingest.invoice_checks import (
+    UnmatchedCategory,
+    unmatched_categories,
+    unmatched_category_notes,
+)
 from custseg.ingest.read_errors import shown
 from custseg.ingest.rules import LINE_KEYS
 from custseg.ingest.staged import LISTED_LINES, StagedTable, comparable
@@ -30,11 +36,15 @@ class TableRepairs:
 
 
 def repair(
-    con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]
+    con: duckdb.DuckDBPyConnection,
+    tables: Mapping[str, StagedTable],
+    unmatched: Sequence[UnmatchedCategory] | None = None,
 ) -> dict[str, TableRepairs]:
     """Make the repairs of every staged table (rows are deleted from them) and take the notes.
 
-    Returns raw table name -> what was repaired or noted, in sentences for the run summary.
+    ``unmatched`` are the coupon and GST lines naming a category no sale has (found when not
+    given). Returns raw table name -> what was repaired or noted, in sentences for the run
+    summary.
     """
     outcome: dict[str, TableRepairs] = {}
     for name, table in tables.items():
@@ -57,12 +67,15 @@ def repair(
                 "purchase."
             )
         outcome[name] = TableRepairs(tuple(messages), removed)
-    notes = _customers_without_sales(con, tables)
-    if notes:
-        before = outcome["customers_data"]
-        outcome["customers_data"] = dataclasses.replace(
-            before, messages=before.messages + tuple(notes)
-        )
+    notes = {"customers_data": _customers_without_sales(con, tables)}
+    if unmatched is None:
+        unmatched = unmatched_categories(con, tables)
+    for name, note in unmatched_category_notes(unmatched).items():
+        notes[name] = [note]
+    for name, more in notes.items():
+        if more:
+            before = outcome[name]
+            outcome[name] = dataclasses.replace(before, messages=before.messages + tuple(more))
     return outcome
 
 

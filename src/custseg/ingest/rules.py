@@ -27,6 +27,8 @@ other delimiter)                                                    avg_price. F
                                                                     ...``
 extra column                            repair: ignored, reported   ``ignored 1 extra column
                                                                     (notes)``
+a column named twice (case and spaces   reject (``files``)          ``2 columns, 'Quantity' and
+ignored)                                                            ' QUANTITY', are the same``
 header case and stray spaces, UTF-8     accepted as is              (none)
 byte order mark, Windows line endings
 ids (customerid, transaction_id,        reject when empty           ``line 7, column
@@ -34,6 +36,10 @@ product_sku), location,                                             customerid: 
 product_category                                                    empty``
 transaction_date, date                  reject unless a real date   ``'2/30/2019' is not a real
                                         written M/D/YYYY            date written M/D/YYYY``
+transaction_date 12/31/9999             reject: no as-of date after ``'12/31/9999' is the last
+                                        it                          day a date can hold``
+id stored as a float or decimal         whole: its integer's text;  ``'12346.5' is not a whole
+(Parquet)                               else reject                 number``
 quantity, avg_price                     reject unless a number > 0  ``'-2' must be greater than
                                                                     0``
 delivery_charges                        reject unless a number >= 0 ``'NaN' is not a number``
@@ -71,6 +77,12 @@ customer without any sales line         accepted, counted: no       ``3 customer
                                         dim_customer)
 sales category without a coupon         accepted: no discount (the  (none)
                                         real data has 4 such)
+coupon or GST category equal to a sales reject (``invoice_checks``) ``'apparel' is not written
+category only when case is ignored                                  as any category of ...``
+coupon or GST category no sale has      accepted, noted             ``name a category no sales
+                                                                    line has``
+invoice amount (before discount) or     reject (``invoice_checks``) ``... must stay below
+the sum of all of them >= 10^28                                     10^28``
 fewer customers than k, all customers   reject after the features   ``Cannot form 5 segments
 identical                               are built (``segmenter``)   from 3 customer(s)``
 ======================================  ==========================  ===========================
@@ -80,7 +92,7 @@ exact duplicate line, no (customer, transaction, SKU) on two lines, no empty, ze
 quantity or price (delivery charges are often 0, hence ``>= 0``), only valid M/D/YYYY dates, only
 the three coupon statuses, every sales customer in CustomersData and every sales category in
 Tax_amount. Four sales categories have no coupon: allowed, they get no discount. Coupons name a
-category (``Notebooks``) no sale uses: allowed.
+category (``Notebooks``) no sale uses: allowed and noted.
 
 Why a product on several lines of one order is accepted rather than rejected: a sales export
 without a line id cannot tell a second scan of a product (a POS records one line per scan, with
@@ -248,6 +260,17 @@ def _date(column: str) -> ValueRule:
     )
 
 
+# The as-of date is the day after the last sale: after 12/31/9999 no engine can write it.
+_LAST_DAY_RULE = ValueRule(
+    "transaction_date",
+    "(try_strptime({v}, '%m/%d/%Y') >= timestamp '9999-12-31')",
+    "is the last day a date can hold, and the as-of date (the day after the last sale) would "
+    "be in year 10000",
+    _FIX_LINE,
+    typed={"date": "({v} is not null and isfinite({v}) and {v} >= date '9999-12-31')"},
+)
+
+
 def _optional_number(column: str) -> tuple[ValueRule, ValueRule]:
     """Empty, or a number of 0 or more (marketing spend)."""
     return (
@@ -290,6 +313,7 @@ VALUE_RULES: dict[str, tuple[ValueRule, ...]] = {
         _required("customerid", "a customer id"),
         _required("transaction_id", "a transaction id"),
         _date("transaction_date"),
+        _LAST_DAY_RULE,
         _required("product_sku", "a product SKU"),
         _required("product_category", "a product category"),
         *_number("quantity", 0, None, True, "must be greater than 0"),
@@ -322,6 +346,17 @@ VALUE_RULES: dict[str, tuple[ValueRule, ...]] = {
         *_optional_number("online_spend"),
     ),
 }
+
+
+def fractional_id_rule(column: str) -> ValueRule:
+    """An id stored as a fractional number (made text by ``files._id_text``) must be whole."""
+    return ValueRule(
+        column,
+        f"({{v}} is not null and trim({{v}}, '{_DIGITS}-') <> '')",
+        "is not a whole number: the file stores this id as a fractional (floating-point or "
+        "decimal) number, and only a whole number (up to 2**53 for a float) names an id exactly",
+        "Store ids as integers or text; " + _FIX_LINE[0].lower() + _FIX_LINE[1:],
+    )
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,30 @@ text, null when empty, or the typed value) and name a row by its line in the use
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from custseg.ingest.files import RawFilePlan
 from custseg.ingest.layout import LINE_COLUMN
+from custseg.ingest.physical_lines import PhysicalLines
 from custseg.sql import quote_identifier
 
 #: Lines listed in a message, at most.
 LISTED_LINES = 5
 #: DuckDB types the checks treat as numbers (the loader keeps no other numeric types).
 _NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A broken input rule, as the rejection reports it."""
+
+    # The full message of the rule's first offending line.
+    message: str
+    # One-line summary when it is not the first problem.
+    summary: str
 
 
 def _text_value(qualified: str) -> str:
@@ -38,6 +49,8 @@ class StagedTable:
     line_template: str
     # DuckDB type of each column (upper case): VARCHAR, or a kept Parquet type.
     types: Mapping[str, str]
+    # The line of the file each record starts on (a quoted value may hold a line break).
+    physical: PhysicalLines | None = field(default=None, compare=False)
 
     def line(self, alias: str = "") -> str:
         """SQL of a row's line in the file (the header is line 1)."""
@@ -70,12 +83,18 @@ class StagedTable:
             qualified = f"cast({qualified} as varchar)"
         return _text_value(qualified)
 
-    def as_written(self, column: str) -> str:
+    def number(self, column: str, alias: str = "") -> str:
+        """The value as a double: a typed number cast, a text one parsed (null when it is not)."""
+        if self.kind(column) == "number":
+            return f"cast({self.column(column, alias)} as double)"
+        return f"try_cast({self.text(column, alias)} as double)"
+
+    def as_written(self, column: str, alias: str = "") -> str:
         """The value for a message: the text as read, or a typed value as DuckDB writes it
         ('nan', 'infinity'), not as Python would hold it."""
         if self.kind(column) == "text":
-            return self.column(column)
-        return f"cast({self.column(column)} as varchar)"
+            return self.column(column, alias)
+        return f"cast({self.column(column, alias)} as varchar)"
 
     def key_value(self, column: str, how: str) -> str:
         """A key column as a key rule compares it: "value", "lower" (text) or "date"."""
@@ -99,9 +118,13 @@ class StagedTable:
         return self.plan.source_path.name
 
     def at(self, line: int) -> str:
-        """``line N`` in a CSV (header = line 1), ``row N`` in a Parquet file."""
+        """``line N`` in a CSV (header = line 1), ``row N`` in a Parquet file.
+
+        ``line`` is the record's number as :meth:`line` gives it; in a CSV file the message
+        names the line the record starts on (see :mod:`custseg.ingest.physical_lines`).
+        """
         if self.path.suffix.lower() == ".csv":
-            return f"line {line}"
+            return f"line {self.physical(line) if self.physical else line}"
         return f"row {line - 1}"
 
     def lines(self, lines: Sequence[int], total: int) -> str:
@@ -114,8 +137,13 @@ class StagedTable:
 
 def staged_table(con: duckdb.DuckDBPyConnection, plan: RawFilePlan, relation: str) -> StagedTable:
     """Describe the table ``relation`` of ``con``, which holds ``plan``'s file as just staged."""
+    ((rows,),) = con.execute(f"select count(*) from {relation}").fetchall()
     return StagedTable(
-        plan, relation, _line_template(con, plan, relation), _column_types(con, relation)
+        plan,
+        relation,
+        _line_template(con, plan, relation),
+        _column_types(con, relation),
+        PhysicalLines(plan.source_path, int(rows) + 1),
     )
 
 

@@ -25,6 +25,7 @@ import duckdb
 from custseg.errors import ConfigError, InputDataError
 from custseg.ingest.checks import reject_broken_rules
 from custseg.ingest.files import RawFilePlan, plan_inputs
+from custseg.ingest.invoice_checks import unmatched_categories
 from custseg.ingest.layout import LoadedTable, RawTable
 from custseg.ingest.mapping import InputSpec
 from custseg.ingest.read_errors import read_error
@@ -101,8 +102,9 @@ def read_and_check(
         counts[plan.table.table_name] = int(count)
         tables[plan.table.table_name] = staged_table(con, plan, relation)
     with memory_capped(con):
-        reject_broken_rules(con, tables)
-        repairs = repair(con, tables)
+        unmatched = unmatched_categories(con, tables)
+        reject_broken_rules(con, tables, unmatched)
+        repairs = repair(con, tables, unmatched)
     return [_checked(table, counts, repairs) for table in tables.values()]
 
 
