@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from custseg import __version__
-from custseg.errors import CustsegError
+from custseg.errors import CustsegError, exit_code_of, masked, storage_error
 from custseg.settings import OPTIONS, SAMPLE_CUSTOMERS, SAMPLE_FORMAT, SAMPLE_SEED, default_of
 
 EXIT_CODES_HELP = """\b
@@ -64,7 +64,12 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the re
 QUIET_OPTION = click.option(
     "--quiet", is_flag=True, help="Print nothing but errors (and --json output)."
 )
-WAREHOUSE_OPTIONS = (setting("project_dir"), setting("duckdb_path"), setting("target"))
+WAREHOUSE_OPTIONS = (
+    setting("project_dir"),
+    setting("duckdb_path"),
+    setting("target"),
+    setting("lock_timeout"),
+)
 
 
 def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -80,8 +85,18 @@ def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 
 def _fail(error: CustsegError) -> None:
     notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", ()))
-    click.secho(f"Error: {error}{notes}", fg="red", err=True)
-    sys.exit(error.exit_code)
+    # masked: the last guard against a connection URI's password in an engine's message.
+    click.secho(masked(f"Error: {error}{notes}"), fg="red", err=True)
+    sys.exit(exit_code_of(error))
+
+
+def _fail_storage(error: OSError) -> None:
+    """A storage fault the library did not name (disk full, permission denied) as a message
+    and exit code 7; any other OSError is a bug and keeps its traceback."""
+    storage = storage_error(error)
+    if storage is None:
+        raise error
+    _fail(storage)
 
 
 @click.group(epilog=EXIT_CODES_HELP)
@@ -131,6 +146,9 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
             result = run_pipeline(settings, inputs, progress=progress)
     except CustsegError as error:
         _fail(error)
+        return
+    except OSError as error:
+        _fail_storage(error)
         return
     if as_json:
         click.echo(json.dumps(result_as_dict(result), indent=2, sort_keys=True))
@@ -199,6 +217,9 @@ def evaluate(config_file: Path | None, as_json: bool, quiet: bool, **given: Any)
     except CustsegError as error:
         _fail(error)
         return
+    except OSError as error:
+        _fail_storage(error)
+        return
     if as_json:
         click.echo(json.dumps(selection.to_dict(), indent=2, sort_keys=True))
         return
@@ -264,6 +285,9 @@ def report(
             path = report_pipeline(settings, out_path)
     except CustsegError as error:
         _fail(error)
+        return
+    except OSError as error:
+        _fail_storage(error)
         return
     if as_json:
         click.echo(json.dumps({"report_path": str(path)}, indent=2))

@@ -174,6 +174,11 @@ class Warehouse(abc.ABC):
     def lock_path(self) -> Path:
         """Lock file that keeps two custseg runs off this warehouse."""
 
+    def explain_lock_wait(self, tables: Sequence[str]) -> str:
+        """What holds ``tables`` (models or seeds dbt builds) and what to do, after a lock wait
+        timed out; empty on engines where custseg sets no lock timeout."""
+        return ""
+
     def dbt_env(self) -> dict[str, str]:
         """Environment variables dbt's profile needs for this warehouse."""
         return {"CUSTSEG_TARGET": self.target}

@@ -1,0 +1,73 @@
+"""Before a run touches anything: every folder it will write can be written.
+
+A run writes the seeds (``dbt_pipeline/seeds``), dbt's ``target/`` and ``logs/`` folders, the
+outputs (``ml_pipeline/models``) and, on DuckDB, the database file's folder. A folder that
+cannot be written would otherwise stop the run half-way (after the raw tables were replaced)
+with the operating system's traceback; checked first, it stops the run before anything is
+loaded, with a :class:`~custseg.errors.StorageError` naming the folder.
+
+The check writes and deletes a small file in each folder (or in its nearest existing parent,
+where the run would create it): permissions, read-only file systems, ACLs and a full disk are
+then all seen the way the run would see them, which ``os.access`` does not promise.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from custseg.errors import StorageError, storage_error
+from custseg.settings import Settings
+
+
+def check_writable(settings: Settings, *, publishing: bool = True) -> None:
+    """Check every folder a command writes (the seeds only when ``publishing``).
+
+    Raises
+    ------
+    StorageError
+        A folder (or the parent it would be created in) cannot be written, a file stands where
+        a folder is expected, or a folder where an output file is expected.
+    """
+    layout = settings.layout
+    folders = [layout.dbt_project_dir / "target", layout.dbt_project_dir / "logs"]
+    files = [layout.model_path, layout.metrics_path, layout.k_selection_path]
+    if publishing:
+        folders.append(layout.seeds_dir)
+        files += [
+            layout.segments_seed_path,
+            layout.definitions_seed_path,
+            layout.parameters_seed_path,
+            layout.segments_path,
+            layout.report_path,
+        ]
+    folders.append(layout.output_dir)
+    if settings.target == "duckdb" and settings.duckdb_path is not None:
+        folders.append(settings.duckdb_path.parent)
+    for folder in folders:
+        _check_folder(folder)
+    for path in files:
+        if path.is_dir():
+            raise StorageError(
+                f"Cannot write {path}: it is a folder where custseg writes a file. Move it "
+                "away, then run again. Nothing was loaded or published."
+            )
+
+
+def _check_folder(folder: Path) -> None:
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise StorageError(
+            f"Cannot write {folder}: {existing} is a file where custseg needs a folder. Move it "
+            "away, then run again. Nothing was loaded or published."
+        )
+    try:
+        with tempfile.TemporaryFile(prefix=".custseg-write-check-", dir=existing):
+            pass
+    except OSError as exc:
+        error = storage_error(exc, existing if existing == folder else f"{folder} (in {existing})")
+        if error is None:
+            raise
+        raise StorageError(f"{error} Nothing was loaded or published.") from exc
