@@ -8,11 +8,13 @@ PostgreSQL side (bounded lock waits, masked URIs) is in test_lock_waits.py.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 from custseg.cli import cli
-from custseg.errors import StorageError
+from custseg.dbt.runner import DbtInvocation, run_dbt
+from custseg.errors import DbtLockError, StorageError
 from custseg.publish import atomic
 from custseg.publish.atomic import write_bytes_atomic
 from custseg.settings import OPTIONS, default_of
@@ -227,11 +230,9 @@ def test_an_os_error_the_library_did_not_name_still_gets_a_sentence(
 HOLDER = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
 
 
-def test_a_duckdb_file_another_process_holds_open_names_it_and_its_pid(
-    project_root: Path, data_dir: Path, tmp_path: Path
-) -> None:
-    database = tmp_path / "warehouse.duckdb"
-    duckdb.connect(str(database)).close()
+@contextlib.contextmanager
+def held_open(database: Path) -> Iterator[int]:
+    """Another process holding the DuckDB file open (as a DuckDB CLI or DBeaver does)."""
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER + "time.sleep(120)", str(database)],
         stdout=subprocess.PIPE,
@@ -239,14 +240,37 @@ def test_a_duckdb_file_another_process_holds_open_names_it_and_its_pid(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-        result = run_cli(*run_args(project_root, data_dir, "--duckdb-path", str(database)))
+        yield holder.pid
     finally:
         holder.kill()
         holder.wait(timeout=30)
-    assert result.exit_code == 6, result.output
-    assert f"{database}: another process has this DuckDB file open (pid {holder.pid}," in (
-        result.output
+
+
+def test_dbt_finding_the_duckdb_file_held_open_is_a_lock_error(
+    project_root: Path, tmp_path: Path
+) -> None:
+    database = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(database)).close()
+    invocation = DbtInvocation(
+        project_dir=project_root / "dbt_pipeline",
+        env={"CUSTSEG_TARGET": "duckdb", "CUSTSEG_DUCKDB_PATH": str(database)},
     )
+    with held_open(database), pytest.raises(DbtLockError) as raised:
+        run_dbt(invocation, "run", "--select", "stg_marketing_insights__customers")
+    assert raised.value.exit_code == 6
+    assert "Another process has the DuckDB file open" in str(raised.value)
+    assert "Inspect a failing test" not in str(raised.value)
+
+
+def test_a_duckdb_file_another_process_holds_open_names_it_and_its_pid(
+    project_root: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    database = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(database)).close()
+    with held_open(database) as pid:
+        result = run_cli(*run_args(project_root, data_dir, "--duckdb-path", str(database)))
+    assert result.exit_code == 6, result.output
+    assert f"{database}: another process has this DuckDB file open (pid {pid}," in result.output
     assert "Close that session" in result.output
     assert "Traceback" not in result.output
 

@@ -34,7 +34,7 @@ from custseg.model.model_file import (
 )
 from custseg.publish.atomic import write_bytes_atomic, write_json_atomic
 from custseg.publish.locking import exclusive_run_lock
-from custseg.publish.preflight import check_writable
+from custseg.publish.preflight import check_writable, require_built_warehouse
 from custseg.publish.publication import publish_seeds
 from custseg.publish.seeds import (
     SEGMENTS_HEADER_LINE,
@@ -156,8 +156,8 @@ def evaluate_pipeline(
     Nothing is published.
     """
     check_writable(settings, publishing=False)
-    if settings.data_dir is None and settings.target == "duckdb":
-        _require_duckdb_file(settings)
+    if settings.data_dir is None:
+        require_built_warehouse(settings)
     with opened(settings) as warehouse:
         if settings.data_dir is not None:
             progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
@@ -373,15 +373,6 @@ class StageClock:
             self.seconds[f"publish_dbt_{stage}"] = round(
                 sum(r.execution_time for r in results if r.resource_type in kinds), 3
             )
-
-
-def _require_duckdb_file(settings: Settings) -> None:
-    """Reading features needs the DuckDB file a run built (opening a missing one creates it)."""
-    if not (settings.duckdb_path and settings.duckdb_path.is_file()):
-        raise ConfigError(
-            f"No DuckDB warehouse at {settings.duckdb_path}: pass --data-dir to build the "
-            "features, or the --duckdb-path a `custseg run` used."
-        )
 
 
 def _saved_k_selection(path: Path) -> Mapping | None:

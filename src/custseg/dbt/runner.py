@@ -121,8 +121,9 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
     results = _node_results(outcome.result)
     failed = [result for result in results if result.status in _FAILED_STATUSES]
     if failed or not outcome.success:
-        message = _failure_message(command, outcome.exception, failed)
         lock_wait = _lock_wait(invocation, outcome.exception, failed)
+        # A lock another session holds is not a test to inspect: the sentence says what to do.
+        message = _failure_message(command, outcome.exception, failed, hint=not lock_wait)
         if lock_wait:
             raise DbtLockError(f"{message}\n{lock_wait}")
         raise DbtError(message)
@@ -176,7 +177,10 @@ def _node_results(result: Any) -> list[DbtNodeResult]:
 
 
 def _failure_message(
-    command: str, exception: BaseException | None, failed: Sequence[DbtNodeResult]
+    command: str,
+    exception: BaseException | None,
+    failed: Sequence[DbtNodeResult],
+    hint: bool = True,
 ) -> str:
     lines = [f"dbt {command} failed."]
     if exception is not None:
@@ -184,7 +188,7 @@ def _failure_message(
     for node in failed:
         detail = node.message.strip().splitlines()[0] if node.message.strip() else node.status
         lines.append(f"  {node.unique_id}: {detail}")
-    if failed:
+    if failed and hint:
         lines.append(
             "  Inspect a failing test with `dbt test --select <name> --store-failures` "
             "from dbt_pipeline/, or compile it with `dbt compile --select <name>`."

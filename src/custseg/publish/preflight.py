@@ -1,4 +1,5 @@
-"""Before a run touches anything: every folder it will write can be written.
+"""Before a command touches anything: every folder it will write can be written, and what it
+reads exists.
 
 A run writes the seeds (``dbt_pipeline/seeds``), dbt's ``target/`` and ``logs/`` folders, the
 outputs (``ml_pipeline/models``) and, on DuckDB, the database file's folder. A folder that
@@ -16,7 +17,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from custseg.errors import StorageError, storage_error
+from custseg.errors import ConfigError, StorageError, storage_error
 from custseg.settings import Settings
 
 
@@ -71,3 +72,14 @@ def _check_folder(folder: Path) -> None:
         if error is None:
             raise
         raise StorageError(f"{error} Nothing was loaded or published.") from exc
+
+
+def require_built_warehouse(settings: Settings) -> None:
+    """A command that reads what a run built (the features) needs the DuckDB file that run
+    wrote: opening a missing one would create an empty file and fail on a missing table."""
+    path = settings.duckdb_path
+    if settings.target == "duckdb" and not (path and path.is_file()):
+        raise ConfigError(
+            f"No DuckDB warehouse at {path}: pass --data-dir to build the features, or the "
+            "--duckdb-path a `custseg run` used."
+        )
