@@ -180,27 +180,44 @@ def _immutable(path: Path, on: bool) -> bool:
     return done.returncode == 0
 
 
-def test_a_seed_file_nobody_may_replace_is_a_storage_error_naming_it(
-    project_root: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    "name", ["dbt_pipeline/seeds/segment_definitions.csv", "ml_pipeline/models/segment_model.json"]
+)
+def test_a_file_nobody_may_replace_stops_the_run_before_loading(
+    name: str, project_root: Path, data_dir: Path
 ) -> None:
     """A read-only file is replaced all the same (an atomic rename needs the folder, not the
-    file); only an immutable one refuses, as a file on a read-only mount would."""
-    from custseg.sample import generate_sample_data
-
-    data = tmp_path / "sample"
-    generate_sample_data(data, n_customers=300, seed=3)
-    seed = project_root / "dbt_pipeline" / "seeds" / "segment_definitions.csv"
-    before = seed.read_bytes()
-    if not _immutable(seed, True):
+    file); only an immutable one refuses, even root."""
+    path = project_root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text("{}")
+    before = path.read_bytes()
+    if not _immutable(path, True):
         pytest.skip("chattr +i is not available here (needs root and a file system with it)")
     try:
-        result = run_cli(*run_args(project_root, data))
+        result = run_cli(*run_args(project_root, data_dir))
     finally:
-        _immutable(seed, False)
+        _immutable(path, False)
     assert result.exit_code == 7, result.output
-    assert f"Cannot write {seed}: the operation is not permitted" in result.output
-    assert "Traceback" not in result.output
-    assert seed.read_bytes() == before
+    assert f"Cannot write {path}: it is marked immutable or append-only" in result.output
+    assert "Clear the mark (chattr -i -a)" in result.output
+    assert path.read_bytes() == before
+    assert not (project_root / "dbt_pipeline" / "custseg.duckdb").exists()
+
+
+def test_an_immutable_file_met_while_writing_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "segment_model.json"
+    path.write_text("previous")
+    if not _immutable(path, True):
+        pytest.skip("chattr +i is not available here (needs root and a file system with it)")
+    try:
+        with pytest.raises(StorageError) as raised:
+            write_bytes_atomic(path, b"new")
+    finally:
+        _immutable(path, False)
+    assert str(raised.value).startswith(f"Cannot write {path}: the operation is not permitted")
+    assert path.read_text() == "previous"
 
 
 def test_an_os_error_the_library_did_not_name_still_gets_a_sentence(

@@ -14,6 +14,9 @@ then all seen the way the run would see them, which ``os.access`` does not promi
 
 from __future__ import annotations
 
+import array
+import fcntl
+import sys
 import tempfile
 from pathlib import Path
 
@@ -53,6 +56,30 @@ def check_writable(settings: Settings, *, publishing: bool = True) -> None:
                 f"Cannot write {path}: it is a folder where custseg writes a file. Move it "
                 "away, then run again. Nothing was loaded or published."
             )
+        if _is_immutable(path):
+            raise StorageError(
+                f"Cannot write {path}: it is marked immutable or append-only (chattr +i/+a), "
+                "so not even its owner can replace it. Clear the mark (chattr -i -a), then run "
+                "again. Nothing was loaded or published."
+            )
+
+
+#: Linux's FS_IOC_GETFLAGS ioctl and its immutable and append-only flags. A read-only file is
+#: no fault (outputs are replaced by a rename, which needs the folder writable, not the
+#: file); these two flags refuse the rename, even to root.
+_GET_FLAGS, _IMMUTABLE, _APPEND_ONLY = 0x80086601, 0x10, 0x20
+
+
+def _is_immutable(path: Path) -> bool:
+    if sys.platform != "linux" or not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as handle:
+            flags = array.array("l", [0])
+            fcntl.ioctl(handle.fileno(), _GET_FLAGS, flags, True)
+    except OSError:  # a file system without these flags
+        return False
+    return bool(flags[0] & (_IMMUTABLE | _APPEND_ONLY))
 
 
 def _check_folder(folder: Path) -> None:
