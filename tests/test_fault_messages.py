@@ -116,6 +116,41 @@ def test_a_full_disk_is_a_storage_error_and_the_file_keeps_its_contents(
     assert target.read_bytes() == b"previous"
 
 
+@contextlib.contextmanager
+def tiny_filesystem(folder: Path, size: str = "512k") -> Iterator[Path]:
+    """A real file system of ``size`` at ``folder`` (a tmpfs: needs root and mount rights)."""
+    folder.mkdir()
+    mount = shutil.which("mount") or shutil.which("mount", path="/usr/bin:/bin")
+    if os.geteuid() != 0 or mount is None:
+        pytest.skip("a tiny file system needs root to mount a tmpfs")
+    done = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace')}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+def test_a_disk_filling_up_while_duckdb_loads_is_a_storage_error_not_bad_input(
+    project_root: Path, tmp_path: Path
+) -> None:
+    """DuckDB's own write fails with ENOSPC; the input reader would blame the input file."""
+    from custseg.sample import generate_sample_data
+
+    data = tmp_path / "sample"
+    generate_sample_data(data, n_customers=300, seed=3)
+    with tiny_filesystem(tmp_path / "full") as full:
+        database = full / "w.duckdb"
+        result = run_cli(*run_args(project_root, data, "--duckdb-path", str(database)))
+    assert result.exit_code == 7, result.output
+    assert f"Error: Cannot write {database}" in result.output
+    assert ": the disk is full (No space left on device). Free some space" in result.output
+    assert "cannot be loaded" not in result.output
+
+
 def test_writing_under_a_file_is_a_storage_error(tmp_path: Path) -> None:
     blocker = tmp_path / "models"
     blocker.write_text("not a folder")

@@ -77,6 +77,12 @@ class StorageError(CustsegError):
     exit_code = 7
 
 
+class DbtStorageError(DbtError, StorageError):
+    """dbt stopped because a file it writes (the DuckDB file, target/, logs/) cannot be written."""
+
+    exit_code = 7
+
+
 #: The storage faults a user can fix (errno -> what it means); any other OSError is a bug.
 STORAGE_FAULTS: dict[int, str] = {
     errno.ENOSPC: "the disk is full",
@@ -106,6 +112,33 @@ def storage_error(exc: OSError, path: object = None, doing: str = "write") -> St
             "--duckdb-path), then run again"
         )
     return StorageError(f"Cannot {doing} {where}: {reason} ({exc.strerror}). {advice}.")
+
+
+#: How engines (DuckDB, dbt) word the storage faults of STORAGE_FAULTS in their messages: the
+#: operating system's own text, so "permission denied for schema" (PostgreSQL) is not one.
+_OS_WORDS = {
+    "No space left on device": errno.ENOSPC,
+    "Disk quota exceeded": errno.EDQUOT,
+    "Permission denied": errno.EACCES,
+    "Read-only file system": errno.EROFS,
+}
+_QUOTED_FILE = re.compile(r'file "(?P<path>[^"]+)"')
+
+
+def storage_error_in(exc: BaseException | str) -> StorageError | None:
+    """The storage fault an engine reports in words (DuckDB: ``Could not write file "x": No
+    space left on device``) in ``exc``, its causes, or a text; None when there is none."""
+    seen: BaseException | str | None = exc
+    while seen is not None:
+        text = str(seen)
+        for words, number in _OS_WORDS.items():
+            if words in text:
+                match = _QUOTED_FILE.search(text)
+                path = match["path"] if match else "a file the engine uses"
+                doing = "open" if number == errno.EACCES else "write"
+                return storage_error(OSError(number, words, path), path, doing)
+        seen = seen.__cause__ if isinstance(seen, BaseException) else None
+    return None
 
 
 def exit_code_of(error: CustsegError) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from custseg.errors import DbtError, DbtLockError
+from custseg.errors import DbtError, DbtLockError, DbtStorageError, storage_error_in
 from custseg.settings import SEGMENT_SOURCE_ENV, Settings
 from custseg.warehouses import Warehouse
 
@@ -126,6 +126,9 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
         message = _failure_message(command, outcome.exception, failed, hint=not lock_wait)
         if lock_wait:
             raise DbtLockError(f"{message}\n{lock_wait}")
+        storage = storage_error_in("\n".join([message, *(node.message for node in failed)]))
+        if storage is not None:
+            raise DbtStorageError(f"{message}\n  {storage}")
         raise DbtError(message)
     return results
 

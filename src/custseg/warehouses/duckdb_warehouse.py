@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,11 +11,11 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from custseg.errors import ConfigError, LockError, storage_error
+from custseg.errors import ConfigError, LockError, storage_error_in
 from custseg.ingest.layout import RAW_SCHEMA, RAW_TABLES, LoadedTable, RawTable
 from custseg.ingest.staging import CheckedInput
 from custseg.sql import quote_identifier, quote_literal
-from custseg.warehouses.base import Staging, Warehouse
+from custseg.warehouses.base import Staging, Warehouse, storage_faults
 
 #: Suffix of a raw table's staged copy, beside it in the ``raw`` schema.
 STAGED_SUFFIX = "__custseg_staged"
@@ -74,11 +73,11 @@ class DuckDBWarehouse(Warehouse):
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         # A short-lived connection: dbt opens the same file between our reads.
-        with connect_file(self.path) as con:
+        with storage_faults(), connect_file(self.path) as con:
             return con.execute(sql).fetchall()
 
     def execute(self, *statements: str) -> None:
-        with connect_file(self.path) as con:
+        with storage_faults(), connect_file(self.path) as con:
             con.execute("begin transaction")
             for statement in statements:
                 con.execute(statement)
@@ -94,7 +93,7 @@ class DuckDBWarehouse(Warehouse):
     def fetch_columns(self, sql: str, names: Sequence[str]) -> dict[str, np.ndarray]:
         # DuckDB hands out columns as arrays: a million rows in a tenth of a second, against
         # seconds for Python tuples.
-        with connect_file(self.path) as con:
+        with storage_faults(), connect_file(self.path) as con:
             columns = con.execute(sql).fetchnumpy()
         return {name: np.asarray(columns[name]) for name in names}
 
@@ -147,18 +146,7 @@ def file_error(path: Path, exc: BaseException) -> Exception:
             f"{path} exists but is not a DuckDB database file. Point --duckdb-path at a DuckDB "
             "file, or at a new path in an existing folder (custseg creates it)."
         )
-    for errno_value, words in _STORAGE_WORDS.items():
-        if words in text:
-            fault = OSError(errno_value, words, str(path))
-            return storage_error(fault, path, doing="open or write the DuckDB file") or exc
-    return exc
-
-
-_STORAGE_WORDS = {
-    errno.EACCES: "Permission denied",
-    errno.EROFS: "Read-only file system",
-    errno.ENOSPC: "No space left on device",
-}
+    return storage_error_in(exc) or exc
 
 
 def _raw_relation(table: RawTable) -> str:
