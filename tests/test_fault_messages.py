@@ -358,6 +358,22 @@ def test_a_quote_in_the_duckdb_file_name_is_refused_before_anything_runs(
     assert_nothing_ran(project_root)
 
 
+def test_a_quote_in_the_duckdb_files_folder_works_end_to_end(
+    project_root: Path, tmp_path: Path
+) -> None:
+    """Only the file name reaches dbt's SQL (as the database name); the folder travels as a
+    path through env_var() and DuckDB's own quoting."""
+    from custseg.sample import generate_sample_data
+
+    data = tmp_path / "sample"
+    generate_sample_data(data, n_customers=300, seed=3)
+    folder = tmp_path / 'it\'s "quoted"'
+    folder.mkdir()
+    result = run_cli(*run_args(project_root, data, "--duckdb-path", str(folder / "w.duckdb")))
+    assert result.exit_code == 0, result.output
+    assert f"Warehouse:        DuckDB file {folder / 'w.duckdb'}" in result.output
+
+
 def test_a_missing_duckdb_file_or_folder_gets_a_sentence(
     project_root: Path, data_dir: Path, tmp_path: Path
 ) -> None:

@@ -20,7 +20,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from custseg.errors import masked
 from custseg.sample import generate_sample_data
+from custseg.warehouses.postgres_locks import pgoptions
 from tests.postgres_server import PostgresServer
 from tests.support import copy_project
 
@@ -143,3 +145,28 @@ def test_a_password_in_a_pgdatabase_uri_is_in_no_output_nor_file(published: Publ
         if path.is_file() and secret.encode() in path.read_bytes()
     ]
     assert not leaks, f"the password is written in {leaks}"
+
+
+# ------------------------------------------------------------------ without a server
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgresql://ana:s3cr%40t@db:5432/shop", "postgresql://ana:***@db:5432/shop"),
+        ("postgres://ana:pw@db/shop?sslmode=require", "postgres://ana:***@db/shop?sslmode=require"),
+        ("host=db password=pw dbname=shop", "host=db password=*** dbname=shop"),
+        ("host=db password='p w' dbname=shop", "host=db password=*** dbname=shop"),
+        ("ana@db:5432/shop, schema custseg", "ana@db:5432/shop, schema custseg"),
+    ],
+)
+def test_masked_hides_the_password_of_uris_and_key_value_strings(text: str, shown: str) -> None:
+    assert masked(text) == shown
+
+
+def test_dbt_gets_the_lock_timeout_after_the_users_own_pgoptions() -> None:
+    assert pgoptions(2, {}) == "-c lock_timeout=2000"
+    assert pgoptions(0.0001, {}) == "-c lock_timeout=1"  # never 0, which means no bound
+    assert pgoptions(60, {"PGOPTIONS": "-c search_path=x"}) == (
+        "-c search_path=x -c lock_timeout=60000"
+    )
