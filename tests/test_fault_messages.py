@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from custseg.cli import cli
 from custseg.dbt.runner import DbtInvocation, run_dbt
-from custseg.errors import DbtLockError, StorageError
+from custseg.errors import DbtLockError, StorageError, storage_error_in
 from custseg.publish import atomic
 from custseg.publish.atomic import write_bytes_atomic
 from custseg.settings import OPTIONS, default_of
@@ -149,6 +149,33 @@ def test_a_disk_filling_up_while_duckdb_loads_is_a_storage_error_not_bad_input(
     assert f"Error: Cannot write {database}" in result.output
     assert ": the disk is full (No space left on device). Free some space" in result.output
     assert "cannot be loaded" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'Failed to commit: Could not write file "/w/c.duckdb.wal": No space left on device',
+            "Cannot write /w/c.duckdb.wal: the disk is full",
+        ),
+        (
+            "[Errno 28] No space left on device: '/p/target/manifest.json'",
+            "Cannot write /p/target/manifest.json: the disk is full",
+        ),
+        (
+            'IO Error: Cannot open file "/w/c.duckdb": Permission denied',
+            "Cannot open /w/c.duckdb: permission denied",
+        ),
+        # A value quoted from the data, and a privilege the database refused, are not storage.
+        ("Online_Sales.csv line 6: 'Permission denied' is not a coupon status", None),
+        ("permission denied for schema raw", None),
+    ],
+)
+def test_engines_words_for_a_storage_fault_are_read_only_next_to_a_path(
+    text: str, expected: str | None
+) -> None:
+    error = storage_error_in(text)
+    assert (str(error).split(" (")[0] if error else None) == expected
 
 
 def test_writing_under_a_file_is_a_storage_error(tmp_path: Path) -> None:

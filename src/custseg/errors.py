@@ -8,6 +8,7 @@ anything else is a bug and keeps its traceback, except the operating system's st
 """
 
 import errno
+import os
 import re
 
 
@@ -114,29 +115,35 @@ def storage_error(exc: OSError, path: object = None, doing: str = "write") -> St
     return StorageError(f"Cannot {doing} {where}: {reason} ({exc.strerror}). {advice}.")
 
 
-#: How engines (DuckDB, dbt) word the storage faults of STORAGE_FAULTS in their messages: the
-#: operating system's own text, so "permission denied for schema" (PostgreSQL) is not one.
+#: How engines word the storage faults of STORAGE_FAULTS: the operating system's own text after
+#: the file's path, as DuckDB (``Could not write file "x": No space left on device``) and Python
+#: inside dbt (``[Errno 28] No space left on device: 'x'``) write it. Anchored on the path, so
+#: neither PostgreSQL's "permission denied for schema" nor a data value quoted in a message is
+#: taken for one.
 _OS_WORDS = {
     "No space left on device": errno.ENOSPC,
     "Disk quota exceeded": errno.EDQUOT,
     "Permission denied": errno.EACCES,
     "Read-only file system": errno.EROFS,
 }
-_QUOTED_FILE = re.compile(r'file "(?P<path>[^"]+)"')
+_WORDS = "|".join(re.escape(words) for words in _OS_WORDS)
+_ENGINE_FAULT = re.compile(
+    rf'file "(?P<path>[^"]+)": (?P<words>{_WORDS})'
+    rf"|\[Errno \d+\] (?P<words2>{_WORDS}): '(?P<path2>[^']+)'"
+)
 
 
 def storage_error_in(exc: BaseException | str) -> StorageError | None:
-    """The storage fault an engine reports in words (DuckDB: ``Could not write file "x": No
-    space left on device``) in ``exc``, its causes, or a text; None when there is none."""
+    """The storage fault an engine reports in words in ``exc``, its causes, or a text; None
+    when there is none."""
     seen: BaseException | str | None = exc
     while seen is not None:
-        text = str(seen)
-        for words, number in _OS_WORDS.items():
-            if words in text:
-                match = _QUOTED_FILE.search(text)
-                path = match["path"] if match else "a file the engine uses"
-                doing = "open" if number == errno.EACCES else "write"
-                return storage_error(OSError(number, words, path), path, doing)
+        match = _ENGINE_FAULT.search(str(seen))
+        if match:
+            path = match["path"] or match["path2"]
+            number = _OS_WORDS[match["words"] or match["words2"]]
+            doing = "open" if number == errno.EACCES else "write"
+            return storage_error(OSError(number, os.strerror(number), path), path, doing)
         seen = seen.__cause__ if isinstance(seen, BaseException) else None
     return None
 

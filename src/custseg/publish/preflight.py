@@ -7,9 +7,10 @@ cannot be written would otherwise stop the run half-way (after the raw tables we
 with the operating system's traceback; checked first, it stops the run before anything is
 loaded, with a :class:`~custseg.errors.StorageError` naming the folder.
 
-The check writes and deletes a small file in each folder (or in its nearest existing parent,
-where the run would create it): permissions, read-only file systems, ACLs and a full disk are
-then all seen the way the run would see them, which ``os.access`` does not promise.
+The check creates and deletes an empty file in each folder (or in its nearest existing
+parent, where the run would create it): permissions, read-only file systems and ACLs are then
+seen the way the run would see them, which ``os.access`` does not promise (and root passes
+it anyway). A full disk is not predicted: an empty file may still fit.
 """
 
 from __future__ import annotations
