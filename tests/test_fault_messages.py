@@ -151,6 +151,21 @@ def test_a_disk_filling_up_while_duckdb_loads_is_a_storage_error_not_bad_input(
     assert "cannot be loaded" not in result.output
 
 
+def test_a_full_disk_under_dbts_target_folder_is_a_storage_error(
+    project_root: Path, data_dir: Path
+) -> None:
+    """The empty file of the check before the run still fits; dbt's manifest does not."""
+    target = project_root / "dbt_pipeline" / "target"
+    with tiny_filesystem(target, size="64k"):
+        result = run_cli(*run_args(project_root, data_dir))
+    assert result.exit_code == 7, result.output
+    assert "Error: dbt build failed.\n  OSError: [Errno 28] No space left on device" in (
+        result.output
+    )
+    assert f"Cannot write a file dbt writes in {target} or" in result.output
+    assert "the disk is full (No space left on device). Free some space" in result.output
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from custseg.errors import DbtError, DbtLockError, DbtStorageError, storage_error_in
+from custseg.errors import (
+    DbtError,
+    DbtLockError,
+    DbtStorageError,
+    StorageError,
+    storage_error,
+    storage_error_in,
+)
 from custseg.settings import SEGMENT_SOURCE_ENV, Settings
 from custseg.warehouses import Warehouse
 
@@ -126,7 +133,7 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
         message = _failure_message(command, outcome.exception, failed, hint=not lock_wait)
         if lock_wait:
             raise DbtLockError(f"{message}\n{lock_wait}")
-        storage = storage_error_in("\n".join([message, *(node.message for node in failed)]))
+        storage = _storage_fault(invocation, outcome.exception, message, failed)
         if storage is not None:
             raise DbtStorageError(f"{message}\n  {storage}")
         raise DbtError(message)
@@ -159,6 +166,24 @@ def _lock_wait(
         or f"Another session holds a lock on {', '.join(models) or 'a table dbt needs'} "
         "(e.g. a dashboard's open transaction): close it and run again."
     )
+
+
+def _storage_fault(
+    invocation: DbtInvocation,
+    exception: BaseException | None,
+    message: str,
+    failed: Sequence[DbtNodeResult],
+) -> StorageError | None:
+    """The storage fault that stopped dbt: in an engine's message, or dbt's own OSError (its
+    manifest or logs met a full disk), which names no file."""
+    storage = storage_error_in("\n".join([message, *(node.message for node in failed)]))
+    if storage is None and isinstance(exception, OSError):
+        where = exception.filename or (
+            f"a file dbt writes in {invocation.project_dir / 'target'} or "
+            f"{invocation.project_dir / 'logs'}"
+        )
+        storage = storage_error(exception, where)
+    return storage
 
 
 def _node_results(result: Any) -> list[DbtNodeResult]:
