@@ -26,14 +26,24 @@ from custseg.cli_options import (
     options,
     setting,
 )
-from custseg.errors import CustsegError
+from custseg.errors import CustsegError, exit_code_of, masked, storage_error
 from custseg.settings import OPTIONS, SAMPLE_CUSTOMERS, SAMPLE_FORMAT, SAMPLE_SEED
 
 
 def _fail(error: CustsegError) -> None:
     notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", ()))
-    click.secho(f"Error: {error}{notes}", fg="red", err=True)
-    sys.exit(error.exit_code)
+    # masked: the last guard against a connection URI's password in an engine's message.
+    click.secho(masked(f"Error: {error}{notes}"), fg="red", err=True)
+    sys.exit(exit_code_of(error))
+
+
+def _fail_storage(error: OSError) -> None:
+    """A storage fault the library did not name (disk full, permission denied) as a message
+    and exit code 7; any other OSError is a bug and keeps its traceback."""
+    storage = storage_error(error)
+    if storage is None:
+        raise error
+    _fail(storage)
 
 
 class InterruptibleGroup(click.Group):
@@ -106,6 +116,9 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
     except CustsegError as error:
         _fail(error)
         return
+    except OSError as error:
+        _fail_storage(error)
+        return
     if as_json:
         click.echo(json.dumps(result_as_dict(result), indent=2, sort_keys=True))
         return
@@ -173,6 +186,9 @@ def evaluate(config_file: Path | None, as_json: bool, quiet: bool, **given: Any)
     except CustsegError as error:
         _fail(error)
         return
+    except OSError as error:
+        _fail_storage(error)
+        return
     if as_json:
         click.echo(json.dumps(selection.to_dict(), indent=2, sort_keys=True))
         return
@@ -239,6 +255,9 @@ def report(
     except CustsegError as error:
         _fail(error)
         return
+    except OSError as error:
+        _fail_storage(error)
+        return
     if as_json:
         click.echo(json.dumps({"report_path": str(path)}, indent=2))
     elif not quiet:
@@ -266,6 +285,9 @@ def recover(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) 
         found = recover_pipeline(settings)
     except CustsegError as error:
         _fail(error)
+        return
+    except OSError as error:
+        _fail_storage(error)
         return
     if as_json:
         click.echo(json.dumps({"repaired": found}, indent=2))

@@ -56,7 +56,12 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the re
 QUIET_OPTION = click.option(
     "--quiet", is_flag=True, help="Print nothing but errors (and --json output)."
 )
-WAREHOUSE_OPTIONS = (setting("project_dir"), setting("duckdb_path"), setting("target"))
+WAREHOUSE_OPTIONS = (
+    setting("project_dir"),
+    setting("duckdb_path"),
+    setting("target"),
+    setting("lock_timeout"),
+)
 
 
 def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:

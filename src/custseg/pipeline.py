@@ -34,6 +34,7 @@ from custseg.model.model_file import (
 from custseg.publish.atomic import write_json_atomic
 from custseg.publish.journal import recover
 from custseg.publish.locking import exclusive_run_lock
+from custseg.publish.preflight import check_writable, require_built_warehouse
 from custseg.publish.publication import Publication, publication
 from custseg.publish.seeds import (
     SEGMENTS_HEADER_LINE,
@@ -56,6 +57,7 @@ def run_pipeline(
         raise ConfigError("No data folder: pass --data-dir DIR.")
     clock = StageClock()
     layout = settings.layout
+    check_writable(settings)
     with opened(settings) as warehouse:
         repaired = repair_interrupted_publication(settings, warehouse, progress)
         previous, model_warnings = load_previous_model(layout.model_path)
@@ -121,6 +123,9 @@ def evaluate_pipeline(
     Writes ``k_selection.json`` beside the model and returns the selection and that path.
     Nothing is published.
     """
+    check_writable(settings, publishing=False)
+    if settings.data_dir is None:
+        require_built_warehouse(settings)
     with opened(settings) as warehouse:
         repair_interrupted_publication(settings, warehouse, progress)
         if settings.data_dir is not None:

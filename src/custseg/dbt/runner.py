@@ -10,12 +10,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from custseg.errors import DbtError
+from custseg.errors import (
+    DbtError,
+    DbtLockError,
+    DbtStorageError,
+    StorageError,
+    storage_error,
+    storage_error_in,
+)
 from custseg.settings import SEGMENT_SOURCE_ENV, Settings
 from custseg.warehouses import Warehouse
 
@@ -48,6 +55,9 @@ class DbtInvocation:
     env: Mapping[str, str] | None = None
     vars: Mapping[str, Any] | None = None
     quiet: bool = True
+    # Explains a lock timeout on the named models (who holds them, what to do); see
+    # Warehouse.explain_lock_wait.
+    explain_lock_wait: Callable[[Sequence[str]], str] | None = field(default=None, compare=False)
 
     def command_line(self, command: str, args: Sequence[str]) -> list[str]:
         """Build the argument list for ``dbtRunner.invoke`` (``command`` may be "docs generate")."""
@@ -80,6 +90,7 @@ def invocation_for(
         target=settings.target,
         env={**warehouse.dbt_env(), SEGMENT_SOURCE_ENV: segment_source},
         vars=settings.dbt_vars(),
+        explain_lock_wait=warehouse.explain_lock_wait,
     )
 
 
@@ -124,9 +135,63 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
     results = _node_results(outcome.result)
     failed = [result for result in results if result.status in _FAILED_STATUSES]
     if failed or not outcome.success:
-        message = _failure_message(command, outcome.exception, failed)
-        raise DbtError(f"{message}\n  dbt's log: {invocation.project_dir / 'logs' / 'dbt.log'}")
+        lock_wait = _lock_wait(invocation, outcome.exception, failed)
+        # A lock another session holds is not a test to inspect: the sentence says what to do.
+        message = _failure_message(command, outcome.exception, failed, hint=not lock_wait)
+        message += f"\n  dbt's log: {invocation.project_dir / 'logs' / 'dbt.log'}"
+        if lock_wait:
+            raise DbtLockError(f"{message}\n{lock_wait}")
+        storage = _storage_fault(invocation, outcome.exception, message, failed)
+        if storage is not None:
+            raise DbtStorageError(f"{message}\n  {storage}")
+        raise DbtError(message)
     return results
+
+
+#: What dbt's error says when PostgreSQL's lock_timeout fired, or DuckDB's file was held.
+LOCK_TIMEOUT_TEXT = "canceling statement due to lock timeout"
+FILE_LOCK_TEXT = "Could not set lock on file"
+
+
+def _lock_wait(
+    invocation: DbtInvocation, exception: BaseException | None, failed: Sequence[DbtNodeResult]
+) -> str:
+    """The sentence about a lock another session holds, when that is why dbt failed."""
+    texts = [node.message for node in failed] + [str(exception or "")]
+    if any(FILE_LOCK_TEXT in text for text in texts):
+        return (
+            "  Another process has the DuckDB file open (a DuckDB CLI, DBeaver or notebook "
+            "session): close it and run again."
+        )
+    locked = [node for node in failed if LOCK_TIMEOUT_TEXT in node.message]
+    if not locked and LOCK_TIMEOUT_TEXT not in texts[-1]:
+        return ""
+    models = [node.unique_id.split(".")[-1] for node in locked]
+    explain = invocation.explain_lock_wait
+    explanation = explain(models) if explain is not None else ""
+    return "  " + (
+        explanation
+        or f"Another session holds a lock on {', '.join(models) or 'a table dbt needs'} "
+        "(e.g. a dashboard's open transaction): close it and run again."
+    )
+
+
+def _storage_fault(
+    invocation: DbtInvocation,
+    exception: BaseException | None,
+    message: str,
+    failed: Sequence[DbtNodeResult],
+) -> StorageError | None:
+    """The storage fault that stopped dbt: in an engine's message, or dbt's own OSError (its
+    manifest or logs met a full disk), which names no file."""
+    storage = storage_error_in("\n".join([message, *(node.message for node in failed)]))
+    if storage is None and isinstance(exception, OSError):
+        where = exception.filename or (
+            f"a file dbt writes in {invocation.project_dir / 'target'} or "
+            f"{invocation.project_dir / 'logs'}"
+        )
+        storage = storage_error(exception, where)
+    return storage
 
 
 def _node_results(result: Any) -> list[DbtNodeResult]:
@@ -148,7 +213,10 @@ def _node_results(result: Any) -> list[DbtNodeResult]:
 
 
 def _failure_message(
-    command: str, exception: BaseException | None, failed: Sequence[DbtNodeResult]
+    command: str,
+    exception: BaseException | None,
+    failed: Sequence[DbtNodeResult],
+    hint: bool = True,
 ) -> str:
     lines = [f"dbt {command} failed."]
     if exception is not None:
@@ -156,7 +224,7 @@ def _failure_message(
     for node in failed:
         detail = node.message.strip().splitlines()[0] if node.message.strip() else node.status
         lines.append(f"  {node.unique_id}: {detail}")
-    if failed:
+    if failed and hint:
         lines.append(
             "  Inspect a failing test with `dbt test --select <name> --store-failures` "
             "from dbt_pipeline/, or compile it with `dbt compile --select <name>`."

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
 
+from custseg.errors import storage_error
 from custseg.model.model_file import canonical_json
 
 
@@ -15,8 +17,29 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
     A process killed at any point leaves either the previous file or the complete new one.
     The parent folder is created when missing.
+
+    Raises
+    ------
+    StorageError
+        The disk is full, or the folder (or the file) cannot be written; ``path`` keeps its
+        previous contents.
     """
     path = Path(path)
+    try:
+        _write(path, data)
+    except OSError as exc:
+        error = storage_error(exc, path)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _write(path: Path, data: bytes) -> None:
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():  # mkdir would only say "file exists"
+                raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(folder))
+            break
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

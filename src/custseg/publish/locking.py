@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from custseg.errors import LockError
+from custseg.errors import LockError, storage_error
 
 
 @contextlib.contextmanager
@@ -33,9 +33,17 @@ def exclusive_run_lock(
     ------
     LockError
         When another process holds the lock; the message names it (pid and host).
+    StorageError
+        The lock file cannot be created (read-only folder, disk full).
     """
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the block
+    except OSError as exc:
+        error = storage_error(exc, lock_path, doing="create the lock file")
+        if error is None:
+            raise
+        raise error from exc
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

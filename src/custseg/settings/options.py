@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,7 +115,21 @@ def _share(value: Any) -> float:
 
 def _positive(value: Any) -> float:
     number = _number(value)
-    if not number > 0 or number == float("inf"):
+    # Also refuses NaN (no comparison holds) and the infinities.
+    if not 0 < number < math.inf:
+        raise ValueError(value)
+    return number
+
+
+#: PostgreSQL's longest lock_timeout (2**31 - 1 milliseconds), in seconds; below a
+#: millisecond, 0 would mean "wait forever".
+MAX_LOCK_TIMEOUT_SECONDS = 2_147_483
+MIN_LOCK_TIMEOUT_SECONDS = 0.001
+
+
+def _seconds(value: Any) -> float:
+    number = _number(value)
+    if not MIN_LOCK_TIMEOUT_SECONDS <= number <= MAX_LOCK_TIMEOUT_SECONDS:
         raise ValueError(value)
     return number
 
@@ -166,6 +181,15 @@ OPTIONS: dict[str, Option] = {
             "|".join(TARGETS),
             _target,
             f"one of {', '.join(TARGETS)}",
+        ),
+        Option(
+            "lock_timeout",
+            "Seconds to wait for a table another session holds (e.g. a dashboard's open "
+            "transaction) before stopping with exit code 6; PostgreSQL only.",
+            "SECONDS",
+            _seconds,
+            f"a number of seconds from {MIN_LOCK_TIMEOUT_SECONDS} to "
+            f"{MAX_LOCK_TIMEOUT_SECONDS} (e.g. 60)",
         ),
         Option(
             "as_of_date",

@@ -69,6 +69,8 @@ class Settings:
     duckdb_path: Path | None = _option(None)
     # dbt target in dbt_pipeline/profiles.yml.
     target: str = _option("duckdb")
+    # Seconds custseg and dbt wait for a table lock another session holds (PostgreSQL).
+    lock_timeout: float = _option(60.0)
     # Date the features are computed as of; None: the day after the last transaction.
     as_of_date: dt.date | None = _option(None)
     # Number of segments, or "auto" to choose it by `custseg evaluate`'s rule.
@@ -213,8 +215,44 @@ def _checked(
         )
         raise ConfigError(f"{where}: no such folder {data_dir}{hint}.")
     root = find_project_root(settings.project_dir or cwd)
-    duckdb_path = settings.duckdb_path or ProjectLayout(root).default_duckdb_path
-    return dataclasses.replace(settings, project_dir=root, duckdb_path=duckdb_path.resolve())
+    duckdb_path = (settings.duckdb_path or ProjectLayout(root).default_duckdb_path).resolve()
+    if settings.target == "duckdb":
+        _check_duckdb_path(duckdb_path, origin.get("duckdb_path", "the DuckDB file"))
+    return dataclasses.replace(settings, project_dir=root, duckdb_path=duckdb_path)
+
+
+#: The first bytes of a DuckDB database file hold this at this offset.
+DUCKDB_MAGIC, DUCKDB_MAGIC_OFFSET = b"DUCK", 8
+
+
+def _check_duckdb_path(path: Path, where: str) -> None:
+    """Refuse a DuckDB path dbt cannot use, or a file that is not a DuckDB database.
+
+    DuckDB would open a CSV file as a database of one table, and dbt-duckdb writes the file's
+    name, as the database name, into SQL unescaped: a quote in it breaks dbt's SQL.
+    """
+    quotes = [quote for quote in ("'", '"') if quote in path.name]
+    if quotes:
+        raise ConfigError(
+            f"{where}: the file name {path.name!r} holds {' and '.join(quotes)}; dbt-duckdb "
+            "uses the file name as the database name in SQL without escaping it. Rename the "
+            "file without quotes (its folder may hold them)."
+        )
+    if path.is_dir():
+        raise ConfigError(f"{where}: {path} is a folder; give the path of a DuckDB file.")
+    if path.is_file():
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+        except OSError as exc:
+            raise ConfigError(f"{where}: {path} cannot be read ({exc.strerror}).") from exc
+        if head[DUCKDB_MAGIC_OFFSET:] != DUCKDB_MAGIC:
+            raise ConfigError(
+                f"{where}: {path} exists but is not a DuckDB database file"
+                f"{' (it is empty)' if not head else ''}. custseg never overwrites another "
+                "file: point --duckdb-path at a DuckDB file, or at a new path in an existing "
+                "folder (custseg creates it)."
+            )
 
 
 def resolve_settings(**values: Any) -> Settings:

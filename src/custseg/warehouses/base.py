@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from custseg.errors import InputDataError, storage_error_in
 from custseg.ingest.layout import LoadedTable, RawTable
 from custseg.ingest.mapping import InputSpec
 from custseg.ingest.staging import CheckedInput, read_and_check
@@ -37,6 +38,19 @@ class Staging:
     # Parquet columns keep their types (the raw tables are written from the staged ones as they
     # are); otherwise every value is staged as text, as a text export carries it.
     keep_types: bool
+
+
+@contextlib.contextmanager
+def storage_faults() -> Iterator[None]:
+    """Turn a full disk or an unwritable file met by DuckDB into a StorageError naming the file
+    (the input reader would blame the input file it was reading)."""
+    try:
+        yield
+    except (duckdb.Error, InputDataError) as exc:
+        storage = storage_error_in(exc)
+        if storage is None:
+            raise
+        raise storage from exc
 
 
 class Warehouse(abc.ABC):
@@ -79,8 +93,10 @@ class Warehouse(abc.ABC):
         ------
         InputDataError
             A file is missing, unreadable, lacks a column, has no rows or breaks a rule.
+        StorageError
+            The disk filled up (or a file became unwritable) while DuckDB staged or wrote.
         """
-        with self.staging() as staging:
+        with storage_faults(), self.staging() as staging:
             checked = read_and_check(
                 staging.connection,
                 data_dir,
@@ -177,6 +193,11 @@ class Warehouse(abc.ABC):
     @abc.abstractmethod
     def lock_path(self) -> Path:
         """Lock file that keeps two custseg runs off this warehouse."""
+
+    def explain_lock_wait(self, tables: Sequence[str]) -> str:
+        """What holds ``tables`` (models or seeds dbt builds) and what to do, after a lock wait
+        timed out; empty on engines where custseg sets no lock timeout."""
+        return ""
 
     def dbt_env(self) -> dict[str, str]:
         """Environment variables dbt's profile needs for this warehouse."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,11 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from custseg.errors import ConfigError, LockError, storage_error_in
 from custseg.ingest.layout import RAW_SCHEMA, RAW_TABLES, LoadedTable, RawTable
 from custseg.ingest.staging import CheckedInput
 from custseg.sql import quote_identifier, quote_literal
-from custseg.warehouses.base import Staging, Warehouse
+from custseg.warehouses.base import Staging, Warehouse, storage_faults
 
 #: Suffix of a raw table's staged copy, beside it in the ``raw`` schema.
 STAGED_SUFFIX = "__custseg_staged"
@@ -40,7 +42,7 @@ class DuckDBWarehouse(Warehouse):
         """Stage in the warehouse file itself, beside the raw tables: the checked tables then
         become the raw tables by a rename (no second copy of 50 million lines), and Parquet
         columns keep their types. Staged tables left by a failure are dropped."""
-        with duckdb.connect(str(self.path)) as con:
+        with connect_file(self.path) as con:
             con.execute(f"create schema if not exists {quote_identifier(RAW_SCHEMA)}")
             try:
                 yield Staging(con, _staged_relation, keep_types=True)
@@ -71,11 +73,11 @@ class DuckDBWarehouse(Warehouse):
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         # A short-lived connection: dbt opens the same file between our reads.
-        with duckdb.connect(str(self.path)) as con:
+        with storage_faults(), connect_file(self.path) as con:
             return con.execute(sql).fetchall()
 
     def execute(self, *statements: str) -> None:
-        with duckdb.connect(str(self.path)) as con:
+        with storage_faults(), connect_file(self.path) as con:
             con.execute("begin transaction")
             for statement in statements:
                 con.execute(statement)
@@ -91,7 +93,7 @@ class DuckDBWarehouse(Warehouse):
     def fetch_columns(self, sql: str, names: Sequence[str]) -> dict[str, np.ndarray]:
         # DuckDB hands out columns as arrays: a million rows in a tenth of a second, against
         # seconds for Python tuples.
-        with duckdb.connect(str(self.path)) as con:
+        with storage_faults(), connect_file(self.path) as con:
             columns = con.execute(sql).fetchnumpy()
         return {name: np.asarray(columns[name]) for name in names}
 
@@ -103,6 +105,48 @@ class DuckDBWarehouse(Warehouse):
 
     def dbt_env(self) -> dict[str, str]:
         return {**super().dbt_env(), "CUSTSEG_DUCKDB_PATH": str(self.path)}
+
+
+#: How DuckDB names the process holding a database file open.
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def connect_file(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the database file read-write; say plainly why it cannot be.
+
+    Raises
+    ------
+    LockError
+        Another process (a DuckDB CLI, DBeaver, a notebook) has the file open.
+    ConfigError
+        The file is not a DuckDB database, or its folder does not exist.
+    StorageError
+        The file or its folder cannot be written (permission denied, read-only, disk full).
+    """
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        raise file_error(path, exc) from exc
+
+
+def file_error(path: Path, exc: BaseException) -> Exception:
+    """The custseg error for DuckDB's complaint ``exc`` about the file ``path``, or ``exc``."""
+    text = str(exc)
+    holder = _HOLDER.search(text)
+    if "Could not set lock on file" in text:
+        who = f"pid {holder['pid']}, {holder['program']}" if holder else "another process"
+        return LockError(
+            f"{path}: another process has this DuckDB file open ({who}): a DuckDB CLI, DBeaver "
+            "or notebook session, or another program. Close that session (or its connection to "
+            "the file) and run again, or point this run at another file with --duckdb-path. "
+            "Nothing was loaded or published."
+        )
+    if "not a valid DuckDB database file" in text:
+        return ConfigError(
+            f"{path} exists but is not a DuckDB database file. Point --duckdb-path at a DuckDB "
+            "file, or at a new path in an existing folder (custseg creates it)."
+        )
+    return storage_error_in(exc) or exc
 
 
 def _raw_relation(table: RawTable) -> str:

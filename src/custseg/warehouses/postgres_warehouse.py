@@ -23,16 +23,23 @@ import psycopg2
 from psycopg2 import errors as pg_errors
 from psycopg2 import sql
 
-from custseg.errors import ConfigError, InputDataError, first_line
+from custseg.errors import ConfigError, InputDataError, LockError, first_line, masked
 from custseg.ingest.layout import LINE_COLUMN, RAW_SCHEMA, LoadedTable
 from custseg.ingest.staging import CheckedInput, with_row_counts
 from custseg.settings import SCHEMA_DEFAULT, SCHEMA_ENV, Settings
 from custseg.sql import quote_identifier, quote_literal, require_plain_identifier
 from custseg.warehouses.base import Warehouse
+from custseg.warehouses.postgres_locks import (
+    lock_holders,
+    lock_wait_message,
+    pgoptions,
+)
 
 DEFAULT_PORT = 5432
 #: Seconds to wait for the server before giving up with a message.
 CONNECT_TIMEOUT_SECONDS = 10
+#: What psycopg2 raises when lock_timeout cancels a statement (SQLSTATE 55P03).
+LOCK_TIMEOUT = pg_errors.LockNotAvailable
 
 _REQUIRED = {
     "PGHOST": "the server's host name or address",
@@ -75,6 +82,18 @@ class PostgresSettings:
                 "password in PGPASSWORD or ~/.pgpass, for example: "
                 "export PGHOST=db.example.com PGUSER=analyst PGDATABASE=analytics"
             )
+        database = environ["PGDATABASE"].strip()
+        if "://" in database or "=" in database:
+            # libpq reads PGDATABASE as a plain name: a URI there would be the database's name
+            # (and the server would echo it, password included, in its error).
+            raise ConfigError(
+                masked(
+                    f"PGDATABASE={database!r} is a connection string; libpq and dbt read "
+                    "PGDATABASE as a plain database name. Set its parts apart: PGHOST, PGPORT, "
+                    "PGUSER, PGDATABASE (the name only) and the password in PGPASSWORD or "
+                    "~/.pgpass."
+                )
+            )
         port_text = environ.get("PGPORT", "").strip() or str(DEFAULT_PORT)
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ConfigError(f"PGPORT={port_text!r} is not a port number (1-65535, e.g. 5432).")
@@ -90,13 +109,13 @@ class PostgresSettings:
             host=environ["PGHOST"].strip(),
             port=int(port_text),
             user=environ["PGUSER"].strip(),
-            database=environ["PGDATABASE"].strip(),
+            database=database,
             schema=schema,
         )
 
     def describe(self) -> str:
-        """``user@host:port/database, schema S``."""
-        return f"{self.user}@{self.host}:{self.port}/{self.database}, schema {self.schema}"
+        """``user@host:port/database, schema S`` (a password in a URI database is masked)."""
+        return masked(f"{self.user}@{self.host}:{self.port}/{self.database}, schema {self.schema}")
 
 
 class PostgresWarehouse(Warehouse):
@@ -112,7 +131,7 @@ class PostgresWarehouse(Warehouse):
     @property
     def lock_path(self) -> Path:
         # One lock per database: every schema of a database shares its `raw` tables.
-        name = f"{self.server.host}-{self.server.port}-{self.server.database}"
+        name = masked(f"{self.server.host}-{self.server.port}-{self.server.database}")
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
         return self.settings.dbt_project_dir / "target" / f"custseg-postgres-{safe}.lock"
 
@@ -120,8 +139,16 @@ class PostgresWarehouse(Warehouse):
         return f"PostgreSQL {self.server.describe()}"
 
     def dbt_env(self) -> dict[str, str]:
-        # PG* are already in the environment dbt inherits; only the schema is passed on.
-        return {**super().dbt_env(), SCHEMA_ENV: self.server.schema}
+        # PG* are already in the environment dbt inherits; the schema is passed on, and the
+        # lock timeout through libpq's PGOPTIONS (see custseg.warehouses.postgres_locks).
+        return {
+            **super().dbt_env(),
+            SCHEMA_ENV: self.server.schema,
+            "PGOPTIONS": pgoptions(self.settings.lock_timeout, os.environ),
+        }
+
+    def explain_lock_wait(self, tables: Sequence[str]) -> str:
+        return self._lock_wait_message([f"{self.server.schema}.{table}" for table in tables])
 
     def relation(self, name: str) -> str:
         return f"{quote_identifier(self.server.schema)}.{quote_identifier(name)}"
@@ -161,7 +188,8 @@ class PostgresWarehouse(Warehouse):
 
     def _copy_into_raw_tables(self, exports: Sequence[tuple[CheckedInput, Path]]) -> list[int]:
         counts: list[int] = []
-        with self._connection(autocommit=False) as con:
+        raw_tables = [f"{RAW_SCHEMA}.{item.table.table_name}" for item, _ in exports]
+        with self._connection(autocommit=False, tables=raw_tables) as con:
             try:
                 with con.cursor() as cur:
                     _execute(cur, sql.SQL("create schema if not exists {}"), RAW_SCHEMA)
@@ -172,7 +200,8 @@ class PostgresWarehouse(Warehouse):
                 # On a lost connection the server has rolled back already; keep the first error.
                 with contextlib.suppress(psycopg2.Error):
                     con.rollback()
-                if isinstance(exc, psycopg2.Error):
+                # A lock wait that timed out is explained by _connection.
+                if isinstance(exc, psycopg2.Error) and not isinstance(exc, LOCK_TIMEOUT):
                     raise ConfigError(
                         f"PostgreSQL {self.server.describe()} refused to replace the raw tables "
                         f"({_server_message(exc)}); they are unchanged. The role needs the CREATE "
@@ -183,7 +212,9 @@ class PostgresWarehouse(Warehouse):
         return counts
 
     @contextlib.contextmanager
-    def _connection(self, *, autocommit: bool) -> Iterator[Any]:
+    def _connection(self, *, autocommit: bool, tables: Sequence[str] = ()) -> Iterator[Any]:
+        """A connection whose lock waits are bounded by the lock_timeout setting; a wait that
+        times out becomes a LockError naming who holds ``tables`` (any of ours when empty)."""
         server = self.server
         try:
             con = psycopg2.connect(
@@ -194,19 +225,37 @@ class PostgresWarehouse(Warehouse):
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
                 application_name="custseg",
                 client_encoding="UTF8",
+                # Overrides PGOPTIONS for this connection: keep the user's options in it.
+                options=pgoptions(self.settings.lock_timeout, os.environ),
             )
         except psycopg2.Error as exc:
             raise ConfigError(
-                f"Cannot connect to PostgreSQL at {server.host}:{server.port} as "
-                f"{server.user}, database {server.database}: {_server_message(exc)}. Check "
-                "PGHOST, PGPORT, PGUSER, PGDATABASE and the password (PGPASSWORD or ~/.pgpass), "
-                "and that the server is running and accepts connections from this machine."
+                masked(
+                    f"Cannot connect to PostgreSQL at {server.host}:{server.port} as "
+                    f"{server.user}, database {server.database}: {_server_message(exc)}. Check "
+                    "PGHOST, PGPORT, PGUSER, PGDATABASE and the password (PGPASSWORD or "
+                    "~/.pgpass), and that the server is running and accepts connections from "
+                    "this machine."
+                )
             ) from exc
         try:
             con.autocommit = autocommit
             yield con
+        except LOCK_TIMEOUT as exc:
+            con.close()
+            raise LockError(self._lock_wait_message(tables)) from exc
         finally:
             con.close()
+
+    def _lock_wait_message(self, tables: Sequence[str]) -> str:
+        try:
+            with self._connection(autocommit=True) as con, con.cursor() as cur:
+                holders = lock_holders(cur, (self.server.schema, RAW_SCHEMA), tables)
+        except (psycopg2.Error, ConfigError):
+            holders = []
+        return lock_wait_message(
+            self.server.describe(), self.settings.lock_timeout, holders, tables
+        )
 
 
 def _server_message(exc: BaseException) -> str:
