@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 SAMPLE_DIR := build/sample_data
 # detect-secrets over the files git tracks, against the audited baseline (README, "Secrets").
 # Fails on any finding not in .secrets.baseline; when only line numbers moved it rewrites the
-# baseline and fails once: commit it. tests/test_secrets.py runs this very line.
-CREDENTIAL_SCAN = git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
+# baseline and fails once: commit it. --no-verify: no finding is ever sent to a vendor to check.
+# tests/test_secrets.py runs this very line.
+CREDENTIAL_SCAN = git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --no-verify --baseline .secrets.baseline
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 .PHONY: install run test lint format docs clean
