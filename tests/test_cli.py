@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -195,3 +196,46 @@ def test_evaluate_prints_the_evidence_table(project_root: Path, tmp_path: Path) 
     selection = json.loads(result.stdout)
     assert [e["k"] for e in selection["evaluations"]] == [2, 3, 4, 5]
     assert (project_root / "ml_pipeline" / "models" / "k_selection.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["run", "--data-dir", "{missing}", "--json"], 2, "--data-dir: no such folder"),
+        (["run", "--data-dir", "{tmp}", "--k", "x", "--json"], 2, "--k: 'x' is not valid"),
+        (["run", "--no-such-option", "--json"], 2, "No such option"),
+        (["report", "--project-dir", "{tmp}", "--json"], 2, "dbt_project.yml"),
+    ],
+)
+def test_with_json_stdout_holds_only_json_also_on_failure(
+    args: list[str], code: int, says: str, tmp_path: Path
+) -> None:
+    values = {"missing": str(tmp_path / "missing"), "tmp": str(tmp_path)}
+    result = CliRunner().invoke(cli, [arg.format(**values) for arg in args])
+    assert result.exit_code == code
+    payload = json.loads(result.stdout)
+    assert payload["exit_code"] == code
+    assert says in payload["error"]
+    assert says in result.stderr  # people still read stderr
+
+
+def test_an_interruption_with_json_is_json_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    monkeypatch.setattr("custseg.pipeline.recover_pipeline", interrupted)
+    result = CliRunner().invoke(cli, ["recover", "--json"])
+    assert result.exit_code == 130
+    assert json.loads(result.stdout) == {"error": "Nothing was published.", "exit_code": 130}
+    assert result.stderr.startswith("Interrupted (SIGTERM).\nNothing was published.")
+
+
+def test_version_lists_dbt_its_adapters_and_duckdb() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("custseg ")
+    names = [line.split()[0] for line in lines[1:]]
+    adapters = ["dbt-duckdb", "dbt-postgres", "dbt-spark", "dbt-snowflake"]
+    assert names == ["dbt-core", *adapters, "duckdb"]
+    assert f"duckdb {duckdb.__version__}" in lines

@@ -25,6 +25,7 @@ from custseg.cli_options import (
     WAREHOUSE_OPTIONS,
     options,
     setting,
+    versions_message,
 )
 from custseg.errors import CustsegError, exit_code_of, masked, storage_error
 from custseg.settings import OPTIONS, SAMPLE_CUSTOMERS, SAMPLE_FORMAT, SAMPLE_SEED
@@ -33,8 +34,15 @@ from custseg.settings import OPTIONS, SAMPLE_CUSTOMERS, SAMPLE_FORMAT, SAMPLE_SE
 def _fail(error: CustsegError) -> None:
     notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", ()))
     # masked: the last guard against a connection URI's password in an engine's message.
-    click.secho(masked(f"Error: {error}{notes}"), fg="red", err=True)
-    sys.exit(exit_code_of(error))
+    _exit_with(masked(f"{error}{notes}"), exit_code_of(error))
+
+
+def _exit_with(message: str, code: int, prefix: str = "Error: ") -> None:
+    """Say ``message`` on stderr (and, with --json, as JSON on stdout) and exit ``code``."""
+    if CustsegGroup.wants_json:
+        click.echo(json.dumps({"error": message, "exit_code": code}, indent=2))
+    click.secho(f"{prefix}{message}", fg="red", err=True)
+    sys.exit(code)
 
 
 def _fail_storage(error: OSError) -> None:
@@ -46,29 +54,41 @@ def _fail_storage(error: OSError) -> None:
     _fail(storage)
 
 
-class InterruptibleGroup(click.Group):
-    """Ctrl-C and SIGTERM (see :func:`main`) end a command with exit code 130 and a sentence.
+class CustsegGroup(click.Group):
+    """What every command shares: ``--json`` keeps stdout JSON, errors included; Ctrl-C and
+    SIGTERM (see :func:`main`) end a command with exit code 130 and a sentence.
 
     An interruption inside a publication has already put the previous publication back by the
     time it reaches here (:mod:`custseg.publish.publication`); its notes say so.
     """
 
+    wants_json = False
+
+    def main(self, args: Any = None, *more: Any, **options: Any) -> Any:
+        # Known before any option is parsed, so that a usage error can be JSON too.
+        CustsegGroup.wants_json = "--json" in (sys.argv[1:] if args is None else list(args))
+        return super().main(args, *more, **options)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:
+            if self.wants_json:
+                payload = {"error": error.format_message(), "exit_code": error.exit_code}
+                click.echo(json.dumps(payload, indent=2))
+            raise
         except KeyboardInterrupt as interruption:
             # A publication adds what it put back; before one started nothing had changed.
             notes = list(getattr(interruption, "__notes__", ())) or ["Nothing was published."]
             by = f" ({interruption})" if str(interruption) else ""
-            click.secho("\n".join([f"Interrupted{by}.", *notes]), fg="red", err=True)
-            sys.exit(INTERRUPTED_EXIT_CODE)
+            _exit_with("\n".join(notes), INTERRUPTED_EXIT_CODE, prefix=f"Interrupted{by}.\n")
 
 
 INTERRUPTED_EXIT_CODE = 130
 
 
-@click.group(cls=InterruptibleGroup, epilog=EXIT_CODES_HELP)
-@click.version_option(__version__, prog_name="custseg")
+@click.group(cls=CustsegGroup, epilog=EXIT_CODES_HELP)
+@click.version_option(__version__, prog_name="custseg", message=versions_message())
 def cli() -> None:
     """Machine-learned, named, tested customer segments inside your dbt project.
 

@@ -4,6 +4,7 @@ and the exit codes every command's help lists."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +22,21 @@ GENERATE_SAMPLE_EXIT_CODES_HELP = """\b
 Exit codes: 0 success; 1 unexpected error (e.g. the folder cannot be written); 2 bad option
 (e.g. --customers 0)."""
 
+#: What ``custseg --version`` lists beside custseg: the engines and dbt it runs.
+VERSIONED = ("dbt-core", "dbt-duckdb", "dbt-postgres", "dbt-spark", "dbt-snowflake", "duckdb")
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def versions_message() -> str:
+    """``custseg --version``: custseg's version, then dbt-core's, the adapters' and DuckDB's."""
+    lines = ["%(prog)s %(version)s"]
+    for name in VERSIONED:
+        try:
+            lines.append(f"{name} {importlib_metadata.version(name)}")
+        except importlib_metadata.PackageNotFoundError:
+            lines.append(f"{name} (not installed)")
+    return "\n".join(lines)
 
 
 def setting(name: str, help_text: str | None = None) -> Callable[[F], F]:
