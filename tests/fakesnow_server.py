@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ import pytest
 INSTALL_HINT = "pip install 'fakesnow[server]' (in the dev extra: make install)"
 #: Seconds to wait for the server to accept connections.
 START_TIMEOUT_SECONDS = 60
+#: What fakesnow logs when it cannot run a statement (a gap of the emulator). It then answers
+#: HTTP 500, which snowflake-connector-python retries without end: the tests would hang.
+UNHANDLED = b"Unhandled exception"
 
 
 @dataclass(frozen=True)
@@ -130,12 +134,13 @@ def running_fakesnow() -> Iterator[FakesnowServer]:
                 break
         else:
             raise RuntimeError(f"fakesnow exited at start: {log.read_text()[-2000:]}")
-        yield FakesnowServer(
-            port=port,
-            password=secrets.token_hex(16),
-            log=log,
-            start_seconds=time.perf_counter() - started,
-        )
+        with interrupt_on_unhandled(log):
+            yield FakesnowServer(
+                port=port,
+                password=secrets.token_hex(16),
+                log=log,
+                start_seconds=time.perf_counter() - started,
+            )
     finally:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -145,3 +150,35 @@ def running_fakesnow() -> Iterator[FakesnowServer]:
                 process.kill()
                 process.wait(timeout=20)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def interrupt_on_unhandled(log: Path) -> Iterator[None]:
+    """Interrupt the tests (SIGINT: KeyboardInterrupt in the main thread, teardown still runs)
+    as soon as the server logs a statement it could not run, rather than hang while the
+    connector retries it; the server's message is printed first."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        offset = 0
+        while not stop.wait(1.0):
+            with log.open("rb") as handle:
+                # Read on from the last look (a little before, for a line cut in two).
+                position = max(offset - len(UNHANDLED), 0)
+                handle.seek(position)
+                text = handle.read()
+            offset = position + len(text)
+            if UNHANDLED in text:
+                start = text.index(UNHANDLED)
+                message = text[max(start - 1500, 0) : start + 3000].decode(errors="replace")
+                sys.stderr.write(f"\nfakesnow could not run a statement (HTTP 500):\n{message}\n")
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    watcher = threading.Thread(target=watch, name="fakesnow-watchdog", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
