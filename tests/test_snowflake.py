@@ -30,7 +30,8 @@ from custseg.cli import cli
 from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
 from custseg.errors import ConfigError, InputDataError
 from custseg.pipeline import RunResult
-from custseg.settings import SCHEMA_ENV, resolve_settings
+from custseg.publish.publication import LAST_GOOD_SUFFIX, publication
+from custseg.settings import SCHEMA_ENV, ProjectLayout, resolve_settings
 from custseg.warehouses import open_warehouse
 from custseg.warehouses.snowflake_warehouse import SnowflakeSettings
 from tests.fakesnow_server import FakesnowServer, require_fakesnow, running_fakesnow
@@ -293,3 +294,41 @@ def test_settings_name_every_missing_variable_and_never_hold_the_password() -> N
     args = key_pair.connect_args(with_password)
     assert (args["private_key_file"], args["role"]) == ("/keys/custseg.p8", "ML")
     assert "password" not in args
+
+
+def test_the_publication_journal_puts_tables_back_and_drops_its_copies_on_snowflake(
+    snowflake_run: SnowflakeRun,
+) -> None:
+    # The journal's table operations on Snowflake (table_exists, copy_table, execute,
+    # replace_table_statements with a qualified RENAME target, drop_table), without dbt.
+    server = snowflake_run.server
+    root = snowflake_run.project_root
+    tables = ("segment_definitions", "fct_customer_segments")
+    config = resolve_settings(data_dir=real_data_dir(), project_dir=root, target="snowflake")
+
+    def snapshot() -> dict[str, list[tuple[Any, ...]]]:
+        return {
+            table: sorted(sf_rows(server, f"select * from {SCHEMA}.{table}")) for table in tables
+        }
+
+    before = snapshot()
+    with (
+        environment({**server.snowflake_env(), SCHEMA_ENV: SCHEMA}),
+        open_warehouse(config) as warehouse,
+    ):
+        with (
+            pytest.raises(RuntimeError, match="dbt went away"),
+            publication(ProjectLayout(root), warehouse, [], tables),
+        ):
+            assert all(warehouse.table_exists(name + LAST_GOOD_SUFFIX) for name in tables)
+            warehouse.execute(*(f"delete from {warehouse.relation(name)}" for name in tables))
+            raise RuntimeError("dbt went away")
+        assert snapshot() == before
+        assert not any(warehouse.table_exists(name + LAST_GOOD_SUFFIX) for name in tables)
+
+        with publication(ProjectLayout(root), warehouse, [], tables):
+            warehouse.execute(f"delete from {warehouse.relation(tables[0])} where segment_id = 0")
+        assert not any(warehouse.table_exists(name + LAST_GOOD_SUFFIX) for name in tables)
+    after = snapshot()
+    assert after[tables[1]] == before[tables[1]]
+    assert after[tables[0]] == [row for row in before[tables[0]] if row[0] != 0]
