@@ -250,7 +250,7 @@ class SnowflakeWarehouse(Warehouse):
                 except SnowflakeError as exc:
                     raise ConfigError(
                         f"Snowflake {self.account.describe()} refused to replace the raw tables "
-                        f"({_message(exc)}); they are unchanged. The role needs the CREATE "
+                        f"({_message(exc)}); their rows are unchanged. The role needs the CREATE "
                         f"SCHEMA privilege on the database (for schema {RAW_SCHEMA.upper()}), "
                         "CREATE TABLE and CREATE STAGE on it, and ownership of the raw tables."
                     ) from exc
