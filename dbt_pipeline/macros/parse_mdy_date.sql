@@ -33,6 +33,25 @@
     end
 {%- endmacro %}
 
+{#-
+    Snowflake. Only text shaped M/D/YYYY reaches the parser, with month and day padded to two
+    digits, so the strict MM/DD/YYYY format reads '1/5/2019' too; try_to_date gives null for a
+    day the month lacks ('2/30/2019'). Year 0 is null, as on PostgreSQL.
+-#}
+{% macro snowflake__parse_mdy_date(column) -%}
+    {%- set text = 'trim(' ~ column ~ ')' -%}
+    case
+        when regexp_like({{ text }}, '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$')
+            and try_to_number(split_part({{ text }}, '/', 3)) >= 1
+        then try_to_date(
+            lpad(split_part({{ text }}, '/', 1), 2, '0') || '/'
+            || lpad(split_part({{ text }}, '/', 2), 2, '0') || '/'
+            || split_part({{ text }}, '/', 3),
+            'MM/DD/YYYY'
+        )
+    end
+{%- endmacro %}
+
 {% macro default__parse_mdy_date(column) -%}
     case
         when trim({{ column }}) ~ '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$'

@@ -13,7 +13,7 @@ from typing import Any
 from custseg.catalogue import MAX_SEGMENTS, MIN_SEGMENTS
 
 #: dbt targets custseg runs on (outputs of dbt_pipeline/profiles.yml it can load and read).
-TARGETS: tuple[str, ...] = ("duckdb", "postgres", "spark")
+TARGETS: tuple[str, ...] = ("duckdb", "postgres", "spark", "snowflake")
 #: Environment variables of the settings start with this.
 ENV_PREFIX = "CUSTSEG_"
 
@@ -177,7 +177,9 @@ OPTIONS: dict[str, Option] = {
         Option(
             "target",
             "dbt target (profiles.yml) to run on; postgres reads PGHOST, PGPORT, PGUSER, "
-            "PGPASSWORD, PGDATABASE.",
+            "PGPASSWORD, PGDATABASE; snowflake reads SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER, "
+            "SNOWFLAKE_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PATH, SNOWFLAKE_WAREHOUSE, "
+            "SNOWFLAKE_DATABASE.",
             "|".join(TARGETS),
             _target,
             f"one of {', '.join(TARGETS)}",

@@ -1,4 +1,4 @@
-"""Warehouses custseg runs on: DuckDB (embedded default), PostgreSQL and Spark.
+"""Warehouses custseg runs on: DuckDB (embedded default), PostgreSQL, Spark and Snowflake.
 
 The dbt project is the same everywhere; a :class:`~custseg.warehouses.base.Warehouse` only knows
 how to stage and load the raw files in its own way, how to read rows back for the ML step, and
@@ -19,6 +19,7 @@ IMPLEMENTATIONS: dict[str, str] = {
     "duckdb": "custseg.warehouses.duckdb_warehouse:DuckDBWarehouse",
     "postgres": "custseg.warehouses.postgres_warehouse:PostgresWarehouse",
     "spark": "custseg.warehouses.spark_warehouse:SparkWarehouse",
+    "snowflake": "custseg.warehouses.snowflake_warehouse:SnowflakeWarehouse",
 }
 
 
