@@ -1,9 +1,10 @@
 """The publication journal, killed after every single file or table operation.
 
 A publication of two files and two DuckDB tables (one file replaced at once like a seed, one
-staged like the model, one removed like a report that could not be drawn) dies after its Nth
-operation, for every N: every ``os.replace`` (each atomic file write, each rename of a kept or
-staged file, each journal state), every table statement and every table copy. Dying is an
+staged like the model, one removed like a report that could not be drawn) dies just before and
+just after its Nth operation, for every N: every ``os.replace`` (each atomic file write, each
+rename of a kept or staged file, each journal state) and every batch of table statements (the
+copies of the previous tables, dbt's builds, the restores). Dying is an
 exception that no handler of the publication gets to act on, as with SIGKILL: the rollback is
 switched off. :func:`custseg.publish.journal.recover` must then leave everything previous or
 everything new, and nothing behind.
@@ -86,15 +87,20 @@ def test_a_publication_killed_after_any_operation_recovers_whole(
     layout, warehouse = project
     paths = publish_old(layout, warehouse)
     outcomes = []
-    for die_at in range(1, 200):
+    attempts = [(n, before) for n in range(1, 200) for before in (True, False)]
+    for die_at, before in attempts:
         operations = 0
 
-        def counted(function, die_at=die_at):  # noqa: ANN001, ANN202 - wraps any operation
+        def counted(function, die_at=die_at, before=before):  # noqa: ANN001, ANN202
+            # Dies just before the operation (an atomic write's temporary file is then left
+            # behind, unrenamed) or just after it.
             def operation(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
                 nonlocal operations
-                result = function(*args, **kwargs)
                 operations += 1
-                if operations == die_at:
+                if before and operations == die_at:
+                    raise Died
+                result = function(*args, **kwargs)
+                if not before and operations == die_at:
                     raise Died
                 return result
 
@@ -103,7 +109,6 @@ def test_a_publication_killed_after_any_operation_recovers_whole(
         with monkeypatch.context() as patch:
             patch.setattr(os, "replace", counted(os.replace))
             patch.setattr(warehouse, "execute", counted(warehouse.execute))
-            patch.setattr(warehouse, "copy_table", counted(warehouse.copy_table))
             patch.setattr(publication_module, "_roll_back", lambda writer, warehouse: None)
             try:
                 publish_new(warehouse, layout, paths)
@@ -111,9 +116,11 @@ def test_a_publication_killed_after_any_operation_recovers_whole(
             except Died:
                 died = True
         if died:
-            assert layout.journal_path.exists(), die_at
+            # No journal only when it died before the journal's first state was written.
+            journal_written = layout.journal_path.exists()
+            assert journal_written or (die_at, before) == (1, True)
             said = recover(layout.journal_path, layout.root, warehouse)
-            assert said, die_at
+            assert bool(said) == journal_written, die_at
         outcomes.append(state(layout, warehouse, paths))
         if not died:
             break
@@ -127,7 +134,7 @@ def test_a_publication_killed_after_any_operation_recovers_whole(
     # Early deaths roll back, deaths after the commit complete; both happened.
     assert outcomes[0] == "old" and outcomes[-1] == "new"
     assert "old" in outcomes[:-1] and "new" in outcomes[:-1], outcomes
-    assert len(outcomes) >= 14, f"only {len(outcomes)} operations: the test lost its reach"
+    assert len(outcomes) >= 17, f"only {len(outcomes)} deaths: the test lost its reach"
 
 
 def test_an_exception_in_publishing_puts_everything_back_at_once(
@@ -185,3 +192,28 @@ def test_a_journal_of_another_warehouse_is_not_repaired_here(
     assert state(layout, warehouse, paths) == "old"
     with duckdb.connect(str(tmp_path / "other.duckdb")) as con:
         assert con.execute("select count(*) from information_schema.tables").fetchone() == (0,)
+
+
+def test_writes_a_kill_cut_short_are_cleaned_up(
+    project: tuple[ProjectLayout, DuckDBWarehouse],
+) -> None:
+    """SIGKILL gives an atomic write no chance to remove its temporary file; recovery does."""
+    layout, warehouse = project
+    paths = publish_old(layout, warehouse)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(publication_module, "_roll_back", lambda writer, warehouse: None)
+        with pytest.raises(Died), publication(layout, warehouse, list(paths.values()), TABLES):
+            raise Died
+    unfinished = [
+        layout.output_dir / ".seed.csv.k1ll3d.tmp",
+        layout.output_dir / ".model.json.custseg-new.k1ll3d.tmp",
+        layout.output_dir / ".custseg-publication.json.k1ll3d.tmp",
+    ]
+    for path in unfinished:
+        path.write_bytes(b"half")
+    assert recover(layout.journal_path, layout.root, warehouse)
+    assert state(layout, warehouse, paths) == "old"
+    # Without a journal (killed while its first state was written) they go too.
+    unfinished[-1].write_bytes(b"half")
+    assert recover(layout.journal_path, layout.root, warehouse) is None
+    assert state(layout, warehouse, paths) == "old"

@@ -26,6 +26,7 @@ step is idempotent, so a recovery that is itself interrupted is simply run again
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -161,6 +162,7 @@ def recover(journal_path: Path, root: Path, warehouse: Warehouse) -> str | None:
         The journal names another warehouse than the one this command opened (its tables can
         only be repaired there), or cannot be read.
     """
+    _remove_unfinished_writes(journal_path)  # a kill while the first state was written
     if not journal_path.exists():
         return None
     journal = Journal.read(journal_path)
@@ -194,6 +196,7 @@ def roll_back(writer: JournalWriter, warehouse: Warehouse) -> None:
     journal = writer.journal
     for item in journal.files:
         path = _absolute(item.path, writer.root)
+        _remove_unfinished_writes(path)
         with contextlib.suppress(FileNotFoundError):
             staged_path(path).unlink()
         if journal.state == "preparing":
@@ -220,6 +223,7 @@ def complete(writer: JournalWriter, warehouse: Warehouse) -> None:
     """Finish a committed publication: staged files into place, previous copies dropped."""
     for item in writer.journal.files:
         path = _absolute(item.path, writer.root)
+        _remove_unfinished_writes(path)
         if item.remove:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -250,6 +254,15 @@ def restore_tables(warehouse: Warehouse, tables: Sequence[str], kept: Sequence[s
             statements += warehouse.replace_table_statements(name, name + LAST_GOOD_SUFFIX)
     if statements:
         warehouse.execute(*statements)
+
+
+def _remove_unfinished_writes(path: Path) -> None:
+    """Remove the temporary files of atomic writes of ``path`` (or of the staged or kept file
+    beside it) that a kill interrupted before their rename (see write_bytes_atomic)."""
+    for name in (path.name, staged_path(path).name, kept_path(path).name):
+        for unfinished in path.parent.glob(f".{glob.escape(name)}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                unfinished.unlink()
 
 
 def _put_back(kept: Path, path: Path) -> None:
