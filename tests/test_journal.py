@@ -207,7 +207,7 @@ def test_writes_a_kill_cut_short_are_cleaned_up(
     unfinished = [
         layout.output_dir / ".seed.csv.k1ll3d.tmp",
         layout.output_dir / ".model.json.custseg-new.k1ll3d.tmp",
-        layout.output_dir / ".custseg-publication.json.k1ll3d.tmp",
+        layout.output_dir / "..custseg-publication.json.k1ll3d.tmp",  # the journal is a dot file
     ]
     for path in unfinished:
         path.write_bytes(b"half")
