@@ -685,11 +685,15 @@ def test_bad_input(name: str, template: Template, tmp_path: Path) -> None:
     case.mutate(data)
 
     result = run_cli(data, project)
-    output = result.output
+    output = result.stderr  # stdout holds the --json answer
 
     if case.kind in {"reject", "late"}:
         assert result.exit_code == 3, output
         assert output.startswith("Error: "), output
+        assert json.loads(result.stdout) == {
+            "error": output[len("Error: ") :].rstrip("\n"),
+            "exit_code": 3,
+        }
         for text in case.expected:
             assert text in output, f"{text!r} not in:\n{output}"
         after = state(project)
@@ -745,9 +749,9 @@ def test_a_one_gigabyte_line_fails_fast_and_is_cleaned_up(
     finally:
         sales.unlink()
     assert result.exit_code == 3, result.output
-    assert "Online_Sales.csv line 3: longer than 2,000,000 bytes" in result.output
-    assert "Nothing was loaded" not in result.output  # a read error, not a broken rule
-    assert len(result.output) < 2000  # the line itself is never echoed
+    assert "Online_Sales.csv line 3: longer than 2,000,000 bytes" in result.stderr
+    assert "Nothing was loaded" not in result.stderr  # a read error, not a broken rule
+    assert len(result.stderr) < 2000  # the line itself is never echoed
     # Failing fast means giving up near the 2,000,000-byte limit, not after reading the line:
     # the whole run reads less than a quarter of it (measured: 66 MB, mostly DuckDB's two 32 MB
     # read buffers; reading the line even once would be 1 GiB).
