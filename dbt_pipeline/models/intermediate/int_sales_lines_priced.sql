@@ -74,15 +74,15 @@ priced as (
         quantity * unit_price_amount as gross_amount,
         quantity * unit_price_amount * applied_discount_rate as discount_amount,
         quantity * unit_price_amount * (1 - applied_discount_rate) * gst_rate as gst_amount,
-        case
-            when line_amount is not null then line_amount
-            else cast(
+        coalesce(
+            line_amount,
+            cast(
                 quantity * unit_price_amount * (1 - applied_discount_rate)
                 * (1 + coalesce(gst_rate, 0))
                 + coalesce(delivery_charges_amount, 0)
                 as {{ type_money() }}
             )
-        end as invoice_amount
+        ) as invoice_amount
 
     from joined
 
