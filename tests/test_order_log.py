@@ -64,6 +64,22 @@ def order_log(n_customers: int, seed: int) -> list[tuple[str, dt.date, int, Deci
     ]
 
 
+def write_order_log(folder: Path, lines) -> Path:
+    """A comma-separated order log of ``lines`` with YYYYMMDD dates and its custseg.toml (only
+    ``[inputs.sales]``), for the runs on other engines; returns the config file."""
+    data = folder / "data"
+    data.mkdir(parents=True)
+    text = "Customer,Day,Dollars\n" + "".join(f"{c},{d:%Y%m%d},{a}\n" for c, d, _, a in lines)
+    (data / "orders.csv").write_text(text)
+    config = folder / "custseg.toml"
+    config.write_text(
+        '[run]\ndata_dir = "data"\nk = 3\n\n[inputs.sales]\nfile = "orders.csv"\n'
+        'date_format = "YYYYMMDD"\n\n[inputs.sales.columns]\ncustomerid = "customer"\n'
+        'transaction_date = "day"\namount = "dollars"\n'
+    )
+    return config
+
+
 def run(config: Path, project: Path, *extra: str) -> Result:
     result = CliRunner().invoke(
         cli,
