@@ -147,6 +147,9 @@ def test_a_whitespace_order_log_of_20000_customers_is_segmented_as_computed_by_h
     expected = rfm(lines, as_of)
     assert any("each line is one order" in note for note in summary["repairs"])
     assert any("CustomersData: not given" in note for note in summary["repairs"])
+    sources = {table["table"]: table["source"] for table in summary["loaded_tables"]}
+    assert sources["customers_data"] is None
+    assert sources["online_sales"] == str(tmp_path / "data" / "CDNOW_style.txt")
     warehouse = project / "dbt_pipeline" / "custseg.duckdb"
     with duckdb.connect(str(warehouse)) as con:
         features = con.execute(

@@ -2,7 +2,7 @@
 
 Every engine loads its raw tables the same way (``Warehouse.load_raw``):
 
-1. :func:`read_and_check` reads the five files with DuckDB into *staged* tables (where the
+1. :func:`read_and_check` reads the input files with DuckDB into *staged* tables (where the
    warehouse says: beside the raw tables in a DuckDB warehouse file, or temporary tables in an
    in-memory DuckDB for PostgreSQL and Spark), then applies the input rules and repairs;
 2. only then does the warehouse replace its raw tables with the checked rows, with its own bulk
@@ -58,7 +58,7 @@ def read_and_check(
     relation_for: Callable[[RawTable], str],
     keep_types: bool = False,
 ) -> list[CheckedInput]:
-    """Read the five files of ``data_dir`` into staged tables of ``con``, check and repair them.
+    """Read the input files of ``data_dir`` into staged tables of ``con``, check and repair them.
 
     Parameters
     ----------
