@@ -27,6 +27,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from custseg.cli import cli
+from custseg.ingest.date_formats import parsed_date_sql
 from tests.support import CLEAN_ENV, copy_project
 
 FIRST_DAY = dt.date(1997, 1, 1)
@@ -271,3 +272,29 @@ def test_an_orders_only_parquet_file_with_typed_columns(tmp_path: Path) -> None:
     assert {r[0]: (r[1], r[2]) for r in rows} == {c: v[:2] for c, v in by_text.items()}
     for customer, _, _, revenue in rows:
         assert revenue == pytest.approx(float(by_text[customer][2]), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("date_format", "written", "day"),
+    [
+        ("YYYYMMDD", "20190105", dt.date(2019, 1, 5)),
+        ("YYYYMMDD", "2019015", None),
+        ("YYYYMMDD", "2019-01-05", None),
+        ("YYYY-MM-DD", "2019-1-5", dt.date(2019, 1, 5)),
+        ("YYYY-MM-DD", "2019-01-05 10:00", None),
+        ("ISO", "2019-01-05", dt.date(2019, 1, 5)),
+        ("ISO", "2019-01-05T23:59:59.999", dt.date(2019, 1, 5)),
+        ("ISO", "2019-01-05 13:45", dt.date(2019, 1, 5)),
+        ("ISO", "2019-01-05T13:45:00Z", None),
+        ("ISO", "2019-01-05T13:45:00+02:00", None),
+        ("ISO", "2019-02-30", None),
+        ("%d.%m.%Y %H:%M", "05.01.2019 13:45", dt.date(2019, 1, 5)),
+    ],
+)
+def test_named_date_formats_read_exactly_their_shape(
+    date_format: str, written: str, day: dt.date | None
+) -> None:
+    sql = f"select cast({parsed_date_sql('v', date_format)} as date) from (select ? as v)"
+    with duckdb.connect() as con:
+        (parsed,) = con.execute(sql, [written]).fetchone()
+    assert parsed == day

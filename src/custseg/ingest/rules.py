@@ -1,13 +1,12 @@
 """The rules raw input must follow before dbt builds anything, and the repairs custseg makes.
 
-A rule on a column the file does not have (an optional one: nulls) or on an input that is not
-given (an empty table) does not apply. Every engine reads the files through DuckDB into staged
-tables, and the rules run there, in
+Every engine reads the files through DuckDB into staged tables, and the rules run there, in
 DuckDB SQL (text, or typed Parquet columns on the DuckDB target: a rule then checks the typed
 value, e.g. a number that is NaN or not above 0), BEFORE the warehouse replaces any raw table
 (:mod:`custseg.ingest.staging`): a rejection leaves every raw table as it was, even on Spark,
 which has no multi-table transaction. This module holds the rules; :mod:`custseg.ingest.checks`
-applies them and :mod:`custseg.ingest.repairs` makes the repairs.
+applies them and :mod:`custseg.ingest.repairs` makes the repairs. A rule on an optional column
+the file does not have (nulls) or on an input that is not given (an empty table) does not apply.
 
 A rejection raises :class:`~custseg.errors.InputDataError` (exit code 3) naming the file, the line
 (the header is line 1; a Parquet file says ``row``), the column, the offending value, how many
