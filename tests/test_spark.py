@@ -352,8 +352,8 @@ def test_bad_input_is_refused_before_spark_starts_or_any_table_changes(
     config = resolve_settings(data_dir=data, project_dir=project_root, target="spark")
     with SparkWarehouse(config) as warehouse, pytest.raises(InputDataError, match="no data rows"):
         warehouse.load_raw(data)
-    (data / "Tax_amount.csv").unlink()
-    with SparkWarehouse(config) as warehouse, pytest.raises(InputDataError, match="Tax_amount"):
+    (data / "Online_Sales.csv").unlink()
+    with SparkWarehouse(config) as warehouse, pytest.raises(InputDataError, match="Online_Sales"):
         warehouse.load_raw(data)
     # Nothing was exported for Spark: the files were refused before.
     spark_dir = project_root / "dbt_pipeline" / "target" / "spark"
