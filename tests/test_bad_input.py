@@ -46,6 +46,8 @@ CSV_FILES = (
     "Tax_amount.csv",
     "Marketing_Spend.csv",
 )
+#: A case's settings, written beside its files (see config()).
+CONFIG_FILE = "custseg.toml"
 #: The last sentence of a rejection for a broken rule (``custseg.ingest.checks``).
 NOTHING_LOADED = (
     "Nothing was loaded or published: the previous raw tables, seeds, model and mart are unchanged."
@@ -65,9 +67,12 @@ class Template:
 
 
 def run_cli(data_dir: Path, project: Path) -> Result:
+    # A case that needs a setting writes it into a custseg.toml beside the files.
+    config = data_dir / CONFIG_FILE
+    extra = ["--config", str(config)] if config.is_file() else []
     return CliRunner().invoke(
         cli,
-        ["run", "--data-dir", str(data_dir), "--project-dir", str(project), "--json"],
+        ["run", "--data-dir", str(data_dir), "--project-dir", str(project), "--json", *extra],
         env=CLEAN_ENV,
     )
 
@@ -195,6 +200,38 @@ def rename_customers(renames: dict[str, str]) -> Callable[[Path], None]:
             write_rows(data / file, rows)
 
     return mutate
+
+
+def config(text: str) -> Callable[[Path], None]:
+    def change(data: Path) -> None:
+        (data / CONFIG_FILE).write_text(text)
+
+    return change
+
+
+def both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
+    def change(data: Path) -> None:
+        for one in changes:
+            one(data)
+
+    return change
+
+
+def mart_without_demographics(project: Path, summary: dict[str, Any], template: Template) -> None:
+    with duckdb.connect(str(project / "dbt_pipeline/custseg.duckdb")) as con:
+        rows = con.execute(
+            "select count(*), count(gender), count(location), count(tenure_months) "
+            "from fct_customer_segments"
+        ).fetchall()
+    assert rows == [(summary["n_customers"], 0, 0, 0)], rows
+
+
+def amounts_are_the_revenue(project: Path, summary: dict[str, Any], template: Template) -> None:
+    with duckdb.connect(str(project / "dbt_pipeline/custseg.duckdb")) as con:
+        ((lines, revenue),) = con.execute(
+            "select count(*), sum(invoice_amount) from fct_sales"
+        ).fetchall()
+    assert revenue == 10 * lines
 
 
 def semicolons(data: Path) -> None:
@@ -406,11 +443,54 @@ CASES: dict[str, Case] = {
         ("Marketing_Spend.csv: the file has no data rows",),
         says_nothing_loaded=False,
     ),
-    "missing_file": Case(
+    # ---- optional inputs and the settings of an order log
+    "missing_coupon_file": Case(
         lambda d: (d / "Discount_Coupon.csv").unlink(),
+        "accept",
+        repairs=("Discount_Coupon: not given (no Discount_Coupon.csv or .parquet in",),
+    ),
+    "missing_customer_file": Case(
+        lambda d: (d / "CustomersData.csv").unlink(),
+        "accept",
+        repairs=("CustomersData: not given", "gender, location and tenure_months are null"),
+        check=mart_without_demographics,
+    ),
+    "missing_sales_file": Case(
+        lambda d: (d / "Online_Sales.csv").unlink(),
         "reject",
-        ("no Discount_Coupon.csv or Discount_Coupon.parquet found",),
+        ("no Online_Sales.csv or Online_Sales.parquet found",),
         says_nothing_loaded=False,
+    ),
+    "line_amounts_are_the_revenue": Case(
+        add_column("Online_Sales.csv", "Amount", "10.00"),
+        "accept",
+        check=amounts_are_the_revenue,
+    ),
+    "line_amount_not_a_number": Case(
+        both(
+            add_column("Online_Sales.csv", "Amount", "10.00"),
+            set_value("Online_Sales.csv", 7, "Amount", "12,50"),
+        ),
+        "reject",
+        ("Online_Sales.csv line 7, column amount: '12,50' is not a number",),
+    ),
+    "wrong_delimiter_setting": Case(
+        config('[inputs.sales]\ndelimiter = ";"\n'),
+        "reject",
+        (
+            "Online_Sales.csv: missing column(s) customerid, transaction_date",
+            "The header was read as one column: the file looks delimited by ',', not ';'; set "
+            'delimiter = ","',
+        ),
+        says_nothing_loaded=False,
+    ),
+    "date_format_setting_not_matched": Case(
+        config('[inputs.sales]\ndate_format = "YYYYMMDD"\n'),
+        "reject",
+        (
+            "Online_Sales.csv line 2, column transaction_date: ",
+            "does not match its date_format 'YYYYMMDD' (custseg.toml)",
+        ),
     ),
     "non_utf8_file": Case(
         non_utf8,

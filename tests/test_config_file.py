@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from custseg.cli import cli
 from custseg.config_file import load_config_file, settings_from
 from custseg.errors import ConfigError
-from custseg.ingest.layout import INPUT_KEYS
+from custseg.ingest.layout import INPUT_KEYS, raw_table
+from custseg.ingest.mapping import usual_input
 from custseg.settings import (
     DEFAULTS,
     DUCKDB_MEMORY_LIMIT_DEFAULT,
@@ -216,7 +217,13 @@ def test_a_missing_data_folder_names_its_source(tmp_path: Path) -> None:
         ('[run]\nas_of_date = "1/1/2020"\n', "a date as YYYY-MM-DD (for example 2020-01-01)"),
         ("[run]\ndata_dir = 3\n", "data_dir in [run] of"),
         ("[run\n", "not valid TOML"),
-        ('[inputs.sales]\nfile = "sales.xlsx"\n', "must end in .csv or .parquet"),
+        ('[inputs.sales]\nfile = "sales.xlsx"\n', "must end in .csv, .txt, .tsv, .parquet"),
+        ('[inputs.sales]\ndelimiter = ":"\n', "':' is not one custseg reads; write one of"),
+        ("[inputs.sales]\ndelimiter = 1\n", "1 is not one custseg reads"),
+        (
+            '[inputs.sales]\nfile = "s.parquet"\ndelimiter = ";"\n',
+            "is a Parquet file, which has no delimiter",
+        ),
         ('[inputs.sales.columns]\nquantity = ""\n', "must be your column's name in quotes"),
         (
             '[inputs.sales.columns]\ncustomerid = "ref"\ntransaction_id = "REF "\n',
@@ -244,12 +251,47 @@ def test_invalid_settings_say_what_to_write(tmp_path: Path, text: str, expected:
         ("%Y-%Q-%d", "is not a date format DuckDB understands"),
         ("%Y-%m-%d %z", "has a time zone"),
         ("", "must be a non-empty string"),
+        ("DD-MM-YYYY", "'DD-MM-YYYY' is not a date format custseg knows; write one of 'M/D/YYYY'"),
+        ("20190105", "is not a date format custseg knows"),
     ],
 )
 def test_bad_date_formats_are_refused(tmp_path: Path, date_format: str, expected: str) -> None:
     message = config_error(tmp_path, f"[inputs.sales]\ndate_format = '{date_format}'\n")
     assert "date_format in [inputs.sales] of" in message
     assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("iso", "ISO"),
+        ("yyyymmdd", "YYYYMMDD"),
+        ("YYYY-MM-DD", "YYYY-MM-DD"),
+        ("m/d/yyyy", "%m/%d/%Y"),
+    ],
+)
+def test_date_formats_have_names(tmp_path: Path, written: str, kept: str) -> None:
+    config = load_config_file(
+        write_config(tmp_path, f'[inputs.sales]\ndate_format = "{written}"\n')
+    )
+    assert config.inputs[0].date_format == kept
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [(";", ";"), ("|", "|"), ("TAB", "\t"), ("\t", "\t"), ("Whitespace", "whitespace")],
+)
+def test_delimiters_have_names(tmp_path: Path, written: str, kept: str) -> None:
+    text = f"[inputs.sales]\ndelimiter = {written!r}\n".replace("'", '"')
+    config = load_config_file(write_config(tmp_path, text))
+    assert config.inputs[0].delimiter == kept
+
+
+def test_only_the_sales_are_required(tmp_path: Path) -> None:
+    config = load_config_file(write_config(tmp_path, '[inputs.sales]\nfile = "log.csv"\n'))
+    assert [spec.key for spec in config.inputs] == ["sales"]
+    customers = usual_input(raw_table("customers"))
+    assert customers.find_file(tmp_path) is None
 
 
 def test_our_column_names_ignore_case_and_spaces(tmp_path: Path) -> None:

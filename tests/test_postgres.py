@@ -9,6 +9,7 @@ in CI they fail. PG* variables are set only for the duration of each call that n
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from click.testing import CliRunner
 from custseg.cli import cli
 from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
 from custseg.errors import ConfigError, InputDataError, PublishError
+from custseg.ingest.layout import raw_table
 from custseg.pipeline import RunResult, run_pipeline
 from custseg.sample import generate_sample_data
 from custseg.settings import resolve_settings
@@ -39,6 +41,7 @@ from tests.support import (
     real_data_dir,
     write_input_files,
 )
+from tests.test_order_log import order_log, rfm, write_order_log
 
 SCHEMA = "custseg"
 PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "CUSTSEG_SCHEMA")
@@ -445,3 +448,43 @@ def test_a_mart_failing_its_own_test_is_put_back_on_postgres(
         "select count(*) from information_schema.tables "
         f"where table_schema = '{schema}' and table_name like '%custseg_last_good'",
     ) == [(0,)]
+
+
+def test_an_order_log_runs_on_postgres_and_an_older_raw_table_gains_its_amount_column(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    database = "custseg_order_log"
+    pg_rows(postgres_server, f"drop database if exists {database}")
+    pg_rows(postgres_server, f"create database {database}")
+    server = dataclasses.replace(postgres_server, database=database)
+    # The raw sales table of an older custseg (no amount column), with a view that needs it.
+    old_columns = ", ".join(f"{name} text" for name in raw_table("sales").columns[:-1])
+    for statement in (
+        "create schema raw",
+        f"create table raw.online_sales (file_line_number bigint, {old_columns})",
+        "create view public.old_lines as select customerid from raw.online_sales",
+    ):
+        pg_rows(server, statement)
+    lines = order_log(300, seed=4)
+    config = write_order_log(tmp_path, lines)
+    root = copy_project(tmp_path / "project")
+    result = CliRunner().invoke(
+        cli,
+        ["run", "--config", str(config), "--project-dir", str(root), "--target", "postgres"]
+        + ["--json", "--allow-unsupported-names"],
+        env={**server.libpq_env(), "CUSTSEG_SCHEMA": SCHEMA},
+    )
+    assert result.exit_code == 0, result.output
+    as_of = max(day for _, day, _, _ in lines) + dt.timedelta(days=1)
+    expected = rfm(lines, as_of)
+    rows = pg_rows(
+        server,
+        "select customer_id, recency_days, count_orders, lifetime_revenue, gender, location "
+        f"from {SCHEMA}.fct_customer_segments",
+    )
+    assert {r[0]: (r[1], r[2]) for r in rows} == {c: v[:2] for c, v in expected.items()}
+    for customer, _, _, revenue, gender, location in rows:
+        assert revenue == pytest.approx(float(expected[customer][2]), rel=1e-12)
+        assert (gender, location) == (None, None)
+    assert pg_rows(server, "select count(*) from raw.customers_data") == [(0,)]
+    assert pg_rows(server, "select count(*) from public.old_lines") == [(len(lines),)]

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from custseg.config_file import load_config_file
 from custseg.errors import InputDataError
 from custseg.ingest.files import kept_type, plan_inputs
 from custseg.ingest.physical_lines import PhysicalLines
@@ -59,14 +60,72 @@ def test_semicolon_file_gets_a_hint(tmp_path: Path) -> None:
     assert "delimited by ';'" in str(caught.value)
 
 
-def test_missing_file_and_headers_only_file_are_refused(tmp_path: Path) -> None:
+def test_missing_sales_and_headers_only_file_are_refused(tmp_path: Path) -> None:
     data = write_files(tmp_path / "data")
-    (data / "Marketing_Spend.csv").unlink()
-    with pytest.raises(InputDataError, match="no Marketing_Spend.csv"):
+    (data / "Online_Sales.csv").unlink()
+    with pytest.raises(InputDataError, match="no Online_Sales.csv"):
         load_into_duckdb(tmp_path / "w.duckdb", data)
     write_files(data, **{"Marketing_Spend.csv": "Date,Offline_Spend,Online_Spend\n"})
     with pytest.raises(InputDataError, match="no data rows"):
         load_into_duckdb(tmp_path / "w.duckdb", data)
+
+
+def test_inputs_not_given_are_empty_tables_with_every_column(tmp_path: Path) -> None:
+    data = write_files(tmp_path / "data")
+    for name in ("CustomersData", "Discount_Coupon", "Tax_amount", "Marketing_Spend"):
+        (data / f"{name}.csv").unlink()
+    (data / "Online_Sales.csv").write_text(
+        "CustomerID,Transaction_Date,Quantity,Avg_Price\n0017,1/5/2019,2,3.5\n"
+    )
+    loaded = load_into_duckdb(tmp_path / "w.duckdb", data)
+    assert [(t.table_name, t.row_count, t.source_path is None) for t in loaded] == [
+        ("customers_data", 0, True),
+        ("online_sales", 1, False),
+        ("discount_coupon", 0, True),
+        ("tax_amount", 0, True),
+        ("marketing_spend", 0, True),
+    ]
+    assert "CustomersData: not given" in loaded[0].repairs[0]
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        assert con.execute("select * from raw.online_sales").fetchall() == [
+            (2, "0017", None, "1/5/2019", None, None, None, "2", "3.5", None, None, None)
+        ]
+        columns = con.execute("describe raw.customers_data").fetchall()
+        assert [c[0] for c in columns] == ["customerid", "gender", "location", "tenure_months"]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("CustomerID,Transaction_Date,Quantity", "missing column(s) avg_price"),
+        ("CustomerID,Transaction_Date", "missing column(s) amount (the line total), or quantity"),
+        ("CustomerID,Quantity,Avg_Price", "missing column(s) transaction_date"),
+    ],
+)
+def test_the_sales_need_a_customer_a_date_and_a_revenue(
+    tmp_path: Path, header: str, expected: str
+) -> None:
+    data = write_files(tmp_path / "data")
+    row = ",".join(["1"] * len(header.split(",")))
+    (data / "Online_Sales.csv").write_text(f"{header}\n{row}\n")
+    with pytest.raises(InputDataError) as caught:
+        load_into_duckdb(tmp_path / "w.duckdb", data)
+    assert expected in str(caught.value)
+
+
+def test_a_whitespace_file_names_its_ragged_line(tmp_path: Path) -> None:
+    data = write_files(tmp_path / "data")
+    (data / "log.txt").write_text("cust date dollars\n1 20190105 3.50\n\n2 20190106\n")
+    config = tmp_path / "custseg.toml"
+    config.write_text(
+        '[inputs.sales]\nfile = "log.txt"\ndelimiter = "whitespace"\n'
+        'date_format = "YYYYMMDD"\n[inputs.sales.columns]\ncustomerid = "cust"\n'
+        'transaction_date = "date"\namount = "dollars"\n'
+    )
+    inputs = load_config_file(config).inputs
+    with pytest.raises(InputDataError) as caught:
+        load_into_duckdb(tmp_path / "w.duckdb", data, inputs)
+    assert "log.txt line 4: 2 values where the header has 3" in str(caught.value)
 
 
 def test_a_failed_load_leaves_the_previous_raw_tables(tmp_path: Path) -> None:

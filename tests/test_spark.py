@@ -9,6 +9,7 @@ the fixture stops it at teardown. Without Java these tests skip, in CI they fail
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ from tests.support import (
     real_data_dir,
     write_input_files,
 )
+from tests.test_order_log import order_log, rfm, write_order_log
 
 SPARK_VARIABLES = (SPARK_DIR_ENV, DRIVER_MEMORY_ENV, SCHEMA_ENV, "CUSTSEG_TARGET")
 PARSE_DATE_CHECK = "test.custseg.assert_parse_mdy_date_matches_expected_dates"
@@ -350,8 +352,8 @@ def test_bad_input_is_refused_before_spark_starts_or_any_table_changes(
     config = resolve_settings(data_dir=data, project_dir=project_root, target="spark")
     with SparkWarehouse(config) as warehouse, pytest.raises(InputDataError, match="no data rows"):
         warehouse.load_raw(data)
-    (data / "Tax_amount.csv").unlink()
-    with SparkWarehouse(config) as warehouse, pytest.raises(InputDataError, match="Tax_amount"):
+    (data / "Online_Sales.csv").unlink()
+    with SparkWarehouse(config) as warehouse, pytest.raises(InputDataError, match="Online_Sales"):
         warehouse.load_raw(data)
     # Nothing was exported for Spark: the files were refused before.
     spark_dir = project_root / "dbt_pipeline" / "target" / "spark"
@@ -387,3 +389,34 @@ def test_starting_the_session_prints_no_spark_boilerplate(spark_run: SparkRun) -
     assert "NativeCodeLoader" not in printed, printed
     conf = spark_run.warehouse.spark_dir / "conf" / "log4j2.properties"
     assert "NativeCodeLoader" in conf.read_text()
+
+
+# Last in the module: it replaces the raw tables the tests above read.
+
+
+def test_an_order_log_runs_on_spark(spark_run: SparkRun, tmp_path: Path) -> None:
+    """Only [inputs.sales]: the absent inputs are empty tables, every dbt test passes, and
+    recency, orders and revenue are those computed by hand. The module's session is reused
+    (same Spark folder), the models go to a schema of their own."""
+    lines = order_log(300, seed=4)
+    config = write_order_log(tmp_path, lines)
+    root = copy_project(tmp_path / "project")
+    spark_dir = spark_run.warehouse.spark_dir
+    result = CliRunner().invoke(
+        cli,
+        ["run", "--config", str(config), "--project-dir", str(root), "--target", "spark"]
+        + ["--json", "--allow-unsupported-names"],
+        env={SPARK_DIR_ENV: str(spark_dir), SCHEMA_ENV: "custseg_order_log"},
+    )
+    assert result.exit_code == 0, result.output
+    as_of = max(day for _, day, _, _ in lines) + dt.timedelta(days=1)
+    expected = rfm(lines, as_of)
+    rows = spark_run.warehouse.fetch(
+        "select customer_id, recency_days, count_orders, lifetime_revenue, gender, location "
+        "from custseg_order_log.fct_customer_segments"
+    )
+    assert {r[0]: (r[1], r[2]) for r in rows} == {c: v[:2] for c, v in expected.items()}
+    for customer, _, _, revenue, gender, location in rows:
+        assert revenue == pytest.approx(float(expected[customer][2]), rel=1e-12)
+        assert (gender, location) == (None, None)
+    assert spark_run.warehouse.fetch("select count(*) from raw.customers_data") == [(0,)]

@@ -92,7 +92,12 @@ def result_as_dict(result: RunResult) -> dict:
         payload[key] = None if payload[key] is None else str(payload[key])
     payload["report_path"] = None if result.report_path is None else str(result.report_path)
     payload["loaded_tables"] = [
-        {"table": t.table_name, "source": str(t.source_path), "rows": t.row_count}
+        {
+            "table": t.table_name,
+            # None: the input was not given (its raw table is empty).
+            "source": None if t.source_path is None else str(t.source_path),
+            "rows": t.row_count,
+        }
         for t in result.loaded_tables
     ]
     return payload

@@ -2,7 +2,9 @@
     One row per sales line with its invoice value, the dataset's documented formula:
     quantity * unit price * (1 - discount) * (1 + GST) + delivery charges,
     where the discount is the coupon of the line's month and category, applied only when the
-    coupon was used, and GST is a fraction. This is the only definition of revenue in the
+    coupon was used, and GST is a fraction. A line whose file gives its total (`line_amount`,
+    an order log) is worth that total instead; a GST or delivery charge the input does not give
+    counts as 0. This is the only definition of revenue in the
     project: fct_sales publishes it, int_sales_lines_aggregated_to_orders sums it per order.
 
     A view: the raw sales lines are already stored once, and pricing them (two joins with
@@ -48,6 +50,7 @@ joined as (
         sales_lines.quantity,
         sales_lines.unit_price_amount,
         sales_lines.delivery_charges_amount,
+        sales_lines.line_amount,
         case
             when sales_lines.is_coupon_used then coalesce(coupons.discount_rate, 0)
             else 0
@@ -71,10 +74,14 @@ priced as (
         quantity * unit_price_amount as gross_amount,
         quantity * unit_price_amount * applied_discount_rate as discount_amount,
         quantity * unit_price_amount * (1 - applied_discount_rate) * gst_rate as gst_amount,
-        cast(
-            quantity * unit_price_amount * (1 - applied_discount_rate) * (1 + gst_rate)
-            + delivery_charges_amount
-            as {{ type_money() }}
+        coalesce(
+            line_amount,
+            cast(
+                quantity * unit_price_amount * (1 - applied_discount_rate)
+                * (1 + coalesce(gst_rate, 0))
+                + coalesce(delivery_charges_amount, 0)
+                as {{ type_money() }}
+            )
         ) as invoice_amount
 
     from joined

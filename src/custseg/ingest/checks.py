@@ -13,6 +13,7 @@ from custseg.ingest.invoice_checks import (
     UnmatchedCategory,
     amount_problems,
     category_problems,
+    lookup_column_problems,
     unmatched_categories,
 )
 from custseg.ingest.layout import UNPARSED_DATE_PREFIX
@@ -55,7 +56,8 @@ def reject_broken_rules(
     """
     problems: list[Problem] = []
     for name, table in tables.items():
-        rules = VALUE_RULES.get(name, ())
+        # A column the file does not have is null on every line: no rule applies to it.
+        rules = tuple(rule for rule in VALUE_RULES.get(name, ()) if table.plan.has(rule.column))
         rules += tuple(fractional_id_rule(column) for column in table.plan.fractional_ids)
         problems += _value_problems(con, table, rules)
         if name in KEY_RULES:
@@ -63,6 +65,7 @@ def reject_broken_rules(
     if unmatched is None:
         unmatched = unmatched_categories(con, tables)
     problems += category_problems(con, tables, unmatched)
+    problems += lookup_column_problems(tables)
     problems += _reference_problems(con, tables)
     problems += amount_problems(con, tables)
     if problems:
@@ -205,7 +208,7 @@ def _reference_problems(
     )
     for column, target_name, target_column, what, advice in references:
         target = tables.get(target_name)
-        if target is None:
+        if target is None or not sales.plan.has(column):
             continue
         value, target_value = comparable(sales, column, target, target_column)
         missing = f"""

@@ -1,5 +1,5 @@
 """Read the input files with DuckDB: find each file, read its header, and write the one SELECT
-that turns it into its raw table.
+that turns it into its raw table (how a file is scanned: :mod:`custseg.ingest.scans`).
 
 Nothing is guessed here: a CSV file is read as text (``all_varchar``), and staging models type
 it. A Parquet file already says what its columns are: where types are kept (the DuckDB target)
@@ -8,31 +8,36 @@ text and parsing them back (see :func:`kept_type`); the engines loaded through a
 (PostgreSQL, Spark) get text as from a CSV. Staging reads either (``macros/raw_columns.sql``).
 Header names are trimmed and lower-cased (the real ``Discount_Coupon.csv`` has a header with a
 trailing space), then renamed by the input's mapping (:mod:`custseg.ingest.mapping`).
+
+An optional column the file does not have becomes a column of nulls, and an input that is not
+given a SELECT of no rows with all its columns: the raw tables have the same columns whatever
+the input, so the dbt project has one staging path.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 
 from custseg.errors import InputDataError
+from custseg.ingest.date_formats import parsed_date_sql
 from custseg.ingest.layout import (
     CANONICAL_DATE_FORMAT,
     DEFAULT_DATE_FORMAT,
+    DEFAULT_DELIMITER,
     ID_COLUMNS,
     LINE_COLUMN,
+    REVENUE_COLUMNS,
     UNPARSED_DATE_PREFIX,
     RawTable,
     normalize_column,
 )
 from custseg.ingest.mapping import InputSpec, specs_for_every_input
-from custseg.ingest.read_errors import check_not_empty, read_error
+from custseg.ingest.scans import describe, file_scan, written_header
 from custseg.sql import quote_identifier, quote_literal
 
 #: DuckDB types a raw column keeps when types are kept: whole and decimal numbers, dates, text.
@@ -45,8 +50,6 @@ _KEPT_TYPES = re.compile(
 _FRACTIONAL_TYPES = re.compile(r"(DOUBLE|FLOAT|REAL|DECIMAL\(\d+,\s*\d+\))", re.IGNORECASE)
 #: Above 2**53 a double no longer holds every whole number: such an id may have been rounded.
 _LARGEST_EXACT_DOUBLE = 2**53
-#: Characters DuckDB's file readers take as a glob pattern (``data[1]`` would match ``data1``).
-_GLOB_CHARACTERS = frozenset("*?[")
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,25 @@ class RawFilePlan:
     """How one input file becomes one raw table: a DuckDB SELECT producing its columns."""
 
     table: RawTable
-    source_path: Path
+    # The file read; None when the input is not given (select_sql then gives no rows).
+    source_path: Path | None
     select_sql: str
     ignored_columns: tuple[str, ...]
     # Id columns the file stores as fractional numbers, made whole-number text (checked).
     fractional_ids: tuple[str, ...] = ()
+    # Optional columns the file does not have: null on every row, and no rule checks them.
+    absent_columns: tuple[str, ...] = ()
+    # What separates the values of a text file (see layout.DELIMITERS).
+    delimiter: str = DEFAULT_DELIMITER
+
+    @property
+    def is_given(self) -> bool:
+        """Whether a file was given for this input."""
+        return self.source_path is not None
+
+    def has(self, column: str) -> bool:
+        """Whether the file gives ``column`` (as opposed to nulls for an absent column)."""
+        return self.is_given and column not in self.absent_columns
 
 
 def plan_inputs(
@@ -86,43 +103,58 @@ def plan_inputs(
     for spec in specs_for_every_input(inputs):
         table = spec.table
         path = spec.find_file(data_dir)
-        scan = _scan_sql(_literal_pattern(con, path))
-        found = _describe(con, scan, path)
+        if path is None:
+            plans.append(_not_given(table))
+            continue
+        scan = file_scan(con, path, spec.delimiter)
+        found = describe(con, scan)
         _refuse_duplicate_columns(spec, [name for name, _ in found], path)
-        expressions, ignored = select_expressions(spec, found, path, keep_types=keep_types)
+        expressions, ignored, absent = select_expressions(spec, found, path, keep_types=keep_types)
         types = {normalize_column(name): type_name for name, type_name in reversed(found)}
         fractional = tuple(
             column
             for column in table.columns
-            if is_fractional_id(column, types.get(normalize_column(spec.source_column(column)), ""))
+            if column not in absent
+            and is_fractional_id(column, types.get(normalize_column(spec.source_column(column))))
         )
         select_list = ",\n    ".join(expressions)
+        source = scan.sql
         if table.keep_line_numbers:
-            if path.suffix.lower() == ".parquet":
-                # Parquet numbers its rows itself (from 0), in parallel; report them as if the
-                # file had a header line, like a CSV export of it would.
-                scan = scan[:-1] + ", file_row_number = true)"
-                select_list = f"file_row_number + 2 as {LINE_COLUMN},\n    {select_list}"
-            else:
-                # Ordinality counts data rows from 1 in file order; the header is line 1.
-                select_list = f"ordinality + 1 as {LINE_COLUMN},\n    {select_list}"
-                scan = f"{scan} with ordinality"
+            select_list = f"{scan.record} as {LINE_COLUMN},\n    {select_list}"
+            source = scan.numbered_sql
         plans.append(
             RawFilePlan(
                 table=table,
                 source_path=path,
-                select_sql=f"select {select_list} from {scan}",
+                select_sql=f"select {select_list} from {source}",
                 ignored_columns=ignored,
                 fractional_ids=fractional,
+                absent_columns=absent,
+                delimiter=spec.delimiter,
             )
         )
     return plans
 
 
+def _not_given(table: RawTable) -> RawFilePlan:
+    """The plan of an input that is not given: its columns, as text, and no rows."""
+    columns = [f"cast(null as varchar) as {quote_identifier(c)}" for c in table.columns]
+    if table.keep_line_numbers:
+        columns.insert(0, f"cast(null as bigint) as {LINE_COLUMN}")
+    return RawFilePlan(
+        table=table,
+        source_path=None,
+        select_sql=f"select {', '.join(columns)} limit 0",
+        ignored_columns=(),
+        absent_columns=table.columns,
+    )
+
+
 def select_expressions(
     spec: InputSpec, found: Sequence[tuple[str, str]], path: Path, *, keep_types: bool
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """SELECT expressions producing our columns from the file's, and the columns left out.
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """SELECT expressions producing our columns from the file's, the file's columns left out,
+    and our optional columns the file does not have (null).
 
     Parameters
     ----------
@@ -139,21 +171,29 @@ def select_expressions(
     Raises
     ------
     InputDataError
-        A column is not in the file; the message names it, and the config key that maps it.
+        A required or mapped column is not in the file, or the sales have no revenue column;
+        the message names it, and the config key that maps it.
     """
     table = spec.table
     by_normalized: dict[str, tuple[str, str]] = {}
     for name, type_name in found:
         by_normalized.setdefault(normalize_column(name), (name, type_name))
-    missing = [
+    not_found = [
         column
         for column in table.columns
         if normalize_column(spec.source_column(column)) not in by_normalized
     ]
+    mapped = dict(spec.columns)
+    missing = [c for c in not_found if table.is_required(c) or c in mapped]
+    if not missing and table.required_columns is not None:
+        missing = _missing_revenue(not_found)
     if missing:
         raise InputDataError(_missing_columns(spec, missing, found, path))
     expressions = []
     for column in table.columns:
+        if column in not_found:
+            expressions.append(f"cast(null as varchar) as {quote_identifier(column)}")
+            continue
         name, type_name = by_normalized[normalize_column(spec.source_column(column))]
         source = quote_identifier(name)
         is_date_column = column in table.date_columns
@@ -169,7 +209,18 @@ def select_expressions(
         expressions.append(f"{expression} as {quote_identifier(column)}")
     used = {normalize_column(spec.source_column(column)) for column in table.columns}
     ignored = tuple(name for name, _ in found if normalize_column(name) not in used)
-    return tuple(expressions), ignored
+    return tuple(expressions), ignored, tuple(not_found)
+
+
+def _missing_revenue(not_found: Sequence[str]) -> list[str]:
+    """The revenue columns to name as missing: none when the amount, or quantity and price,
+    are there; the missing half of quantity and price; else "amount, or quantity and ..."."""
+    if any(all(c not in not_found for c in option) for option in REVENUE_COLUMNS):
+        return []
+    (amount,), pair = REVENUE_COLUMNS
+    if all(c in not_found for c in pair):
+        return [f"{amount} (the line total), or {' and '.join(pair)}"]
+    return [c for c in pair if c in not_found]
 
 
 def _refuse_duplicate_columns(spec: InputSpec, found: Sequence[str], path: Path) -> None:
@@ -178,7 +229,7 @@ def _refuse_duplicate_columns(spec: InputSpec, found: Sequence[str], path: Path)
     ``Quantity`` beside `` QUANTITY``: DuckDB renames the second (``QUANTITY_1``) and one of
     them would be read silently; which one is right only the user knows.
     """
-    written = _written_header(path, found)
+    written = written_header(path, found, spec.delimiter)
     by_normalized: dict[str, list[str]] = {}
     for name in written:
         by_normalized.setdefault(normalize_column(name), []).append(name)
@@ -194,35 +245,16 @@ def _refuse_duplicate_columns(spec: InputSpec, found: Sequence[str], path: Path)
             )
 
 
-def _written_header(path: Path, found: Sequence[str]) -> Sequence[str]:
-    """The column names as the file writes them (DuckDB renames repeated ones, ``x_1``).
-
-    A CSV header is read with Python's csv module; a Parquet file's names come from its
-    schema. When they cannot be read or do not line up with DuckDB's, DuckDB's are used.
-    """
-    try:
-        if path.suffix.lower() == ".csv":
-            with open(path, encoding="utf-8-sig", newline="") as handle:
-                header = next(csv.reader(handle), [])
-        else:
-            header = pq.read_schema(path).names
-    except (OSError, ValueError, csv.Error):  # DuckDB read it: its names are good enough
-        return found
-    return header if len(header) == len(found) else found
-
-
 def _missing_columns(
     spec: InputSpec, missing: Sequence[str], found: Sequence[tuple[str, str]], path: Path
 ) -> str:
     table = spec.table
     header = ", ".join(name for name, _ in found)
+    hint = _delimiter_hint(spec, found)
     if not spec.is_configured:
-        hint = ""
-        if len(found) == 1 and (";" in found[0][0] or "\t" in found[0][0]):
-            hint = " The file looks delimited by ';' or tabs: save it comma-separated."
         return (
             f"{path}: missing column(s) {', '.join(missing)}. Found header: {header}. "
-            f"Expected: {', '.join(table.columns)} "
+            f"Expected: {_expected(table)} "
             f"(case and surrounding spaces do not matter).{hint}"
         )
     mapped = dict(spec.columns)
@@ -235,14 +267,45 @@ def _missing_columns(
     return (
         f"{path}: missing column(s) {', '.join(named)}. Found header: {header}. Map each of "
         f"our columns whose name differs under [inputs.{spec.key}.columns] as our_name = "
-        f'"your name" (ours: {", ".join(table.columns)}; case and surrounding spaces do not '
-        "matter)."
+        f'"your name" (ours: {_expected(table)}; case and surrounding spaces do not '
+        f"matter).{hint}"
     )
 
 
-def is_fractional_id(column: str, type_name: str) -> bool:
+def _expected(table: RawTable) -> str:
+    """Our columns of ``table`` for a message: all of them, or the required and the optional."""
+    if table.required_columns is None:
+        return ", ".join(table.columns)
+    (amount,), pair = REVENUE_COLUMNS
+    revenue = {amount, *pair}
+    optional = [c for c in table.columns if not table.is_required(c) and c not in revenue]
+    return (
+        f"{', '.join(table.required_columns)} and {amount} or {' and '.join(pair)}; "
+        f"optional: {', '.join(optional)}"
+    )
+
+
+#: Separators a header read as one column may hold: another delimiter than the configured one.
+_SEPARATORS = {";": ";", "\t": "tab", "|": "|", ",": ",", " ": "whitespace"}
+
+
+def _delimiter_hint(spec: InputSpec, found: Sequence[tuple[str, str]]) -> str:
+    if len(found) != 1:
+        return ""
+    seen = [name for sep, name in _SEPARATORS.items() if sep in found[0][0].strip()]
+    if not seen:
+        return ""
+    where = spec.where() if spec.is_configured else f"[inputs.{spec.key}] of custseg.toml"
+    return (
+        f" The header was read as one column: the file looks delimited by {seen[0]!r}, not "
+        f'{spec.delimiter!r}; set delimiter = "{seen[0]}" in {where}, or save the file '
+        "comma-separated."
+    )
+
+
+def is_fractional_id(column: str, type_name: str | None) -> bool:
     """Whether the file stores the id ``column`` as a floating-point or decimal number."""
-    return column in ID_COLUMNS and bool(_FRACTIONAL_TYPES.fullmatch(type_name.strip()))
+    return column in ID_COLUMNS and bool(_FRACTIONAL_TYPES.fullmatch((type_name or "").strip()))
 
 
 def _id_text(source: str, type_name: str) -> str:
@@ -271,9 +334,9 @@ def _date_text(spec: InputSpec, source: str, type_name: str) -> str:
     # original text is not reread as M/D/YYYY (12/11/2019 written %d/%m/%Y must never become
     # December 11).
     text = f"trim(cast({source} as varchar))"
-    fmt = quote_literal(spec.date_format)
+    parsed = parsed_date_sql(text, spec.date_format)
     marker = quote_literal(f"{UNPARSED_DATE_PREFIX}{spec.date_format}: ")
-    return f"coalesce(strftime(try_strptime({text}, {fmt}), {canonical}), {marker} || {text})"
+    return f"coalesce(strftime({parsed}, {canonical}), {marker} || {text})"
 
 
 def kept_type(source: str, type_name: str, *, is_date_column: bool) -> str | None:
@@ -306,50 +369,3 @@ def _utc(source: str, type_name: str) -> str:
     if "TIME ZONE" in type_name.upper() or type_name.upper() == "TIMESTAMPTZ":
         return f"timezone('UTC', {source})"
     return source
-
-
-def _literal_pattern(con: duckdb.DuckDBPyConnection, path: Path) -> str:
-    """What to give DuckDB so that it reads exactly the file ``path``, never a glob match.
-
-    DuckDB reads a path holding ``*``, ``?`` or ``[`` as a pattern: a data folder ``data[1]``
-    would load the files of ``data1``. Each such character is written as a one-character class
-    (``[[]``), which matches only itself; DuckDB's own glob() then confirms that the pattern
-    names that one file. Paths without them are given as they are.
-
-    Raises
-    ------
-    InputDataError
-        DuckDB would not read exactly this file (a DuckDB whose patterns differ).
-    """
-    text = str(path)
-    if not _GLOB_CHARACTERS & set(text):
-        return text
-    pattern = "".join(f"[{c}]" if c in _GLOB_CHARACTERS else c for c in str(path.absolute()))
-    rows = con.execute("select file from glob(?)", [pattern]).fetchall()
-    matches = [Path(row[0]) for row in rows]
-    if [match.resolve() for match in matches] != [path.resolve()]:
-        raise InputDataError(
-            f"{path}: DuckDB cannot read this path literally (its * ? or [ make it a pattern "
-            "matching other files); rename the folder or file without those characters."
-        )
-    return pattern
-
-
-def _scan_sql(pattern: str) -> str:
-    """The DuckDB table function reading one file (``pattern`` from :func:`_literal_pattern`)."""
-    if pattern.lower().endswith(".csv"):
-        # Comma-delimited, header required, everything as text: no type sniffing.
-        return (
-            f"read_csv({quote_literal(pattern)}, header = true, delim = ',', quote = '\"', "
-            "escape = '\"', all_varchar = true, auto_detect = true)"
-        )
-    return f"read_parquet({quote_literal(pattern)})"
-
-
-def _describe(con: duckdb.DuckDBPyConnection, scan: str, path: Path) -> list[tuple[str, str]]:
-    check_not_empty(path)
-    try:
-        rows = con.execute(f"describe select * from {scan}").fetchall()
-    except duckdb.Error as exc:
-        raise read_error(path, exc) from exc
-    return [(str(row[0]), str(row[1])) for row in rows]

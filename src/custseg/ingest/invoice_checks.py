@@ -14,7 +14,11 @@ Tax_amount (``int_sales_lines_priced``). Two ways it could go silently wrong are
 - **Amounts.** dbt stores invoice amounts and their sums as ``decimal(38, 10)``
   (``type_money``), which holds less than 10**28; a larger value fails inside dbt naming no
   line. So each line's quantity * price * (1 + GST) + delivery charges (the invoice before any
-  discount, which can only lower it) and the sum of them over all lines must stay below 10**28.
+  discount, which can only lower it), or its ``amount`` when the file gives one, and the sum of
+  them over all lines must stay below 10**28. A GST or delivery charge that is not given is 0.
+- **Lookup columns.** Without an ``amount``, a coupon or GST file given for sales without the
+  columns it is looked up by (``product_category``; ``coupon_status`` for coupons) would apply
+  to no sale: rejected.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def unmatched_categories(
     trimmed: a hash table of a few categories); the coupon and tax files are small.
     """
     sales = tables.get("online_sales")
-    if sales is None:
+    if sales is None or not sales.plan.has("product_category"):
         return ()
     column = sales.column("product_category")
     sold = {
@@ -147,6 +151,34 @@ def unmatched_category_notes(unmatched: Sequence[UnmatchedCategory]) -> dict[str
     return notes
 
 
+def lookup_column_problems(tables: Mapping[str, StagedTable]) -> list[Problem]:
+    """Coupon or GST files given for sales that lack the columns they are looked up by."""
+    sales = tables.get("online_sales")
+    if sales is None or sales.plan.has("amount"):
+        return []
+    problems = []
+    for table_name, gives in _LOOKUPS:
+        table = tables.get(table_name)
+        needed = (
+            ("product_category", "coupon_status") if gives == "coupon" else ("product_category",)
+        )
+        missing = [column for column in needed if not sales.plan.has(column)]
+        if table is None or not missing:
+            continue
+        head = f"{sales.name} has no column {' or '.join(missing)}"
+        problems.append(
+            Problem(
+                message=(
+                    f"{sales.path}: the file has no column {' or '.join(missing)}, so the "
+                    f"{gives} of {table.path} would apply to no sale. Add the column (or map it "
+                    f"under [inputs.sales.columns]), or leave {table.name} out, then run again."
+                ),
+                summary=f"{head}: the {gives} of {table.name} would apply to no sale",
+            )
+        )
+    return problems
+
+
 def amount_problems(
     con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedTable]
 ) -> list[Problem]:
@@ -156,53 +188,56 @@ def amount_problems(
     reaches the limit is each line priced with its own category's GST.
     """
     sales, taxes = tables.get("online_sales"), tables.get("tax_amount")
-    if sales is None or taxes is None:
+    if sales is None:
         return []
-    if _text_amounts_fit(con, sales):
+    columns = _amount_columns(sales)
+    if taxes is None or not sales.plan.has("product_category") or columns == ("amount",):
+        taxes = None
+    if _text_amounts_fit(con, sales, columns):
         return []
-    quantity, price, delivery = (
-        sales.number(column) for column in ("quantity", "avg_price", "delivery_charges")
-    )
-    finite = " and ".join(f"isfinite({value})" for value in (quantity, price, delivery))
+    finite = " and ".join(f"isfinite({sales.number(c)})" for c in columns)
     highest_gst = (
         f"(select coalesce(max(greatest({taxes.number('gst')}, 0)), 0) from {taxes.relation})"
+        if taxes is not None
+        else "0"
     )
-    bound = f"(abs({quantity} * {price}) * (1 + {highest_gst}) + abs({delivery}))"
     over, total = con.execute(
-        f"select count(*) filter (where {bound} >= {MONEY_LIMIT}), sum({bound}) "
-        f"from {sales.relation} where {finite}"
+        f"select count(*) filter (where {_bound(sales, columns, highest_gst)} >= {MONEY_LIMIT}), "
+        f"sum({_bound(sales, columns, highest_gst)}) from {sales.relation} where {finite}"
     ).fetchone()
     if not over and (total is None or total < MONEY_LIMIT):
         return []
-    gst = f"coalesce(greatest({taxes.number('gst', 't')}, 0), 0)"
+    gst = f"coalesce(greatest({taxes.number('gst', 't')}, 0), 0)" if taxes is not None else "0"
+    join = (
+        f"left join {taxes.relation} as t on {taxes.text('product_category', 't')} = "
+        f"{sales.text('product_category', 's')}"
+        if taxes is not None
+        else ""
+    )
     priced = f"""
-        select {sales.line("s")} as line,
-            abs({sales.number("quantity", "s")} * {sales.number("avg_price", "s")}) * (1 + {gst})
-            + abs({sales.number("delivery_charges", "s")}) as amount,
-            {", ".join(f"{sales.as_written(c, 's')} as {c}" for c in _AMOUNT_COLUMNS)},
-            {", ".join(f"{sales.number(c, 's')} as {c}_number" for c in _AMOUNT_COLUMNS)}
-        from {sales.relation} as s
-        left join {taxes.relation} as t
-            on {taxes.text("product_category", "t")} = {sales.text("product_category", "s")}
-        where {" and ".join(f"isfinite({sales.number(c, 's')})" for c in _AMOUNT_COLUMNS)}
+        select {sales.line("s")} as line, {_bound(sales, columns, gst, "s")} as amount,
+            {", ".join(f"{sales.as_written(c, 's')} as {c}" for c in columns)},
+            {", ".join(f"{sales.number(c, 's')} as {c}_number" for c in columns)}
+        from {sales.relation} as s {join}
+        where {" and ".join(f"isfinite({sales.number(c, 's')})" for c in columns)}
     """
     count, total = con.execute(
         f"select count(*) filter (where amount >= {MONEY_LIMIT}), sum(amount) from ({priced})"
     ).fetchone()
+    formula = _formula(columns)
     if count:
         examples = con.execute(
             f"select * from ({priced}) where amount >= {MONEY_LIMIT} order by line "
             f"limit {LISTED_LINES}"
         ).fetchall()
-        return [_line_problem(sales, examples, int(count))]
+        return [_line_problem(sales, examples, int(count), columns)]
     if total is not None and total >= MONEY_LIMIT:
         return [
             Problem(
                 message=(
-                    f"{sales.path}: the invoice amounts of all lines (quantity * avg_price * "
-                    f"(1 + GST) + delivery_charges) add up to {total:.4g}, and their sums must "
-                    f"stay below {_MONEY_LIMIT_TEXT}. Check the quantities and prices for "
-                    "values in the wrong unit, then run again."
+                    f"{sales.path}: the invoice amounts of all lines ({formula}) add up to "
+                    f"{total:.4g}, and their sums must stay below {_MONEY_LIMIT_TEXT}. Check the "
+                    "quantities and prices for values in the wrong unit, then run again."
                 ),
                 summary=f"{sales.name}: the invoice amounts add up to {total:.4g}",
             )
@@ -210,7 +245,37 @@ def amount_problems(
     return []
 
 
-def _text_amounts_fit(con: duckdb.DuckDBPyConnection, sales: StagedTable) -> bool:
+def _amount_columns(sales: StagedTable) -> tuple[str, ...]:
+    """The columns a line's invoice amount is made of in this file, in the order a message
+    names the largest: the amount alone, or quantity, price and delivery charges when given."""
+    if sales.plan.has("amount"):
+        return ("amount",)
+    return tuple(c for c in _AMOUNT_COLUMNS if sales.plan.has(c))
+
+
+def _bound(sales: StagedTable, columns: Sequence[str], gst: str, alias: str = "") -> str:
+    """The invoice amount before any discount (at most; GST ``gst``), as a double."""
+    if columns == ("amount",):
+        return f"abs({sales.number('amount', alias)})"
+    quantity, price = (sales.number(c, alias) for c in ("quantity", "avg_price"))
+    delivery = (
+        f" + abs({sales.number('delivery_charges', alias)})"
+        if "delivery_charges" in columns
+        else ""
+    )
+    return f"(abs({quantity} * {price}) * (1 + {gst}){delivery})"
+
+
+def _formula(columns: Sequence[str]) -> str:
+    if columns == ("amount",):
+        return "amount"
+    delivery = " + delivery_charges" if "delivery_charges" in columns else ""
+    return f"quantity * avg_price * (1 + GST){delivery}"
+
+
+def _text_amounts_fit(
+    con: duckdb.DuckDBPyConnection, sales: StagedTable, columns: Sequence[str]
+) -> bool:
     """Whether text amounts are too short to reach the limit, from their lengths alone.
 
     Parsing 50 million texts as numbers costs seconds; measuring them is cheap. A number of n
@@ -218,12 +283,17 @@ def _text_amounts_fit(con: duckdb.DuckDBPyConnection, sales: StagedTable) -> boo
     at most 1, so the invoice amounts of all lines stay below rows * (2 * 10**(longest
     quantity + price) + 10**(longest delivery)). Typed columns are read as numbers: cheap.
     """
-    if any(sales.kind(column) != "text" for column in _AMOUNT_COLUMNS):
+    if any(sales.kind(column) != "text" for column in columns):
         return False
-    quantity, price, delivery = (sales.column(column) for column in _AMOUNT_COLUMNS)
+    if columns == ("amount",):
+        product = f"length({sales.column('amount')})"
+    else:
+        product = f"length({sales.column('quantity')}) + length({sales.column('avg_price')})"
+    charge = (
+        f"max(length({sales.column('delivery_charges')}))" if "delivery_charges" in columns else "0"
+    )
     product, charge, rows = con.execute(
-        f"select max(length({quantity}) + length({price})), max(length({delivery})), count(*) "
-        f"from {sales.relation}"
+        f"select max({product}), {charge}, count(*) from {sales.relation}"
     ).fetchone()
     if not rows:
         return True
@@ -234,21 +304,24 @@ def _text_amounts_fit(con: duckdb.DuckDBPyConnection, sales: StagedTable) -> boo
 _AMOUNT_COLUMNS = ("quantity", "avg_price", "delivery_charges")
 
 
-def _line_problem(sales: StagedTable, examples: list[tuple], count: int) -> Problem:
+def _line_problem(
+    sales: StagedTable, examples: list[tuple], count: int, columns: Sequence[str]
+) -> Problem:
     line, amount = int(examples[0][0]), examples[0][1]
-    written = dict(zip(_AMOUNT_COLUMNS, examples[0][2:5], strict=True))
-    numbers = dict(zip(_AMOUNT_COLUMNS, examples[0][5:8], strict=True))
-    column = max(_AMOUNT_COLUMNS, key=lambda c: abs(numbers[c]))
-    others = ", ".join(f"{c} {shown(written[c])}" for c in _AMOUNT_COLUMNS if c != column)
+    n = len(columns)
+    written = dict(zip(columns, examples[0][2 : 2 + n], strict=True))
+    numbers = dict(zip(columns, examples[0][2 + n : 2 + 2 * n], strict=True))
+    column = max(columns, key=lambda c: abs(numbers[c]))
+    others = ", ".join(f"{c} {shown(written[c])}" for c in columns if c != column)
     detail = (
-        f"column {column}: {shown(written[column])} (with {others}) makes an invoice amount of "
-        f"{amount:.4g}"
+        f"column {column}: {shown(written[column])}{f' (with {others})' if others else ''} "
+        f"makes an invoice amount of {amount:.4g}"
     )
     listing = "" if count == 1 else f" ({sales.lines([int(row[0]) for row in examples], count)})"
     return Problem(
         message=(
-            f"{sales.path} {sales.at(line)}, {detail}; quantity * avg_price * (1 + GST) + "
-            f"delivery_charges must stay below {_MONEY_LIMIT_TEXT}. {count:,} line(s) break "
+            f"{sales.path} {sales.at(line)}, {detail}; {_formula(columns)} must stay below "
+            f"{_MONEY_LIMIT_TEXT}. {count:,} line(s) break "
             f"this rule{listing}. Correct the value or remove the line, then run again."
         ),
         summary=f"{sales.name} {sales.at(line)}, {detail}",

@@ -2,6 +2,12 @@
 
 Every input is laid out like the Marketing Insights dataset by default; a ``custseg.toml`` may
 rename its file and columns and say how its dates are written (:mod:`custseg.ingest.mapping`).
+
+Only the sales are required, and of their columns only the customer id, the date and the
+revenue of the line (``amount``, or ``quantity`` and ``avg_price``): a plain order log is enough.
+The other inputs (customers, coupons, taxes, marketing spend) are enrichments; an input that is
+not given still becomes its raw table, empty, and a sales column that is not given a column of
+nulls, so that the dbt project has one staging path on every engine.
 """
 
 from __future__ import annotations
@@ -11,7 +17,16 @@ from pathlib import Path
 
 #: Schema of the raw tables in every warehouse (dbt's sources read it).
 RAW_SCHEMA = "raw"
+#: Suffixes of the usual file names (CustomersData.csv or CustomersData.parquet, ...).
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
+#: Suffixes a configured file may have: delimited text (see DELIMITERS) or Parquet.
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+FILE_SUFFIXES = (*TEXT_SUFFIXES, ".parquet")
+#: What separates the values of a text file: ``delimiter`` in an ``[inputs.<key>]`` table ->
+#: the character DuckDB splits on; "whitespace" splits on runs of spaces and tabs (quotes are
+#: then plain characters).
+DELIMITERS = {",": ",", ";": ";", "|": "|", "tab": "\t", "\t": "\t", "whitespace": "whitespace"}
+DEFAULT_DELIMITER = ","
 #: Column the loader adds to tables that keep line numbers (the sales lines; header = line 1).
 LINE_COLUMN = "file_line_number"
 
@@ -39,6 +54,15 @@ class RawTable:
     date_columns: tuple[str, ...] = ()
     # Keep the file line of each row so errors can point at it.
     keep_line_numbers: bool = False
+    # Columns every file of this input must hold; None = all of them. The others are null
+    # when the file has no such column.
+    required_columns: tuple[str, ...] | None = None
+    # Whether the input may be left out (its raw table is then empty).
+    optional: bool = True
+
+    def is_required(self, column: str) -> bool:
+        """Whether a file of this input must hold ``column``."""
+        return self.required_columns is None or column in self.required_columns
 
 
 RAW_TABLES: tuple[RawTable, ...] = (
@@ -61,9 +85,14 @@ RAW_TABLES: tuple[RawTable, ...] = (
             "avg_price",
             "delivery_charges",
             "coupon_status",
+            # The line's revenue as the file gives it; when present it is the revenue, whatever
+            # the other columns say (last, so that older raw tables only lack a last column).
+            "amount",
         ),
         date_columns=("transaction_date",),
         keep_line_numbers=True,
+        required_columns=("customerid", "transaction_date"),
+        optional=False,
     ),
     RawTable(
         "Discount_Coupon",
@@ -78,6 +107,9 @@ RAW_TABLES: tuple[RawTable, ...] = (
         date_columns=("date",),
     ),
 )
+
+#: The columns giving a sales line's revenue: the amount, else quantity times price.
+REVENUE_COLUMNS = (("amount",), ("quantity", "avg_price"))
 
 #: Friendly input key in the config file -> raw table it becomes.
 INPUT_KEYS: dict[str, str] = {
@@ -99,6 +131,11 @@ def input_key(table: RawTable) -> str:
     return next(key for key, name in INPUT_KEYS.items() if name == table.table_name)
 
 
+def is_parquet(path: Path) -> bool:
+    """Whether ``path`` is read as Parquet (any other file is delimited text)."""
+    return path.suffix.lower() == ".parquet"
+
+
 def normalize_column(name: str) -> str:
     """Header names match whatever their case and surrounding spaces."""
     return name.strip().lower()
@@ -109,7 +146,8 @@ class LoadedTable:
     """What one file contributed to the raw schema."""
 
     table_name: str
-    source_path: Path
+    # The file read; None when the input was not given (its raw table is empty).
+    source_path: Path | None
     row_count: int
     ignored_columns: tuple[str, ...]
     # What custseg repaired or noted in this file (see custseg.ingest.repairs), for the summary.

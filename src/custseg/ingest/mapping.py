@@ -12,38 +12,40 @@ identifiers, date formats as literals (:mod:`custseg.sql`).
 Identifiers are text end to end: a CSV is read with every value as text (``007`` stays ``007``);
 a Parquet text column keeps its values; a Parquet integer column becomes its decimal text (an
 integer cannot hold leading zeros, so nothing is lost). There is nothing to configure for ids.
+
+Only the sales are required. An optional input (customers, coupons, taxes, marketing_spend)
+without a table is read from its usual file when the data folder has one, and is otherwise not
+given: its raw table is then empty (see :mod:`custseg.ingest.layout`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from custseg.errors import ConfigError, InputDataError
+from custseg.ingest.date_formats import check_date_format, normalize_date_format
 from custseg.ingest.layout import (
     DEFAULT_DATE_FORMAT,
+    DEFAULT_DELIMITER,
+    DELIMITERS,
+    FILE_SUFFIXES,
     INPUT_KEYS,
     RAW_TABLES,
     SUPPORTED_SUFFIXES,
     RawTable,
     input_key,
+    is_parquet,
     normalize_column,
     raw_table,
 )
-from custseg.sql import quote_literal
+
+__all__ = ["InputSpec", "check_date_format", "check_keys", "parse_inputs", "usual_input"]
 
 #: Keys of an ``[inputs.<key>]`` table.
-INPUT_OPTIONS = ("file", "date_format", "columns")
-# A time zone would make the calendar day depend on the session's time zone.
-_TIME_ZONE_DIRECTIVES = re.compile(r"%-?[zZ]")
-# Dates the format is checked on: month and day both ambiguous and not, one and two digits.
-_PROBE_DATES = (dt.date(2019, 11, 23), dt.date(2021, 2, 9))
+INPUT_OPTIONS = ("file", "date_format", "delimiter", "columns")
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,13 @@ class InputSpec:
     file: str | None = None
     # (our column, their column) pairs, only for columns whose names differ.
     columns: tuple[tuple[str, str], ...] = ()
-    # strftime format of the date column as text in the file; M/D/YYYY by default. Typed
-    # Parquet DATE or TIMESTAMP columns need no format.
+    # How the date column is written as text in the file: a name of
+    # custseg.ingest.date_formats (ISO, YYYYMMDD, ...) or a strftime format; M/D/YYYY by
+    # default. Typed Parquet DATE or TIMESTAMP columns need no format.
     date_format: str = DEFAULT_DATE_FORMAT
+    # What separates the values of a text file: a value of layout.DELIMITERS (",", ";", "|",
+    # a tab or "whitespace").
+    delimiter: str = DEFAULT_DELIMITER
     # The config file this came from, named in error messages; None = read the usual way.
     config_path: Path | None = None
 
@@ -82,13 +88,15 @@ class InputSpec:
         place = f"[inputs.{self.key}{suffix}]"
         return f"{place} of {self.config_path}" if self.config_path else place
 
-    def find_file(self, data_dir: Path) -> Path:
-        """The file to read: the configured one, else the one usual name in ``data_dir``.
+    def find_file(self, data_dir: Path) -> Path | None:
+        """The file to read: the configured one, else the one usual name in ``data_dir``;
+        None for an optional input that is neither configured nor in the folder.
 
         Raises
         ------
         InputDataError
-            The file is missing, or both a ``.csv`` and a ``.parquet`` of the usual name exist.
+            A configured file or the sales are missing, or both a ``.csv`` and a ``.parquet``
+            of the usual name exist.
         """
         if self.file is not None:
             path = data_dir / self.file
@@ -104,6 +112,8 @@ class InputSpec:
             for suffix in SUPPORTED_SUFFIXES
             if (data_dir / f"{table.file_stem}{suffix}").is_file()
         ]
+        if not candidates and table.optional:
+            return None
         if not candidates:
             raise InputDataError(
                 f"{data_dir}: no {table.file_stem}.csv or {table.file_stem}.parquet found. "
@@ -180,22 +190,41 @@ def _input_spec(key: str, table: Any, path: Path) -> InputSpec:
             "marketing_spend have dates)."
         )
     if date_format is not None:
-        check_date_format(date_format, f"date_format in {where}")
+        date_format = normalize_date_format(date_format, f"date_format in {where}")
     return InputSpec(
         key=key,
         file=file,
         columns=_columns(key, table.get("columns", {}), raw, path),
         date_format=date_format or DEFAULT_DATE_FORMAT,
+        delimiter=_delimiter(table.get("delimiter"), file, where),
         config_path=path,
     )
 
 
 def _check_file_name(file: str, where: str) -> None:
-    if not file.lower().endswith(SUPPORTED_SUFFIXES):
+    if not file.lower().endswith(FILE_SUFFIXES):
         raise ConfigError(
-            f"file in {where}: {file!r} must end in {' or '.join(SUPPORTED_SUFFIXES)} (a "
-            "comma-separated CSV with a header, or Parquet)."
+            f"file in {where}: {file!r} must end in {', '.join(FILE_SUFFIXES)} (delimited "
+            "text with a header row, or Parquet)."
         )
+
+
+def _delimiter(value: Any, file: str | None, where: str) -> str:
+    if value is None:
+        return DEFAULT_DELIMITER
+    text = value if not isinstance(value, str) or not value.strip() else value.strip().lower()
+    delimiter = DELIMITERS.get(text) if isinstance(text, str) else None
+    if delimiter is None:
+        raise ConfigError(
+            f"delimiter in {where}: {value!r} is not one custseg reads; write one of "
+            '",", ";", "|", "tab" or "whitespace" (runs of spaces and tabs).'
+        )
+    if file is not None and is_parquet(Path(file)):
+        raise ConfigError(
+            f"delimiter in {where}: {file!r} is a Parquet file, which has no delimiter; "
+            "remove the delimiter."
+        )
+    return delimiter
 
 
 def _columns(key: str, columns: Any, raw: RawTable, path: Path) -> tuple[tuple[str, str], ...]:
@@ -228,39 +257,3 @@ def _columns(key: str, columns: Any, raw: RawTable, path: Path) -> tuple[tuple[s
             "of our columns to a different column of yours."
         )
     return tuple((column, pairs[column]) for column in raw.columns if column in pairs)
-
-
-def check_date_format(date_format: str, where: str) -> None:
-    """Check a strftime format with DuckDB: it must read back year, month and day.
-
-    Raises
-    ------
-    ConfigError
-        The format has a time zone, is not one DuckDB understands, or loses part of the date.
-    """
-    if _TIME_ZONE_DIRECTIVES.search(date_format):
-        raise ConfigError(
-            f"{where}: {date_format!r} has a time zone (%z or %Z); the calendar day would then "
-            "depend on the session's time zone. Export local dates or times without the zone."
-        )
-    fmt = quote_literal(date_format)
-    with duckdb.connect() as con:
-        for day in _PROBE_DATES:
-            try:
-                (parsed,) = con.execute(
-                    f"select cast(try_strptime(strftime(date '{day.isoformat()}', {fmt}), "
-                    f"{fmt}) as date)"
-                ).fetchone()
-            except duckdb.Error as exc:
-                raise ConfigError(
-                    f"{where}: {date_format!r} is not a date format DuckDB understands "
-                    f"({str(exc).strip().splitlines()[0]}). Write it with strftime codes, e.g. "
-                    "'%Y-%m-%d' for 2019-11-23 or '%d.%m.%Y' for 23.11.2019."
-                ) from exc
-            if parsed != day:
-                written = f"{day:%Y-%m-%d}"
-                raise ConfigError(
-                    f"{where}: {date_format!r} does not hold a whole date ({written} written "
-                    f"with it reads back as {parsed}); it needs the year (%Y), the month (%m or "
-                    "%b) and the day (%d)."
-                )

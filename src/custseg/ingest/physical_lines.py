@@ -33,11 +33,14 @@ class PhysicalLines:
         A CSV file; any other file keeps record numbers.
     records
         Records the loader read from it, header included (data rows + 1).
+    delimiter
+        What separates its values (a quote starts a value only after one).
     """
 
-    def __init__(self, path: Path, records: int) -> None:
+    def __init__(self, path: Path, records: int, delimiter: str = ",") -> None:
         self.path = path
         self.records = records
+        self.delimiter = delimiter
         # Record numbers from which records start further down, and by how many lines.
         self._steps: list[int] | None = None
         self._shifts: list[int] = []
@@ -50,7 +53,7 @@ class PhysicalLines:
         return record + (self._shifts[index] if index >= 0 else 0)
 
     def _find_steps(self) -> tuple[list[int], list[int]]:
-        if self.path.suffix.lower() != ".csv":
+        if self.path.suffix.lower() == ".parquet":
             return [], []
         try:
             if self._line_count() == self.records:
@@ -74,7 +77,9 @@ class PhysicalLines:
         csv.field_size_limit(MAX_LINE_BYTES)
         try:
             with open(self.path, encoding="utf-8-sig", newline="") as handle:
-                reader = csv.reader(handle, delimiter=",", quotechar='"', doublequote=True)
+                reader = csv.reader(
+                    handle, delimiter=self.delimiter, quotechar='"', doublequote=True
+                )
                 end, record, shift = 0, 0, 0
                 for row in reader:
                     start, end = end + 1, reader.line_num

@@ -53,7 +53,9 @@ def check_not_empty(path: Path) -> None:
         )
 
 
-def read_error(path: Path, exc: BaseException, doing: str = "read") -> InputDataError:
+def read_error(
+    path: Path, exc: BaseException, doing: str = "read", delimiter: str = ","
+) -> InputDataError:
     """The error to raise when DuckDB could not read ``path``: the exact line when it can be found.
 
     Parameters
@@ -64,8 +66,12 @@ def read_error(path: Path, exc: BaseException, doing: str = "read") -> InputData
         DuckDB's exception.
     doing
         ``read`` or ``loaded``, for the fallback message.
+    delimiter
+        What separates the values of a text file (one character, or "whitespace").
     """
-    problem = diagnose_csv(path) if path.suffix.lower() == ".csv" else None
+    problem = None
+    if path.suffix.lower() != ".parquet":
+        problem = diagnose_csv(path, delimiter if len(delimiter) == 1 else None)
     if problem is not None:
         return InputDataError(f"{path} {problem}")
     return InputDataError(f"{path}: cannot be {doing} ({summarize_duckdb_error(exc)}).")
@@ -88,10 +94,13 @@ def summarize_duckdb_error(exc: BaseException) -> str:
     return " ".join(kept) or type(exc).__name__
 
 
-def diagnose_csv(path: Path) -> str | None:
-    """The first line of a CSV file that breaks a reading rule, as ``line N: ...``; else None."""
+def diagnose_csv(path: Path, delimiter: str | None = ",") -> str | None:
+    """The first line of a CSV file that breaks a reading rule, as ``line N: ...``; else None.
+
+    Rows are compared with the header only for a one-character ``delimiter``.
+    """
     try:
-        return _scan_bytes(path) or _scan_rows(path)
+        return _scan_bytes(path) or (_scan_rows(path, delimiter) if delimiter else None)
     except OSError:
         return None  # the caller falls back to DuckDB's own message
 
@@ -142,7 +151,7 @@ def _scan_bytes(path: Path) -> str | None:
     return None
 
 
-def _scan_rows(path: Path) -> str | None:
+def _scan_rows(path: Path, delimiter: str) -> str | None:
     """Find the first row whose number of values differs from the header's.
 
     A row is named by the line it starts on: a quoted value may hold line breaks, and a quote
@@ -152,7 +161,7 @@ def _scan_rows(path: Path) -> str | None:
     csv.field_size_limit(MAX_LINE_BYTES)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, delimiter=",", quotechar='"', doublequote=True)
+            reader = csv.reader(handle, delimiter=delimiter, quotechar='"', doublequote=True)
             end = 0
             try:
                 header = next(reader, None)

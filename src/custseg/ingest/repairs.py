@@ -9,8 +9,9 @@ are noted. See
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -19,8 +20,9 @@ from custseg.ingest.invoice_checks import (
     unmatched_categories,
     unmatched_category_notes,
 )
+from custseg.ingest.layout import REVENUE_COLUMNS, input_key
 from custseg.ingest.read_errors import shown
-from custseg.ingest.rules import LINE_KEYS
+from custseg.ingest.rules import LINE_KEYS, SALES_LINE_KEY
 from custseg.ingest.staged import LISTED_LINES, StagedTable, comparable
 from custseg.sql import quote_identifier
 
@@ -58,7 +60,7 @@ def repair(
             )
         repeats = _scan_repeats(con, table)
         removed = _drop_exact_duplicates(con, table, repeats, messages)
-        if name == "online_sales" and repeats.differing_keys:
+        if name == "online_sales" and _line_key(table) == SALES_LINE_KEY and repeats.differing_keys:
             messages.append(
                 f"{table.name}: {repeats.differing_keys:,} product(s) appear on more than one "
                 "line of the same order (customer, transaction and SKU) with other values "
@@ -92,9 +94,16 @@ class _Repeats:
     candidate_keys: int
 
 
+def _line_key(table: StagedTable) -> tuple[str, ...]:
+    """The columns naming a line: its key, or all its columns when the file lacks one of the
+    key's (an order log without transaction ids or SKUs: each line stands for itself)."""
+    key = LINE_KEYS.get(table.plan.table.table_name, table.columns)
+    return key if all(table.plan.has(column) for column in key) else table.columns
+
+
 def _line_sql(table: StagedTable) -> tuple[str, str]:
     """A line's key and its values, as staging reads them, as SQL lists for hash()."""
-    key = LINE_KEYS.get(table.plan.table.table_name, table.columns)
+    key = _line_key(table)
     return (
         ", ".join(table.value(column) for column in key),
         ", ".join(table.value(column) for column in table.columns),
@@ -201,3 +210,36 @@ def _customers_without_sales(
         f"{customers.name}: {count:,} customer(s) have no sales line (e.g. {ids}); they stay "
         "in dim_customer but get no segment."
     ]
+
+
+#: What an input that is not given means for the results.
+_NOT_GIVEN = {
+    "customers_data": "every customer's gender, location and tenure_months are null",
+    "discount_coupon": "no coupon discount applies",
+    "tax_amount": "no GST is added",
+    "marketing_spend": "the segments do not use it",
+}
+
+
+def not_given_notes(data_dir: Path, tables: Iterable[StagedTable]) -> dict[str, TableRepairs]:
+    """Raw table name -> a note on an input that is not given, or on the sales columns that
+    are not, for the run summary."""
+    notes = {}
+    for table in tables:
+        raw = table.plan.table
+        if not table.plan.is_given:
+            notes[raw.table_name] = TableRepairs(
+                (
+                    f"{raw.file_stem}: not given (no {raw.file_stem}.csv or .parquet in "
+                    f"{data_dir}, no [inputs.{input_key(raw)}]); {_NOT_GIVEN[raw.table_name]}.",
+                )
+            )
+        elif table.plan.absent_columns and raw.table_name == "online_sales":
+            absent = [c for c in table.plan.absent_columns if c not in REVENUE_COLUMNS[0]]
+            if not absent:
+                continue
+            order = " (each line is one order)" if "transaction_id" in absent else ""
+            revenue = "; the amount is each line's revenue" if table.plan.has("amount") else ""
+            note = f"{table.name}: no column {', '.join(absent)}{order}{revenue}."
+            notes[raw.table_name] = TableRepairs((note,))
+    return notes

@@ -1,11 +1,12 @@
 """The rules raw input must follow before dbt builds anything, and the repairs custseg makes.
 
-Every engine reads the five files through DuckDB into staged tables, and the rules run there, in
+Every engine reads the files through DuckDB into staged tables, and the rules run there, in
 DuckDB SQL (text, or typed Parquet columns on the DuckDB target: a rule then checks the typed
 value, e.g. a number that is NaN or not above 0), BEFORE the warehouse replaces any raw table
 (:mod:`custseg.ingest.staging`): a rejection leaves every raw table as it was, even on Spark,
 which has no multi-table transaction. This module holds the rules; :mod:`custseg.ingest.checks`
-applies them and :mod:`custseg.ingest.repairs` makes the repairs.
+applies them and :mod:`custseg.ingest.repairs` makes the repairs. A rule on an optional column
+the file does not have (nulls) or on an input that is not given (an empty table) does not apply.
 
 A rejection raises :class:`~custseg.errors.InputDataError` (exit code 3) naming the file, the line
 (the header is line 1; a Parquet file says ``row``), the column, the offending value, how many
@@ -42,7 +43,7 @@ id stored as a float or decimal         whole: its integer's text;  ``'12346.5' 
 (Parquet)                               else reject                 number``
 quantity, avg_price                     reject unless a number > 0  ``'-2' must be greater than
                                                                     0``
-delivery_charges                        reject unless a number >= 0 ``'NaN' is not a number``
+delivery_charges, amount                reject unless a number >= 0 ``'NaN' is not a number``
 coupon_status                           reject unless Used, Not     ``'used' is not one of
                                         Used or Clicked             Used, Not Used, Clicked``
 gender                                  reject unless M, F (any     ``'X' is not M or F``
@@ -67,10 +68,10 @@ with different values                                               id '17850' a
 same product on several lines of one    accepted, counted: each     ``12 products appear on more
 order (customer, transaction, SKU)      line is a purchase          than one line of the same
 with other amounts                                                  order ...``
-sales of a customer missing from        reject                      ``line 9, column customerid:
-CustomersData                                                       '99999' is not in
+sales of a customer missing from        reject (when CustomersData  ``line 9, column customerid:
+CustomersData                           is given)                   '99999' is not in
                                                                     CustomersData.csv``
-sales category missing from Tax_amount  reject                      ``'Gadgets' has no GST in
+sales category missing from Tax_amount  reject (when given)         ``'Gadgets' has no GST in
 (no GST)                                                            Tax_amount.csv``
 customer without any sales line         accepted, counted: no       ``3 customers have no sales
                                         segment (still in           line ...``
@@ -319,6 +320,7 @@ VALUE_RULES: dict[str, tuple[ValueRule, ...]] = {
         *_number("quantity", 0, None, True, "must be greater than 0"),
         *_number("avg_price", 0, None, True, "must be greater than 0 (a free item is no sale)"),
         *_number("delivery_charges", 0, None, False, "must be 0 or more"),
+        *_number("amount", 0, None, False, "must be 0 or more (leave returns out)"),
         ValueRule(
             "coupon_status",
             f"({{v}} is null or {{v}} not in ({_sql_list(COUPON_STATUSES)}))",

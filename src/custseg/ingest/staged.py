@@ -14,8 +14,9 @@ from pathlib import Path
 import duckdb
 
 from custseg.ingest.files import RawFilePlan
-from custseg.ingest.layout import LINE_COLUMN
+from custseg.ingest.layout import LINE_COLUMN, is_parquet
 from custseg.ingest.physical_lines import PhysicalLines
+from custseg.ingest.scans import WHITESPACE
 from custseg.sql import quote_identifier
 
 #: Lines listed in a message, at most.
@@ -111,6 +112,7 @@ class StagedTable:
 
     @property
     def path(self) -> Path:
+        assert self.plan.source_path is not None, "only given inputs are checked"
         return self.plan.source_path
 
     @property
@@ -123,7 +125,7 @@ class StagedTable:
         ``line`` is the record's number as :meth:`line` gives it; in a CSV file the message
         names the line the record starts on (see :mod:`custseg.ingest.physical_lines`).
         """
-        if self.path.suffix.lower() == ".csv":
+        if not is_parquet(self.path):
             return f"line {self.physical(line) if self.physical else line}"
         return f"row {line - 1}"
 
@@ -131,19 +133,25 @@ class StagedTable:
         """``lines 2, 3, ...`` (``rows`` in a Parquet file) for a message."""
         shown_lines = ", ".join(self.at(line).split()[1] for line in lines[:LISTED_LINES])
         more = ", ..." if total > len(lines[:LISTED_LINES]) else ""
-        word = "line" if self.path.suffix.lower() == ".csv" else "row"
+        word = "row" if is_parquet(self.path) else "line"
         return f"{word}{'' if total == 1 else 's'} {shown_lines}{more}"
 
 
 def staged_table(con: duckdb.DuckDBPyConnection, plan: RawFilePlan, relation: str) -> StagedTable:
     """Describe the table ``relation`` of ``con``, which holds ``plan``'s file as just staged."""
     ((rows,),) = con.execute(f"select count(*) from {relation}").fetchall()
+    # A whitespace-separated file has no quotes: its records are its lines already.
+    physical = (
+        PhysicalLines(plan.source_path, int(rows) + 1, plan.delimiter)
+        if plan.source_path is not None and plan.delimiter != WHITESPACE
+        else None
+    )
     return StagedTable(
         plan,
         relation,
         _line_template(con, plan, relation),
         _column_types(con, relation),
-        PhysicalLines(plan.source_path, int(rows) + 1),
+        physical,
     )
 
 

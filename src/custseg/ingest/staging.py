@@ -2,7 +2,7 @@
 
 Every engine loads its raw tables the same way (``Warehouse.load_raw``):
 
-1. :func:`read_and_check` reads the five files with DuckDB into *staged* tables (where the
+1. :func:`read_and_check` reads the input files with DuckDB into *staged* tables (where the
    warehouse says: beside the raw tables in a DuckDB warehouse file, or temporary tables in an
    in-memory DuckDB for PostgreSQL and Spark), then applies the input rules and repairs;
 2. only then does the warehouse replace its raw tables with the checked rows, with its own bulk
@@ -29,7 +29,7 @@ from custseg.ingest.invoice_checks import unmatched_categories
 from custseg.ingest.layout import LoadedTable, RawTable
 from custseg.ingest.mapping import InputSpec
 from custseg.ingest.read_errors import read_error
-from custseg.ingest.repairs import TableRepairs, repair
+from custseg.ingest.repairs import TableRepairs, not_given_notes, repair
 from custseg.ingest.staged import StagedTable, staged_table
 from custseg.settings import DUCKDB_MEMORY_LIMIT_DEFAULT, DUCKDB_MEMORY_LIMIT_ENV
 from custseg.sql import quote_literal
@@ -58,7 +58,7 @@ def read_and_check(
     relation_for: Callable[[RawTable], str],
     keep_types: bool = False,
 ) -> list[CheckedInput]:
-    """Read the five files of ``data_dir`` into staged tables of ``con``, check and repair them.
+    """Read the input files of ``data_dir`` into staged tables of ``con``, check and repair them.
 
     Parameters
     ----------
@@ -93,18 +93,25 @@ def read_and_check(
         try:
             con.execute(f"create or replace table {relation} as {plan.select_sql}")
         except duckdb.Error as exc:
-            raise read_error(plan.source_path, exc, "loaded") from exc
+            if plan.source_path is None:
+                raise
+            raise read_error(plan.source_path, exc, "loaded", plan.delimiter) from exc
         ((count,),) = con.execute(f"select count(*) from {relation}").fetchall()
-        if count == 0:
+        if count == 0 and plan.is_given:
             raise InputDataError(
                 f"{plan.source_path}: the file has no data rows. Export it again with its rows."
             )
         counts[plan.table.table_name] = int(count)
         tables[plan.table.table_name] = staged_table(con, plan, relation)
+    # Inputs not given are empty tables: no rule or repair applies to them.
+    given = {name: table for name, table in tables.items() if table.plan.is_given}
     with memory_capped(con):
-        unmatched = unmatched_categories(con, tables)
-        reject_broken_rules(con, tables, unmatched)
-        repairs = repair(con, tables, unmatched)
+        unmatched = unmatched_categories(con, given)
+        reject_broken_rules(con, given, unmatched)
+        repairs = repair(con, given, unmatched)
+    for name, notes in not_given_notes(data_dir, tables.values()).items():
+        made = repairs.get(name, TableRepairs())
+        repairs[name] = dataclasses.replace(made, messages=made.messages + notes.messages)
     return [_checked(table, counts, repairs) for table in tables.values()]
 
 

@@ -249,6 +249,16 @@ def mixes(facts: MartFacts) -> list[dict]:
     for column, label in MIX_COLUMNS:
         mix = facts.mixes.get(column, {})
         categories, colors = _categories(column, mix)
+        if categories == [UNKNOWN] and column != "activity_status":
+            # No customer file (an order log): a chart of one grey bar would say nothing.
+            figures.append(
+                {
+                    "label": label,
+                    "note": f"Unknown for every customer: the input has no {label.lower()} "
+                    "(no customer file was given).",
+                }
+            )
+            continue
         rows = []
         for s in [*facts.segments, None]:
             if s is None:
@@ -274,6 +284,7 @@ def mixes(facts: MartFacts) -> list[dict]:
                     legend_key(c, color) for c, color in zip(categories, colors, strict=True)
                 ],
                 "chart": chart,
+                "note": None,
             }
         )
     return figures

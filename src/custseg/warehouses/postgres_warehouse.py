@@ -300,7 +300,8 @@ def _execute(cur: Any, statement: sql.Composable, *identifiers: str | tuple[str,
 def _replace_table(cur: Any, item: CheckedInput, csv_path: Path) -> int:
     """Empty (or create) one raw table and COPY the exported file into it; count its rows.
 
-    A table that already has the expected columns is truncated rather than dropped: dbt's
+    A table that already has the expected columns (or the first of them) is truncated rather than
+    dropped (its missing last columns added): dbt's
     staging views depend on the raw tables and PostgreSQL refuses to drop a table a view uses.
     Truncation is transactional, so a rollback restores the previous rows.
     """
@@ -313,7 +314,15 @@ def _replace_table(cur: Any, item: CheckedInput, csv_path: Path) -> int:
     )
     existing = [(str(name), str(data_type)) for name, data_type in cur.fetchall()]
     try:
-        if existing == columns:
+        if existing and existing == columns[: len(existing)]:
+            # A table from an older custseg lacks only the last columns (online_sales' amount):
+            # added in place, as dropping it would take dbt's staging views with it.
+            for name, data_type in columns[len(existing) :]:
+                cur.execute(
+                    sql.SQL("alter table {} add column {} {}").format(
+                        sql.Identifier(*table), sql.Identifier(name), sql.SQL(data_type)
+                    )
+                )
             _execute(cur, sql.SQL("truncate table {}"), table)
         else:
             _execute(cur, sql.SQL("drop table if exists {}"), table)

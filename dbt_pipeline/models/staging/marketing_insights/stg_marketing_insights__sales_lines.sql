@@ -1,4 +1,7 @@
 {%- set kinds = raw_column_kinds(source('marketing_insights', 'online_sales')) -%}
+{#- Without transaction ids in the file, each line is one order: its line number is its id. -#}
+{%- set transaction_id = 'coalesce(' ~ raw_text('transaction_id', kinds)
+    ~ ', cast(file_line_number as ' ~ dbt.type_string() ~ '))' -%}
 
 with
 
@@ -15,9 +18,8 @@ renamed as (
         ---------- ids
         cast(file_line_number as integer) as sales_line_id,
         {{ raw_text('customerid', kinds) }} as customer_id,
-        {{ raw_text('transaction_id', kinds) }} as transaction_id,
-        {{ order_id(raw_text('customerid', kinds), raw_text('transaction_id', kinds)) }}
-            as order_id,
+        {{ transaction_id }} as transaction_id,
+        {{ order_id(raw_text('customerid', kinds), transaction_id) }} as order_id,
         {{ raw_text('product_sku', kinds) }} as product_sku,
 
         ---------- dates
@@ -32,7 +34,9 @@ renamed as (
         ---------- numerics
         {{ raw_number('quantity', kinds, type_amount()) }} as quantity,
         {{ raw_number('avg_price', kinds, type_amount()) }} as unit_price_amount,
-        {{ raw_number('delivery_charges', kinds, type_amount()) }} as delivery_charges_amount
+        {{ raw_number('delivery_charges', kinds, type_amount()) }} as delivery_charges_amount,
+        -- Exact: when the file gives a line total, it is the line's revenue as written.
+        {{ raw_number('amount', kinds, type_money()) }} as line_amount
 
     from source
 
