@@ -45,6 +45,17 @@ class PostgresServer:
     # Seconds from initdb to a server accepting connections, for the report.
     start_seconds: float
 
+    def connect_args(self, **more: str) -> dict[str, object]:
+        """psycopg2.connect's arguments for this server's database (no PG* variables needed)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "dbname": self.database,
+            **more,
+        }
+
     def libpq_env(self) -> dict[str, str]:
         """The standard libpq variables that reach this server's database."""
         return {

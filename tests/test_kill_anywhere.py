@@ -245,14 +245,7 @@ def postgres_engine(postgres_server: PostgresServer) -> Iterator[Engine]:
     schema = "custseg_kill_anywhere"
 
     def rows(sql: str) -> list[tuple[Any, ...]]:
-        server = postgres_server
-        con = psycopg2.connect(
-            host=server.host,
-            port=server.port,
-            user=server.user,
-            password=server.password,
-            dbname=server.database,
-        )
+        con = psycopg2.connect(**postgres_server.connect_args())
         try:
             con.autocommit = True  # no transaction stays open on what the next run replaces
             with con.cursor() as cur:

@@ -75,14 +75,7 @@ def published(
 @contextlib.contextmanager
 def dashboard(server: PostgresServer, table: str) -> Iterator[int]:
     """A session that read ``table`` in a transaction it leaves open; yields its pid."""
-    con = psycopg2.connect(
-        host=server.host,
-        port=server.port,
-        user=server.user,
-        password=server.password,
-        dbname=server.database,
-        application_name="dashboard",
-    )
+    con = psycopg2.connect(**server.connect_args(application_name="dashboard"))
     try:
         with con.cursor() as cur:
             cur.execute(f"select count(*) from {table}")

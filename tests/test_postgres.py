@@ -59,13 +59,7 @@ class PostgresRun:
 
 def pg_connect_args(server: PostgresServer) -> dict[str, Any]:
     """Credentials passed explicitly, so the tests' own queries need no PG* variables."""
-    return {
-        "host": server.host,
-        "port": server.port,
-        "user": server.user,
-        "password": server.password,
-        "dbname": server.database,
-    }
+    return server.connect_args()
 
 
 def pg_rows(server: PostgresServer, sql: str) -> list[tuple[Any, ...]]:

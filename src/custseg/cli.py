@@ -7,9 +7,11 @@ and the defaults (:func:`custseg.config_file.settings_from`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,17 @@ def _exit_with(message: str, code: int, prefix: str = "Error: ") -> None:
         click.echo(json.dumps({"error": message, "exit_code": code}, indent=2))
     click.secho(f"{prefix}{message}", fg="red", err=True)
     sys.exit(code)
+
+
+@contextlib.contextmanager
+def errors_reported() -> Iterator[None]:
+    """Turn the errors a user can act on into a message and an exit code (see :func:`_fail`)."""
+    try:
+        yield
+    except CustsegError as error:
+        _fail(error)
+    except OSError as error:
+        _fail_storage(error)
 
 
 def _fail_storage(error: OSError) -> None:
@@ -129,16 +142,10 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
     from custseg.run_result import result_as_dict
 
     progress = StepProgress(enabled=not quiet and not as_json)
-    try:
+    with errors_reported():
         settings, inputs = settings_from(config_file, given, require_data_dir=True)
         with progress:
             result = run_pipeline(settings, inputs, progress=progress)
-    except CustsegError as error:
-        _fail(error)
-        return
-    except OSError as error:
-        _fail_storage(error)
-        return
     if as_json:
         click.echo(json.dumps(result_as_dict(result), indent=2, sort_keys=True))
         return
@@ -199,16 +206,10 @@ def evaluate(config_file: Path | None, as_json: bool, quiet: bool, **given: Any)
     from custseg.progress import StepProgress
 
     progress = StepProgress(enabled=not quiet and not as_json)
-    try:
+    with errors_reported():
         settings, inputs = settings_from(config_file, given)
         with progress:
             selection, path = evaluate_pipeline(settings, inputs, progress=progress)
-    except CustsegError as error:
-        _fail(error)
-        return
-    except OSError as error:
-        _fail_storage(error)
-        return
     if as_json:
         click.echo(json.dumps(selection.to_dict(), indent=2, sort_keys=True))
         return
@@ -267,17 +268,11 @@ def report(
     from custseg.progress import StepProgress
 
     progress = StepProgress(enabled=not quiet and not as_json)
-    try:
+    with errors_reported():
         settings, _ = settings_from(config_file, given)
         with progress:
             progress("Reading fct_customer_segments and the model, drawing the report")
             path = report_pipeline(settings, out_path, progress=progress)
-    except CustsegError as error:
-        _fail(error)
-        return
-    except OSError as error:
-        _fail_storage(error)
-        return
     if as_json:
         click.echo(json.dumps({"report_path": str(path)}, indent=2))
     elif not quiet:
@@ -300,15 +295,9 @@ def recover(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) 
     from custseg.config_file import settings_from
     from custseg.pipeline import recover_pipeline
 
-    try:
+    with errors_reported():
         settings, _ = settings_from(config_file, given)
         found = recover_pipeline(settings)
-    except CustsegError as error:
-        _fail(error)
-        return
-    except OSError as error:
-        _fail_storage(error)
-        return
     if as_json:
         click.echo(json.dumps({"repaired": found}, indent=2))
     elif not quiet:
