@@ -1,3 +1,5 @@
 """custseg: machine-learned, named, tested customer segments inside a dbt project."""
 
-__version__ = "0.1.0"
+from custseg.version import __version__
+
+__all__ = ["__version__"]
