@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import inspect
 import json
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import custseg
 from custseg.cli import cli
 from custseg.errors import ConfigError, InputDataError, InsufficientDataError, ModelIntegrityError
 from custseg.model.features import FEATURES
+from custseg.settings import OPTIONS
 from tests.support import (
     CLEAN_ENV,
     HAND_BUILT_FEATURES,
@@ -304,6 +306,13 @@ def customers_buying_before(data_dir: Path, *, month: int, day: int) -> int:
                 if tuple(map(int, row["Transaction_Date"].split("/")[:2])) < (month, day)
             }
         )
+
+
+def test_run_takes_every_setting_as_a_keyword_argument() -> None:
+    """A setting added to custseg.settings.OPTIONS must reach the API's run as well."""
+    parameters = inspect.signature(custseg.run).parameters
+    assert set(OPTIONS) | {"config", "progress"} == set(parameters)
+    assert all(parameters[name].default is None for name in OPTIONS)
 
 
 def test_run_errors_name_the_argument(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
