@@ -32,6 +32,7 @@ from tests.support import (
     HAND_BUILT_SEGMENTS,
     REPO_ROOT,
     copy_project,
+    write_config,
 )
 
 IDS = [f"c{i:02d}" for i in range(len(HAND_BUILT_FEATURES))]
@@ -323,6 +324,26 @@ def test_run_errors_name_the_argument(tmp_path: Path, monkeypatch: pytest.Monkey
         custseg.run(missing, project_dir=REPO_ROOT)
     with pytest.raises(ConfigError, match="argument as_of_date: '1/1/2020' is not valid"):
         custseg.run(tmp_path, project_dir=REPO_ROOT, as_of_date="1/1/2020")
+
+
+def test_run_reads_the_config_file_given_or_in_custseg_config_and_arguments_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen through which source a refused folder is named (no run starts)."""
+    for name in CLEAN_ENV:
+        monkeypatch.delenv(name, raising=False)
+    config = write_config(tmp_path, '[run]\ndata_dir = "from-config"\n')
+    from_config = f"data_dir in \\[run\\] of {config}: no such folder {tmp_path / 'from-config'}"
+    with pytest.raises(ConfigError, match=from_config):
+        custseg.run(config=config, project_dir=REPO_ROOT)
+    monkeypatch.setenv("CUSTSEG_CONFIG", str(config))
+    with pytest.raises(ConfigError, match=from_config):
+        custseg.run(project_dir=REPO_ROOT)
+    monkeypatch.setenv("CUSTSEG_DATA_DIR", str(tmp_path / "from-env"))
+    with pytest.raises(ConfigError, match="CUSTSEG_DATA_DIR: no such folder"):
+        custseg.run(project_dir=REPO_ROOT)
+    with pytest.raises(ConfigError, match="argument data_dir: no such folder"):
+        custseg.run(tmp_path / "from-argument", project_dir=REPO_ROOT)
 
 
 def test_features_table_types_match_dbt() -> None:

@@ -32,6 +32,7 @@ from custseg.pipeline import features_pipeline, run_pipeline
 from custseg.run_result import RunResult
 from custseg.sample import SampleDataSummary, generate_sample_data
 from custseg.settings import (
+    CONFIG_ENV,
     DEFAULTS,
     SAMPLE_CUSTOMERS,
     SAMPLE_FORMAT,
@@ -56,8 +57,6 @@ __all__ = [
 PathLike = str | os.PathLike[str]
 #: Called with one line per step of a long call (nothing is printed by default).
 Progress = Callable[[str], None]
-#: The variable the command line reads ``--config`` from.
-CONFIG_ENV = "CUSTSEG_CONFIG"
 
 
 def run(
