@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from pathlib import Path
@@ -124,49 +123,8 @@ def test_bad_as_of_date_is_a_config_error(tmp_path: Path) -> None:
     assert "--as-of-date: '1/1/2020' is not valid; write a date as YYYY-MM-DD" in result.output
 
 
-def test_run_on_a_sample_prints_a_json_summary(project_root: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
-    data_dir = tmp_path / "sample"
-    generated = runner.invoke(
-        cli, ["generate-sample", "--out", str(data_dir), "--customers", "400"]
-    )
-    assert generated.exit_code == 0, generated.output
-    result = runner.invoke(
-        cli,
-        [
-            "run",
-            "--data-dir",
-            str(data_dir),
-            "--project-dir",
-            str(project_root),
-            "--duckdb-path",
-            str(tmp_path / "w.duckdb"),
-            "--as-of-date",
-            "2019-12-01",
-            "--json",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    assert result.stderr == "", "--json prints no progress"
-    summary = json.loads(result.stdout)
-    assert summary["as_of_date"] == "2019-12-01"
-    assert summary["duckdb_path"] == str(tmp_path / "w.duckdb")
-    assert sum(s["customers"] for s in summary["segments"]) == summary["n_customers"]
-    # Only purchases before the as-of date count, so customers who first bought in December are
-    # left out: counted here from the file.
-    assert summary["n_customers"] == customers_buying_before(data_dir, month=12, day=1) < 400
-
-
-def customers_buying_before(data_dir: Path, *, month: int, day: int) -> int:
-    """Customers of ``Online_Sales.csv`` with a purchase before ``month/day`` of 2019."""
-    with open(data_dir / "Online_Sales.csv", newline="") as handle:
-        return len(
-            {
-                row["CustomerID"]
-                for row in csv.DictReader(handle)
-                if tuple(map(int, row["Transaction_Date"].split("/")[:2])) < (month, day)
-            }
-        )
+# `custseg run --json` on a sample: tests/test_api.py runs it beside `custseg.run(...)`, and
+# checks both print the same result.
 
 
 def test_evaluate_prints_the_evidence_table(project_root: Path, tmp_path: Path) -> None:

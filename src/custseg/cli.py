@@ -17,7 +17,6 @@ from typing import Any
 
 import click
 
-from custseg import __version__
 from custseg.cli_options import (
     CONFIG_OPTION,
     EXIT_CODES_HELP,
@@ -31,6 +30,7 @@ from custseg.cli_options import (
 )
 from custseg.errors import CustsegError, exit_code_of, masked, storage_error
 from custseg.settings import OPTIONS, SAMPLE_CUSTOMERS, SAMPLE_FORMAT, SAMPLE_SEED
+from custseg.version import __version__
 
 
 def _fail(error: CustsegError) -> None:

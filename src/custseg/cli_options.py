@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from custseg.settings import OPTIONS, default_of
+from custseg.settings import CONFIG_ENV, OPTIONS, default_of
 
 EXIT_CODES_HELP = """\b
 Exit codes: 0 success; 1 unexpected error; 2 bad option or config; 3 bad or insufficient
@@ -61,7 +61,7 @@ CONFIG_OPTION = click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    envvar="CUSTSEG_CONFIG",
+    envvar=CONFIG_ENV,
     default=None,
     help="custseg.toml with run settings ([run]) and your file names, columns and date formats "
     "([inputs]); see custseg.example.toml. Options given here, then CUSTSEG_* variables, "

@@ -15,7 +15,7 @@ to write instead. ``custseg.example.toml`` is a complete, commented example.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,11 +95,13 @@ def settings_from(
     command_line_values: Mapping[str, Any],
     *,
     require_data_dir: bool = False,
+    describe: Callable[[str], str] | None = None,
 ) -> tuple[Settings, tuple[InputSpec, ...]]:
     """The settings of a command and the input mapping of its ``--config`` file.
 
     Options given on the command line win over ``CUSTSEG_<SETTING>`` environment variables,
     which win over the config file's ``[run]`` table, which wins over the defaults.
+    ``describe`` names a given value in messages (default: its command line flag).
 
     Raises
     ------
@@ -108,7 +110,7 @@ def settings_from(
         no data folder is given while ``require_data_dir``.
     """
     config = load_config_file(config_path) if config_path is not None else None
-    sources = [command_line(command_line_values), environment()]
+    sources = [command_line(command_line_values, describe), environment()]
     if config is not None:
         sources.append(config.run)
     settings = resolve(*sources, require_data_dir=require_data_dir)

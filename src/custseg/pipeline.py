@@ -22,11 +22,17 @@ from custseg.features import CustomerFeatures, build_features, read_customer_fea
 from custseg.ingest.mapping import InputSpec
 from custseg.ingest.staging import repair_messages
 from custseg.model.evaluation import KSelection
-from custseg.model.fitting import FittedSegments, Progress, choose_k, fit_segments, silent
+from custseg.model.fitting import (
+    FittedSegments,
+    Progress,
+    choose_k,
+    fit_segments,
+    model_metadata,
+    scored_in_warehouse,
+    silent,
+)
 from custseg.model.model_file import (
     canonical_json,
-    fingerprint_features,
-    library_versions,
     load_model,
     load_previous_model,
     model_document,
@@ -45,7 +51,7 @@ from custseg.publish.seeds import (
 from custseg.publish.validation import validate_segments_csv
 from custseg.report import ReportError, build_report, read_json, report_page
 from custseg.run_result import RunResult, StageClock, summarize_mart
-from custseg.settings import N_INIT, SILHOUETTE_SAMPLE_SIZE, Settings
+from custseg.settings import Settings
 from custseg.warehouses import Warehouse, open_warehouse
 
 
@@ -72,7 +78,7 @@ def run_pipeline(
         progress(
             "Publishing the seeds, scoring customers in SQL and building fct_customer_segments"
         )
-        in_warehouse = len(features.customer_ids) > settings.seed_max_customers
+        in_warehouse = scored_in_warehouse(len(features.customer_ids), settings)
         warnings = repaired + model_warnings + fitted.warnings
         with publication(layout, warehouse, published_paths(settings, fitted)) as published:
             segments_csv, dbt_results = publish(
@@ -87,7 +93,6 @@ def run_pipeline(
                 features,
                 fitted,
                 segments_csv,
-                in_warehouse,
                 warnings,
                 published,
             )
@@ -123,22 +128,30 @@ def evaluate_pipeline(
     Writes ``k_selection.json`` beside the model and returns the selection and that path.
     Nothing is published.
     """
+    features = features_pipeline(settings, inputs, progress)
+    selection = choose_k(features.matrix, settings, progress)
+    path = settings.layout.k_selection_path
+    write_json_atomic(path, selection.to_dict())
+    return selection, path
+
+
+def features_pipeline(
+    settings: Settings, inputs: Sequence[InputSpec] = (), progress: Progress = silent
+) -> CustomerFeatures:
+    """The customers' features: built by dbt from the raw files when a data folder is given,
+    else read from the warehouse's ``customer_features`` of the last run. Nothing is published.
+    """
     check_writable(settings, publishing=False)
     if settings.data_dir is None:
         require_built_warehouse(settings)
     with opened(settings) as warehouse:
         repair_interrupted_publication(settings, warehouse, progress)
-        if settings.data_dir is not None:
-            progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
-            warehouse.load_raw(settings.data_dir, inputs)
-            progress("Building staging models and customer features with dbt")
-            features = build_features(settings, warehouse)
-        else:
-            features = read_customer_features(warehouse)
-        selection = choose_k(features.matrix, settings, progress)
-        path = settings.layout.k_selection_path
-        write_json_atomic(path, selection.to_dict())
-    return selection, path
+        if settings.data_dir is None:
+            return read_customer_features(warehouse)
+        progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
+        warehouse.load_raw(settings.data_dir, inputs)
+        progress("Building staging models and customer features with dbt")
+        return build_features(settings, warehouse)
 
 
 def report_pipeline(
@@ -272,7 +285,6 @@ def stage_outputs(
     features: CustomerFeatures,
     fitted: FittedSegments,
     segments_csv: bytes,
-    in_warehouse: bool,
     warnings: list[str],
     published: Publication,
 ) -> Path | None:
@@ -284,7 +296,10 @@ def stage_outputs(
     layout = settings.layout
     published.stage(layout.segments_path, segments_csv)
     document = model_document(
-        fitted.segmenter, metadata=model_metadata(settings, features, fitted, in_warehouse)
+        fitted.segmenter,
+        metadata=model_metadata(
+            settings, fitted, features.customer_ids, features.matrix, features.as_of_date
+        ),
     )
     published.stage(layout.model_path, canonical_json(document).encode("utf-8"))
     published.stage(layout.metrics_path, canonical_json(fitted.metrics).encode("utf-8"))
@@ -301,32 +316,6 @@ def stage_outputs(
         return None
     published.stage(layout.report_path, page)
     return layout.report_path
-
-
-def model_metadata(
-    settings: Settings, features: CustomerFeatures, fitted: FittedSegments, in_warehouse: bool
-) -> dict:
-    """What the model file records about the run that fitted it."""
-    segmenter = fitted.segmenter
-    return {
-        "as_of_date": features.as_of_date.isoformat(),
-        "config": {
-            "n_segments": fitted.n_segments,
-            "k_chosen_automatically": fitted.selection is not None,
-            "random_state": settings.random_state,
-            "n_init": N_INIT,
-            "init": segmenter.init,
-            "init_used": segmenter.init_used_,
-            "fit_sample_size": fitted.fit_sample_size,
-            "segments_scored_in_warehouse": in_warehouse,
-            "silhouette_sample_size": SILHOUETTE_SAMPLE_SIZE,
-            "max_centroid_shift": settings.max_centroid_shift,
-        },
-        "input_fingerprint": fingerprint_features(features.customer_ids, features.matrix),
-        "n_customers": len(features.customer_ids),
-        "library_versions": library_versions(),
-        "matching_previous_model": fitted.match.to_dict() if fitted.match else None,
-    }
 
 
 def _saved_k_selection(path: Path) -> Mapping | None:

@@ -56,6 +56,10 @@ class RunResult:
     # What custseg repaired or noted in the input files, with counts (see custseg.ingest).
     repairs: list[str] = field(default_factory=list)
 
+    def to_dict(self) -> dict:
+        """JSON types only: what ``custseg run --json`` prints (see :func:`result_as_dict`)."""
+        return result_as_dict(self)
+
 
 def summarize_mart(warehouse: Warehouse) -> list[SegmentSummary]:
     """Customers and revenue per segment, read from the published mart.

@@ -6,7 +6,8 @@ customer gets, with the evidence the outputs record. It writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ from custseg.errors import SegmentationError
 from custseg.model.evaluation import KSelection, select_k
 from custseg.model.matching import MatchResult, keep_previous_ids
 from custseg.model.metrics import evaluate_segmentation
+from custseg.model.model_file import fingerprint_features, library_versions
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.settings import N_INIT, SILHOUETTE_SAMPLE_SIZE, Settings
 
@@ -151,3 +153,40 @@ def enforce_supported_names(segmenter: CustomerSegmenter, allow_unsupported: boo
             "--allow-unsupported-names."
         )
     return [f"name not supported by the data: {line}" for line in lines]
+
+
+def model_metadata(
+    settings: Settings,
+    fitted: FittedSegments,
+    customer_ids: Sequence[str],
+    matrix: np.ndarray,
+    as_of_date: dt.date | None,
+) -> dict:
+    """What the model file records about the fit: the settings, the input's fingerprint, the
+    library versions (``as_of_date`` None: features given in memory without one)."""
+    segmenter = fitted.segmenter
+    n_customers = len(customer_ids)
+    return {
+        "as_of_date": as_of_date.isoformat() if as_of_date is not None else None,
+        "config": {
+            "n_segments": fitted.n_segments,
+            "k_chosen_automatically": fitted.selection is not None,
+            "random_state": settings.random_state,
+            "n_init": N_INIT,
+            "init": segmenter.init,
+            "init_used": segmenter.init_used_,
+            "fit_sample_size": fitted.fit_sample_size,
+            "segments_scored_in_warehouse": scored_in_warehouse(n_customers, settings),
+            "silhouette_sample_size": SILHOUETTE_SAMPLE_SIZE,
+            "max_centroid_shift": settings.max_centroid_shift,
+        },
+        "input_fingerprint": fingerprint_features(customer_ids, matrix),
+        "n_customers": n_customers,
+        "library_versions": library_versions(),
+        "matching_previous_model": fitted.match.to_dict() if fitted.match else None,
+    }
+
+
+def scored_in_warehouse(n_customers: int, settings: Settings) -> bool:
+    """Whether a run scores its customers in SQL instead of publishing one seed row each."""
+    return n_customers > settings.seed_max_customers

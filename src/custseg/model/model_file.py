@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-import custseg
 from custseg.errors import ModelIntegrityError
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.model.segmenter_dict import segmenter_from_dict, segmenter_to_dict
+from custseg.version import __version__
 
 __all__ = [
     "FORMAT",
@@ -95,7 +95,7 @@ def model_document(segmenter: CustomerSegmenter, *, metadata: dict) -> dict:
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "custseg_version": custseg.__version__,
+        "custseg_version": __version__,
         "model": segmenter_to_dict(segmenter),
         "metadata": metadata,
     }
@@ -155,7 +155,7 @@ def load_model(path: Path) -> tuple[CustomerSegmenter, dict]:
     if isinstance(version, bool) or version not in SUPPORTED_FORMAT_VERSIONS:
         raise ModelIntegrityError(
             f"Model file {path} has format_version {version!r}, but this custseg "
-            f"({custseg.__version__}) reads only version(s) "
+            f"({__version__}) reads only version(s) "
             f"{', '.join(map(str, sorted(SUPPORTED_FORMAT_VERSIONS)))}. Retrain the model with "
             "this version of custseg."
         )
@@ -181,10 +181,10 @@ def load_model(path: Path) -> tuple[CustomerSegmenter, dict]:
             "or restore the original file."
         )
     written_by = document.get("custseg_version")
-    if _major_minor(written_by) != _major_minor(custseg.__version__):
+    if _major_minor(written_by) != _major_minor(__version__):
         raise ModelIntegrityError(
             f"Model file {path} was written by custseg {written_by}, but this is custseg "
-            f"{custseg.__version__}; models are only read by the same major.minor version. "
+            f"{__version__}; models are only read by the same major.minor version. "
             "Retrain the model with this version."
         )
     try:

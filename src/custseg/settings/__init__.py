@@ -31,7 +31,7 @@ from custseg.settings.layout import (
     ProjectLayout,
     find_project_root,
 )
-from custseg.settings.options import ENV_PREFIX, OPTIONS, TARGETS, Option
+from custseg.settings.options import CONFIG_ENV, ENV_PREFIX, OPTIONS, TARGETS, Option
 from custseg.settings.run import (
     BOOTSTRAP_FRACTION,
     DEFAULTS,
@@ -58,6 +58,7 @@ from custseg.settings.run import (
 
 __all__ = [
     "BOOTSTRAP_FRACTION",
+    "CONFIG_ENV",
     "DBT_PROJECT_FOLDER",
     "DEFAULTS",
     "DUCKDB_FILE",

@@ -16,6 +16,8 @@ from custseg.catalogue import MAX_SEGMENTS, MIN_SEGMENTS
 TARGETS: tuple[str, ...] = ("duckdb", "postgres", "spark", "snowflake")
 #: Environment variables of the settings start with this.
 ENV_PREFIX = "CUSTSEG_"
+#: The variable naming a config file when none is passed (``--config``, ``config=``).
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
 
 
 @dataclass(frozen=True)

@@ -144,11 +144,15 @@ class Given:
     base_dir: Path | None = None
 
 
-def command_line(values: Mapping[str, Any]) -> Given:
-    """The options given on the command line (None = not given)."""
+def command_line(values: Mapping[str, Any], describe: Callable[[str], str] | None = None) -> Given:
+    """The options given on the command line (None = not given).
+
+    ``describe`` names a setting in messages (default: its flag, ``--k``); the Python API
+    passes its keyword arguments here and names them as such (``k=``).
+    """
     return Given(
         {name: value for name, value in values.items() if name in OPTIONS and value is not None},
-        lambda name: OPTIONS[name].flag,
+        describe or (lambda name: OPTIONS[name].flag),
     )
 
 
