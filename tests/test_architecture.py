@@ -59,6 +59,7 @@ ALLOWED: dict[str, set[str]] = {
         "pipeline",
         "run_result",
         "sample",
+        "publish",
     },
     "cli_options": {"settings"},
     "cli": {

@@ -60,7 +60,9 @@ def run_pipeline(
 ) -> RunResult:
     """Run the whole flow once: load, build features, fit, publish, write the outputs."""
     if settings.data_dir is None:
-        raise ConfigError("No data folder: pass --data-dir DIR.")
+        raise ConfigError(
+            "No data folder: pass --data-dir DIR (custseg.run(data_dir=...) in Python)."
+        )
     clock = StageClock()
     layout = settings.layout
     check_writable(settings)

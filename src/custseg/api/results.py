@@ -16,6 +16,7 @@ from custseg.model.features import CLUSTER_FEATURES
 from custseg.model.model_file import canonical_json
 from custseg.model.segmenter import CustomerSegmenter, segment_profiles
 from custseg.model.segmenter_dict import segmenter_to_dict
+from custseg.publish.atomic import write_bytes_atomic
 
 
 class SegmentModel:
@@ -71,7 +72,8 @@ class SegmentModel:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model file (read it back with :func:`custseg.load_model`); return its path."""
         target = Path(path)
-        target.write_text(self.to_json(), encoding="utf-8")
+        # All or nothing: a kill mid-write leaves the previous file, never half a model.
+        write_bytes_atomic(target, self.to_json().encode("utf-8"))
         return target
 
     def __repr__(self) -> str:
