@@ -20,7 +20,7 @@ from custseg.features import CustomerFeatures
 from custseg.ingest.layout import LoadedTable
 from custseg.ingest.mapping import InputSpec
 from custseg.model.model_file import canonical_json
-from custseg.settings import OPTIONS, Settings
+from custseg.settings import DBT_PROFILES_DIR_ENV, OPTIONS, Settings
 from custseg.warehouses.duckdb_warehouse import DuckDBWarehouse
 
 if TYPE_CHECKING:
@@ -42,7 +42,10 @@ PUBLISHED_FILES = (
 #: (the report included: a report the run could not draw would be None here).
 PUBLISHED_PATH_KEYS = ("segments_path", "model_path", "metrics_path", "seed_path", "report_path")
 #: The environment a user's shell might carry must not redirect a test's runs.
-CLEAN_ENV = {option.env: None for option in OPTIONS.values()} | {"CUSTSEG_CONFIG": None}
+CLEAN_ENV = {option.env: None for option in OPTIONS.values()} | {
+    "CUSTSEG_CONFIG": None,
+    DBT_PROFILES_DIR_ENV: None,
+}
 
 
 def copy_project(destination: Path) -> Path:

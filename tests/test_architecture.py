@@ -49,6 +49,8 @@ ALLOWED: dict[str, set[str]] = {
         "run_result",
     },
     "cli_options": {"settings"},
+    "cli_errors": {"errors"},
+    "scaffold": {"errors", "settings", "config_file"},
     "cli": {
         "errors",
         "settings",
@@ -58,6 +60,8 @@ ALLOWED: dict[str, set[str]] = {
         "run_result",
         "sample",
         "cli_options",
+        "cli_errors",
+        "scaffold",
     },
     "__init__": set(),
 }
