@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import tomllib
 from pathlib import Path, PurePosixPath
 
@@ -15,23 +14,7 @@ from custseg.cli import cli
 from custseg.config_file import load_config_file
 from custseg.scaffold import GITIGNORE, SHIPPED, is_run_output, render_config
 from custseg.settings import DEFAULTS, OPTIONS
-from tests.support import CLEAN_ENV, REPO_ROOT
-
-
-def tracked_dbt_files() -> dict[str, bytes]:
-    """The files of dbt_pipeline/ git tracks that a project ships, by their path in it."""
-    listed = subprocess.run(
-        ["git", "ls-files", "dbt_pipeline"],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    return {
-        path: (REPO_ROOT / path).read_bytes()
-        for path in listed
-        if not is_run_output(PurePosixPath(path).relative_to("dbt_pipeline"))
-    }
+from tests.support import CLEAN_ENV, REPO_ROOT, shipped_dbt_files
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -58,7 +41,7 @@ def test_init_lays_out_the_dbt_project_configs_and_gitignore(tmp_path: Path) -> 
     assert set(payload["created"]) == set(written)
     # The dbt project byte for byte as git tracks it, without the published seeds.
     dbt_files = {path: data for path, data in written.items() if path.startswith("dbt_pipeline/")}
-    assert dbt_files == tracked_dbt_files()
+    assert dbt_files == shipped_dbt_files()
     assert "dbt_pipeline/seeds/_seeds.yml" in dbt_files
     assert not [path for path in dbt_files if path.endswith(".csv")]
     assert set(written) - set(dbt_files) == {
