@@ -6,10 +6,11 @@ import csv
 import hashlib
 import os
 import shutil
+import subprocess
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -20,7 +21,8 @@ from custseg.features import CustomerFeatures
 from custseg.ingest.layout import LoadedTable
 from custseg.ingest.mapping import InputSpec
 from custseg.model.model_file import canonical_json
-from custseg.settings import OPTIONS, Settings
+from custseg.scaffold import is_run_output
+from custseg.settings import DBT_PROFILES_DIR_ENV, OPTIONS, Settings
 from custseg.warehouses.duckdb_warehouse import DuckDBWarehouse
 
 if TYPE_CHECKING:
@@ -42,7 +44,32 @@ PUBLISHED_FILES = (
 #: (the report included: a report the run could not draw would be None here).
 PUBLISHED_PATH_KEYS = ("segments_path", "model_path", "metrics_path", "seed_path", "report_path")
 #: The environment a user's shell might carry must not redirect a test's runs.
-CLEAN_ENV = {option.env: None for option in OPTIONS.values()} | {"CUSTSEG_CONFIG": None}
+CLEAN_ENV = {option.env: None for option in OPTIONS.values()} | {
+    "CUSTSEG_CONFIG": None,
+    DBT_PROFILES_DIR_ENV: None,
+}
+
+
+def tracked_files(*folders: str) -> list[str]:
+    """The files git tracks in ``folders`` of the repository, and the new ones it does not
+    ignore (a change not committed yet is tested too)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *folders],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
+    return sorted({path for path in listed if path and (REPO_ROOT / path).is_file()})
+
+
+def shipped_dbt_files() -> dict[str, bytes]:
+    """The files of dbt_pipeline/ a project ships (what runs produce left out), with their bytes."""
+    return {
+        path: (REPO_ROOT / path).read_bytes()
+        for path in tracked_files("dbt_pipeline")
+        if not is_run_output(PurePosixPath(path).relative_to("dbt_pipeline"))
+    }
 
 
 def copy_project(destination: Path) -> Path:

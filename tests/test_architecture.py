@@ -62,6 +62,8 @@ ALLOWED: dict[str, set[str]] = {
         "publish",
     },
     "cli_options": {"settings"},
+    "cli_errors": {"errors"},
+    "scaffold": {"errors", "settings", "config_file"},
     "cli": {
         "errors",
         "settings",
@@ -71,6 +73,8 @@ ALLOWED: dict[str, set[str]] = {
         "run_result",
         "sample",
         "cli_options",
+        "cli_errors",
+        "scaffold",
     },
     # The package names the API (imported on first use, and by type checkers) and its errors.
     "__init__": {"api", "errors"},

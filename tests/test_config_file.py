@@ -67,7 +67,8 @@ def test_run_offers_every_option_and_every_cli_option_defaults_to_not_given() ->
 
 def test_the_defaults_are_those_of_the_settings_model(tmp_path: Path) -> None:
     settings = resolve(cwd=REPO_ROOT)
-    assert dataclasses.replace(settings, project_dir=None, duckdb_path=None) == DEFAULTS
+    resolved = {"project_dir": None, "duckdb_path": None, "profiles_dir": None}
+    assert dataclasses.replace(settings, **resolved) == DEFAULTS
     assert settings.project_dir == REPO_ROOT
     assert settings.duckdb_path == REPO_ROOT / "dbt_pipeline" / "custseg.duckdb"
     assert (DEFAULTS.k, DEFAULTS.random_state, DEFAULTS.target) == (5, 42, "duckdb")
@@ -108,10 +109,14 @@ def test_command_line_beats_environment_beats_file_beats_default(tmp_path: Path)
 
 def test_every_option_can_be_set_by_its_environment_variable(tmp_path: Path) -> None:
     data = write_input_files(tmp_path / "data")
+    profiles = tmp_path / "dbt_home"
+    profiles.mkdir()
+    (profiles / "profiles.yml").write_text("custseg: {}\n")
     values = {
         "data_dir": str(data),
         "project_dir": str(REPO_ROOT),
         "duckdb_path": str(tmp_path / "w.duckdb"),
+        "profiles_dir": str(profiles),
         "target": "postgres",
         "lock_timeout": "2.5",
         "as_of_date": "2020-02-01",
@@ -129,6 +134,7 @@ def test_every_option_can_be_set_by_its_environment_variable(tmp_path: Path) -> 
         data_dir=data,
         project_dir=REPO_ROOT,
         duckdb_path=tmp_path / "w.duckdb",
+        profiles_dir=profiles,
         target="postgres",
         lock_timeout=2.5,
         as_of_date=dt.date(2020, 2, 1),

@@ -7,20 +7,20 @@ and the defaults (:func:`custseg.config_file.settings_from`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from custseg.cli_errors import ErrorOutput, errors_reported, exit_with
 from custseg.cli_options import (
     CONFIG_OPTION,
     EXIT_CODES_HELP,
     GENERATE_SAMPLE_EXIT_CODES_HELP,
+    INIT_EXIT_CODES_HELP,
     JSON_OPTION,
     QUIET_OPTION,
     WAREHOUSE_OPTIONS,
@@ -28,43 +28,8 @@ from custseg.cli_options import (
     setting,
     versions_message,
 )
-from custseg.errors import CustsegError, exit_code_of, masked, storage_error
 from custseg.settings import OPTIONS, SAMPLE_CUSTOMERS, SAMPLE_FORMAT, SAMPLE_SEED
 from custseg.version import __version__
-
-
-def _fail(error: CustsegError) -> None:
-    notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", ()))
-    # masked: the last guard against a connection URI's password in an engine's message.
-    _exit_with(masked(f"{error}{notes}"), exit_code_of(error))
-
-
-def _exit_with(message: str, code: int, prefix: str = "Error: ") -> None:
-    """Say ``message`` on stderr (and, with --json, as JSON on stdout) and exit ``code``."""
-    if CustsegGroup.wants_json:
-        click.echo(json.dumps({"error": message, "exit_code": code}, indent=2))
-    click.secho(f"{prefix}{message}", fg="red", err=True)
-    sys.exit(code)
-
-
-@contextlib.contextmanager
-def errors_reported() -> Iterator[None]:
-    """Turn the errors a user can act on into a message and an exit code (see :func:`_fail`)."""
-    try:
-        yield
-    except CustsegError as error:
-        _fail(error)
-    except OSError as error:
-        _fail_storage(error)
-
-
-def _fail_storage(error: OSError) -> None:
-    """A storage fault the library did not name (disk full, permission denied) as a message
-    and exit code 7; any other OSError is a bug and keeps its traceback."""
-    storage = storage_error(error)
-    if storage is None:
-        raise error
-    _fail(storage)
 
 
 class CustsegGroup(click.Group):
@@ -75,18 +40,16 @@ class CustsegGroup(click.Group):
     time it reaches here (:mod:`custseg.publish.publication`); its notes say so.
     """
 
-    wants_json = False
-
     def main(self, args: Any = None, *more: Any, **options: Any) -> Any:
         # Known before any option is parsed, so that a usage error can be JSON too.
-        CustsegGroup.wants_json = "--json" in (sys.argv[1:] if args is None else list(args))
+        ErrorOutput.wants_json = "--json" in (sys.argv[1:] if args is None else list(args))
         return super().main(args, *more, **options)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as error:
-            if self.wants_json:
+            if ErrorOutput.wants_json:
                 payload = {"error": error.format_message(), "exit_code": error.exit_code}
                 click.echo(json.dumps(payload, indent=2))
             raise
@@ -94,7 +57,7 @@ class CustsegGroup(click.Group):
             # A publication adds what it put back; before one started nothing had changed.
             notes = list(getattr(interruption, "__notes__", ())) or ["Nothing was published."]
             by = f" ({interruption})" if str(interruption) else ""
-            _exit_with("\n".join(notes), INTERRUPTED_EXIT_CODE, prefix=f"Interrupted{by}.\n")
+            exit_with("\n".join(notes), INTERRUPTED_EXIT_CODE, prefix=f"Interrupted{by}.\n")
 
 
 INTERRUPTED_EXIT_CODE = 130
@@ -302,6 +265,35 @@ def recover(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) 
         click.echo(json.dumps({"repaired": found}, indent=2))
     elif not quiet:
         click.echo(found or "Nothing to repair: no publication was left half done.")
+
+
+@cli.command(epilog=INIT_EXIT_CODES_HELP)
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+@options(JSON_OPTION, QUIET_OPTION)
+def init(directory: Path, as_json: bool, quiet: bool) -> None:
+    """Lay out a new custseg project in DIRECTORY (default: the current folder).
+
+    Writes dbt_pipeline/ (the dbt project), ml_pipeline/, a commented custseg.toml,
+    custseg.example.toml and a .gitignore; refuses to overwrite anything.
+
+    \b
+    Example:
+        custseg init shop && cd shop
+        custseg generate-sample --out data
+        custseg run --config custseg.toml
+    """
+    from custseg.scaffold import init_project
+
+    with errors_reported():
+        result = init_project(directory)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    elif not quiet:
+        click.echo(
+            f"Laid out a custseg project in {result.project_dir}. Next: put your exports in "
+            "data/ (or `custseg generate-sample --out data`), then, in that folder:\n"
+            "  custseg run --config custseg.toml"
+        )
 
 
 @cli.command("generate-sample", epilog=GENERATE_SAMPLE_EXIT_CODES_HELP)

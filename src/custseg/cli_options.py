@@ -22,6 +22,10 @@ GENERATE_SAMPLE_EXIT_CODES_HELP = """\b
 Exit codes: 0 success; 1 unexpected error (e.g. the folder cannot be written); 2 bad option
 (e.g. --customers 0)."""
 
+INIT_EXIT_CODES_HELP = """\b
+Exit codes: 0 success; 2 the folder already holds a custseg project or a file init would
+write; 7 the folder cannot be written."""
+
 #: What ``custseg --version`` lists beside custseg: the engines and dbt it runs.
 VERSIONED = ("dbt-core", "dbt-duckdb", "dbt-postgres", "dbt-spark", "dbt-snowflake", "duckdb")
 
@@ -74,6 +78,7 @@ QUIET_OPTION = click.option(
 WAREHOUSE_OPTIONS = (
     setting("project_dir"),
     setting("duckdb_path"),
+    setting("profiles_dir"),
     setting("target"),
     setting("lock_timeout"),
 )

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from custseg.catalogue import SEGMENT_NAMES
+from custseg.dbt.profiles import check_profile
 from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
 from custseg.errors import ConfigError
 from custseg.features import CustomerFeatures, build_features, read_customer_features
@@ -47,6 +48,7 @@ from custseg.publish.seeds import (
     render_model_parameters_csv,
     render_segment_definitions_csv,
     render_segments_csv,
+    write_missing_placeholders,
 )
 from custseg.publish.validation import validate_segments_csv
 from custseg.report import ReportError, build_report, read_json, report_page
@@ -206,13 +208,19 @@ def recover_pipeline(settings: Settings, progress: Progress = silent) -> str | N
 
 @contextlib.contextmanager
 def opened(settings: Settings) -> Iterator[Warehouse]:
-    """The run's warehouse, with the locks that keep other runs off it and off the project."""
-    with (
-        open_warehouse(settings) as warehouse,
-        exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
-        exclusive_run_lock(settings.layout.lock_path, what="project"),
-    ):
-        yield warehouse
+    """The run's warehouse, with the locks that keep other runs off it and off the project.
+
+    Before anything is loaded: dbt's profile must name the same warehouse (a user's
+    profiles.yml), and a new project gets its header-only seeds.
+    """
+    with open_warehouse(settings) as warehouse:
+        check_profile(settings, warehouse.dbt_env())
+        with (
+            exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
+            exclusive_run_lock(settings.layout.lock_path, what="project"),
+        ):
+            write_missing_placeholders(settings.layout)
+            yield warehouse
 
 
 def repair_interrupted_publication(

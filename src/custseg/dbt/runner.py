@@ -58,6 +58,8 @@ class DbtInvocation:
     # Explains a lock timeout on the named models (who holds them, what to do); see
     # Warehouse.explain_lock_wait.
     explain_lock_wait: Callable[[Sequence[str]], str] | None = field(default=None, compare=False)
+    # Folder of the profiles.yml dbt reads; None: the project's own (``project_dir``).
+    profiles_dir: Path | None = None
 
     def command_line(self, command: str, args: Sequence[str]) -> list[str]:
         """Build the argument list for ``dbtRunner.invoke`` (``command`` may be "docs generate")."""
@@ -66,7 +68,7 @@ class DbtInvocation:
             "--project-dir",
             str(self.project_dir),
             "--profiles-dir",
-            str(self.project_dir),
+            str(self.profiles_dir or self.project_dir),
             "--target",
             self.target,
         ]
@@ -91,11 +93,13 @@ def invocation_for(
         env={**warehouse.dbt_env(), SEGMENT_SOURCE_ENV: segment_source},
         vars=settings.dbt_vars(),
         explain_lock_wait=warehouse.explain_lock_wait,
+        profiles_dir=settings.profiles_dir,
     )
 
 
 @contextlib.contextmanager
-def _environment(overrides: Mapping[str, str]) -> Iterator[None]:
+def environment_overrides(overrides: Mapping[str, str]) -> Iterator[None]:
+    """Set ``overrides`` in ``os.environ`` for the block (dbt reads its env_var() there)."""
     saved = {key: os.environ.get(key) for key in overrides}
     os.environ.update(overrides)
     try:
@@ -125,7 +129,7 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
     # interruption (Ctrl-C, SIGTERM), which custseg reports in one sentence of its own.
     global_flags = ["--log-level", "none", "--log-level-file", "debug"] if invocation.quiet else []
     argv = global_flags + invocation.command_line(command, args)
-    with _environment(overrides):
+    with environment_overrides(overrides):
         outcome = dbtRunner().invoke(argv)
     if isinstance(outcome.exception, KeyboardInterrupt):
         # dbtRunner returns every exception, Ctrl-C and SIGTERM (see custseg.cli) included;

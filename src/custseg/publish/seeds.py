@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,8 @@ from custseg.catalogue import SEGMENT_NAMES, SEGMENT_TYPES
 from custseg.model.features import CLUSTER_FEATURES, FEATURES
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.model.segmenter_dict import segmenter_to_dict
+from custseg.publish.atomic import write_bytes_atomic
+from custseg.settings import ProjectLayout
 
 SEGMENTS_HEADER = ("customer_id", "segment_id", "segment_name")
 #: The header-only ``customer_segments`` seed of a run that scores in the warehouse.
@@ -134,3 +137,23 @@ def render_model_parameters_csv(segmenter: CustomerSegmenter) -> bytes:
             ]
         writer.writerow(values)
     return buffer.getvalue().encode("utf-8")
+
+
+def write_missing_placeholders(layout: ProjectLayout) -> list[Path]:
+    """Write a header-only CSV for every seed the project does not hold yet; return them.
+
+    dbt resolves every ``ref()`` when it parses the project, so the seeds must exist before the
+    first dbt call of a new project (``custseg init`` ships none: they are a run's output).
+    Header-only seeds are what a project holds before its first publication.
+    """
+    headers = {
+        layout.segments_seed_path: SEGMENTS_HEADER,
+        layout.definitions_seed_path: DEFINITIONS_HEADER,
+        layout.parameters_seed_path: PARAMETERS_HEADER,
+    }
+    written = []
+    for path, header in headers.items():
+        if not path.exists():
+            write_bytes_atomic(path, (",".join(header) + "\n").encode("utf-8"))
+            written.append(path)
+    return written

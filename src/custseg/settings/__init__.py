@@ -34,11 +34,13 @@ from custseg.settings.layout import (
 from custseg.settings.options import CONFIG_ENV, ENV_PREFIX, OPTIONS, TARGETS, Option
 from custseg.settings.run import (
     BOOTSTRAP_FRACTION,
+    DBT_PROFILES_DIR_ENV,
     DEFAULTS,
     DUCKDB_MEMORY_LIMIT_DEFAULT,
     DUCKDB_MEMORY_LIMIT_ENV,
     N_BOOTSTRAP,
     N_INIT,
+    PROFILES_FILE,
     SAMPLE_CUSTOMERS,
     SAMPLE_FORMAT,
     SAMPLE_SEED,
@@ -59,6 +61,7 @@ from custseg.settings.run import (
 __all__ = [
     "BOOTSTRAP_FRACTION",
     "CONFIG_ENV",
+    "DBT_PROFILES_DIR_ENV",
     "DBT_PROJECT_FOLDER",
     "DEFAULTS",
     "DUCKDB_FILE",
@@ -72,6 +75,7 @@ __all__ = [
     "N_INIT",
     "OPTIONS",
     "OUTPUT_FOLDER",
+    "PROFILES_FILE",
     "REPORT_FILE",
     "SAMPLE_CUSTOMERS",
     "SAMPLE_FORMAT",

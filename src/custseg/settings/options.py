@@ -177,6 +177,16 @@ OPTIONS: dict[str, Option] = {
             is_path=True,
         ),
         Option(
+            "profiles_dir",
+            "Folder holding the profiles.yml dbt reads (default: DBT_PROFILES_DIR, else "
+            "dbt_pipeline/ of the project). Its profile `custseg` needs the output --target "
+            "names; on DuckDB its path must be the warehouse file custseg loads.",
+            "DIR",
+            _path,
+            "the path of a folder holding profiles.yml",
+            is_path=True,
+        ),
+        Option(
             "target",
             "dbt target (profiles.yml) to run on; postgres reads PGHOST, PGPORT, PGUSER, "
             "PGPASSWORD, PGDATABASE; snowflake reads SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER, "

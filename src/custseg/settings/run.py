@@ -44,6 +44,9 @@ SCHEMA_ENV = "CUSTSEG_SCHEMA"
 SCHEMA_DEFAULT = "custseg"
 #: Where fct_customer_segments takes the segments from: 'seed' or 'warehouse' (SQL scoring).
 SEGMENT_SOURCE_ENV = "CUSTSEG_SEGMENT_SOURCE"
+#: dbt's own variable for the folder of profiles.yml, honoured when --profiles-dir is not given.
+DBT_PROFILES_DIR_ENV = "DBT_PROFILES_DIR"
+PROFILES_FILE = "profiles.yml"
 
 
 def _option(default: Any) -> Any:
@@ -58,7 +61,7 @@ class Settings:
     ``[inputs]`` of a config file (:class:`custseg.ingest.mapping.InputSpec`).
 
     After :func:`resolve`, paths are absolute, ``project_dir`` is the project root found and
-    ``duckdb_path`` is set.
+    ``duckdb_path`` and ``profiles_dir`` are set.
     """
 
     # Folder holding the five inputs; None: `custseg evaluate` uses the warehouse's features.
@@ -67,7 +70,9 @@ class Settings:
     project_dir: Path | None = _option(None)
     # DuckDB warehouse file (target duckdb); None: dbt_pipeline/custseg.duckdb.
     duckdb_path: Path | None = _option(None)
-    # dbt target in dbt_pipeline/profiles.yml.
+    # Folder of the profiles.yml dbt reads; None: DBT_PROFILES_DIR, else dbt_pipeline/.
+    profiles_dir: Path | None = _option(None)
+    # dbt target in the profile `custseg` of that profiles.yml.
     target: str = _option("duckdb")
     # Seconds custseg and dbt wait for a table lock another session holds (PostgreSQL).
     lock_timeout: float = _option(60.0)
@@ -222,7 +227,28 @@ def _checked(
     duckdb_path = (settings.duckdb_path or ProjectLayout(root).default_duckdb_path).resolve()
     if settings.target == "duckdb":
         _check_duckdb_path(duckdb_path, origin.get("duckdb_path", "the DuckDB file"))
-    return dataclasses.replace(settings, project_dir=root, duckdb_path=duckdb_path)
+    profiles_dir = _profiles_dir(settings, origin, root, cwd)
+    return dataclasses.replace(
+        settings, project_dir=root, duckdb_path=duckdb_path, profiles_dir=profiles_dir
+    )
+
+
+def _profiles_dir(settings: Settings, origin: Mapping[str, str], root: Path, cwd: Path) -> Path:
+    """The folder of the profiles.yml dbt reads: --profiles-dir (or CUSTSEG_PROFILES_DIR or
+    ``profiles_dir`` in [run]), then dbt's DBT_PROFILES_DIR, then the project's dbt_pipeline/."""
+    folder, where = settings.profiles_dir, origin.get("profiles_dir", "")
+    if folder is None and os.environ.get(DBT_PROFILES_DIR_ENV, "").strip():
+        folder = (cwd / Path(os.environ[DBT_PROFILES_DIR_ENV]).expanduser()).resolve()
+        where = DBT_PROFILES_DIR_ENV
+    if folder is None:
+        return ProjectLayout(root).dbt_project_dir
+    if not (folder / PROFILES_FILE).is_file():
+        raise ConfigError(
+            f"{where}: no {PROFILES_FILE} in {folder}. Point it at the folder holding the "
+            f"{PROFILES_FILE} with the profile `custseg`, or unset it to use the project's "
+            f"own {ProjectLayout(root).dbt_project_dir / PROFILES_FILE}."
+        )
+    return folder
 
 
 #: The first bytes of a DuckDB database file hold this at this offset.
