@@ -3,7 +3,8 @@
 Each command of the CLI is one function here, a short list of stages that live in their own
 packages (``ingest`` through the warehouse, ``features``, ``model``, ``publish``, ``report``).
 Nothing is published until every check has passed, and then everything is published as one
-unit (:func:`custseg.publish.publication.publication`): the seeds in ``dbt_pipeline/seeds``, the
+unit (:func:`custseg.publish.publication.publication`): the seeds in the git-ignored
+``dbt_pipeline/seeds/published`` (:attr:`ProjectLayout.published_seeds_dir`), the
 tables dbt builds from them, and the segments CSV, model, metrics and report in
 ``ml_pipeline/models`` are all the previous ones or all the new ones. Every command first repairs
 a publication a killed run left half done (:func:`repair_interrupted_publication`).

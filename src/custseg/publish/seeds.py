@@ -8,7 +8,9 @@
 - ``segment_model_parameters``: the scaler and centroids, so SQL can score customers exactly
   like Python.
 
-Every file is rendered with fixed number formats, so the same model gives the same bytes.
+Every file is rendered with fixed number formats, so the same model gives the same bytes. The
+headers come from :mod:`custseg.settings.published_seeds`, which the header-only placeholders dbt
+needs before any run (:mod:`custseg.dbt.placeholders`) are written from too.
 """
 
 from __future__ import annotations
@@ -23,10 +25,15 @@ from custseg.catalogue import SEGMENT_NAMES, SEGMENT_TYPES
 from custseg.model.features import CLUSTER_FEATURES, FEATURES
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.model.segmenter_dict import segmenter_to_dict
+from custseg.settings.published_seeds import (
+    DEFINITIONS_HEADER,
+    PARAMETERS_HEADER,
+    SEGMENTS_HEADER,
+    header_line,
+)
 
-SEGMENTS_HEADER = ("customer_id", "segment_id", "segment_name")
 #: The header-only ``customer_segments`` seed of a run that scores in the warehouse.
-SEGMENTS_HEADER_LINE = (",".join(SEGMENTS_HEADER) + "\n").encode("utf-8")
+SEGMENTS_HEADER_LINE = header_line("customer_segments")
 
 
 def render_segments_csv(
@@ -40,22 +47,6 @@ def render_segments_csv(
     for customer_id, segment_id in rows:
         writer.writerow((customer_id, int(segment_id), names[int(segment_id)]))
     return buffer.getvalue().encode("utf-8")
-
-
-DEFINITIONS_HEADER = (
-    "segment_id",
-    "segment_name",
-    "segment_description",
-    "naming_score",
-    "name_check_rule",
-    "name_check_passed",
-    "centroid_recency_days",
-    "centroid_count_orders",
-    "centroid_avg_order_value",
-    "mean_lifetime_revenue",
-    "count_customers",
-    "customer_share",
-)
 
 
 def _number(value: float) -> str:
@@ -101,13 +92,6 @@ def render_segment_definitions_csv(
             )
         )
     return buffer.getvalue().encode("utf-8")
-
-
-PARAMETERS_HEADER = ("segment_id", "segment_name") + tuple(
-    f"{feature}_{part}"
-    for feature in ("recency_days", "count_orders", "avg_order_value")
-    for part in ("mean", "scale", "centroid")
-)
 
 
 def render_model_parameters_csv(segmenter: CustomerSegmenter) -> bytes:
