@@ -20,7 +20,7 @@ def scratch_project() -> Path:
     shutil.copytree(
         REPO_ROOT / "dbt_pipeline",
         root / "dbt_pipeline",
-        ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"),
+        ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*", "published"),
     )
     return root
 

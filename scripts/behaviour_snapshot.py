@@ -60,7 +60,9 @@ def project(folder: Path) -> Path:
     shutil.copytree(
         REPO_ROOT / "dbt_pipeline",
         folder / "dbt_pipeline",
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb*", ".user.yml"),
+        ignore=shutil.ignore_patterns(
+            "target", "logs", "dbt_packages", "*.duckdb*", ".user.yml", "published"
+        ),
     )
     return folder
 
@@ -81,7 +83,7 @@ def invoke(*args: str) -> dict[str, Any]:
 
 def published(root: Path) -> dict[str, str]:
     files = {}
-    for folder in ("ml_pipeline/models", "dbt_pipeline/seeds"):
+    for folder in ("ml_pipeline/models", "dbt_pipeline/seeds/published"):
         for path in sorted((root / folder).glob("*")):
             if path.is_file() and not path.name.startswith("."):
                 data = path.read_bytes()

@@ -30,15 +30,19 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "marketing_insights"
-_IGNORED = shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb*", ".user.yml")
+# What a fresh clone does not hold: dbt's work folders, warehouses and the published seeds
+# (seeds/published/, git-ignored), which custseg recreates header-only where dbt needs them.
+_IGNORED = shutil.ignore_patterns(
+    "target", "logs", "dbt_packages", "*.duckdb*", ".user.yml", "published"
+)
 #: What a successful `custseg run` publishes, relative to the project root.
 PUBLISHED_FILES = (
     "ml_pipeline/models/customer_segments.csv",
     "ml_pipeline/models/segment_model.json",
     "ml_pipeline/models/evaluation_metrics.json",
-    "dbt_pipeline/seeds/customer_segments.csv",
-    "dbt_pipeline/seeds/segment_definitions.csv",
-    "dbt_pipeline/seeds/segment_model_parameters.csv",
+    "dbt_pipeline/seeds/published/customer_segments.csv",
+    "dbt_pipeline/seeds/published/segment_definitions.csv",
+    "dbt_pipeline/seeds/published/segment_model_parameters.csv",
 )
 #: RunResult fields (and --json keys) of the published files every engine must write alike
 #: (the report included: a report the run could not draw would be None here).
@@ -75,8 +79,9 @@ def shipped_dbt_files() -> dict[str, bytes]:
 def copy_project(destination: Path) -> Path:
     """Copy the dbt project into ``destination`` (a fresh project root) and return that root.
 
-    Every run writes the seed, target/ and the warehouse inside the project, so tests work on a
-    copy and never touch the repository.
+    Every run writes the seeds, target/ and the warehouse inside the project, so tests work on a
+    copy and never touch the repository. The copy is what a fresh clone holds: no published
+    seeds, even where a run in the repository published some.
     """
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO_ROOT / "dbt_pipeline", destination / "dbt_pipeline", ignore=_IGNORED)

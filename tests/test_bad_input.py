@@ -112,7 +112,7 @@ class State:
 def state(project: Path) -> State:
     files = {
         str(path.relative_to(project)): path.read_bytes()
-        for folder in ("ml_pipeline/models", "dbt_pipeline/seeds")
+        for folder in ("ml_pipeline/models", "dbt_pipeline/seeds/published")
         for path in sorted((project / folder).rglob("*"))
         if path.is_file()
     }
@@ -351,7 +351,7 @@ class Case:
 def ids_survive(project: Path, summary: dict[str, Any], template: Template) -> None:
     csv_text = (project / "ml_pipeline/models/customer_segments.csv").read_text()
     assert "\n0017," in csv_text and "\nC-42," in csv_text
-    seed = (project / "dbt_pipeline/seeds/customer_segments.csv").read_text()
+    seed = (project / "dbt_pipeline/seeds/published/customer_segments.csv").read_text()
     assert "\n0017," in seed and "\nC-42," in seed
     with duckdb.connect(str(project / "dbt_pipeline/custseg.duckdb")) as con:
         ids = {

@@ -10,6 +10,7 @@ import pytest
 
 from custseg.catalogue import SEGMENT_NAMES
 from custseg.dbt.docs import DOCS_BUILD_FOLDER, build_docs
+from custseg.settings import ProjectLayout, header_line
 from tests.support import REPO_ROOT, copy_project
 
 DOCUMENTED_TYPES = ("model", "seed", "source", "analysis")
@@ -37,11 +38,13 @@ DEFINITIONS = "seed.custseg.segment_definitions"
 def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The target/ folder of a docs build on a copy of the project as a fresh clone has it."""
     project = copy_project(tmp_path_factory.mktemp("docs") / "project")
-    # A fresh clone's seeds are header-only: no run has published anything yet.
-    for seed in (project / "dbt_pipeline" / "seeds").glob("*.csv"):
-        header = seed.read_text().splitlines()[0]
-        seed.write_text(header + "\n")
+    # A fresh clone has no published seeds: the build writes their header-only placeholders.
+    seeds = ProjectLayout(project).published_seed_paths
+    assert not any(path.exists() for path in seeds.values())
     index = build_docs(project)
+    assert {name: path.read_bytes() for name, path in seeds.items()} == {
+        name: header_line(name) for name in seeds
+    }
     assert index == project / "dbt_pipeline" / "target" / "static_index.html"
     # The throwaway warehouse lives under target/; the default warehouse file is never created.
     assert not list((project / "dbt_pipeline").glob("*.duckdb"))

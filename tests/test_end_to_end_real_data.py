@@ -19,7 +19,7 @@ from custseg.dbt.runner import DbtInvocation, run_dbt
 from custseg.errors import DbtError
 from custseg.model.features import FEATURES
 from custseg.pipeline import RunResult, run_pipeline
-from custseg.settings import resolve_settings
+from custseg.settings import published_seed_paths, resolve_settings
 from tests.support import copy_project, invoice_total_by_hand, real_data_dir
 
 
@@ -202,7 +202,7 @@ def test_segment_ids_and_names_are_tested_against_segment_definitions(
     real_run: RealRun, tmp_path: Path
 ) -> None:
     invocation = scratch_copy(real_run, tmp_path)
-    seed = invocation.project_dir / "seeds" / "customer_segments.csv"
+    seed = published_seed_paths(invocation.project_dir)["customer_segments"]
     lines = seed.read_text().splitlines()
     # Published as they are, the seeds pass every test that reads segment_definitions.
     results = run_dbt(invocation, "build", "--select", "customer_segments")

@@ -202,7 +202,7 @@ def test_writing_under_a_file_is_a_storage_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "blocked",
-    ["dbt_pipeline/seeds", "ml_pipeline/models", "ml_pipeline", "dbt_pipeline/target"],
+    ["dbt_pipeline/seeds/published", "ml_pipeline/models", "ml_pipeline", "dbt_pipeline/target"],
 )
 def test_a_file_where_a_run_writes_a_folder_stops_it_before_loading(
     blocked: str, project_root: Path, data_dir: Path
@@ -231,7 +231,7 @@ def test_a_folder_where_a_run_writes_a_file_stops_it_before_loading(
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway")
-@pytest.mark.parametrize("folder", ["dbt_pipeline/seeds", "ml_pipeline/models"])
+@pytest.mark.parametrize("folder", ["dbt_pipeline/seeds/published", "ml_pipeline/models"])
 def test_a_read_only_folder_stops_the_run_before_loading(
     folder: str, project_root: Path, data_dir: Path
 ) -> None:
@@ -258,7 +258,11 @@ def _immutable(path: Path, on: bool) -> bool:
 
 
 @pytest.mark.parametrize(
-    "name", ["dbt_pipeline/seeds/segment_definitions.csv", "ml_pipeline/models/segment_model.json"]
+    "name",
+    [
+        "dbt_pipeline/seeds/published/segment_definitions.csv",
+        "ml_pipeline/models/segment_model.json",
+    ],
 )
 def test_a_file_nobody_may_replace_stops_the_run_before_loading(
     name: str, project_root: Path, data_dir: Path

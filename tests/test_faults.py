@@ -33,7 +33,7 @@ from tests.postgres_server import (
 from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project, resealed_model
 
 #: The files a run publishes with the mart, before it writes those of ml_pipeline/models.
-SEEDS = tuple(name for name in PUBLISHED_FILES if name.startswith("dbt_pipeline/seeds/"))
+SEEDS = tuple(name for name in PUBLISHED_FILES if name.startswith("dbt_pipeline/seeds/published/"))
 
 
 def run_cli(*args: str, env: dict[str, str | None] | None = None) -> Any:
@@ -336,7 +336,7 @@ def test_a_postgres_server_stopped_mid_run_fails_clearly_and_publishes_nothing(
     again = run_cli(*args, str(versions.new_data), env=env)
     assert again.exit_code == 0, again.output
     assert (
-        published(project)["dbt_pipeline/seeds/customer_segments.csv"]
-        == (versions.new_files["dbt_pipeline/seeds/customer_segments.csv"])
+        published(project)["dbt_pipeline/seeds/published/customer_segments.csv"]
+        == (versions.new_files["dbt_pipeline/seeds/published/customer_segments.csv"])
     )
     assert len(server.mart()) == len(versions.new_mart)

@@ -118,7 +118,7 @@ def test_the_source_folders_of_the_package_data_are_pyproject_s() -> None:
     [
         ("models/marts/fct_sales.sql", False),
         ("seeds/_seeds.yml", False),
-        ("seeds/customer_segments.csv", True),
+        ("seeds/country_codes.csv", False),
         ("seeds/published/customer_segments.csv", True),
         ("target/manifest.json", True),
         ("logs/dbt.log", True),

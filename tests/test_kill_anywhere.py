@@ -50,10 +50,10 @@ from tests.support import PUBLISHED_FILES, copy_project
 
 REPORT = "ml_pipeline/models/segment_report.html"
 FILES = (*PUBLISHED_FILES, REPORT)
-SEED_CSV = "dbt_pipeline/seeds/customer_segments.csv"
+SEED_CSV = "dbt_pipeline/seeds/published/customer_segments.csv"
 SEGMENTS_CSV = "ml_pipeline/models/customer_segments.csv"
-DEFINITIONS_CSV = "dbt_pipeline/seeds/segment_definitions.csv"
-PARAMETERS_CSV = "dbt_pipeline/seeds/segment_model_parameters.csv"
+DEFINITIONS_CSV = "dbt_pipeline/seeds/published/segment_definitions.csv"
+PARAMETERS_CSV = "dbt_pipeline/seeds/published/segment_model_parameters.csv"
 SIZES = (300, 320)  # customers of the two data sets the chain alternates between
 
 # (stage, the progress line that starts it, where to kill as fractions of its duration)
@@ -98,7 +98,7 @@ def check_published(project: Path, engine: Engine) -> Published:
     """The published state, after checking that every part of it belongs to one publication."""
     leftovers = sorted(
         str(path.relative_to(project))
-        for folder in ("dbt_pipeline/seeds", "ml_pipeline/models")
+        for folder in ("dbt_pipeline/seeds/published", "ml_pipeline/models")
         for path in (project / folder).iterdir()
         if path.name.startswith(".")
     )

@@ -27,7 +27,7 @@ from custseg.errors import ConfigError, InputDataError, PublishError
 from custseg.ingest.layout import raw_table
 from custseg.pipeline import RunResult, run_pipeline
 from custseg.sample import generate_sample_data
-from custseg.settings import resolve_settings
+from custseg.settings import PUBLISHED_SEEDS, resolve_settings
 from custseg.warehouses import open_warehouse
 from custseg.warehouses.postgres_warehouse import PostgresSettings, PostgresWarehouse
 from tests.postgres_server import PostgresServer, environment
@@ -339,7 +339,7 @@ def test_every_relation_name_fits_postgres_identifier_limit() -> None:
     # dbt names a unit test's temporary relation after the test; PostgreSQL cuts at 63 bytes.
     project = REPO_ROOT / "dbt_pipeline"
     names = [path.stem for path in (project / "models").rglob("*.sql")]
-    names += [path.stem for path in (project / "seeds").glob("*.csv")]
+    names += list(PUBLISHED_SEEDS)
     for path in (project / "models").rglob("*.yml"):
         document = yaml.safe_load(path.read_text()) or {}
         names += [test["name"] for test in document.get("unit_tests", [])]

@@ -130,7 +130,7 @@ def test_a_mart_failing_its_own_test_is_put_back_to_the_last_good_one(
     generate_sample_data(second_data, n_customers=320, seed=4)
     first = resolve_settings(data_dir=first_data, project_dir=project_root)
     run_pipeline(first)
-    seeds = {path: path.read_bytes() for path in first.layout.seeds_dir.glob("*.csv")}
+    seeds = {path: path.read_bytes() for path in first.layout.published_seeds_dir.glob("*.csv")}
     outputs = {p.name: p.read_bytes() for p in first.layout.output_dir.iterdir()}
 
     def published() -> tuple[list[tuple], list[str]]:

@@ -13,7 +13,7 @@ from custseg.errors import SegmentationError
 from custseg.model.model_file import load_model
 from custseg.pipeline import run_pipeline
 from custseg.sample import generate_sample_data
-from custseg.settings import K_SELECTION_FILE, resolve_settings
+from custseg.settings import K_SELECTION_FILE, ProjectLayout, resolve_settings
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def outputs(root: Path) -> dict[str, bytes]:
-    folders = [root / "ml_pipeline" / "models", root / "dbt_pipeline" / "seeds"]
+    folders = [root / "ml_pipeline" / "models", ProjectLayout(root).published_seeds_dir]
     return {p.name: p.read_bytes() for folder in folders for p in sorted(folder.glob("*.csv"))} | {
         p.name: p.read_bytes() for p in sorted(folders[0].glob("*.json"))
     }
@@ -44,7 +44,7 @@ def test_definitions_are_published_and_a_retrain_keeps_ids(
     }
     assert second.warnings == []
 
-    seeds = project_root / "dbt_pipeline" / "seeds"
+    seeds = ProjectLayout(project_root).published_seeds_dir
     with open(seeds / "segment_definitions.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["segment_id"] for row in rows] == ["0", "1", "2", "3", "4"]

@@ -3,7 +3,8 @@
 Each command of the CLI is one function here, a short list of stages that live in their own
 packages (``ingest`` through the warehouse, ``features``, ``model``, ``publish``, ``report``).
 Nothing is published until every check has passed, and then everything is published as one
-unit (:func:`custseg.publish.publication.publication`): the seeds in ``dbt_pipeline/seeds``, the
+unit (:func:`custseg.publish.publication.publication`): the seeds in the git-ignored
+``dbt_pipeline/seeds/published`` (:attr:`ProjectLayout.published_seeds_dir`), the
 tables dbt builds from them, and the segments CSV, model, metrics and report in
 ``ml_pipeline/models`` are all the previous ones or all the new ones. Every command first repairs
 a publication a killed run left half done (:func:`repair_interrupted_publication`).
@@ -48,7 +49,6 @@ from custseg.publish.seeds import (
     render_model_parameters_csv,
     render_segment_definitions_csv,
     render_segments_csv,
-    write_missing_placeholders,
 )
 from custseg.publish.validation import validate_segments_csv
 from custseg.report import ReportError, build_report, read_json, report_page
@@ -211,7 +211,7 @@ def opened(settings: Settings) -> Iterator[Warehouse]:
     """The run's warehouse, with the locks that keep other runs off it and off the project.
 
     Before anything is loaded: dbt's profile must name the same warehouse (a user's
-    profiles.yml), and a new project gets its header-only seeds.
+    profiles.yml).
     """
     with open_warehouse(settings) as warehouse:
         check_profile(settings, warehouse.dbt_env())
@@ -219,7 +219,6 @@ def opened(settings: Settings) -> Iterator[Warehouse]:
             exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
             exclusive_run_lock(settings.layout.lock_path, what="project"),
         ):
-            write_missing_placeholders(settings.layout)
             yield warehouse
 
 

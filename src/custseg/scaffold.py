@@ -23,6 +23,7 @@ from custseg.settings import (
     DEFAULTS,
     OPTIONS,
     OUTPUT_FOLDER,
+    PUBLISHED_SEEDS_FOLDER,
 )
 
 #: The package data of a project and where each lives in a source checkout (pyproject.toml's
@@ -31,8 +32,7 @@ SHIPPED = {"dbt_project": DBT_PROJECT_FOLDER, "project_files": "."}
 EXAMPLE_CONFIG = "custseg.example.toml"
 NOTEBOOK = PurePosixPath("ml_pipeline/notebooks/customer_segmentation.ipynb")
 #: Folders and files of a dbt project that runs produce: never shipped, never copied. The
-#: published seeds are a run's output too, wherever a project keeps them (seeds/*.csv or
-#: seeds/published/).
+#: published seeds (seeds/published/) are a run's output too.
 RUN_OUTPUT_FOLDERS = frozenset({"target", "logs", "dbt_packages"})
 RUN_OUTPUT_FILES = frozenset({".user.yml"})
 
@@ -46,7 +46,6 @@ dbt_pipeline/target/
 dbt_pipeline/logs/
 dbt_pipeline/dbt_packages/
 dbt_pipeline/.user.yml
-dbt_pipeline/seeds/*.csv
 dbt_pipeline/seeds/published/
 ml_pipeline/models/*
 !ml_pipeline/models/.gitkeep
@@ -80,7 +79,7 @@ def is_run_output(relative: PurePosixPath) -> bool:
         return True
     if ".duckdb" in parts[-1]:
         return True
-    return parts[0] == "seeds" and (parts[1:2] == ("published",) or parts[-1].endswith(".csv"))
+    return parts[: len(PUBLISHED_SEEDS_FOLDER.parts)] == PUBLISHED_SEEDS_FOLDER.parts
 
 
 def shipped(name: str) -> Traversable:

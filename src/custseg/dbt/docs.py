@@ -8,7 +8,8 @@ exist. So that the documentation shows every column with its type on a fresh clo
    ``dbt_pipeline/target/docs_build/``;
 2. loads it into a new DuckDB file there (``docs_build/docs.duckdb``, deleted first), with the
    same loader as ``custseg run``;
-3. builds the seeds (as committed: header-only on a fresh clone) and every model, without tests;
+3. builds the seeds (header-only placeholders on a fresh clone, :mod:`custseg.dbt.placeholders`;
+   a project's published seeds otherwise) and every model, without tests;
 4. runs ``dbt docs generate --static``, which writes ``dbt_pipeline/target/static_index.html``,
    a single self-contained page that opens from ``file://`` with no network.
 

@@ -1,7 +1,9 @@
 """Run dbt in-process against the project's ``dbt_pipeline`` folder.
 
 In-process invocations (``dbtRunner``) save the 2-3 s that each ``dbt`` subprocess spends
-starting up. Failures come back as :class:`~custseg.errors.DbtError` listing every node that
+starting up. Every invocation first writes the header-only placeholders of any published seed
+that is missing (:mod:`custseg.dbt.placeholders`): dbt cannot parse the project without them.
+Failures come back as :class:`~custseg.errors.DbtError` listing every node that
 errored or failed, with dbt's own message, so the user knows which test or model to look at.
 """
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from custseg.dbt.placeholders import ensure_seed_placeholders
 from custseg.errors import (
     DbtError,
     DbtLockError,
@@ -115,8 +118,13 @@ def environment_overrides(overrides: Mapping[str, str]) -> Iterator[None]:
 def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNodeResult]:
     """Run one dbt command in-process and return the node results.
 
+    The published seeds missing from the project are first written header-only
+    (:func:`~custseg.dbt.placeholders.ensure_seed_placeholders`).
+
     Raises
     ------
+    StorageError
+        A placeholder cannot be written (see ``ensure_seed_placeholders``).
     DbtError
         When dbt cannot start (bad project or profile) or any node errors or fails. The message
         names each failing node and what dbt said about it.
@@ -129,6 +137,7 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
     # interruption (Ctrl-C, SIGTERM), which custseg reports in one sentence of its own.
     global_flags = ["--log-level", "none", "--log-level-file", "debug"] if invocation.quiet else []
     argv = global_flags + invocation.command_line(command, args)
+    ensure_seed_placeholders(invocation.project_dir)
     with environment_overrides(overrides):
         outcome = dbtRunner().invoke(argv)
     if isinstance(outcome.exception, KeyboardInterrupt):

@@ -1,11 +1,11 @@
 """Before a command touches anything: every folder it will write can be written, and what it
 reads exists.
 
-A run writes the seeds (``dbt_pipeline/seeds``), dbt's ``target/`` and ``logs/`` folders, the
-outputs (``ml_pipeline/models``) and, on DuckDB, the database file's folder. A folder that
-cannot be written would otherwise stop the run half-way (after the raw tables were replaced)
-with the operating system's traceback; checked first, it stops the run before anything is
-loaded, with a :class:`~custseg.errors.StorageError` naming the folder.
+A run writes the seeds (``dbt_pipeline/seeds/published``), dbt's ``target/`` and ``logs/``
+folders, the outputs (``ml_pipeline/models``) and, on DuckDB, the database file's folder. A
+folder that cannot be written would otherwise stop the run half-way (after the raw tables
+were replaced) with the operating system's traceback; checked first, it stops the run before
+anything is loaded, with a :class:`~custseg.errors.StorageError` naming the folder.
 
 The check creates and deletes an empty file in each folder (or in its nearest existing
 parent, where the run would create it): permissions, read-only file systems and ACLs are then
@@ -38,7 +38,7 @@ def check_writable(settings: Settings, *, publishing: bool = True) -> None:
     folders = [layout.dbt_project_dir / "target", layout.dbt_project_dir / "logs"]
     files = [layout.model_path, layout.metrics_path, layout.k_selection_path]
     if publishing:
-        folders.append(layout.seeds_dir)
+        folders.append(layout.published_seeds_dir)
         files += [
             layout.segments_seed_path,
             layout.definitions_seed_path,

@@ -8,7 +8,9 @@
 - ``segment_model_parameters``: the scaler and centroids, so SQL can score customers exactly
   like Python.
 
-Every file is rendered with fixed number formats, so the same model gives the same bytes.
+Every file is rendered with fixed number formats, so the same model gives the same bytes. The
+headers come from :mod:`custseg.settings.published_seeds`, which the header-only placeholders dbt
+needs before any run (:mod:`custseg.dbt.placeholders`) are written from too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -24,12 +25,15 @@ from custseg.catalogue import SEGMENT_NAMES, SEGMENT_TYPES
 from custseg.model.features import CLUSTER_FEATURES, FEATURES
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.model.segmenter_dict import segmenter_to_dict
-from custseg.publish.atomic import write_bytes_atomic
-from custseg.settings import ProjectLayout
+from custseg.settings.published_seeds import (
+    DEFINITIONS_HEADER,
+    PARAMETERS_HEADER,
+    SEGMENTS_HEADER,
+    header_line,
+)
 
-SEGMENTS_HEADER = ("customer_id", "segment_id", "segment_name")
 #: The header-only ``customer_segments`` seed of a run that scores in the warehouse.
-SEGMENTS_HEADER_LINE = (",".join(SEGMENTS_HEADER) + "\n").encode("utf-8")
+SEGMENTS_HEADER_LINE = header_line("customer_segments")
 
 
 def render_segments_csv(
@@ -43,22 +47,6 @@ def render_segments_csv(
     for customer_id, segment_id in rows:
         writer.writerow((customer_id, int(segment_id), names[int(segment_id)]))
     return buffer.getvalue().encode("utf-8")
-
-
-DEFINITIONS_HEADER = (
-    "segment_id",
-    "segment_name",
-    "segment_description",
-    "naming_score",
-    "name_check_rule",
-    "name_check_passed",
-    "centroid_recency_days",
-    "centroid_count_orders",
-    "centroid_avg_order_value",
-    "mean_lifetime_revenue",
-    "count_customers",
-    "customer_share",
-)
 
 
 def _number(value: float) -> str:
@@ -106,13 +94,6 @@ def render_segment_definitions_csv(
     return buffer.getvalue().encode("utf-8")
 
 
-PARAMETERS_HEADER = ("segment_id", "segment_name") + tuple(
-    f"{feature}_{part}"
-    for feature in ("recency_days", "count_orders", "avg_order_value")
-    for part in ("mean", "scale", "centroid")
-)
-
-
 def render_model_parameters_csv(segmenter: CustomerSegmenter) -> bytes:
     """Render the scaler and centroids as the ``segment_model_parameters`` seed.
 
@@ -137,23 +118,3 @@ def render_model_parameters_csv(segmenter: CustomerSegmenter) -> bytes:
             ]
         writer.writerow(values)
     return buffer.getvalue().encode("utf-8")
-
-
-def write_missing_placeholders(layout: ProjectLayout) -> list[Path]:
-    """Write a header-only CSV for every seed the project does not hold yet; return them.
-
-    dbt resolves every ``ref()`` when it parses the project, so the seeds must exist before the
-    first dbt call of a new project (``custseg init`` ships none: they are a run's output).
-    Header-only seeds are what a project holds before its first publication.
-    """
-    headers = {
-        layout.segments_seed_path: SEGMENTS_HEADER,
-        layout.definitions_seed_path: DEFINITIONS_HEADER,
-        layout.parameters_seed_path: PARAMETERS_HEADER,
-    }
-    written = []
-    for path, header in headers.items():
-        if not path.exists():
-            write_bytes_atomic(path, (",".join(header) + "\n").encode("utf-8"))
-            written.append(path)
-    return written

@@ -16,7 +16,8 @@ their defaults from here, so no default is written twice.
 - :mod:`~custseg.settings.run`: :class:`Settings` with every default, the fixed model and engine
   choices, and :func:`resolve`, which merges the sources, checks every value (naming where it
   came from when it is wrong) and finds the project;
-- :mod:`~custseg.settings.layout`: the folders and files of a project (:class:`ProjectLayout`).
+- :mod:`~custseg.settings.layout`: the folders and files of a project (:class:`ProjectLayout`);
+- :mod:`~custseg.settings.published_seeds`: the names and headers of the seeds a run publishes.
 """
 
 from custseg.settings.layout import (
@@ -26,12 +27,15 @@ from custseg.settings.layout import (
     METRICS_FILE,
     MODEL_FILE,
     OUTPUT_FOLDER,
+    PUBLISHED_SEEDS_FOLDER,
     REPORT_FILE,
     SEGMENTS_FILE,
     ProjectLayout,
     find_project_root,
+    published_seed_paths,
 )
 from custseg.settings.options import CONFIG_ENV, ENV_PREFIX, OPTIONS, TARGETS, Option
+from custseg.settings.published_seeds import PUBLISHED_SEEDS, header_line
 from custseg.settings.run import (
     BOOTSTRAP_FRACTION,
     DBT_PROFILES_DIR_ENV,
@@ -76,6 +80,8 @@ __all__ = [
     "OPTIONS",
     "OUTPUT_FOLDER",
     "PROFILES_FILE",
+    "PUBLISHED_SEEDS",
+    "PUBLISHED_SEEDS_FOLDER",
     "REPORT_FILE",
     "SAMPLE_CUSTOMERS",
     "SAMPLE_FORMAT",
@@ -94,6 +100,8 @@ __all__ = [
     "default_of",
     "environment",
     "find_project_root",
+    "header_line",
+    "published_seed_paths",
     "read_value",
     "resolve",
     "resolve_settings",

@@ -6,8 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from custseg.errors import ConfigError
+from custseg.settings.published_seeds import PUBLISHED_SEEDS
 
 DBT_PROJECT_FOLDER = "dbt_pipeline"
+#: Where the published seeds live, inside the dbt project (dbt finds seeds in sub-folders of
+#: ``seeds/``). Git ignores the folder: the seeds hold customer ids, which never belong in git.
+PUBLISHED_SEEDS_FOLDER = Path("seeds") / "published"
 OUTPUT_FOLDER = Path("ml_pipeline") / "models"
 DUCKDB_FILE = "custseg.duckdb"
 SEGMENTS_FILE = "customer_segments.csv"
@@ -31,23 +35,29 @@ class ProjectLayout:
         return self.root / DBT_PROJECT_FOLDER
 
     @property
-    def seeds_dir(self) -> Path:
-        return self.dbt_project_dir / "seeds"
+    def published_seeds_dir(self) -> Path:
+        """The git-ignored folder of the seeds a run publishes."""
+        return published_seeds_dir(self.dbt_project_dir)
+
+    @property
+    def published_seed_paths(self) -> dict[str, Path]:
+        """Every published seed: name -> file."""
+        return published_seed_paths(self.dbt_project_dir)
 
     @property
     def segments_seed_path(self) -> Path:
         """The published seed ``customer_segments``."""
-        return self.seeds_dir / "customer_segments.csv"
+        return self.published_seed_paths["customer_segments"]
 
     @property
     def definitions_seed_path(self) -> Path:
         """The published seed ``segment_definitions``."""
-        return self.seeds_dir / "segment_definitions.csv"
+        return self.published_seed_paths["segment_definitions"]
 
     @property
     def parameters_seed_path(self) -> Path:
         """The published seed ``segment_model_parameters``."""
-        return self.seeds_dir / "segment_model_parameters.csv"
+        return self.published_seed_paths["segment_model_parameters"]
 
     @property
     def output_dir(self) -> Path:
@@ -87,6 +97,17 @@ class ProjectLayout:
     def lock_path(self) -> Path:
         """The lock that keeps two runs off one project, whatever warehouse each uses."""
         return self.dbt_project_dir / "target" / PROJECT_LOCK_FILE
+
+
+def published_seeds_dir(dbt_project_dir: Path) -> Path:
+    """The folder of the published seeds in the dbt project ``dbt_project_dir``."""
+    return dbt_project_dir / PUBLISHED_SEEDS_FOLDER
+
+
+def published_seed_paths(dbt_project_dir: Path) -> dict[str, Path]:
+    """Every published seed of the dbt project ``dbt_project_dir``: name -> file."""
+    folder = published_seeds_dir(dbt_project_dir)
+    return {name: folder / f"{name}.csv" for name in PUBLISHED_SEEDS}
 
 
 def find_project_root(start: Path) -> Path:

@@ -1,0 +1,46 @@
+"""The seeds a run publishes into the dbt project: their names and their columns.
+
+dbt refuses to parse a project whose models ``ref()`` a seed that has no file, and a fresh
+clone has none: the published seeds hold customer data, so they live in a git-ignored folder
+(:attr:`~custseg.settings.layout.ProjectLayout.published_seeds_dir`). Before dbt runs, custseg
+writes a header-only file for each one missing (:mod:`custseg.dbt.placeholders`), with the
+headers here; :mod:`custseg.publish.seeds` renders the rows under the same headers. They sit in
+the core because both stages need them and dbt's stage comes before publishing.
+"""
+
+from __future__ import annotations
+
+SEGMENTS_HEADER = ("customer_id", "segment_id", "segment_name")
+
+DEFINITIONS_HEADER = (
+    "segment_id",
+    "segment_name",
+    "segment_description",
+    "naming_score",
+    "name_check_rule",
+    "name_check_passed",
+    "centroid_recency_days",
+    "centroid_count_orders",
+    "centroid_avg_order_value",
+    "mean_lifetime_revenue",
+    "count_customers",
+    "customer_share",
+)
+
+PARAMETERS_HEADER = ("segment_id", "segment_name") + tuple(
+    f"{feature}_{part}"
+    for feature in ("recency_days", "count_orders", "avg_order_value")
+    for part in ("mean", "scale", "centroid")
+)
+
+#: Every published seed by name (its file is ``<name>.csv``), with its header.
+PUBLISHED_SEEDS: dict[str, tuple[str, ...]] = {
+    "customer_segments": SEGMENTS_HEADER,
+    "segment_definitions": DEFINITIONS_HEADER,
+    "segment_model_parameters": PARAMETERS_HEADER,
+}
+
+
+def header_line(name: str) -> bytes:
+    """The header-only file of the published seed ``name`` (LF ending, as the seeds are)."""
+    return (",".join(PUBLISHED_SEEDS[name]) + "\n").encode("utf-8")
