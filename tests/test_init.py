@@ -130,3 +130,24 @@ def test_the_source_folders_of_the_package_data_are_pyproject_s() -> None:
 )
 def test_run_outputs_are_never_shipped(path: str, output: bool) -> None:
     assert is_run_output(PurePosixPath(path)) is output
+
+
+def test_a_command_reads_the_custseg_toml_of_its_folder_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = invoke("init", str(tmp_path / "shop"))
+    assert code == 0, err
+    monkeypatch.chdir(tmp_path / "shop")
+    Path("custseg.toml").write_text('[run]\nk = "seven"\n', encoding="utf-8")
+    Path("other.toml").write_text("[run]\nk = 5\n", encoding="utf-8")
+    # Found in the folder the command runs in, without --config.
+    code, _, err = invoke("recover")
+    assert code == 2
+    assert f"k in [run] of {tmp_path / 'shop' / 'custseg.toml'}: 'seven' is not valid" in err
+    # --config and CUSTSEG_CONFIG name another file, and the folder's is not read.
+    assert invoke("recover", "--config", "other.toml")[0] == 0
+    result = CliRunner().invoke(cli, ["recover"], env={**CLEAN_ENV, "CUSTSEG_CONFIG": "other.toml"})
+    assert result.exit_code == 0, result.stderr
+    # Nothing in the folder: the defaults.
+    Path("custseg.toml").unlink()
+    assert invoke("recover")[0] == 0

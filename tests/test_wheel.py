@@ -104,7 +104,8 @@ def test_the_installed_wheel_inits_and_runs_a_project(wheel: Path, tmp_path: Pat
     user("custseg", "init", "shop", cwd=home)
     shop = home / "shop"
     user("custseg", "generate-sample", "--out", "data", "--customers", "1000", cwd=shop)
-    result = json.loads(user("custseg", "run", "--config", "custseg.toml", "--json", cwd=shop))
+    # No --config: custseg reads the custseg.toml init wrote in the folder it runs in.
+    result = json.loads(user("custseg", "run", "--json", cwd=shop))
 
     assert result["n_customers"] > 900
     assert Path(result["duckdb_path"]) == shop / "dbt_pipeline" / "custseg.duckdb"

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from custseg.settings import CONFIG_ENV, OPTIONS, default_of
+from custseg.settings import CONFIG_ENV, CONFIG_FILE_NAME, OPTIONS, default_of
 
 EXIT_CODES_HELP = """\b
 Exit codes: 0 success; 1 unexpected error; 2 bad option or config; 3 bad or insufficient
@@ -67,10 +67,20 @@ CONFIG_OPTION = click.option(
     type=click.Path(path_type=Path, dir_okay=False),
     envvar=CONFIG_ENV,
     default=None,
+    callback=lambda _ctx, _param, value: value if value is not None else config_in_folder(),
     help="custseg.toml with run settings ([run]) and your file names, columns and date formats "
     "([inputs]); see custseg.example.toml. Options given here, then CUSTSEG_* variables, "
-    "override it (env CUSTSEG_CONFIG).",
+    f"override it (env CUSTSEG_CONFIG; default: ./{CONFIG_FILE_NAME} when the folder the "
+    "command runs in has one).",
 )
+
+
+def config_in_folder(folder: Path | None = None) -> Path | None:
+    """The ``custseg.toml`` of the folder a command runs in (default: the current one), if any."""
+    candidate = (folder or Path.cwd()) / CONFIG_FILE_NAME
+    return candidate if candidate.is_file() else None
+
+
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 QUIET_OPTION = click.option(
     "--quiet", is_flag=True, help="Print nothing but errors (and --json output)."

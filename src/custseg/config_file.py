@@ -32,8 +32,6 @@ from custseg.settings import (
     resolve,
 )
 
-#: Config file name used in the documentation and the example.
-CONFIG_FILE_NAME = "custseg.toml"
 #: Top-level tables of a config file.
 TABLES = ("run", "inputs")
 

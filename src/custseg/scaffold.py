@@ -16,9 +16,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from custseg.config_file import CONFIG_FILE_NAME
 from custseg.errors import ConfigError
 from custseg.settings import (
+    CONFIG_FILE_NAME,
     DBT_PROJECT_FOLDER,
     DEFAULTS,
     OPTIONS,

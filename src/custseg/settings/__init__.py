@@ -34,7 +34,14 @@ from custseg.settings.layout import (
     find_project_root,
     published_seed_paths,
 )
-from custseg.settings.options import CONFIG_ENV, ENV_PREFIX, OPTIONS, TARGETS, Option
+from custseg.settings.options import (
+    CONFIG_ENV,
+    CONFIG_FILE_NAME,
+    ENV_PREFIX,
+    OPTIONS,
+    TARGETS,
+    Option,
+)
 from custseg.settings.published_seeds import PUBLISHED_SEEDS, header_line
 from custseg.settings.run import (
     BOOTSTRAP_FRACTION,
@@ -65,6 +72,7 @@ from custseg.settings.run import (
 __all__ = [
     "BOOTSTRAP_FRACTION",
     "CONFIG_ENV",
+    "CONFIG_FILE_NAME",
     "DBT_PROFILES_DIR_ENV",
     "DBT_PROJECT_FOLDER",
     "DEFAULTS",

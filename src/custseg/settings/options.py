@@ -18,6 +18,9 @@ TARGETS: tuple[str, ...] = ("duckdb", "postgres", "spark", "snowflake")
 ENV_PREFIX = "CUSTSEG_"
 #: The variable naming a config file when none is passed (``--config``, ``config=``).
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
+#: The config file a command reads from the folder it runs in when neither ``--config`` nor
+#: ``CUSTSEG_CONFIG`` names one (``custseg init`` writes it), as dbt finds dbt_project.yml.
+CONFIG_FILE_NAME = "custseg.toml"
 
 
 @dataclass(frozen=True)
