@@ -261,6 +261,16 @@ def test_run_returns_what_the_command_line_prints_and_segment_refits_it_exactly(
     assert sum(s.customers for s in result.segments) == n_customers
     assert f"Clustering {n_customers} customers into 5 segments" in steps
     model_file = result.model_path.read_bytes()
+    # The run is over, so the warehouse file is free for other processes (a SQL client, dbt on
+    # the command line), although this process keeps running: dbt-duckdb's connection is closed.
+    opened = subprocess.run(
+        [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()"]
+        + [str(duckdb_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert opened.returncode == 0, opened.stderr
     with open(result.segments_path, newline="") as handle:
         published = [(row["customer_id"], int(row["segment_id"])) for row in csv.DictReader(handle)]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,8 +139,11 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
     global_flags = ["--log-level", "none", "--log-level-file", "debug"] if invocation.quiet else []
     argv = global_flags + invocation.command_line(command, args)
     ensure_seed_placeholders(invocation.project_dir)
-    with environment_overrides(overrides):
-        outcome = dbtRunner().invoke(argv)
+    try:
+        with environment_overrides(overrides):
+            outcome = dbtRunner().invoke(argv)
+    finally:
+        release_duckdb_file()
     if isinstance(outcome.exception, KeyboardInterrupt):
         # dbtRunner returns every exception, Ctrl-C and SIGTERM (see custseg.cli) included;
         # an interruption stays one, so the run stops as interrupted rather than as failed.
@@ -159,6 +163,24 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
             raise DbtStorageError(f"{message}\n  {storage}")
         raise DbtError(message)
     return results
+
+
+def release_duckdb_file() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open for the life of the process.
+
+    dbt-duckdb holds one connection per process between invocations (on its connection
+    manager), so without this the file stays locked against every other process (a SQL client,
+    ``dbt`` on the command line) until a notebook or script that called ``custseg.run`` exits.
+    The next invocation opens it again. Nothing to do when dbt-duckdb was never imported.
+    """
+    connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    if connections is None:
+        return
+    manager = connections.DuckDBConnectionManager
+    with manager._LOCK:
+        environment, manager._ENV = manager._ENV, None
+    if environment is not None:
+        environment.close()
 
 
 #: What dbt's error says when PostgreSQL's lock_timeout fired, or DuckDB's file was held.
