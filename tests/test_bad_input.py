@@ -36,7 +36,7 @@ from click.testing import CliRunner, Result
 
 from custseg.cli import cli
 from custseg.sample import generate_sample_data
-from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project
+from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project, copy_project_state
 
 RAW_TABLES = ("customers_data", "online_sales", "discount_coupon", "tax_amount", "marketing_spend")
 CSV_FILES = (
@@ -94,12 +94,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     second = run_cli(data_dir, reference)
     assert second.exit_code == 0, second.output
     return Template(data_dir, project, outputs(reference), json.loads(second.stdout))
-
-
-def copy_project_state(project: Path, destination: Path) -> Path:
-    """Copy a project with its warehouse, seeds and outputs (the state a user has)."""
-    shutil.copytree(project, destination, ignore=shutil.ignore_patterns("*.lock", "logs"))
-    return destination
 
 
 @dataclass(frozen=True)
