@@ -196,6 +196,15 @@ class PlantedSample:
     archetypes: list[str]
 
 
+@dataclass(frozen=True)
+class PublishedSample:
+    """Generated customers and a project after one default run on them (read only)."""
+
+    data_dir: Path
+    root: Path
+    result: RunResult
+
+
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
