@@ -14,7 +14,7 @@ from custseg.sample import generate_sample_data
 from custseg.settings import resolve_settings
 from custseg.warehouses import open_warehouse
 from tests.postgres_server import PostgresServer, require_server_bin_dir, running_postgres
-from tests.support import PlantedSample, copy_project, real_data_dir
+from tests.support import PlantedSample, PublishedSample, copy_project, real_data_dir
 
 
 @pytest.fixture
@@ -55,3 +55,18 @@ def planted_sample(tmp_path_factory: pytest.TempPathFactory) -> PlantedSample:
         planted = {row["customer_id"]: row["archetype"] for row in csv.DictReader(handle)}
     archetypes = [planted[customer_id] for customer_id in features.customer_ids]
     return PlantedSample(data_dir=data, features=features, archetypes=archetypes)
+
+
+@pytest.fixture(scope="session")
+def published_sample(tmp_path_factory: pytest.TempPathFactory) -> PublishedSample:
+    """300 generated customers (seed 3) and a project after one default run on them on DuckDB.
+
+    Read only: a test that goes on from this published state copies the project with
+    :func:`tests.support.copy_project_state`, and copies the data before changing it.
+    """
+    base = tmp_path_factory.mktemp("published_sample")
+    data = base / "data"
+    generate_sample_data(data, n_customers=300, seed=3)
+    root = copy_project(base / "project")
+    result = run_pipeline(resolve_settings(data_dir=data, project_dir=root))
+    return PublishedSample(data_dir=data, root=root, result=result)

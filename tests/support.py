@@ -88,6 +88,13 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
+def copy_project_state(project: Path, destination: Path) -> Path:
+    """Copy a project root after a run, with its warehouse, seeds, outputs and dbt's target/
+    (the state a user has), so that tests can share one run and each go on from a copy."""
+    shutil.copytree(project, destination, ignore=shutil.ignore_patterns("*.lock", "logs"))
+    return destination
+
+
 def real_data_dir() -> Path:
     """The real dataset; fails in CI (where ../shared must exist), skips elsewhere."""
     if (REAL_DATA_DIR / "Online_Sales.csv").is_file():
@@ -219,6 +226,15 @@ class PlantedSample:
     features: CustomerFeatures
     # The planted archetype (a segment name) of every customer, in the order of the features.
     archetypes: list[str]
+
+
+@dataclass(frozen=True)
+class PublishedSample:
+    """Generated customers and a project after one default run on them (read only)."""
+
+    data_dir: Path
+    root: Path
+    result: RunResult
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

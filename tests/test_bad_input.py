@@ -1,8 +1,9 @@
 """Bad input, one case per test: each starts from a good published run and breaks one thing.
 
 A module-scoped template holds a project after a good `custseg run` on generated data (300
-customers). Each case copies it, mutates one input file, runs the CLI as a user would and checks
-what the user sees (exit code and message naming file, line, column) and what is kept:
+customers: the session's ``published_sample``, only ever copied). Each case copies it, mutates
+one input file, runs the CLI as a user would and checks what the user sees (exit code and
+message naming file, line, column) and what is kept:
 
 - ``reject``: exit 3 before dbt runs; the previous seeds, segments CSV, model, metrics, report,
   mart rows AND raw tables are unchanged, byte for byte and row for row. A broken rule
@@ -35,8 +36,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from custseg.cli import cli
-from custseg.sample import generate_sample_data
-from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project
+from tests.support import CLEAN_ENV, PUBLISHED_FILES, PublishedSample, copy_project_state
 
 RAW_TABLES = ("customers_data", "online_sales", "discount_coupon", "tax_amount", "marketing_spend")
 CSV_FILES = (
@@ -82,24 +82,22 @@ def outputs(project: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+def template(
+    published_sample: PublishedSample, tmp_path_factory: pytest.TempPathFactory
+) -> Template:
+    # The good published run is the session's (conftest.py): its data, without the answer key.
     base = tmp_path_factory.mktemp("bad_input")
     data_dir = base / "data"
-    generate_sample_data(data_dir, n_customers=300, seed=3)
-    (data_dir / "planted_segments.csv").unlink()
-    project = copy_project(base / "template")
-    first = run_cli(data_dir, project)
-    assert first.exit_code == 0, first.output
+    shutil.copytree(
+        published_sample.data_dir,
+        data_dir,
+        ignore=shutil.ignore_patterns("planted_segments.csv"),
+    )
+    project = published_sample.root
     reference = copy_project_state(project, base / "reference")
     second = run_cli(data_dir, reference)
     assert second.exit_code == 0, second.output
     return Template(data_dir, project, outputs(reference), json.loads(second.stdout))
-
-
-def copy_project_state(project: Path, destination: Path) -> Path:
-    """Copy a project with its warehouse, seeds and outputs (the state a user has)."""
-    shutil.copytree(project, destination, ignore=shutil.ignore_patterns("*.lock", "logs"))
-    return destination
 
 
 @dataclass(frozen=True)

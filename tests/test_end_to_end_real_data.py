@@ -30,11 +30,12 @@ class RealRun:
 
 
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory: pytest.TempPathFactory) -> RealRun:
-    data_dir = real_data_dir()
-    root = copy_project(tmp_path_factory.mktemp("real") / "project")
-    config = resolve_settings(data_dir=data_dir, project_dir=root)
-    return RealRun(project_root=root, result=run_pipeline(config))
+def real_run(duckdb_run: RunResult) -> RealRun:
+    """The session's run on the real dataset (tests/conftest.py), shared with the other engines'
+    tests: read only here, and commands that write go to a :func:`scratch_copy` of it."""
+    # The run's warehouse is <root>/dbt_pipeline/custseg.duckdb (the default path).
+    assert duckdb_run.duckdb_path is not None
+    return RealRun(project_root=duckdb_run.duckdb_path.parents[1], result=duckdb_run)
 
 
 def mart(run: RealRun, sql: str) -> list[tuple]:
@@ -127,13 +128,14 @@ def test_same_input_and_config_give_byte_identical_outputs(
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
-def test_the_original_guide_dbt_commands_work_from_dbt_pipeline(real_run: RealRun) -> None:
-    project_dir = real_run.project_root / "dbt_pipeline"
-    env = {
-        **os.environ,
-        "CUSTSEG_DUCKDB_PATH": str(real_run.result.duckdb_path),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+def test_the_original_guide_dbt_commands_work_from_dbt_pipeline(
+    real_run: RealRun, tmp_path: Path
+) -> None:
+    # On a copy of the run's project and warehouse: the session's run stays as others read it.
+    invocation = scratch_copy(real_run, tmp_path)
+    project_dir = invocation.project_dir
+    assert invocation.env is not None
+    env = {**os.environ, **invocation.env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     dbt = str(Path(sys.executable).with_name("dbt"))
     for command in (
         ["build", "--select", "customer_segments", "fct_customer_segments"],
@@ -144,7 +146,7 @@ def test_the_original_guide_dbt_commands_work_from_dbt_pipeline(real_run: RealRu
         )
         assert completed.returncode == 0, completed.stdout[-3000:]
     assert (project_dir / "target" / "catalog.json").is_file()
-    assert mart(real_run, "select count(*) from fct_customer_segments") == [(1468,)]
+    assert scratch_rows(invocation, "select count(*) from fct_customer_segments") == [(1468,)]
 
 
 def test_every_name_is_supported_and_no_segment_is_tiny(real_run: RealRun) -> None:

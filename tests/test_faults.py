@@ -30,7 +30,13 @@ from tests.postgres_server import (
     run_server_command,
     running_postgres,
 )
-from tests.support import CLEAN_ENV, PUBLISHED_FILES, copy_project, resealed_model
+from tests.support import (
+    CLEAN_ENV,
+    PUBLISHED_FILES,
+    PublishedSample,
+    copy_project,
+    resealed_model,
+)
 
 #: The files a run publishes with the mart, before it writes those of ml_pipeline/models.
 SEEDS = tuple(name for name in PUBLISHED_FILES if name.startswith("dbt_pipeline/seeds/published/"))
@@ -71,14 +77,14 @@ class Versions:
 
 
 @pytest.fixture(scope="module")
-def versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
+def versions(
+    published_sample: PublishedSample, tmp_path_factory: pytest.TempPathFactory
+) -> Versions:
     base = tmp_path_factory.mktemp("faults")
-    old_data, new_data = base / "old_data", base / "new_data"
-    generate_sample_data(old_data, n_customers=300, seed=3)
+    # Data A and the project after its run are the session's published sample (conftest.py).
+    old_data, new_data = published_sample.data_dir, base / "new_data"
     generate_sample_data(new_data, n_customers=320, seed=4)
-    old_project = copy_project(base / "old")
-    result = run_cli("run", "--data-dir", str(old_data), "--project-dir", str(old_project))
-    assert result.exit_code == 0, result.output
+    old_project = copy_state(published_sample.root, base / "old")
     new_project = copy_state(old_project, base / "new")
     result = run_cli("run", "--data-dir", str(new_data), "--project-dir", str(new_project))
     assert result.exit_code == 0, result.output

@@ -18,6 +18,7 @@ from custseg.publish.validation import validate_segments_csv
 from custseg.sample import generate_sample_data
 from custseg.settings import resolve_settings
 from custseg.warehouses import open_warehouse
+from tests.support import PublishedSample, copy_project_state
 
 NAMES = {0: "Big Spenders", 1: "At-Risk (Lapsing)", 2: "Occasional Shoppers"}
 
@@ -82,12 +83,10 @@ def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> 
 
 
 def test_a_seed_failing_a_dbt_test_is_rolled_back_and_the_mart_kept(
-    project_root: Path, tmp_path: Path
+    published_sample: PublishedSample, tmp_path: Path
 ) -> None:
-    data_dir = tmp_path / "data"
-    generate_sample_data(data_dir, n_customers=300, seed=3)
-    config = resolve_settings(data_dir=data_dir, project_dir=project_root)
-    run_pipeline(config)
+    project_root = copy_project_state(published_sample.root, tmp_path / "project")
+    config = resolve_settings(data_dir=published_sample.data_dir, project_dir=project_root)
     good_seed = config.layout.segments_seed_path.read_bytes()
     outputs = {p.name: p.read_bytes() for p in config.layout.output_dir.iterdir()}
     with duckdb.connect(str(config.duckdb_path)) as con:
@@ -122,14 +121,14 @@ def test_a_seed_failing_a_dbt_test_is_rolled_back_and_the_mart_kept(
 
 
 def test_a_mart_failing_its_own_test_is_put_back_to_the_last_good_one(
-    project_root: Path, tmp_path: Path
+    published_sample: PublishedSample, tmp_path: Path
 ) -> None:
     """dbt replaces fct_customer_segments before testing it: the failed version must not stay."""
-    first_data, second_data = tmp_path / "first", tmp_path / "second"
-    generate_sample_data(first_data, n_customers=300, seed=3)
+    # A project after a good run on 300 customers (shared), then a run on 320 others.
+    project_root = copy_project_state(published_sample.root, tmp_path / "project")
+    second_data = tmp_path / "second"
     generate_sample_data(second_data, n_customers=320, seed=4)
-    first = resolve_settings(data_dir=first_data, project_dir=project_root)
-    run_pipeline(first)
+    first = resolve_settings(data_dir=published_sample.data_dir, project_dir=project_root)
     seeds = {path: path.read_bytes() for path in first.layout.published_seeds_dir.glob("*.csv")}
     outputs = {p.name: p.read_bytes() for p in first.layout.output_dir.iterdir()}
 

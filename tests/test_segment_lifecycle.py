@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -11,9 +12,10 @@ import pytest
 
 from custseg.errors import SegmentationError
 from custseg.model.model_file import load_model
-from custseg.pipeline import run_pipeline
+from custseg.pipeline import RunResult, run_pipeline
 from custseg.sample import generate_sample_data
 from custseg.settings import K_SELECTION_FILE, ProjectLayout, resolve_settings
+from tests.support import copy_project, copy_project_state
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +23,26 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sample")
     generate_sample_data(folder, n_customers=500, seed=11)
     return folder
+
+
+@dataclass(frozen=True)
+class FirstRun:
+    """A project after one default run on the sample: the start of most tests here."""
+
+    root: Path
+    result: RunResult
+
+
+@pytest.fixture(scope="module")
+def first_run(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+    root = copy_project(tmp_path_factory.mktemp("first_run") / "project")
+    return FirstRun(root, run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=root)))
+
+
+@pytest.fixture
+def published_root(first_run: FirstRun, tmp_path: Path) -> Path:
+    """A copy of the project after the first run (warehouse included), for one test to change."""
+    return copy_project_state(first_run.root, tmp_path / "project")
 
 
 def outputs(root: Path) -> dict[str, bytes]:
@@ -31,10 +53,10 @@ def outputs(root: Path) -> dict[str, bytes]:
 
 
 def test_definitions_are_published_and_a_retrain_keeps_ids(
-    project_root: Path, sample_dir: Path
+    first_run: FirstRun, published_root: Path, sample_dir: Path
 ) -> None:
-    first = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
-    assert first.matching is None
+    project_root = published_root
+    assert first_run.result.matching is None
     second = run_pipeline(
         resolve_settings(data_dir=sample_dir, project_dir=project_root, as_of_date="2020-01-05")
     )
@@ -61,9 +83,9 @@ def test_definitions_are_published_and_a_retrain_keeps_ids(
 
 
 def test_a_large_move_is_reported_not_silently_renamed(
-    project_root: Path, sample_dir: Path
+    published_root: Path, sample_dir: Path
 ) -> None:
-    run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
+    project_root = published_root
     again = run_pipeline(
         resolve_settings(
             data_dir=sample_dir,
@@ -79,9 +101,9 @@ def test_a_large_move_is_reported_not_silently_renamed(
 
 
 def test_unsupported_names_stop_publication_unless_allowed(
-    project_root: Path, sample_dir: Path
+    published_root: Path, sample_dir: Path
 ) -> None:
-    run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
+    project_root = published_root
     before = outputs(project_root)
     # Five archetypes are planted: with four segments, Champions and Loyal merge and the merged
     # segment no longer has the highest revenue.
@@ -117,13 +139,14 @@ def test_k_auto_records_the_evidence(project_root: Path, sample_dir: Path) -> No
 
 
 def test_a_tampered_published_model_is_refused_and_replaced(
-    project_root: Path, sample_dir: Path
+    published_root: Path, sample_dir: Path
 ) -> None:
-    first = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
-    text = first.model_path.read_text()
+    project_root = published_root
+    model_path = resolve_settings(data_dir=sample_dir, project_dir=project_root).layout.model_path
+    text = model_path.read_text()
     tampered = text.replace('"n_customers_fit": 500', '"n_customers_fit": 501')
     assert tampered != text
-    first.model_path.write_text(tampered)
+    model_path.write_text(tampered)
     again = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
     assert again.matching is None
     assert "cannot be used to keep segment ids" in again.warnings[0]
