@@ -76,6 +76,8 @@ class Run:
         self.process.send_signal(signal.SIGCONT)
 
     def wait(self) -> int:
-        code = self.process.wait(timeout=120)
+        # A guard against a hung run, not a time limit: a whole run on a busy 2-core machine
+        # has taken over two minutes.
+        code = self.process.wait(timeout=900)
         self._reader.join(timeout=5)
         return code
