@@ -174,8 +174,10 @@ class SegmentType:
     # Fixed id: published tables and dbt tests key on it. Never renumber.
     segment_id: int
     name: str
-    # One sentence for documentation, the segment_definitions seed and dashboards.
+    # One sentence for documentation, the segment_definitions seed and dashboards: what it means.
     description: str
+    # One line for the person who sends the campaign: what to do with these customers.
+    action: str
     # Weights of the naming score on (zR, zF, zA).
     score_weights: tuple[float, float, float]
     # The rule in plain words; ``clauses`` are its parts, each checked on the segment means.
@@ -221,6 +223,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         description=(
             "Customers with the largest baskets (highest average order value) who buy rarely."
         ),
+        action="Upsell: premium products and bundles, to turn big baskets into repeat orders.",
         score_weights=(0.0, -0.5, 2.0),
         rule="highest mean order value of all segments",
         clauses=(Extreme("avg_order_value", +1),),
@@ -233,6 +236,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         description=(
             "Customers who used to buy but have been silent the longest; candidates for win-back."
         ),
+        action="Win-back offer: a personal reminder or incentive now, before they are lost.",
         score_weights=(1.0, 0.5, 0.0),
         rule=(
             "longest mean recency among segments other than Occasional Shoppers, and mean orders "
@@ -249,6 +253,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         segment_id=OCCASIONAL,
         name="Occasional Shoppers",
         description="Customers with few orders and low total revenue.",
+        action="Low-cost nurture: newsletters and entry-level offers; no paid campaigns.",
         score_weights=(0.0, -1.0, -0.5),
         rule="lowest mean orders and lowest mean revenue of all segments",
         clauses=(Extreme("count_orders", -1), Extreme("lifetime_revenue", -1)),
@@ -261,6 +266,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         description=(
             "The most valuable customers: frequent, recent and with the highest total revenue."
         ),
+        action="Reward and retain: VIP programme, early access, referral asks; no discounts.",
         score_weights=(-1.0, 1.5, 0.5),
         rule=(
             "highest mean orders and highest mean revenue of all segments, and mean recency "
@@ -278,6 +284,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         segment_id=LOYAL,
         name="Loyal Customers",
         description="Frequent, recent customers with modest baskets.",
+        action="Loyalty programme: points and member perks, with upsell towards larger baskets.",
         score_weights=(-1.0, 1.0, -0.5),
         rule=(
             "mean recency below the overall mean; mean orders above Occasional Shoppers' and "
@@ -322,14 +329,14 @@ def segment_ids() -> Sequence[int]:
 
 
 def markdown_table() -> str:
-    """The catalogue as the README's table: id, name, naming score and rule."""
+    """The catalogue as the README's table: id, name, naming score, rule and recommended action."""
     lines = [
-        "| id | name | score | rule its profile must then satisfy (segment means) |",
-        "| --- | --- | --- | --- |",
+        "| id | name | score | rule its profile must then satisfy | recommended action |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for segment in CATALOGUE:
         lines.append(
             f"| {segment.segment_id} | {segment.name} | `{segment.score_formula}` | "
-            f"{segment.rule} |"
+            f"{segment.rule} | {segment.action} |"
         )
     return "\n".join(lines)

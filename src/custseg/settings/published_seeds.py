@@ -16,6 +16,7 @@ DEFINITIONS_HEADER = (
     "segment_id",
     "segment_name",
     "segment_description",
+    "recommended_action",
     "naming_score",
     "name_check_rule",
     "name_check_passed",
