@@ -118,10 +118,19 @@ def test_all_five_named_segments_with_their_fixed_ids(real_run: RealRun) -> None
 def test_every_segment_says_what_it_means_and_what_to_do(real_run: RealRun) -> None:
     seed = published_seed_paths(real_run.project_root / "dbt_pipeline")
     with open(seed["segment_definitions"], newline="", encoding="utf-8") as handle:
-        published = {
-            int(row["segment_id"]): (row["segment_description"], row["recommended_action"])
-            for row in csv.DictReader(handle)
-        }
+        rows = list(csv.DictReader(handle))
+    published = {
+        int(row["segment_id"]): (row["segment_description"], row["recommended_action"])
+        for row in rows
+    }
+    # The rule's measured numbers are published with it, absolute clauses included.
+    numbers = {int(row["segment_id"]): row["name_check_numbers"] for row in rows}
+    model = json.loads(real_run.result.model_path.read_text(encoding="utf-8"))
+    checks = model["model"]["name_checks"]
+    assert numbers == {check["segment_id"]: check["detail"] for check in checks}
+    assert numbers[1].endswith("median orders 13.00 is at least 2.00 (repeat buyers)")
+    assert numbers[4].endswith("median orders 7.00 is at least 2.00 (repeat buyers)")
+    assert "median order value 336.66 is 1.72 times the overall mean 195.44" in numbers[0]
     expected = {s.segment_id: (s.description, s.action) for s in CATALOGUE}
     assert published == expected
     assert all(action for _, action in published.values())

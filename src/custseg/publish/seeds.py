@@ -3,9 +3,10 @@
 - ``customer_segments``: one row per customer (``customer_id,segment_id,segment_name``), the
   bridge back into dbt (large runs publish it header-only and score in SQL instead);
 - ``segment_definitions``: what each segment means and what to do with it (id, name,
-  description, recommended action, the naming score, the rule its profile must satisfy and
-  whether it held, centroid and size), so analysts and campaign owners read the definitions
-  next to the segments in SQL and dbt's tests take the valid ids and names from it;
+  description, recommended action, the naming score, the rule its profile must satisfy, whether
+  it held and the numbers that decided, centroid and size), so analysts and campaign owners
+  read the definitions next to the segments in SQL and dbt's tests take the valid ids and names
+  from it;
 - ``segment_model_parameters``: the scaler and centroids, so SQL can score customers exactly
   like Python.
 
@@ -85,6 +86,7 @@ def render_segment_definitions_csv(
                 SEGMENT_TYPES[segment_id].score_formula,
                 check.rule,
                 "true" if check.passed else "false",
+                check.detail,
                 _number(centroid["recency_days"]),
                 _number(centroid["count_orders"]),
                 _number(centroid["avg_order_value"]),

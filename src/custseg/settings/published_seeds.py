@@ -20,6 +20,7 @@ DEFINITIONS_HEADER = (
     "naming_score",
     "name_check_rule",
     "name_check_passed",
+    "name_check_numbers",
     "centroid_recency_days",
     "centroid_count_orders",
     "centroid_avg_order_value",
