@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "publish": {"errors", "catalogue", "settings", "warehouses", "dbt", "model"},
     "report": {"errors", "catalogue", "settings", "warehouses", "model", "publish"},
     "progress": set(),
-    "run_result": {"ingest", "warehouses", "dbt"},
+    "run_result": {"catalogue", "ingest", "warehouses", "dbt"},
     "pipeline": {
         "errors",
         "catalogue",

@@ -10,7 +10,9 @@ from custseg.catalogue import (
     SEGMENT_TYPES,
     BelowOverall,
     Extreme,
+    MedianAtLeast,
     Versus,
+    WellAboveTypical,
     color_of,
     markdown_table,
 )
@@ -59,48 +61,93 @@ def test_the_sample_generator_plants_the_catalogue_s_names() -> None:
 
 def test_an_extreme_clause_names_the_runner_up() -> None:
     highest_value = Extreme("avg_order_value", +1)
-    assert highest_value.check(0, MEANS, OVERALL) == (
+    assert highest_value.check(0, MEANS, OVERALL, MEANS) == (
         True,
         "mean order value 1000.00 is the highest of all segments (next: At-Risk (Lapsing) 100.00)",
     )
-    assert highest_value.check(1, MEANS, OVERALL) == (
+    assert highest_value.check(1, MEANS, OVERALL, MEANS) == (
         False,
         "mean order value 100.00 is not the highest of all segments: Big Spenders has 1000.00",
     )
     longest_silence = Extreme("recency_days", +1, excluding=(2,))
-    assert longest_silence.check(1, MEANS, OVERALL)[1] == (
+    assert longest_silence.check(1, MEANS, OVERALL, MEANS)[1] == (
         "mean recency 250.0 days is the longest among segments other than Occasional Shoppers "
         "(next: Big Spenders 60.0 days)"
     )
 
 
 def test_a_versus_clause_is_met_when_the_other_segment_is_absent() -> None:
-    assert Versus("count_orders", +1, 2).check(1, MEANS, OVERALL) == (
+    assert Versus("count_orders", +1, 2).check(1, MEANS, OVERALL, MEANS) == (
         True,
         "mean orders 12.00 is above the 1.00 of Occasional Shoppers",
     )
-    assert Versus("count_orders", -1, 3).check(1, MEANS, OVERALL) == (
+    assert Versus("count_orders", -1, 3).check(1, MEANS, OVERALL, MEANS) == (
         True,
         "mean orders 12.00 (no Champions (VIPs) segment to compare with)",
     )
 
 
 def test_below_overall_compares_with_every_customer() -> None:
-    assert BelowOverall("recency_days").check(0, MEANS, OVERALL) == (
+    assert BelowOverall("recency_days").check(0, MEANS, OVERALL, MEANS) == (
         True,
         "mean recency 60.0 days is below the overall mean 150.0 days",
     )
-    assert BelowOverall("recency_days").check(1, MEANS, OVERALL)[0] is False
+    assert BelowOverall("recency_days").check(1, MEANS, OVERALL, MEANS)[0] is False
+
+
+# Medians of the same hand-made model: segment 1 is mostly one-time buyers despite its mean.
+MEDIANS = {
+    0: {**MEANS[0], "avg_order_value": 600.0},
+    1: {**MEANS[1], "count_orders": 1.0},
+    2: {**MEANS[2], "count_orders": 2.0, "avg_order_value": 30.0},
+}
+
+
+def test_a_median_floor_holds_in_absolute_terms_with_its_numbers() -> None:
+    repeat = MedianAtLeast("count_orders", 2.0, "repeat buyers")
+    # Segment 1 has the most orders on average (12), yet its median customer bought once.
+    assert repeat.check(1, MEANS, OVERALL, MEDIANS) == (
+        False,
+        "median orders 1.00 is below 2.00: most are not repeat buyers",
+    )
+    # Exactly at the floor holds.
+    assert repeat.check(2, MEANS, OVERALL, MEDIANS) == (
+        True,
+        "median orders 2.00 is at least 2.00 (repeat buyers)",
+    )
+
+
+def test_well_above_typical_compares_the_median_with_the_overall_mean() -> None:
+    big = WellAboveTypical("avg_order_value", 1.5)
+    assert big.check(0, MEANS, OVERALL, MEDIANS) == (
+        True,
+        "median order value 600.00 is 1.58 times the overall mean 380.00 (at least 1.5 times)",
+    )
+    # The highest mean (1000) is not enough when the median customer's basket is ordinary.
+    ordinary = {**MEDIANS, 0: {**MEANS[0], "avg_order_value": 500.0}}
+    assert big.check(0, MEANS, OVERALL, ordinary) == (
+        False,
+        "median order value 500.00 is 1.32 times the overall mean 380.00 (not at least 1.5 times)",
+    )
+
+
+def test_lapsing_one_time_buyers_are_not_at_risk() -> None:
+    # Longest silence and more orders on average than Occasional Shoppers, as on the public
+    # order log of the issue, but the median customer bought once: the name does not hold.
+    passed, detail = SEGMENT_TYPES[1].check(MEANS, OVERALL, MEDIANS)
+    assert not passed
+    assert detail.endswith("median orders 1.00 is below 2.00: most are not repeat buyers")
+    assert SEGMENT_TYPES[1].check(MEANS, OVERALL, MEANS)[0] is True
 
 
 def test_a_segment_meets_its_rule_only_when_every_clause_holds() -> None:
-    passed, detail = SEGMENT_TYPES[1].check(MEANS, OVERALL)
+    passed, detail = SEGMENT_TYPES[1].check(MEANS, OVERALL, MEANS)
     assert passed
     assert detail.count("; ") == len(SEGMENT_TYPES[1].clauses) - 1
-    passed, _ = SEGMENT_TYPES[2].check(MEANS, OVERALL)
+    passed, _ = SEGMENT_TYPES[2].check(MEANS, OVERALL, MEANS)
     assert passed  # fewest orders (1) and least revenue (30)
     swapped = {0: MEANS[1], 1: MEANS[0], 2: MEANS[2]}
-    assert SEGMENT_TYPES[0].check(swapped, OVERALL)[0] is False
+    assert SEGMENT_TYPES[0].check(swapped, OVERALL, swapped)[0] is False
 
 
 @pytest.mark.parametrize("segment", CATALOGUE, ids=lambda segment: segment.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 import os
@@ -14,11 +15,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from custseg.catalogue import SEGMENT_NAMES
+from custseg.catalogue import CATALOGUE, SEGMENT_NAMES
 from custseg.dbt.runner import DbtInvocation, run_dbt
 from custseg.errors import DbtError
 from custseg.model.features import FEATURES
 from custseg.pipeline import RunResult, run_pipeline
+from custseg.run_result import segment_guide
 from custseg.settings import published_seed_paths, resolve_settings
 from tests.support import copy_project, invoice_total_by_hand, real_data_dir
 
@@ -112,6 +114,35 @@ def test_all_five_named_segments_with_their_fixed_ids(real_run: RealRun) -> None
     assert [segment.segment_name for segment in real_run.result.segments] == list(
         SEGMENT_NAMES.values()
     )
+
+
+def test_every_segment_says_what_it_means_and_what_to_do(real_run: RealRun) -> None:
+    seed = published_seed_paths(real_run.project_root / "dbt_pipeline")
+    with open(seed["segment_definitions"], newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    published = {
+        int(row["segment_id"]): (row["segment_description"], row["recommended_action"])
+        for row in rows
+    }
+    # The rule's measured numbers are published with it, absolute clauses included.
+    numbers = {int(row["segment_id"]): row["name_check_numbers"] for row in rows}
+    model = json.loads(real_run.result.model_path.read_text(encoding="utf-8"))
+    checks = model["model"]["name_checks"]
+    assert numbers == {check["segment_id"]: check["detail"] for check in checks}
+    assert numbers[1].endswith("median orders 13.00 is at least 2.00 (repeat buyers)")
+    assert numbers[4].endswith("median orders 7.00 is at least 2.00 (repeat buyers)")
+    assert "median order value 336.66 is 1.72 times the overall mean 195.44" in numbers[0]
+    expected = {s.segment_id: (s.description, s.action) for s in CATALOGUE}
+    assert published == expected
+    assert all(action for _, action in published.values())
+    summary = {s.segment_id: (s.meaning, s.action) for s in real_run.result.segments}
+    assert summary == expected
+    guide = segment_guide(real_run.result.segments)
+    assert guide[1:3] == [
+        f"   0  Big Spenders: {CATALOGUE[0].description}",
+        f"      Action: {CATALOGUE[0].action}",
+    ]
+    assert len(guide) == 1 + 2 * len(CATALOGUE)
 
 
 def test_same_input_and_config_give_byte_identical_outputs(
@@ -237,7 +268,9 @@ def test_segment_ids_and_names_are_tested_against_segment_definitions(
     }
 
 
-def test_the_win_back_list_selects_its_segments_by_id(real_run: RealRun, tmp_path: Path) -> None:
+def test_the_win_back_list_takes_its_segments_by_id_and_the_top_revenue_quartile(
+    real_run: RealRun, tmp_path: Path
+) -> None:
     invocation = scratch_copy(real_run, tmp_path)
     run_dbt(invocation, "compile", "--select", "high_value_at_risk_targets")
     compiled = invocation.project_dir / "target" / "compiled" / "custseg" / "analyses"
@@ -245,8 +278,34 @@ def test_the_win_back_list_selects_its_segments_by_id(real_run: RealRun, tmp_pat
     assert rows
     # segment_id, segment_name, ..., lifetime_revenue (6th), ..., activity_status (last)
     assert {(row[1], row[2]) for row in rows} <= {(1, SEGMENT_NAMES[1]), (0, SEGMENT_NAMES[0])}
-    assert all(row[6] >= 1000 and row[-1] != "Active" for row in rows)
     assert [row[6] for row in rows] == sorted((row[6] for row in rows), reverse=True)
+    # High value is relative to the data: the top quartile of all customers by revenue, counted
+    # here in Python (a customer is in it when at least 75% of the others earned less).
+    everyone = mart(
+        real_run,
+        "select customer_id, segment_id, lifetime_revenue, activity_status "
+        "from fct_customer_segments",
+    )
+    revenues = sorted(row[2] for row in everyone)
+    expected = {
+        customer_id
+        for customer_id, segment_id, revenue, status in everyone
+        if segment_id in (1, 0)
+        and status != "Active"
+        and bisect.bisect_left(revenues, revenue) / (len(revenues) - 1) >= 0.75
+    }
+    assert {row[0] for row in rows} == expected
+    assert min(row[6] for row in rows) >= revenues[int(0.75 * (len(revenues) - 1))]
+
+    # The share is a share: the old absolute amount (1000) is refused with what to give.
+    absolute = DbtInvocation(
+        invocation.project_dir,
+        invocation.target,
+        env=invocation.env,
+        vars={"target_revenue_top_share": 1000},
+    )
+    with pytest.raises(DbtError, match="top quartile"):
+        run_dbt(absolute, "compile", "--select", "high_value_at_risk_targets")
 
     # The var names ids: a list of names, as the var used to hold, is refused with the reason.
     named = DbtInvocation(

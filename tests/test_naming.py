@@ -132,16 +132,19 @@ def test_wrong_shape_and_nan_are_refused():
 # -- name checks on mean profiles in original units -----------------------------------------
 
 
-def profile(segment_id, count, recency, orders, revenue, order_value):
+def profile(segment_id, count, recency, orders, revenue, order_value, **medians):
+    """A segment profile; its medians are its means except the ones given by name."""
+    mean = {
+        "recency_days": recency,
+        "count_orders": orders,
+        "lifetime_revenue": revenue,
+        "avg_order_value": order_value,
+    }
     return {
         "segment_id": segment_id,
         "count": count,
-        "mean": {
-            "recency_days": recency,
-            "count_orders": orders,
-            "lifetime_revenue": revenue,
-            "avg_order_value": order_value,
-        },
+        "mean": mean,
+        "median": {**mean, **medians},
     }
 
 
@@ -163,7 +166,8 @@ def test_name_checks_pass_on_planted_archetypes():
     assert all(c.passed for c in checks), [c.detail for c in checks if not c.passed]
     assert [c.rule for c in checks] == [SEGMENT_TYPES[s].rule for s in range(5)]
     assert checks[0].detail == (
-        "mean order value 2729.30 is the highest of all segments (next: Champions (VIPs) 427.80)"
+        "mean order value 2729.30 is the highest of all segments (next: Champions (VIPs) 427.80); "
+        "median order value 2729.30 is 5.20 times the overall mean 524.56 (at least 1.5 times)"
     )
     assert checks[3].detail == (
         "mean orders 30.86 is the highest of all segments (next: Loyal Customers 13.11); "
@@ -172,13 +176,15 @@ def test_name_checks_pass_on_planted_archetypes():
     )
     assert checks[1].detail == (
         "mean recency 223.3 days is the longest among segments other than Occasional Shoppers "
-        "(next: Big Spenders 91.1 days); mean orders 8.55 is above the 1.58 of Occasional Shoppers"
+        "(next: Big Spenders 91.1 days); mean orders 8.55 is above the 1.58 of Occasional "
+        "Shoppers; median orders 8.55 is at least 2.00 (repeat buyers)"
     )
     assert checks[4].detail == (
         "mean recency 32.3 days is below the overall mean 116.7 days; "
         "mean orders 13.11 is above the 1.58 of Occasional Shoppers; "
         "mean orders 13.11 is below the 30.86 of Champions (VIPs); "
-        "mean order value 138.60 is below the 2729.30 of Big Spenders"
+        "mean order value 138.60 is below the 2729.30 of Big Spenders; "
+        "median orders 13.11 is at least 2.00 (repeat buyers)"
     )
 
 
@@ -194,11 +200,13 @@ def test_big_spenders_without_the_biggest_baskets_fail_with_the_numbers():
     checks = {c.segment_id: c for c in check_names(table)}
     assert not checks[0].passed
     assert checks[0].detail == (
-        "mean order value 160.00 is not the highest of all segments: Champions (VIPs) has 210.00"
+        "mean order value 160.00 is not the highest of all segments: Champions (VIPs) has 210.00; "
+        "median order value 160.00 is 0.92 times the overall mean 173.95 (not at least 1.5 times)"
     )
     assert not checks[4].passed
     assert checks[4].detail.endswith(
-        "mean order value 175.00 is not below the 160.00 of Big Spenders"
+        "mean order value 175.00 is not below the 160.00 of Big Spenders; "
+        "median orders 7.00 is at least 2.00 (repeat buyers)"
     )
     assert [checks[s].passed for s in (1, 2, 3)] == [True, True, True]
     assert "NOT supported" in checks[0].describe()
@@ -216,7 +224,7 @@ def test_name_checks_only_compare_with_segments_the_model_has():
     assert checks[1].detail == (
         "mean recency 250.0 days is the longest among segments other than Occasional Shoppers "
         "(next: Champions (VIPs) 70.0 days); mean orders 12.90 (no Occasional Shoppers segment "
-        "to compare with)"
+        "to compare with); median orders 12.90 is at least 2.00 (repeat buyers)"
     )
     assert "mean order value 110.00 (no Big Spenders segment to compare with)" in checks[4].detail
 
@@ -225,7 +233,7 @@ def test_ties_do_not_support_a_name():
     table = [profile(0, 10, 100.0, 2.0, 400.0, 200.0), profile(3, 10, 10.0, 30.0, 6000.0, 200.0)]
     check = check_names(table)[0]
     assert not check.passed
-    assert check.detail.endswith("is not the highest of all segments: Champions (VIPs) has 200.00")
+    assert "is not the highest of all segments: Champions (VIPs) has 200.00;" in check.detail
 
 
 def test_name_check_round_trip_and_errors():

@@ -36,8 +36,9 @@ import pytest
 from click.testing import CliRunner
 
 import custseg.report
-from custseg.catalogue import SEGMENT_NAMES, color_of
+from custseg.catalogue import SEGMENT_NAMES, SEGMENT_TYPES, color_of
 from custseg.cli import cli
+from custseg.dbt.runner import DbtInvocation, run_dbt
 from custseg.model.model_file import load_model
 from custseg.pipeline import report_pipeline, run_pipeline
 from custseg.report import MAX_SCATTER_POINTS, ReportError, build_report, read_json
@@ -51,6 +52,7 @@ from tests.support import copy_project
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # Charts every report has: 2 size/revenue, 4 profiles, 1 scatter, 3 mixes, 1 k selection.
 EXPECTED_CHARTS = 11
+MART_IDS = "select distinct segment_id from fct_customer_segments order by 1"
 REPORT_PACKAGE_DIR = Path(custseg.report.__file__).parent
 
 
@@ -137,6 +139,26 @@ def test_every_segment_and_its_numbers_match_the_mart(published: Published) -> N
     (total,) = [row for row in parser.rows if "data-segment-id" not in row]
     assert int(total["data-customers"]) == sum(row[2] for row in mart)
     assert f"{sum(row[2] for row in mart):,}" in published.text
+
+
+def test_every_segment_row_says_what_to_do(published: Published) -> None:
+    ids = [row[0] for row in mart_rows(published, MART_IDS)]
+    actions = re.findall(r'<span class="sub action">Action: (.*?)</span>', published.text)
+    assert actions == [html.escape(SEGMENT_TYPES[i].action, quote=True) for i in ids]
+
+
+def test_the_win_back_list_finds_customers_on_the_sample_too(published: Published) -> None:
+    # The list's value threshold is relative (top revenue quartile), so it is not empty on data
+    # in another range than the real data's; the ids take whatever the sample run published.
+    ids = [row[0] for row in mart_rows(published, MART_IDS)]
+    project = published.root / "dbt_pipeline"
+    env = {"CUSTSEG_DUCKDB_PATH": str(published.duckdb_path)}
+    invocation = DbtInvocation(project, "duckdb", env=env, vars={"target_segment_ids": ids})
+    run_dbt(invocation, "compile", "--select", "high_value_at_risk_targets")
+    sql = (project / "target/compiled/custseg/analyses/high_value_at_risk_targets.sql").read_text()
+    rows = mart_rows(published, sql)
+    ((customers,),) = mart_rows(published, "select count(*) from fct_customer_segments")
+    assert 0 < len(rows) <= customers // 4 + 1
 
 
 def embedded_data(text: str) -> dict:

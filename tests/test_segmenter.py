@@ -259,7 +259,8 @@ def test_name_checks_pass_on_the_hand_built_archetypes(fitted):
     assert all(c.passed for c in fitted.name_checks_)
     assert fitted.unsupported_names() == ()
     assert fitted.name_checks_[0].detail == (
-        "mean order value 1466.67 is the highest of all segments (next: Champions (VIPs) 200.00)"
+        "mean order value 1466.67 is the highest of all segments (next: Champions (VIPs) 200.00); "
+        "median order value 1500.00 is 4.49 times the overall mean 334.41 (at least 1.5 times)"
     )
     assert fitted.name_checks_[3].detail.endswith(
         "mean recency 4.8 days is below the overall mean 95.5 days"

@@ -24,8 +24,9 @@ scale) and ``zA`` average order value (log scale). In plain words:
   basket penalty separates them from Champions and Big Spenders).
 
 The weights were checked on the planted archetypes of :mod:`custseg.sample` (every archetype gets
-its own name at k=5, over 99% of customers named as planted, every rule holds) and on the real
-Marketing Insights data (all five rules hold at k=5).
+its own name at k=5, over 99% named as planted, every rule holds) and on the real Marketing
+Insights data (all five rules hold at k=5). Some clauses are absolute (:class:`MedianAtLeast`,
+:class:`WellAboveTypical`): they hold whatever the other segments look like.
 """
 
 from __future__ import annotations
@@ -58,11 +59,12 @@ class Clause:
     """One part of a name's rule. :meth:`check` says whether a segment meets it, and why."""
 
     def check(
-        self, segment_id: int, means: Means, overall: Mapping[str, float]
+        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
     ) -> tuple[bool, str]:
         """``(met, the numbers that decided)`` for ``segment_id`` among the segments of ``means``.
 
-        ``overall`` holds the mean of each feature over all customers.
+        ``overall`` holds the mean of each feature over all customers, ``medians`` the median
+        profile of every segment (same keys as ``means``).
         """
         raise NotImplementedError
 
@@ -80,7 +82,7 @@ class Extreme(Clause):
     excluding: tuple[int, ...] = ()
 
     def check(
-        self, segment_id: int, means: Means, overall: Mapping[str, float]
+        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
     ) -> tuple[bool, str]:
         label = PROFILE_WORDS[self.feature][0]
         if self.feature == "recency_days" and self.direction > 0:
@@ -121,7 +123,7 @@ class Versus(Clause):
     other: int
 
     def check(
-        self, segment_id: int, means: Means, overall: Mapping[str, float]
+        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
     ) -> tuple[bool, str]:
         label = PROFILE_WORDS[self.feature][0]
         word = "above" if self.direction > 0 else "below"
@@ -143,7 +145,7 @@ class BelowOverall(Clause):
     feature: str
 
     def check(
-        self, segment_id: int, means: Means, overall: Mapping[str, float]
+        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
     ) -> tuple[bool, str]:
         value = means[segment_id][self.feature]
         met = value < overall[self.feature]
@@ -152,6 +154,54 @@ class BelowOverall(Clause):
             f"{label} {format_mean(self.feature, value)} is {'' if met else 'not '}below the "
             f"overall mean {format_mean(self.feature, overall[self.feature])}"
         )
+
+
+@dataclass(frozen=True)
+class MedianAtLeast(Clause):
+    """Absolute floor: the segment's median of ``feature`` is at least ``bound``, whatever the
+    other segments look like (e.g. median orders at least 2: mostly repeat buyers)."""
+
+    feature: str
+    bound: float
+    meaning: str  # what meeting the floor means, e.g. "repeat buyers"
+
+    def check(
+        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
+    ) -> tuple[bool, str]:
+        value = medians[segment_id][self.feature]
+        label, shown = median_label(self.feature), format_mean(self.feature, value)
+        bound = format_mean(self.feature, self.bound)
+        if value >= self.bound:
+            return True, f"{label} {shown} is at least {bound} ({self.meaning})"
+        return False, f"{label} {shown} is below {bound}: most are not {self.meaning}"
+
+
+@dataclass(frozen=True)
+class WellAboveTypical(Clause):
+    """Absolute level: the segment's median of ``feature`` is at least ``factor`` times the mean
+    over all customers (the typical customer's), so most of the segment is well above it."""
+
+    feature: str
+    factor: float
+
+    def check(
+        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
+    ) -> tuple[bool, str]:
+        label = median_label(self.feature)
+        value = medians[segment_id][self.feature]
+        typical = overall[self.feature]
+        ratio = value / typical if typical > 0 else float("inf")
+        met = ratio >= self.factor
+        return met, (
+            f"{label} {format_mean(self.feature, value)} is {ratio:.2f} times the overall mean "
+            f"{format_mean(self.feature, typical)} ({'' if met else 'not '}at least "
+            f"{self.factor:g} times)"
+        )
+
+
+def median_label(feature: str) -> str:
+    """Words for the median of ``feature`` in a rule's numbers, e.g. ``"median orders"``."""
+    return "median" + PROFILE_WORDS[feature][0].removeprefix("mean")
 
 
 @dataclass(frozen=True)
@@ -174,8 +224,10 @@ class SegmentType:
     # Fixed id: published tables and dbt tests key on it. Never renumber.
     segment_id: int
     name: str
-    # One sentence for documentation, the segment_definitions seed and dashboards.
+    # One sentence for documentation, the segment_definitions seed and dashboards: what it means.
     description: str
+    # One line for the person who sends the campaign: what to do with these customers.
+    action: str
     # Weights of the naming score on (zR, zF, zA).
     score_weights: tuple[float, float, float]
     # The rule in plain words; ``clauses`` are its parts, each checked on the segment means.
@@ -205,9 +257,11 @@ class SegmentType:
                 text += f" + {term}" if weight > 0 else f" - {term}"
         return text
 
-    def check(self, means: Means, overall: Mapping[str, float]) -> tuple[bool, str]:
+    def check(self, means: Means, overall: Mapping[str, float], medians: Means) -> tuple[bool, str]:
         """Whether the segment's profile meets every clause, and the numbers of each clause."""
-        outcomes = [clause.check(self.segment_id, means, overall) for clause in self.clauses]
+        outcomes = [
+            clause.check(self.segment_id, means, overall, medians) for clause in self.clauses
+        ]
         return all(met for met, _ in outcomes), "; ".join(text for _, text in outcomes)
 
 
@@ -221,9 +275,13 @@ CATALOGUE: tuple[SegmentType, ...] = (
         description=(
             "Customers with the largest baskets (highest average order value) who buy rarely."
         ),
+        action="Upsell: premium products and bundles, to turn big baskets into repeat orders.",
         score_weights=(0.0, -0.5, 2.0),
-        rule="highest mean order value of all segments",
-        clauses=(Extreme("avg_order_value", +1),),
+        rule=(
+            "highest mean order value of all segments, and median order value at least 1.5 "
+            "times the overall mean"
+        ),
+        clauses=(Extreme("avg_order_value", +1), WellAboveTypical("avg_order_value", 1.5)),
         headline=Headline(2, +1, "highest order value"),
         color="#8a5cc2",
     ),
@@ -233,14 +291,16 @@ CATALOGUE: tuple[SegmentType, ...] = (
         description=(
             "Customers who used to buy but have been silent the longest; candidates for win-back."
         ),
+        action="Win-back offer: a personal reminder or incentive now, before they are lost.",
         score_weights=(1.0, 0.5, 0.0),
         rule=(
             "longest mean recency among segments other than Occasional Shoppers, and mean orders "
-            "above Occasional Shoppers'"
+            "above Occasional Shoppers'; median orders at least 2 (repeat buyers)"
         ),
         clauses=(
             Extreme("recency_days", +1, excluding=(OCCASIONAL,)),
             Versus("count_orders", +1, OCCASIONAL),
+            MedianAtLeast("count_orders", 2.0, "repeat buyers"),
         ),
         headline=Headline(0, +1, "longest since last purchase"),
         color="#d1495b",
@@ -249,6 +309,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         segment_id=OCCASIONAL,
         name="Occasional Shoppers",
         description="Customers with few orders and low total revenue.",
+        action="Low-cost nurture: newsletters and entry-level offers; no paid campaigns.",
         score_weights=(0.0, -1.0, -0.5),
         rule="lowest mean orders and lowest mean revenue of all segments",
         clauses=(Extreme("count_orders", -1), Extreme("lifetime_revenue", -1)),
@@ -261,6 +322,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         description=(
             "The most valuable customers: frequent, recent and with the highest total revenue."
         ),
+        action="Reward and retain: VIP programme, early access, referral asks; no discounts.",
         score_weights=(-1.0, 1.5, 0.5),
         rule=(
             "highest mean orders and highest mean revenue of all segments, and mean recency "
@@ -278,16 +340,19 @@ CATALOGUE: tuple[SegmentType, ...] = (
         segment_id=LOYAL,
         name="Loyal Customers",
         description="Frequent, recent customers with modest baskets.",
+        action="Loyalty programme: points and member perks, with upsell towards larger baskets.",
         score_weights=(-1.0, 1.0, -0.5),
         rule=(
             "mean recency below the overall mean; mean orders above Occasional Shoppers' and "
-            "below Champions'; mean order value below Big Spenders'"
+            "below Champions'; mean order value below Big Spenders'; median orders at least 2 "
+            "(repeat buyers)"
         ),
         clauses=(
             BelowOverall("recency_days"),
             Versus("count_orders", +1, OCCASIONAL),
             Versus("count_orders", -1, CHAMPIONS),
             Versus("avg_order_value", -1, BIG_SPENDERS),
+            MedianAtLeast("count_orders", 2.0, "repeat buyers"),
         ),
         headline=Headline(0, -1, "most recent purchases"),
         color="#3572c6",
@@ -322,14 +387,14 @@ def segment_ids() -> Sequence[int]:
 
 
 def markdown_table() -> str:
-    """The catalogue as the README's table: id, name, naming score and rule."""
+    """The catalogue as the README's table: id, name, naming score, rule and recommended action."""
     lines = [
-        "| id | name | score | rule its profile must then satisfy (segment means) |",
-        "| --- | --- | --- | --- |",
+        "| id | name | score | rule its profile must then satisfy | recommended action |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for segment in CATALOGUE:
         lines.append(
             f"| {segment.segment_id} | {segment.name} | `{segment.score_formula}` | "
-            f"{segment.rule} |"
+            f"{segment.rule} | {segment.action} |"
         )
     return "\n".join(lines)

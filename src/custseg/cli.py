@@ -102,7 +102,7 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
     from custseg.config_file import settings_from
     from custseg.pipeline import run_pipeline
     from custseg.progress import StepProgress
-    from custseg.run_result import result_as_dict
+    from custseg.run_result import result_as_dict, segment_guide
 
     progress = StepProgress(enabled=not quiet and not as_json)
     with errors_reported():
@@ -121,6 +121,8 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
             f"  {segment.segment_id:>2}  {segment.segment_name:<22}{segment.customers:>10,}"
             f"{segment.customer_share:>8.1%}{segment.revenue_share:>15.1%}"
         )
+    for line in segment_guide(result.segments):
+        click.echo(line)
     if result.silhouette is not None:
         click.echo(f"Silhouette (sampled): {result.silhouette:.3f}")
     for warning in result.warnings:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from custseg.catalogue import SEGMENT_TYPES
 from custseg.dbt.runner import DbtNodeResult
 from custseg.ingest.layout import LoadedTable
 from custseg.warehouses import Warehouse
@@ -23,6 +24,10 @@ class SegmentSummary:
     customer_share: float
     revenue: float
     revenue_share: float
+    # What the segment means and what to do with it, from the catalogue (as in the seed
+    # segment_definitions); empty for an id the catalogue does not know.
+    meaning: str = ""
+    action: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,9 +88,25 @@ def summarize_mart(warehouse: Warehouse) -> list[SegmentSummary]:
             customer_share=customers / total_customers,
             revenue=float(revenue),
             revenue_share=float(revenue) / total_revenue,
+            meaning=_type_text(int(segment_id), "description"),
+            action=_type_text(int(segment_id), "action"),
         )
         for segment_id, name, customers, revenue in rows
     ]
+
+
+def segment_guide(segments: Sequence[SegmentSummary]) -> list[str]:
+    """The run summary's lines on what each segment means and what to do with it."""
+    lines = ["What each segment means, and what to do:"]
+    for segment in segments:
+        lines.append(f"  {segment.segment_id:>2}  {segment.segment_name}: {segment.meaning}")
+        lines.append(f"      Action: {segment.action}")
+    return lines
+
+
+def _type_text(segment_id: int, field_name: str) -> str:
+    segment = SEGMENT_TYPES.get(segment_id)
+    return "" if segment is None else str(getattr(segment, field_name))
 
 
 def result_as_dict(result: RunResult) -> dict:

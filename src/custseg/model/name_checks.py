@@ -3,7 +3,9 @@
 Each name of the catalogue (:mod:`custseg.catalogue`) carries a rule made of clauses, comparing
 a segment's mean recency, orders, revenue and order value with those of the other segments of
 the same model, or with the mean over all customers; a comparison with a segment the model does
-not have (k < 5) is met by default. :func:`check_names` runs every clause of every segment in one
+not have (k < 5) is met by default. Absolute clauses hold whatever the other segments look like:
+they compare the segment's *median* customer with a fixed floor (e.g. at least 2 orders) or with
+the mean over all customers. :func:`check_names` runs every clause of every segment in one
 loop and keeps the numbers that decided, so a failed name can be reported with its evidence.
 """
 
@@ -80,9 +82,9 @@ def check_names(profiles: Sequence[Mapping]) -> tuple[NameCheck, ...]:
     Parameters
     ----------
     profiles : sequence of mapping
-        One per segment, as in ``CustomerSegmenter.profiles_``: ``segment_id``, ``count`` and
-        ``mean`` (a mapping with ``recency_days``, ``count_orders``, ``lifetime_revenue`` and
-        ``avg_order_value``).
+        One per segment, as in ``CustomerSegmenter.profiles_``: ``segment_id``, ``count``,
+        ``mean`` and ``median`` (mappings with ``recency_days``, ``count_orders``,
+        ``lifetime_revenue`` and ``avg_order_value``).
 
     Returns
     -------
@@ -100,32 +102,35 @@ def check_names(profiles: Sequence[Mapping]) -> tuple[NameCheck, ...]:
                 int(p["segment_id"]),
                 int(p["count"]),
                 {f: float(p["mean"][f]) for f in PROFILE_WORDS},
+                {f: float(p["median"][f]) for f in PROFILE_WORDS},
             )
             for p in profiles
         ]
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
-            f"Name checks need per-segment profiles with segment_id, count and the mean of "
-            f"{', '.join(PROFILE_WORDS)} (as in CustomerSegmenter.profiles_); got one without "
+            f"Name checks need per-segment profiles with segment_id, count and the mean and "
+            f"median of {', '.join(PROFILE_WORDS)} (as in CustomerSegmenter.profiles_); got one "
+            "without "
             f"({type(exc).__name__}: {exc})."
         ) from exc
-    ids = [sid for sid, _, _ in segments]
+    ids = [sid for sid, _, _, _ in segments]
     if len(set(ids)) != len(ids) or any(s not in SEGMENT_NAMES for s in ids):
         raise ConfigError(
             f"Name checks need distinct segment ids out of {sorted(SEGMENT_NAMES)}; got {ids}."
         )
-    total = sum(count for _, count, _ in segments)
-    if total <= 0 or any(count <= 0 for _, count, _ in segments):
+    total = sum(count for _, count, _, _ in segments)
+    if total <= 0 or any(count <= 0 for _, count, _, _ in segments):
         raise ConfigError("Name checks need a positive customer count for every segment.")
-    means = {sid: mean for sid, _, mean in segments}
+    means = {sid: mean for sid, _, mean, _ in segments}
+    medians = {sid: median for sid, _, _, median in segments}
     overall = {
-        feature: sum(count * mean[feature] for _, count, mean in segments) / total
+        feature: sum(count * mean[feature] for _, count, mean, _ in segments) / total
         for feature in PROFILE_WORDS
     }
     checks = []
     for sid in ids:
         segment = SEGMENT_TYPES[sid]
-        passed, detail = segment.check(means, overall)
+        passed, detail = segment.check(means, overall, medians)
         checks.append(
             NameCheck(
                 segment_id=sid,

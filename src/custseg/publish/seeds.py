@@ -2,9 +2,11 @@
 
 - ``customer_segments``: one row per customer (``customer_id,segment_id,segment_name``), the
   bridge back into dbt (large runs publish it header-only and score in SQL instead);
-- ``segment_definitions``: what each segment means (id, name, description, the naming score, the
-  rule its profile must satisfy and whether it held, centroid and size), so analysts read the
-  definitions next to the segments in SQL and dbt's tests take the valid ids and names from it;
+- ``segment_definitions``: what each segment means and what to do with it (id, name,
+  description, recommended action, the naming score, the rule its profile must satisfy, whether
+  it held and the numbers that decided, centroid and size), so analysts and campaign owners
+  read the definitions next to the segments in SQL and dbt's tests take the valid ids and names
+  from it;
 - ``segment_model_parameters``: the scaler and centroids, so SQL can score customers exactly
   like Python.
 
@@ -80,9 +82,11 @@ def render_segment_definitions_csv(
                 segment_id,
                 segment["segment_name"],
                 SEGMENT_TYPES[segment_id].description,
+                SEGMENT_TYPES[segment_id].action,
                 SEGMENT_TYPES[segment_id].score_formula,
                 check.rule,
                 "true" if check.passed else "false",
+                check.detail,
                 _number(centroid["recency_days"]),
                 _number(centroid["count_orders"]),
                 _number(centroid["avg_order_value"]),

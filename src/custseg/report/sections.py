@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from custseg.catalogue import SEGMENT_TYPES
 from custseg.report.charts import Bar, bar_chart, scatter_chart, segment_color, stacked_chart
 from custseg.report.data import MART, MIX_COLUMNS, PROFILE_MEASURES, UNKNOWN, MartFacts
 from custseg.report.text import (
@@ -148,6 +149,9 @@ def overview(facts: MartFacts, model: Mapping) -> dict:
                 "color": segment_color(s.segment_id),
                 "name": s.segment_name,
                 "description": descriptions.get(s.segment_id, ""),
+                "action": SEGMENT_TYPES[s.segment_id].action
+                if s.segment_id in SEGMENT_TYPES
+                else "",
                 "customers": s.customers,
                 "revenue": f"{s.revenue:.2f}",
                 "customers_text": thousands(s.customers),
