@@ -6,6 +6,7 @@ are compared with values computed by hand from the kept lines:
 
 - lines with 0 in quantity or amount are skipped and counted in the summary's repairs; with
   ``--strict-amounts`` the run stops naming file, line and column, before anything is loaded;
+  a log of free lines only stops the run naming the file (nothing would be left to segment);
 - identical lines of a file without transaction ids or SKUs are separate purchases (noted);
   with a transaction id or a SKU they remain a double export and one copy is dropped (checked
   on the load stage alone, on a real in-memory DuckDB: the rest of the run is the same).
@@ -23,6 +24,7 @@ from click.testing import CliRunner, Result
 
 from custseg.cli import cli
 from custseg.config_file import load_config_file
+from custseg.errors import InputDataError
 from custseg.ingest.staging import read_and_check
 from custseg.sql import quote_identifier
 from tests.support import CLEAN_ENV, copy_project
@@ -180,3 +182,21 @@ def test_identical_lines_are_a_double_export_only_with_a_line_identity(
 
     assert rows == kept_lines
     assert any(f"orders.csv: {repair}" in r for r in sales.loaded.repairs), sales.loaded.repairs
+
+
+def test_a_log_of_free_lines_only_stops_the_run_naming_the_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "orders.csv").write_text(
+        "customerid,transaction_date,amount\na,1/5/2019,0\nb,1/6/2019,0.00\n"
+    )
+    (tmp_path / "custseg.toml").write_text('[inputs.sales]\nfile = "orders.csv"\n')
+    inputs = load_config_file(tmp_path / "custseg.toml").inputs
+
+    with duckdb.connect() as con, pytest.raises(InputDataError) as raised:
+        read_and_check(con, data, inputs, relation_for=lambda table: f"staged_{table.table_name}")
+
+    assert str(raised.value).startswith(
+        f"{data / 'orders.csv'}: every line (2) has 0 in quantity, avg_price or amount "
+        "(2 with amount 0)"
+    ), raised.value
