@@ -128,11 +128,17 @@ def resealed_model(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_into_duckdb(
-    database: Path, data_dir: Path, inputs: Sequence[InputSpec] = ()
+    database: Path,
+    data_dir: Path,
+    inputs: Sequence[InputSpec] = (),
+    *,
+    strict_amounts: bool = False,
 ) -> list[LoadedTable]:
     """Load ``data_dir`` into the raw tables of the DuckDB file ``database``, as a run does."""
-    settings = Settings(duckdb_path=database)
-    return DuckDBWarehouse(settings).load_raw(data_dir, inputs)
+    settings = Settings(duckdb_path=database, strict_amounts=strict_amounts)
+    return DuckDBWarehouse(settings).load_raw(
+        data_dir, inputs, strict_amounts=settings.strict_amounts
+    )
 
 
 #: Two customers in the usual layout of the five inputs: the smallest data every stage accepts.

@@ -200,6 +200,10 @@ def rename_customers(renames: dict[str, str]) -> Callable[[Path], None]:
     return mutate
 
 
+#: The settings of a case run with strict_amounts.
+STRICT = "[run]\nstrict_amounts = true\n"
+
+
 def config(text: str) -> Callable[[Path], None]:
     def change(data: Path) -> None:
         (data / CONFIG_FILE).write_text(text)
@@ -360,6 +364,16 @@ def ids_survive(project: Path, summary: dict[str, Any], template: Template) -> N
             ).fetchall()
         }
     assert ids == {"0017", "C-42"}
+
+
+def line_9_is_skipped(project: Path, summary: dict[str, Any], template: Template) -> None:
+    with duckdb.connect(str(project / "dbt_pipeline/custseg.duckdb")) as con:
+        ((lines, line_9),) = con.execute(
+            "select count(*), count(*) filter (where file_line_number = 9) from raw.online_sales"
+        ).fetchall()
+    before = len(read_rows(template.data_dir / "Online_Sales.csv")) - 1
+    # The template's sample holds 22 exact duplicate lines, dropped as ever.
+    assert (lines, line_9) == (before - 22 - 1, 0)
 
 
 def one_more_product_line(project: Path, summary: dict[str, Any], template: Template) -> None:
@@ -603,8 +617,9 @@ CASES: dict[str, Case] = {
         "reject",
         ("Online_Sales.csv line 2, column quantity: '-2' must be greater than 0",),
     ),
-    "zero_quantity": Case(
-        set_value("Online_Sales.csv", 8, "Quantity", "0"),
+    # A line worth nothing stops the run only with strict_amounts; by default it is skipped.
+    "zero_quantity_with_strict_amounts": Case(
+        both(set_value("Online_Sales.csv", 8, "Quantity", "0"), config(STRICT)),
         "reject",
         ("Online_Sales.csv line 8, column quantity: '0' must be greater than 0",),
     ),
@@ -613,10 +628,16 @@ CASES: dict[str, Case] = {
         "reject",
         ("Online_Sales.csv line 2, column avg_price: '-6.55' must be greater than 0",),
     ),
-    "zero_price": Case(
-        set_value("Online_Sales.csv", 9, "Avg_Price", "0"),
+    "zero_price_with_strict_amounts": Case(
+        both(set_value("Online_Sales.csv", 9, "Avg_Price", "0"), config(STRICT)),
         "reject",
         ("Online_Sales.csv line 9, column avg_price: '0' must be greater than 0",),
+    ),
+    "zero_price_is_skipped": Case(
+        set_value("Online_Sales.csv", 9, "Avg_Price", "0"),
+        "accept",
+        repairs=("Online_Sales.csv: skipped 1 line(s) worth nothing (1 with avg_price 0; line 9)",),
+        check=line_9_is_skipped,
     ),
     "nan_amount": Case(
         set_value("Online_Sales.csv", 2, "Avg_Price", "NaN"),

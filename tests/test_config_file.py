@@ -127,6 +127,7 @@ def test_every_option_can_be_set_by_its_environment_variable(tmp_path: Path) -> 
         "seed_max_customers": "10",
         "fit_sample_size": "5000",
         "allow_unsupported_names": "true",
+        "strict_amounts": "yes",
     }
     assert set(values) == set(OPTIONS)
     settings = resolve(environment({OPTIONS[name].env: text for name, text in values.items()}))
@@ -145,6 +146,7 @@ def test_every_option_can_be_set_by_its_environment_variable(tmp_path: Path) -> 
         seed_max_customers=10,
         fit_sample_size=5000,
         allow_unsupported_names=True,
+        strict_amounts=True,
     )
     assert settings.n_segments is None
 

@@ -43,7 +43,7 @@ _GROUPS = (
 
 def order_log(n_customers: int, seed: int) -> list[tuple[str, dt.date, int, Decimal]]:
     """Lines (customer id, date, quantity, amount = the line's total), sorted by customer and
-    date, with no two lines alike (an exact copy would be dropped as a double export)."""
+    date, with no two lines alike."""
     rng = np.random.default_rng(seed)
     shares = np.array([g[0] for g in _GROUPS])
     group = rng.choice(len(_GROUPS), n_customers, p=shares / shares.sum())

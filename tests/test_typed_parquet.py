@@ -100,8 +100,8 @@ def rewrite_sales(data: Path, destination: Path, replace: str) -> Path:
             "row 7, column avg_price: 'nan' is not a number",
         ),
         (
-            "case when file_row_number = 9 then 0 else Quantity end as Quantity",
-            "row 10, column quantity: '0' must be greater than 0",
+            "case when file_row_number = 9 then -2 else Quantity end as Quantity",
+            "row 10, column quantity: '-2' must be greater than 0",
         ),
         (
             "case when file_row_number = 3 then -4.5 else Delivery_Charges end as Delivery_Charges",
@@ -136,7 +136,7 @@ def rewrite_sales(data: Path, destination: Path, replace: str) -> Path:
     ],
     ids=[
         "nan-price",
-        "zero-quantity",
+        "negative-quantity",
         "negative-delivery",
         "null-id",
         "infinite-date",
@@ -161,6 +161,24 @@ def test_typed_values_break_the_same_rules(
     # Checked before anything was replaced: the previous raw tables are kept.
     with duckdb.connect(str(database)) as con:
         assert con.execute(query).fetchone() == before
+
+
+def test_a_typed_zero_quantity_is_skipped_or_with_strict_amounts_rejected(
+    parquet_data: Path, tmp_path: Path
+) -> None:
+    zero = "case when file_row_number = 9 then 0 else Quantity end as Quantity"
+    data = rewrite_sales(parquet_data, tmp_path / "data", zero)
+    with pytest.raises(InputDataError) as raised:
+        load_into_duckdb(tmp_path / "strict.duckdb", data, strict_amounts=True)
+    assert "Online_Sales.parquet row 10, column quantity: '0' must be greater than 0" in str(
+        raised.value
+    )
+    clean = load_into_duckdb(tmp_path / "clean.duckdb", parquet_data)[1]
+    sales = load_into_duckdb(tmp_path / "w.duckdb", data)[1]
+    assert "Online_Sales.parquet: skipped 1 line(s) worth nothing (1 with quantity 0; row 10)" in (
+        " ".join(sales.repairs)
+    )
+    assert sales.row_count == clean.row_count - 1
 
 
 def test_typed_duplicate_lines_are_dropped_and_counted(parquet_data: Path, tmp_path: Path) -> None:

@@ -88,6 +88,7 @@ def cli() -> None:
     setting("seed_max_customers"),
     setting("fit_sample_size"),
     setting("allow_unsupported_names"),
+    setting("strict_amounts"),
     JSON_OPTION,
     QUIET_OPTION,
 )
@@ -153,6 +154,7 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
         "min_segment_share",
         "Business constraint: no segment may hold less than this share of customers.",
     ),
+    setting("strict_amounts"),
     JSON_OPTION,
     QUIET_OPTION,
 )

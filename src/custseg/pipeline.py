@@ -72,7 +72,9 @@ def run_pipeline(
         repaired = repair_interrupted_publication(settings, warehouse, progress)
         previous, model_warnings = load_previous_model(layout.model_path)
         progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
-        loaded = warehouse.load_raw(settings.data_dir, inputs)
+        loaded = warehouse.load_raw(
+            settings.data_dir, inputs, strict_amounts=settings.strict_amounts
+        )
         clock.lap("load")
         progress("Building staging models and customer features with dbt")
         features = build_features(settings, warehouse)
@@ -153,7 +155,7 @@ def features_pipeline(
         if settings.data_dir is None:
             return read_customer_features(warehouse)
         progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
-        warehouse.load_raw(settings.data_dir, inputs)
+        warehouse.load_raw(settings.data_dir, inputs, strict_amounts=settings.strict_amounts)
         progress("Building staging models and customer features with dbt")
         return build_features(settings, warehouse)
 

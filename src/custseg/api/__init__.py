@@ -76,6 +76,7 @@ def run(
     seed_max_customers: int | None = None,
     fit_sample_size: int | None = None,
     allow_unsupported_names: bool | None = None,
+    strict_amounts: bool | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
     """Run the whole flow, as ``custseg run`` does: load, build features with dbt, cluster,
@@ -136,6 +137,7 @@ def build_features(
     target: Literal["duckdb", "postgres", "spark", "snowflake"] | None = None,
     lock_timeout: float | None = None,
     as_of_date: dt.date | str | None = None,
+    strict_amounts: bool | None = None,
     progress: Progress | None = None,
 ) -> pa.Table:
     """The per-customer features dbt builds (``customer_features``), as a run builds them.

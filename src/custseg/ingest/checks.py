@@ -17,14 +17,9 @@ from custseg.ingest.invoice_checks import (
     unmatched_categories,
 )
 from custseg.ingest.layout import UNPARSED_DATE_PREFIX
+from custseg.ingest.line_keys import KEY_RULES, KeyRule
 from custseg.ingest.read_errors import shown
-from custseg.ingest.rules import (
-    KEY_RULES,
-    VALUE_RULES,
-    KeyRule,
-    ValueRule,
-    fractional_id_rule,
-)
+from custseg.ingest.rules import VALUE_RULES, ValueRule, fractional_id_rule
 from custseg.ingest.staged import LISTED_LINES, Problem, StagedTable, comparable
 
 #: Other broken rules listed after the first, at most.
@@ -35,6 +30,8 @@ def reject_broken_rules(
     con: duckdb.DuckDBPyConnection,
     tables: Mapping[str, StagedTable],
     unmatched: Sequence[UnmatchedCategory] | None = None,
+    *,
+    strict_amounts: bool = False,
 ) -> None:
     """Check every staged table against its rules, and the sales against the other files.
 
@@ -47,6 +44,9 @@ def reject_broken_rules(
     unmatched
         The coupon and GST lines naming a category no sale has
         (:func:`~custseg.ingest.invoice_checks.unmatched_categories`); found when not given.
+    strict_amounts
+        Reject a sales line with 0 in quantity, avg_price or amount (else it is skipped and
+        counted by :func:`~custseg.ingest.repairs.repair`).
 
     Raises
     ------
@@ -57,7 +57,11 @@ def reject_broken_rules(
     problems: list[Problem] = []
     for name, table in tables.items():
         # A column the file does not have is null on every line: no rule applies to it.
-        rules = tuple(rule for rule in VALUE_RULES.get(name, ()) if table.plan.has(rule.column))
+        rules = tuple(
+            rule
+            for rule in VALUE_RULES.get(name, ())
+            if table.plan.has(rule.column) and (strict_amounts or not rule.strict_only)
+        )
         rules += tuple(fractional_id_rule(column) for column in table.plan.fractional_ids)
         problems += _value_problems(con, table, rules)
         if name in KEY_RULES:

@@ -1,9 +1,11 @@
 """The repairs custseg makes to staged input, and the notes it takes: each stated and counted.
 
-Exact duplicate lines are dropped (the first copy is kept); extra columns are ignored; products
-on several lines of one order, customers without sales and coupon or GST categories no sale has
-are noted. See
-:mod:`custseg.ingest.rules` for why each is a repair or a note rather than a rejection.
+Sales lines worth nothing (0 in quantity, avg_price or amount) are skipped; exact duplicate
+lines are dropped (the first copy is kept), except identical sales lines of a file without
+transaction ids and SKUs, which are kept as repeat purchases and noted; extra columns are
+ignored; products on several lines of one order, customers without sales and coupon or GST
+categories no sale has are noted. See :mod:`custseg.ingest.rules` and
+:mod:`custseg.ingest.line_keys` for why each is a repair or a note rather than a rejection.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from pathlib import Path
 
 import duckdb
 
+from custseg.errors import InputDataError
 from custseg.ingest.invoice_checks import (
     UnmatchedCategory,
     unmatched_categories,
     unmatched_category_notes,
 )
 from custseg.ingest.layout import REVENUE_COLUMNS, input_key
+from custseg.ingest.line_keys import LINE_KEYS, SALES_LINE_KEY, has_line_identity
 from custseg.ingest.read_errors import shown
-from custseg.ingest.rules import LINE_KEYS, SALES_LINE_KEY
+from custseg.ingest.rules import VALUE_RULES
 from custseg.ingest.staged import LISTED_LINES, StagedTable, comparable
 from custseg.sql import quote_identifier
 
@@ -33,7 +37,7 @@ class TableRepairs:
 
     # One sentence per repair or note, starting with the file name.
     messages: tuple[str, ...] = ()
-    # Rows removed from the table (exact duplicate lines).
+    # Rows removed from the table (lines worth nothing, exact duplicate lines).
     rows_removed: int = 0
 
 
@@ -58,8 +62,9 @@ def repair(
                 f"({', '.join(shown(c) for c in extra)}); custseg reads "
                 f"{', '.join(table.columns)}."
             )
+        removed = _skip_lines_worth_nothing(con, table, messages)
         repeats = _scan_repeats(con, table)
-        removed = _drop_exact_duplicates(con, table, repeats, messages)
+        removed += _exact_copies(con, table, repeats, messages)
         if name == "online_sales" and _line_key(table) == SALES_LINE_KEY and repeats.differing_keys:
             messages.append(
                 f"{table.name}: {repeats.differing_keys:,} product(s) appear on more than one "
@@ -79,6 +84,60 @@ def repair(
             before = outcome[name]
             outcome[name] = dataclasses.replace(before, messages=before.messages + tuple(more))
     return outcome
+
+
+def _skip_lines_worth_nothing(
+    con: duckdb.DuckDBPyConnection, table: StagedTable, messages: list[str]
+) -> int:
+    """Delete the sales lines with 0 in quantity, avg_price or amount; return how many.
+
+    They are the lines the strict-only rules of :data:`~custseg.ingest.rules.VALUE_RULES`
+    find (with ``strict_amounts`` the checks have rejected them, and none is left here).
+
+    Raises
+    ------
+    InputDataError
+        Every line is worth nothing: no purchase is left to segment.
+    """
+    rules = [
+        rule
+        for rule in VALUE_RULES.get(table.plan.table.table_name, ())
+        if rule.strict_only and table.plan.has(rule.column)
+    ]
+    if not rules:
+        return 0
+    worthless = " or ".join(f"({rule.predicate(table)})" for rule in rules)
+    per_column = ", ".join(f"count(*) filter (where {rule.predicate(table)})" for rule in rules)
+    count, total, *counts = con.execute(
+        f"select count(*) filter (where {worthless}), count(*), {per_column} from {table.relation}"
+    ).fetchone()
+    if not count:
+        return 0
+    columns = ", ".join(
+        f"{n:,} with {rule.column} 0" for rule, n in zip(rules, counts, strict=True) if n
+    )
+    if count == total:
+        raise InputDataError(
+            f"{table.path}: every line ({count:,}) has 0 in quantity, avg_price or amount "
+            f"({columns}), and lines worth nothing are skipped: no purchase is left to "
+            "segment. Check that the mapped amount or price column is the right one "
+            "([inputs.sales.columns] of custseg.toml)."
+        )
+    first = [
+        line
+        for (line,) in con.execute(
+            f"select {table.line()} as line from {table.relation} where {worthless} "
+            f"order by line limit {LISTED_LINES}"
+        ).fetchall()
+    ]
+    con.execute(f"delete from {table.relation} where {worthless}")
+    messages.append(
+        f"{table.name}: skipped {count:,} line(s) worth nothing ({columns}; "
+        f"{table.lines(first, count)}): a free item or promotion is no purchase, so these "
+        "lines count toward no order and no revenue. Set strict_amounts to stop the run at "
+        "such lines instead."
+    )
+    return int(count)
 
 
 @dataclass(frozen=True)
@@ -135,13 +194,16 @@ def _scan_repeats(con: duckdb.DuckDBPyConnection, table: StagedTable) -> _Repeat
     return _Repeats(keys, int(differing), first, int(candidates))
 
 
-def _drop_exact_duplicates(
+def _exact_copies(
     con: duckdb.DuckDBPyConnection,
     table: StagedTable,
     repeats: _Repeats,
     messages: list[str],
 ) -> int:
     """Remove every copy of a line after its first; return how many were removed.
+
+    Sales lines without an identity (:func:`~custseg.ingest.line_keys.has_line_identity`) are
+    repeat purchases: they are counted and noted, and none is removed.
 
     Only the lines of the candidate keys found by :func:`_scan_repeats` are compared, value for
     value as staging reads them (text trimmed): a file without copies costs no second pass. The
@@ -174,6 +236,15 @@ def _drop_exact_duplicates(
             f"select line from {found} order by line limit {LISTED_LINES}"
         ).fetchall()
     ]
+    if not has_line_identity(table.plan):
+        con.execute(f"drop table {found}")
+        messages.append(
+            f"{table.name}: kept {count:,} line(s) identical to an earlier line "
+            f"({table.lines(first, count)}): the file has no transaction_id or product_sku, so "
+            "each line is an order of its own and each counts as a repeat purchase. If the "
+            "file joins overlapping exports, remove the repeated part before running."
+        )
+        return 0
     delete = f"delete from {table.relation} where {table.line()} in (select line from {found})"
     con.execute(delete)
     con.execute(f"drop table {found}")

@@ -41,9 +41,12 @@ transaction_date 12/31/9999             reject: no as-of date after ``'12/31/999
                                         it                          day a date can hold``
 id stored as a float or decimal         whole: its integer's text;  ``'12346.5' is not a whole
 (Parquet)                               else reject                 number``
-quantity, avg_price                     reject unless a number > 0  ``'-2' must be greater than
+quantity, avg_price, amount             reject unless a number >= 0 ``'-2' must be greater than
                                                                     0``
-delivery_charges, amount                reject unless a number >= 0 ``'NaN' is not a number``
+0 in quantity, avg_price or amount (a   repair: the line is         ``skipped 3 line(s) worth
+free item, a promotion)                 skipped and counted;        nothing ...``
+                                        reject with strict_amounts
+delivery_charges                        reject unless a number >= 0 ``'NaN' is not a number``
 coupon_status                           reject unless Used, Not     ``'used' is not one of
                                         Used or Clicked             Used, Not Used, Clicked``
 gender                                  reject unless M, F (any     ``'X' is not M or F``
@@ -60,7 +63,10 @@ gst                                     reject unless 0..1          ``'18' is no
 offline_spend, online_spend             reject unless empty or a    ``'-5' must be 0 or more``
                                         number >= 0
 exact duplicate line (every value       repair: the copies are      ``dropped 3 exact duplicate
-equal after trimming), any file         dropped, the first kept     lines (lines 17, 18, 90)``
+equal after trimming), any file; sales  dropped, the first kept     lines (lines 17, 18, 90)``
+with transaction_id or product_sku
+identical sales lines, file without     accepted, counted: each is  ``kept 2 line(s) identical
+transaction_id and product_sku          a repeat purchase           to an earlier one ...``
 same customer id / coupon month and     reject                      ``lines 5 and 9, column
 category / GST category / spend date                                location: the same customer
 with different values                                               id '17850' appears with
@@ -95,14 +101,13 @@ the three coupon statuses, every sales customer in CustomersData and every sales
 Tax_amount. Four sales categories have no coupon: allowed, they get no discount. Coupons name a
 category (``Notebooks``) no sale uses: allowed and noted.
 
-Why a product on several lines of one order is accepted rather than rejected: a sales export
-without a line id cannot tell a second scan of a product (a POS records one line per scan, with
-or without a coupon) from a correction, and custseg's own sample generator writes such orders.
-Lines identical in every value are the signature of a double export (overlapping exports
-concatenated), so one copy is kept.
+Why repeated and identical lines are handled as they are: see :mod:`custseg.ingest.line_keys`.
 
-Why a zero price is rejected: an export that lost a price writes 0, and a line worth nothing
-would lower the customer's order value silently; a free item can be left out of the export.
+Why a line with 0 in quantity, avg_price or amount is skipped rather than kept or rejected: a
+free item or a promotion is no purchase (kept, it would count as an order and lower the
+customer's order value), and order logs hold them routinely, so stopping the run would punish a
+normal export. Each is counted and reported, so an export that lost its prices (writing 0)
+shows up in the summary; ``strict_amounts`` rejects them instead.
 
 Cost (DuckDB target, generated Parquet data with typed columns, 2 cores): the checks take 1.0 s
 after a 1.1 s load at 5M sales lines, 10 s after a 10 s load at 50M lines. Every value rule is
@@ -190,6 +195,9 @@ class ValueRule:
     # Predicates over a typed column (``{v}``) by its kind ("number", "date", or "any" for
     # every typed column); a typed column without one is checked on its text.
     typed: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # Applies only with the strict_amounts setting; otherwise the lines it finds are skipped
+    # and counted (:mod:`custseg.ingest.repairs`).
+    strict_only: bool = False
 
     def predicate(self, table: StagedTable) -> str:
         """The SQL predicate over ``table``'s column: typed when the column is typed."""
@@ -246,6 +254,24 @@ def _number(column: str, low: float | None, high: float | None, strict: bool, pr
             problem,
             _FIX_LINE,
             typed={"number": _typed_outside(low, high, strict)},
+        ),
+    )
+
+
+def _sales_number(column: str, problem: str) -> tuple[ValueRule, ...]:
+    """A number of a sales line: negative is rejected; 0 (a free line) is skipped and counted,
+    or rejected with strict_amounts."""
+    return (
+        *_number(column, 0, None, False, problem),
+        ValueRule(
+            column,
+            f"({{v}} is not null and {_is_number('{v}')} and try_cast({{v}} as double) = 0)",
+            problem + ", and strict_amounts stops the run at a line worth nothing",
+            "Remove or correct the line, or run without strict_amounts (--strict-amounts, "
+            "CUSTSEG_STRICT_AMOUNTS, strict_amounts in [run]): lines with 0 in quantity, "
+            "avg_price or amount are then skipped and counted in the run summary's repairs.",
+            typed={"number": "({v} is not null and cast({v} as double) = 0)"},
+            strict_only=True,
         ),
     )
 
@@ -317,10 +343,10 @@ VALUE_RULES: dict[str, tuple[ValueRule, ...]] = {
         _LAST_DAY_RULE,
         _required("product_sku", "a product SKU"),
         _required("product_category", "a product category"),
-        *_number("quantity", 0, None, True, "must be greater than 0"),
-        *_number("avg_price", 0, None, True, "must be greater than 0 (a free item is no sale)"),
+        *_sales_number("quantity", "must be greater than 0"),
+        *_sales_number("avg_price", "must be greater than 0 (a free item is no sale)"),
         *_number("delivery_charges", 0, None, False, "must be 0 or more"),
-        *_number("amount", 0, None, False, "must be 0 or more (leave returns out)"),
+        *_sales_number("amount", "must be greater than 0 (leave returns out)"),
         ValueRule(
             "coupon_status",
             f"({{v}} is null or {{v}} not in ({_sql_list(COUPON_STATUSES)}))",
@@ -359,40 +385,3 @@ def fractional_id_rule(column: str) -> ValueRule:
         "decimal) number, and only a whole number (up to 2**53 for a float) names an id exactly",
         "Store ids as integers or text; " + _FIX_LINE[0].lower() + _FIX_LINE[1:],
     )
-
-
-@dataclass(frozen=True)
-class KeyRule:
-    """Lines sharing a key must be identical; different values for one key are rejected."""
-
-    # The key's columns, each with how it is compared: "value" (as staging reads it), "lower"
-    # (its text, case ignored) or "date" (the day it means).
-    key: tuple[tuple[str, str], ...]
-    # What the key is, for messages ("customer id").
-    what: str
-
-    def expressions(self, table: StagedTable) -> tuple[str, ...]:
-        """The key's expressions over ``table``, as the rule compares them."""
-        return tuple(table.key_value(column, how) for column, how in self.key)
-
-
-KEY_RULES: dict[str, KeyRule] = {
-    "customers_data": KeyRule((("customerid", "value"),), "customer id"),
-    "discount_coupon": KeyRule(
-        (("month", "lower"), ("product_category", "value")), "month and category"
-    ),
-    "tax_amount": KeyRule((("product_category", "value"),), "category"),
-    "marketing_spend": KeyRule((("date", "date"),), "date"),
-}
-#: A product on several lines of one order: accepted and counted (see the module docstring).
-SALES_LINE_KEY = ("customerid", "transaction_id", "product_sku")
-
-#: The lines of one key (for the sales, the product of an order) are compared to find exact
-#: copies and, for the sales, products on several lines with other values.
-LINE_KEYS: dict[str, tuple[str, ...]] = {
-    "customers_data": ("customerid",),
-    "online_sales": SALES_LINE_KEY,
-    "discount_coupon": ("month", "product_category"),
-    "tax_amount": ("product_category",),
-    "marketing_spend": ("date",),
-}

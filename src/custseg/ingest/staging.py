@@ -57,6 +57,7 @@ def read_and_check(
     *,
     relation_for: Callable[[RawTable], str],
     keep_types: bool = False,
+    strict_amounts: bool = False,
 ) -> list[CheckedInput]:
     """Read the input files of ``data_dir`` into staged tables of ``con``, check and repair them.
 
@@ -73,6 +74,8 @@ def read_and_check(
         The SQL name of the staged table of each raw table; an existing one is replaced.
     keep_types
         Keep Parquet columns typed (the DuckDB target) instead of making them text.
+    strict_amounts
+        Reject sales lines with 0 in quantity, avg_price or amount instead of skipping them.
 
     Returns
     -------
@@ -107,7 +110,7 @@ def read_and_check(
     given = {name: table for name, table in tables.items() if table.plan.is_given}
     with memory_capped(con):
         unmatched = unmatched_categories(con, given)
-        reject_broken_rules(con, given, unmatched)
+        reject_broken_rules(con, given, unmatched, strict_amounts=strict_amounts)
         repairs = repair(con, given, unmatched)
     for name, notes in not_given_notes(data_dir, tables.values()).items():
         made = repairs.get(name, TableRepairs())

@@ -271,5 +271,14 @@ OPTIONS: dict[str, Option] = {
             "true or false",
             is_flag=True,
         ),
+        Option(
+            "strict_amounts",
+            "Stop with an error at a sales line with 0 in quantity, avg_price or amount "
+            "(default: such free lines are skipped and counted in the run summary).",
+            "",
+            _switch,
+            "true or false",
+            is_flag=True,
+        ),
     )
 }

@@ -77,12 +77,15 @@ class Warehouse(abc.ABC):
 
     # ------------------------------------------------------------------ loading raw files
 
-    def load_raw(self, data_dir: Path, inputs: Sequence[InputSpec] = ()) -> list[LoadedTable]:
+    def load_raw(
+        self, data_dir: Path, inputs: Sequence[InputSpec] = (), *, strict_amounts: bool = False
+    ) -> list[LoadedTable]:
         """Replace the raw tables with the files in ``data_dir``: checked first, then loaded.
 
         DuckDB reads every file into a staged table and the input rules run there
         (:func:`custseg.ingest.staging.read_and_check`); only then are the raw tables replaced,
         with this engine's bulk path. A file that fails leaves every raw table as it was.
+        ``strict_amounts`` rejects sales lines worth nothing instead of skipping them.
 
         Returns
         -------
@@ -103,6 +106,7 @@ class Warehouse(abc.ABC):
                 inputs,
                 relation_for=staging.relation_for,
                 keep_types=staging.keep_types,
+                strict_amounts=strict_amounts,
             )
             return self.replace_raw_tables(staging.connection, checked)
 
