@@ -14,7 +14,13 @@ from custseg.sample import generate_sample_data
 from custseg.settings import resolve_settings
 from custseg.warehouses import open_warehouse
 from tests.postgres_server import PostgresServer, require_server_bin_dir, running_postgres
-from tests.support import PlantedSample, PublishedSample, copy_project, real_data_dir
+from tests.support import (
+    PUBLISHED_SAMPLE_DATASET,
+    PlantedSample,
+    PublishedSample,
+    copy_project,
+    real_data_dir,
+)
 
 
 @pytest.fixture
@@ -68,5 +74,6 @@ def published_sample(tmp_path_factory: pytest.TempPathFactory) -> PublishedSampl
     data = base / "data"
     generate_sample_data(data, n_customers=300, seed=3)
     root = copy_project(base / "project")
-    result = run_pipeline(resolve_settings(data_dir=data, project_dir=root))
+    settings = resolve_settings(data_dir=data, project_dir=root, dataset=PUBLISHED_SAMPLE_DATASET)
+    result = run_pipeline(settings)
     return PublishedSample(data_dir=data, root=root, result=result)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import textwrap
@@ -113,6 +115,36 @@ def duckdb_rows(run: RunResult, sql: str) -> list[tuple[Any, ...]]:
     assert run.duckdb_path is not None
     with duckdb.connect(str(run.duckdb_path)) as con:
         return con.execute(sql).fetchall()
+
+
+#: A run id as custseg.run_identity.new_run_id writes it.
+RUN_ID_PATTERN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
+
+
+def comparable(path: Path, *, same_dataset: bool = True) -> bytes | dict[str, Any] | str:
+    """A published file as two runs of the same input and settings must agree on it.
+
+    Seeds and the segments CSV: their bytes. The model, metrics and k selection: their JSON
+    without the ``run_id`` (unique per run) and the model's checksum, which covers it, and
+    without the ``dataset`` unless ``same_dataset``. The report: its text with the run id and
+    the model checksum of the model beside it replaced. Each run-id field must be there.
+    """
+    if path.suffix == ".csv":
+        return path.read_bytes()
+    if path.suffix == ".html":
+        model = json.loads((path.parent / "segment_model.json").read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        assert RUN_ID_PATTERN.search(text), f"{path.name} names no run id"
+        text = text.replace(model["integrity"]["sha256"], "<model sha256>")
+        return RUN_ID_PATTERN.sub("<run id>", text)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document.pop("integrity", None)
+    for fields in (document, document.get("metadata", {})):
+        if "dataset" in fields or "run_id" in fields:
+            assert RUN_ID_PATTERN.fullmatch(fields.pop("run_id")), f"{path.name}: no run id"
+            if not same_dataset:
+                fields.pop("dataset")
+    return document
 
 
 def resealed_model(document: dict[str, Any]) -> dict[str, Any]:
@@ -232,6 +264,12 @@ class PlantedSample:
     features: CustomerFeatures
     # The planted archetype (a segment name) of every customer, in the order of the features.
     archetypes: list[str]
+
+
+#: The dataset name of the session's published sample run (conftest ``published_sample``): a
+#: test that goes on from it with a copy of its data in another folder names the same dataset,
+#: so the run is compared with the published model as a refresh of that data is.
+PUBLISHED_SAMPLE_DATASET = "published-sample"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "publish": {"errors", "catalogue", "settings", "warehouses", "dbt", "model"},
     "report": {"errors", "catalogue", "settings", "warehouses", "model", "publish"},
     "progress": set(),
+    "run_identity": {"settings", "ingest"},
     "run_result": {"catalogue", "ingest", "warehouses", "dbt"},
     "pipeline": {
         "errors",
@@ -48,6 +49,7 @@ ALLOWED: dict[str, set[str]] = {
         "model",
         "publish",
         "report",
+        "run_identity",
         "run_result",
     },
     "api": {

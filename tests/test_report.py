@@ -257,6 +257,66 @@ def test_same_inputs_give_the_same_bytes(published: Published, tmp_path: Path) -
     assert "Run `custseg evaluate`" in without_k.read_text(encoding="utf-8")
 
 
+def test_k_evidence_and_metrics_of_other_data_or_runs_are_not_shown(
+    published: Published, tmp_path: Path
+) -> None:
+    models = published.root / "ml_pipeline" / "models"
+    config = resolve_settings(project_dir=published.root)
+    _, document = load_model(models / "segment_model.json")
+    metrics = read_json(models / "evaluation_metrics.json", "metrics")
+    k_selection = read_json(models / "k_selection.json", "k selection")
+    dataset = document["metadata"]["dataset"]
+    other_dataset = k_selection | {"dataset": "shop-b", "run_id": "20260101T000000Z-abcdef"}
+    refreshed = k_selection | {"input_fingerprint": "0" * 64}
+    with open_warehouse(config) as warehouse:
+        pages = {
+            name: html.unescape(
+                build_report(
+                    document, metrics, warehouse, tmp_path / f"{name}.html", selection
+                ).read_text(encoding="utf-8")
+            )
+            for name, selection in (("other", other_dataset), ("refreshed", refreshed))
+        }
+        with pytest.raises(ReportError, match="the report would mix two runs"):
+            other_run = metrics | {"run_id": "20260101T000000Z-abcdef"}
+            build_report(document, other_run, warehouse, tmp_path / "mixed.html", k_selection)
+    assert (
+        "The saved k selection (run 20260101T000000Z-abcdef) is of dataset shop-b, not of this "
+        f"model's dataset {dataset}, so it is not shown." in pages["other"]
+    )
+    assert (
+        f"The saved k selection (run {k_selection['run_id']}) judged other data than the "
+        "published model" in pages["refreshed"]
+    )
+    for page in pages.values():
+        assert 'id="k-table"' not in page
+        assert '"chosen_k": null' in page
+    assert not (tmp_path / "mixed.html").exists()
+
+
+def test_evaluate_on_another_dataset_is_not_shown_in_the_report(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "project")
+    for name, seed in (("shop_a", 5), ("shop_b", 6)):
+        generate_sample_data(tmp_path / name, n_customers=300, seed=seed)
+    where = ["--project-dir", str(root), "--json", "--random-state", "1"]
+    runner = CliRunner()
+    ran = runner.invoke(cli, ["run", "--data-dir", str(tmp_path / "shop_b"), *where])
+    assert ran.exit_code == 0, ran.output
+    evaluated = runner.invoke(cli, ["evaluate", "--data-dir", str(tmp_path / "shop_a"), *where])
+    assert evaluated.exit_code == 0, evaluated.output
+    run, evaluation = json.loads(ran.stdout), json.loads(evaluated.stdout)
+    assert run["dataset"].startswith("shop_b-") and evaluation["dataset"].startswith("shop_a-")
+    reported = runner.invoke(cli, ["report", *where[:3]])
+    assert reported.exit_code == 0, reported.output
+    text = html.unescape(Path(json.loads(reported.stdout)["report_path"]).read_text("utf-8"))
+    assert (
+        f"The saved k selection (run {evaluation['run_id']}) is of dataset "
+        f"{evaluation['dataset']}, not of this model's dataset {run['dataset']}" in text
+    )
+    assert 'id="k-table"' not in text
+    assert f'"run_id": "{run["run_id"]}"' in text
+
+
 def test_the_stylesheet_file_is_inlined(published: Published) -> None:
     css = (REPORT_PACKAGE_DIR / "templates" / STYLESHEET).read_text(encoding="utf-8")
     assert ".masthead{" in css and "@media print" in css

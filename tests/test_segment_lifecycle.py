@@ -130,6 +130,20 @@ def test_unsupported_names_stop_publication_unless_allowed(
 def test_k_auto_records_the_evidence(project_root: Path, sample_dir: Path) -> None:
     result = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root, k="auto"))
     selection = json.loads((result.model_path.parent / K_SELECTION_FILE).read_text())
+    # Every output but the seeds and the segments CSV says which run and dataset wrote it.
+    identity = {"run_id": result.run_id, "dataset": result.dataset}
+    _, document = load_model(result.model_path)
+    assert {key: document["metadata"][key] for key in identity} == identity
+    assert {key: selection[key] for key in identity} == identity
+    assert selection["input_fingerprint"] == document["metadata"]["input_fingerprint"]
+    metrics = json.loads(result.metrics_path.read_text())
+    assert {key: metrics[key] for key in identity} == identity
+    assert result.report_path is not None
+    report = result.report_path.read_text(encoding="utf-8")
+    assert result.run_id in report and result.dataset in report
+    assert result.to_dict()["run_id"] == result.run_id
+    for path in (result.segments_path, *ProjectLayout(project_root).published_seed_paths.values()):
+        assert result.run_id.encode() not in path.read_bytes(), path.name
     # Five archetypes are planted: k=auto finds five segments, and publishes them.
     assert selection["chosen_k"] == 5
     assert result.n_segments == 5
@@ -151,3 +165,34 @@ def test_a_tampered_published_model_is_refused_and_replaced(
     assert again.matching is None
     assert "cannot be used to keep segment ids" in again.warnings[0]
     load_model(again.model_path)  # the new model is sound
+
+
+def test_another_datasets_model_is_not_compared_but_a_named_dataset_is(
+    project_root: Path, sample_dir: Path, tmp_path: Path
+) -> None:
+    first = run_pipeline(resolve_settings(data_dir=sample_dir, project_dir=project_root))
+    other_dir = tmp_path / "shop b"
+    generate_sample_data(other_dir, n_customers=500, seed=12)
+    other = run_pipeline(resolve_settings(data_dir=other_dir, project_dir=project_root))
+    # The dataset is derived from the folder, not the content: a first run of shop b, whose
+    # ids come from the naming rules, said in one calm line instead of "definitions changed".
+    assert other.dataset.startswith("shop-b-") and other.dataset != first.dataset
+    assert other.run_id != first.run_id
+    assert other.matching is None
+    assert other.warnings == []
+    assert other.notes == [
+        f"first run of dataset {other.dataset}: the published model is of dataset "
+        f"{first.dataset}, so segment ids come from the naming rules and are not compared "
+        "with it"
+    ]
+    _, document = load_model(other.model_path)
+    assert document["metadata"]["dataset"] == other.dataset
+    assert document["metadata"]["matching_previous_model"] is None
+
+    # Named explicitly, two folders are one dataset: the model is compared with.
+    named = run_pipeline(
+        resolve_settings(data_dir=sample_dir, project_dir=project_root, dataset=other.dataset)
+    )
+    assert named.dataset == other.dataset
+    assert named.notes == []
+    assert named.matching is not None

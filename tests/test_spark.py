@@ -37,6 +37,7 @@ from custseg.warehouses.spark_warehouse import (
 )
 from tests.support import (
     PUBLISHED_PATH_KEYS,
+    comparable,
     copy_project,
     duckdb_rows,
     invoice_total_by_hand,
@@ -248,8 +249,8 @@ def test_published_files_are_byte_identical_to_duckdb(
     spark_run: SparkRun, duckdb_run: RunResult
 ) -> None:
     for key in PUBLISHED_PATH_KEYS:
-        published = Path(spark_run.summary[key]).read_bytes()
-        assert published == getattr(duckdb_run, key).read_bytes(), key
+        published = comparable(Path(spark_run.summary[key]))
+        assert published == comparable(getattr(duckdb_run, key)), key
 
 
 def test_nothing_is_written_into_the_current_directory(spark_run: SparkRun) -> None:

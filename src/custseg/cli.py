@@ -79,6 +79,7 @@ def cli() -> None:
 @options(
     CONFIG_OPTION,
     setting("data_dir", OPTIONS["data_dir"].help + " Required unless --config sets data_dir."),
+    setting("dataset"),
     *WAREHOUSE_OPTIONS,
     setting("as_of_date"),
     setting("k"),
@@ -115,6 +116,8 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
         return
     if quiet:
         return
+    for note in result.notes:
+        click.echo(f"Note: {note}")
     click.echo(f"\nSegments of {result.n_customers:,} customers as of {result.as_of_date}:")
     click.echo(f"  {'id':>2}  {'segment':<22}{'customers':>10}{'share':>8}{'revenue share':>15}")
     for segment in result.segments:
@@ -130,6 +133,7 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
         click.secho(f"Warning: {warning}", fg="yellow")
     for repair in result.repairs:
         click.echo(f"Input repaired or noted: {repair}")
+    click.echo(f"Dataset, run:     {result.dataset}, {result.run_id}")
     click.echo(f"Warehouse:        {result.warehouse}")
     click.echo(f"Published seed:   {result.seed_path}")
     click.echo(f"Segments CSV:     {result.segments_path}")
@@ -146,6 +150,11 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
         "data_dir",
         "Rebuild the features from these raw files first (default: data_dir of --config, else "
         "use the features already in the warehouse from the last run).",
+    ),
+    setting(
+        "dataset",
+        "Name of the data evaluated (default: derived from --data-dir as `custseg run` does; "
+        "without --data-dir, the published model's dataset).",
     ),
     *WAREHOUSE_OPTIONS,
     setting("as_of_date", "As-of date of the features (with --data-dir)."),
@@ -176,9 +185,9 @@ def evaluate(config_file: Path | None, as_json: bool, quiet: bool, **given: Any)
     with errors_reported():
         settings, inputs = settings_from(config_file, given)
         with progress:
-            selection, path = evaluate_pipeline(settings, inputs, progress=progress)
+            selection, path, document = evaluate_pipeline(settings, inputs, progress=progress)
     if as_json:
-        click.echo(json.dumps(selection.to_dict(), indent=2, sort_keys=True))
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
         return
     if quiet:
         return
@@ -198,6 +207,7 @@ def evaluate(config_file: Path | None, as_json: bool, quiet: bool, **given: Any)
         )
     chosen = selection.chosen_k if selection.chosen_k is not None else "none"
     click.echo(f"Chosen k: {chosen} ({selection.reason})")
+    click.echo(f"Dataset {document['dataset']}, run {document['run_id']}")
     click.echo(f"Written to {path}")
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from custseg.catalogue import SEGMENT_NAMES
 from custseg.dbt.profiles import check_profile
 from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
-from custseg.errors import ConfigError
+from custseg.errors import ConfigError, ModelIntegrityError
 from custseg.features import CustomerFeatures, build_features, read_customer_features
 from custseg.ingest.mapping import InputSpec
 from custseg.ingest.staging import repair_messages
@@ -35,6 +35,7 @@ from custseg.model.fitting import (
 )
 from custseg.model.model_file import (
     canonical_json,
+    fingerprint_features,
     load_model,
     load_previous_model,
     model_document,
@@ -52,6 +53,7 @@ from custseg.publish.seeds import (
 )
 from custseg.publish.validation import validate_segments_csv
 from custseg.report import ReportError, build_report, read_json, report_page
+from custseg.run_identity import RunIdentity, run_identity
 from custseg.run_result import RunResult, StageClock, summarize_mart
 from custseg.settings import Settings
 from custseg.warehouses import Warehouse, open_warehouse
@@ -67,10 +69,11 @@ def run_pipeline(
         )
     clock = StageClock()
     layout = settings.layout
+    identity = run_identity(settings, inputs)
     check_writable(settings)
     with opened(settings) as warehouse:
         repaired = repair_interrupted_publication(settings, warehouse, progress)
-        previous, model_warnings = load_previous_model(layout.model_path)
+        previous, model_warnings, notes = load_previous_model(layout.model_path, identity.dataset)
         progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
         loaded = warehouse.load_raw(
             settings.data_dir, inputs, strict_amounts=settings.strict_amounts
@@ -101,10 +104,13 @@ def run_pipeline(
                 segments_csv,
                 warnings,
                 published,
+                identity,
             )
         segments = summarize_mart(warehouse)
         clock.lap("outputs")
         return RunResult(
+            run_id=identity.run_id,
+            dataset=identity.dataset,
             as_of_date=features.as_of_date,
             n_customers=len(features.customer_ids),
             n_segments=fitted.n_segments,
@@ -123,22 +129,49 @@ def run_pipeline(
             metrics_path=layout.metrics_path,
             report_path=report_path,
             repairs=repair_messages(loaded),
+            notes=notes,
         )
 
 
 def evaluate_pipeline(
     settings: Settings, inputs: Sequence[InputSpec] = (), progress: Progress = silent
-) -> tuple[KSelection, Path]:
+) -> tuple[KSelection, Path, dict]:
     """Evaluate every k on the warehouse's features (rebuilt first when a data folder is given).
 
-    Writes ``k_selection.json`` beside the model and returns the selection and that path.
-    Nothing is published.
+    Writes ``k_selection.json`` beside the model and returns the selection, that path and the
+    document written (the selection with the run id, the dataset and the data's fingerprint).
+    Without a data folder the features are the last run's, so the dataset, unless given, is the
+    published model's. Nothing is published.
     """
+    identity = run_identity(
+        settings, inputs, fallback=None if settings.data_dir else _published_dataset(settings)
+    )
     features = features_pipeline(settings, inputs, progress)
     selection = choose_k(features.matrix, settings, progress)
     path = settings.layout.k_selection_path
-    write_json_atomic(path, selection.to_dict())
-    return selection, path
+    document = k_selection_document(selection, identity, features)
+    write_json_atomic(path, document)
+    return selection, path, document
+
+
+def k_selection_document(
+    selection: KSelection, identity: RunIdentity, features: CustomerFeatures
+) -> dict:
+    """``k_selection.json``: the evidence for k, the run that wrote it and the data it judged
+    (the report shows it only beside a model of the same dataset and fingerprint)."""
+    fingerprint = fingerprint_features(features.customer_ids, features.matrix)
+    return selection.to_dict() | identity.to_dict() | {"input_fingerprint": fingerprint}
+
+
+def _published_dataset(settings: Settings) -> str | None:
+    """The dataset the published model records, if there is a sound one."""
+    if not settings.layout.model_path.exists():
+        return None
+    try:
+        _, document = load_model(settings.layout.model_path)
+    except ModelIntegrityError:
+        return None
+    return document.get("metadata", {}).get("dataset")
 
 
 def features_pipeline(
@@ -298,29 +331,38 @@ def stage_outputs(
     segments_csv: bytes,
     warnings: list[str],
     published: Publication,
+    identity: RunIdentity,
 ) -> Path | None:
     """Stage the segments CSV, the model, its metrics, the k evidence and the report.
 
-    Returns the report's path, or None when it could not be drawn (a warning says why, and the
-    previous report, which describes the previous segments, is removed with the commit).
+    The model, the metrics and the k evidence record ``identity`` (the seeds and the segments
+    CSV do not, so they stay byte-identical for the same input and settings). Returns the
+    report's path, or None when it could not be drawn (a warning says why, and the previous
+    report, which describes the previous segments, is removed with the commit).
     """
     layout = settings.layout
     published.stage(layout.segments_path, segments_csv)
     document = model_document(
         fitted.segmenter,
         metadata=model_metadata(
-            settings, fitted, features.customer_ids, features.matrix, features.as_of_date
+            settings,
+            fitted,
+            features.customer_ids,
+            features.matrix,
+            features.as_of_date,
+            identity.to_dict(),
         ),
     )
     published.stage(layout.model_path, canonical_json(document).encode("utf-8"))
-    published.stage(layout.metrics_path, canonical_json(fitted.metrics).encode("utf-8"))
+    metrics = fitted.metrics | identity.to_dict()
+    published.stage(layout.metrics_path, canonical_json(metrics).encode("utf-8"))
     if fitted.selection is not None:
-        k_selection = fitted.selection.to_dict()
+        k_selection = k_selection_document(fitted.selection, identity, features)
         published.stage(layout.k_selection_path, canonical_json(k_selection).encode("utf-8"))
     else:
         k_selection = _saved_k_selection(layout.k_selection_path)
     try:
-        page = report_page(document, fitted.metrics, warehouse, k_selection)
+        page = report_page(document, metrics, warehouse, k_selection)
     except ReportError as error:
         warnings.append(f"the HTML report was not written (the previous one was removed): {error}")
         published.stage(layout.report_path, None)

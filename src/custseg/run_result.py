@@ -34,6 +34,10 @@ class SegmentSummary:
 class RunResult:
     """What a run produced and where it put it."""
 
+    # The run's unique id, recorded in the model, metrics, k evidence and report it wrote.
+    run_id: str
+    # The dataset it read (custseg.run_identity): models of other datasets are not compared.
+    dataset: str
     as_of_date: dt.date
     n_customers: int
     n_segments: int
@@ -60,6 +64,8 @@ class RunResult:
     report_path: Path | None = None
     # What custseg repaired or noted in the input files, with counts (see custseg.ingest).
     repairs: list[str] = field(default_factory=list)
+    # Facts to know that are not problems, e.g. a first run of a dataset in this project.
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """JSON types only: what ``custseg run --json`` prints (see :func:`result_as_dict`)."""

@@ -63,6 +63,7 @@ def run(
     data_dir: PathLike | None = None,
     *,
     config: PathLike | None = None,
+    dataset: str | None = None,
     project_dir: PathLike | None = None,
     profiles_dir: PathLike | None = None,
     duckdb_path: PathLike | None = None,
@@ -90,6 +91,9 @@ def run(
     ----------
     data_dir
         Folder of the raw files (required here, in the environment or in ``config``).
+    dataset
+        Name of the data (default: derived from ``data_dir`` and the input mapping); the
+        published model is compared with, and its segment ids kept, only within one dataset.
     progress
         Called with one line per step (default: nothing is reported).
 

@@ -7,7 +7,7 @@ customer gets, with the evidence the outputs record. It writes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,9 +161,11 @@ def model_metadata(
     customer_ids: Sequence[str],
     matrix: np.ndarray,
     as_of_date: dt.date | None,
+    identity: Mapping[str, str | None] | None = None,
 ) -> dict:
     """What the model file records about the fit: the settings, the input's fingerprint, the
-    library versions (``as_of_date`` None: features given in memory without one)."""
+    library versions (``as_of_date`` None: features given in memory without one), and the
+    ``run_id`` and ``dataset`` of ``identity`` (None for both: fitted outside a run)."""
     segmenter = fitted.segmenter
     n_customers = len(customer_ids)
     return {
@@ -184,6 +186,8 @@ def model_metadata(
         "n_customers": n_customers,
         "library_versions": library_versions(),
         "matching_previous_model": fitted.match.to_dict() if fitted.match else None,
+        "run_id": (identity or {}).get("run_id"),
+        "dataset": (identity or {}).get("dataset"),
     }
 
 

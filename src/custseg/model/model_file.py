@@ -272,20 +272,40 @@ def _major_minor(version: object) -> tuple[str, str] | None:
     return (parts[0], parts[1]) if len(parts) >= 2 else None
 
 
-def load_previous_model(path: Path) -> tuple[CustomerSegmenter | None, list[str]]:
-    """The published model and warnings; None on a first run or when the file is refused.
+def load_previous_model(
+    path: Path, dataset: str
+) -> tuple[CustomerSegmenter | None, list[str], list[str]]:
+    """The published model of ``dataset``, warnings and notes; None on a first run of
+    ``dataset`` or when the file is refused.
 
     A file that is damaged, edited or from an incompatible custseg version is never half-loaded:
     it is refused with a warning, ids then come from the naming rules alone, and the run replaces
-    it with the new model.
+    it with the new model. A model of another dataset is not compared with (its segments say
+    nothing about this data): a note says so. A model that records no dataset (written before
+    datasets were recorded) is taken as this dataset's, so an upgrade keeps the ids.
     """
     if not path.exists():
-        return None, []
+        return None, [], []
     try:
-        segmenter, _ = load_model(path)
+        segmenter, document = load_model(path)
     except ModelIntegrityError as error:
-        return None, [
-            f"the published model cannot be used to keep segment ids ({error}); "
-            "ids come from the naming rules alone"
-        ]
-    return segmenter, []
+        return (
+            None,
+            [
+                f"the published model cannot be used to keep segment ids ({error}); "
+                "ids come from the naming rules alone"
+            ],
+            [],
+        )
+    previous_dataset = document.get("metadata", {}).get("dataset")
+    if previous_dataset is not None and previous_dataset != dataset:
+        return (
+            None,
+            [],
+            [
+                f"first run of dataset {dataset}: the published model is of dataset "
+                f"{previous_dataset}, so segment ids come from the naming rules and are not "
+                "compared with it"
+            ],
+        )
+    return segmenter, [], []

@@ -76,13 +76,6 @@ def k_evidence(k_selection: Mapping | None, *, published_k: int, metadata: Mappi
     )
     reason = str(k_selection.get("reason", "")).strip().rstrip(".")
     notes = [f"{reason}." if reason else ""]
-    n_selection = k_selection.get("n_customers")
-    n_model = metadata.get("n_customers")
-    if n_selection is not None and n_model is not None and int(n_selection) != int(n_model):
-        notes.append(
-            f"Note: this evaluation ran on {thousands(int(n_selection))} customers, the published "
-            f"model on {thousands(int(n_model))}; run `custseg evaluate` again to refresh it."
-        )
     if chosen is not None and chosen != published_k:
         automatic = (metadata.get("config") or {}).get("k_chosen_automatically")
         notes.append(
@@ -102,6 +95,33 @@ def k_evidence(k_selection: Mapping | None, *, published_k: int, metadata: Mappi
     }
 
 
+def k_selection_withheld(k_selection: Mapping | None, metadata: Mapping) -> str | None:
+    """Why the saved evidence for k is not shown beside this model, or None when it may be.
+
+    It is shown only when it judged the very data of the model: the same dataset (when the
+    model records one) and the same customers and features (the input fingerprint). Evidence
+    of another dataset, of data since refreshed, or without a fingerprint (an older custseg)
+    would describe segments the page does not show.
+    """
+    if not k_selection:
+        return None
+    run = k_selection.get("run_id") or "of an earlier custseg"
+    dataset, model_dataset = k_selection.get("dataset"), metadata.get("dataset")
+    if model_dataset is not None and dataset != model_dataset:
+        return (
+            f"The saved k selection (run {run}) is of dataset {dataset or 'not recorded'}, not "
+            f"of this model's dataset {model_dataset}, so it is not shown. Run `custseg "
+            "evaluate` on this dataset (or `custseg run --k auto`) to add the evidence for k."
+        )
+    if k_selection.get("input_fingerprint") != metadata.get("input_fingerprint"):
+        return (
+            f"The saved k selection (run {run}) judged other data than the published model "
+            "(the customers or their features differ), so it is not shown. Run `custseg "
+            "evaluate` again (or `custseg run --k auto`) to add the evidence for k."
+        )
+    return None
+
+
 def model_card(document: Mapping, metrics: Mapping, *, model_file: str) -> dict:
     """The model card: four cards of facts and the table of name evidence."""
     metadata = document.get("metadata", {})
@@ -117,6 +137,8 @@ def model_card(document: Mapping, metrics: Mapping, *, model_file: str) -> dict:
     if metrics.get("silhouette_note"):
         silhouette_text += f" ({metrics['silhouette_note']})"
     data_facts = [
+        ("Dataset", metadata.get("dataset") or "not recorded"),
+        ("Run id", metadata.get("run_id") or "not recorded"),
         ("As-of date", metadata.get("as_of_date", "")),
         ("Customers", thousands(int(metadata.get("n_customers", 0) or 0))),
         ("Fitted on", thousands(int(model.get("n_customers_fit", 0) or 0)) + " customers"),
@@ -138,7 +160,9 @@ def model_card(document: Mapping, metrics: Mapping, *, model_file: str) -> dict:
     versions = sorted((metadata.get("library_versions") or {}).items())
     return {
         "cards": [
-            _card("Data and model", data_facts, mono=("Data fingerprint", "Model sha256")),
+            _card(
+                "Data and model", data_facts, mono=("Run id", "Data fingerprint", "Model sha256")
+            ),
             _card("Quality", quality, note=QUALITY_NOTE),
             _card("Configuration", [(k, plain(v)) for k, v in config]),
             _card("Library versions", [(k, str(v)) for k, v in versions]),

@@ -27,9 +27,9 @@ from markupsafe import Markup
 
 from custseg.publish.atomic import write_bytes_atomic
 from custseg.report import model_card, sections
-from custseg.report.data import MART, MAX_SCATTER_POINTS, MartFacts, read_mart
+from custseg.report.data import MART, MAX_SCATTER_POINTS, MartFacts, ReportError, read_mart
 from custseg.report.text import escape
-from custseg.settings import DEFAULTS, MODEL_FILE
+from custseg.settings import DEFAULTS, METRICS_FILE, MODEL_FILE
 from custseg.warehouses import Warehouse
 
 __all__ = ["build_report", "render_report"]
@@ -116,14 +116,16 @@ def build_report(
         The HTML file to write (atomically; its folder is created when missing).
     k_selection : mapping, optional
         ``k_selection.json`` of ``custseg evaluate`` or ``custseg run --k auto``; the report
-        shows the evidence for choosing k when it is given.
+        shows the evidence for choosing k when it judged the model's data (same dataset and
+        input fingerprint), else says why it does not.
     model_file : str
         The model file's name, shown on the page.
 
     Raises
     ------
     ReportError
-        When the mart cannot be read (not built yet) or is empty.
+        When the mart cannot be read (not built yet) or is empty, or the metrics were written
+        by another run than the model.
     """
     out_path = Path(out_path)
     page = report_page(document, metrics, warehouse, k_selection, model_file=model_file)
@@ -144,11 +146,26 @@ def report_page(
     Raises
     ------
     ReportError
-        When the mart cannot be read (not built yet) or is empty.
+        When the mart cannot be read (not built yet) or is empty, or the metrics were written
+        by another run than the model.
     """
+    check_same_run(document, metrics)
     random_state = int(model_random_state(document))
     facts = read_mart(warehouse, max_points=MAX_SCATTER_POINTS, random_state=random_state)
     return render_report(document, metrics, facts, k_selection, model_file=model_file).encode()
+
+
+def check_same_run(document: Mapping, metrics: Mapping) -> None:
+    """Refuse metrics another run wrote than the model's (a run publishes both at once, so
+    this means files were copied or edited by hand)."""
+    model_run = document.get("metadata", {}).get("run_id")
+    metrics_run = metrics.get("run_id")
+    if model_run is not None and metrics_run != model_run:
+        raise ReportError(
+            f"{METRICS_FILE} was written by run {metrics_run or 'not recorded'}, the model by "
+            f"run {model_run}: the report would mix two runs. Run `custseg run` again to "
+            "publish a consistent set."
+        )
 
 
 def render_report(
@@ -163,6 +180,9 @@ def render_report(
     metadata = document.get("metadata", {})
     model = document.get("model", {})
     published_k = int((metadata.get("config") or {}).get("n_segments", len(facts.segments)))
+    withheld = model_card.k_selection_withheld(k_selection, metadata)
+    if withheld is not None:
+        k_selection = None
     context = {
         "version": document.get("custseg_version", ""),
         "css": stylesheet(),
@@ -177,6 +197,7 @@ def render_report(
         "k_evidence": model_card.k_evidence(
             k_selection, published_k=published_k, metadata=metadata
         ),
+        "k_withheld": withheld,
         "model_card": model_card.model_card(document, metrics, model_file=model_file),
         "data_json": data_json(document, metrics, facts, k_selection),
     }
@@ -187,8 +208,11 @@ def data_json(
     document: dict, metrics: Mapping, facts: MartFacts, k_selection: Mapping | None
 ) -> Markup:
     """The report's numbers as JSON, for scripts (the page embeds it as application/json)."""
+    metadata = document.get("metadata", {})
     payload = {
-        "as_of_date": document.get("metadata", {}).get("as_of_date"),
+        "run_id": metadata.get("run_id"),
+        "dataset": metadata.get("dataset"),
+        "as_of_date": metadata.get("as_of_date"),
         "model_sha256": document.get("integrity", {}).get("sha256"),
         "segments": [_rounded(asdict(s)) for s in facts.segments],
         "overall": _rounded(asdict(facts.overall)),

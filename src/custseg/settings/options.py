@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,16 @@ def _seconds(value: Any) -> float:
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
+#: A dataset name: what a project calls one source of data (see custseg.run_identity).
+DATASET_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _dataset(value: Any) -> str:
+    if not isinstance(value, str) or not DATASET_PATTERN.fullmatch(value.strip()):
+        raise ValueError(value)
+    return value.strip()
+
+
 def _switch(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -188,6 +199,16 @@ OPTIONS: dict[str, Option] = {
             _path,
             "the path of a folder holding profiles.yml",
             is_path=True,
+        ),
+        Option(
+            "dataset",
+            "Name of the data this run reads; a model is only compared with the previous one of "
+            "the same dataset (default: the data folder's name and a hash of its location and "
+            "the [inputs] mapping).",
+            "NAME",
+            _dataset,
+            "a name of 1 to 64 letters, digits, '.', '_' or '-' starting with a letter or digit "
+            "(e.g. shop-eu)",
         ),
         Option(
             "target",

@@ -66,6 +66,9 @@ class Settings:
 
     # Folder holding the five inputs; None: `custseg evaluate` uses the warehouse's features.
     data_dir: Path | None = _option(None)
+    # Name of the data a run reads; None: derived from the data folder and the input mapping
+    # (custseg.run_identity.default_dataset). Only models of one dataset are compared.
+    dataset: str | None = _option(None)
     # Folder holding dbt_pipeline/ and ml_pipeline/; None: found from the current folder.
     project_dir: Path | None = _option(None)
     # DuckDB warehouse file (target duckdb); None: dbt_pipeline/custseg.duckdb.
