@@ -94,6 +94,7 @@ def test_with_segment_ids_relabels_consistently(fitted):
     assert [c.segment_id for c in relabelled.unsupported_names()] == [0, 3, 4]
     assert relabelled.name_checks_[0].detail == (
         "mean order value 200.00 is not the highest of all segments: Champions (VIPs) has 1466.67"
+        "; median order value 200.00 is 0.60 times the overall mean 334.41 (not at least 1.5 times)"
     )
     restored = segmenter_from_dict(json.loads(json.dumps(segmenter_to_dict(relabelled))))
     assert restored.predict(X).tolist() == relabelled.labels_.tolist()
