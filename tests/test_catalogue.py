@@ -11,6 +11,8 @@ from custseg.catalogue import (
     BelowOverall,
     Extreme,
     MedianAtLeast,
+    NotDormantOneTime,
+    SilenceInGaps,
     Versus,
     WellAboveTypical,
     color_of,
@@ -55,8 +57,8 @@ def test_ids_are_the_catalogue_order_and_colours_tell_segments_apart() -> None:
     assert color_of(None) == color_of(99) != color_of(0)
 
 
-def test_the_sample_generator_plants_the_catalogue_s_names() -> None:
-    assert tuple(segment.name for segment in CATALOGUE) == ARCHETYPES
+def test_the_sample_generator_plants_the_original_five_names() -> None:
+    assert tuple(segment.name for segment in CATALOGUE[:5]) == ARCHETYPES
 
 
 def test_an_extreme_clause_names_the_runner_up() -> None:
@@ -136,7 +138,7 @@ def test_lapsing_one_time_buyers_are_not_at_risk() -> None:
     # order log of the issue, but the median customer bought once: the name does not hold.
     passed, detail = SEGMENT_TYPES[1].check(MEANS, OVERALL, MEDIANS)
     assert not passed
-    assert detail.endswith("median orders 1.00 is below 2.00: most are not repeat buyers")
+    assert "median orders 1.00 is below 2.00: most are not repeat buyers" in detail
     assert SEGMENT_TYPES[1].check(MEANS, OVERALL, MEANS)[0] is True
 
 
@@ -159,6 +161,9 @@ def test_every_rule_sentence_names_the_features_its_clauses_check(segment) -> No
         "avg_order_value": "order value",
     }
     for clause in segment.clauses:
+        if isinstance(clause, SilenceInGaps | NotDormantOneTime):
+            assert "usual gap" in segment.rule, (segment.name, clause)
+            continue
         assert words[clause.feature] in segment.rule, (segment.name, clause)
 
 

@@ -95,6 +95,7 @@ def test_with_segment_ids_relabels_consistently(fitted):
     assert relabelled.name_checks_[0].detail == (
         "mean order value 200.00 is not the highest of all segments: Champions (VIPs) has 1466.67"
         "; median order value 200.00 is 0.60 times the overall mean 334.41 (not at least 1.5 times)"
+        "; median orders 41.00: repeat buyers, not dormant one-time buyers"
     )
     restored = segmenter_from_dict(json.loads(json.dumps(segmenter_to_dict(relabelled))))
     assert restored.predict(X).tolist() == relabelled.labels_.tolist()
@@ -129,7 +130,7 @@ def test_with_segment_ids_can_use_ids_the_model_did_not_use():
     [
         ({0: 1, 1: 1, 2: 2, 3: 3, 4: 4}, "same id"),
         ({0: 0, 1: 1, 2: 2, 3: 3}, "no new id for segment\\(s\\) \\[4\\]"),
-        ({0: 0, 1: 1, 2: 2, 3: 3, 4: 7}, "7, which is not a known segment id"),
+        ({0: 0, 1: 1, 2: 2, 3: 3, 4: 10}, "10, which is not a known segment id"),
         ({0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5}, "Segment 5 is not a segment of this model"),
         ([(0, 0)], "needs a mapping"),
     ],

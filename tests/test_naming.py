@@ -33,6 +33,11 @@ def test_segment_names_are_the_public_contract():
         2: "Occasional Shoppers",
         3: "Champions (VIPs)",
         4: "Loyal Customers",
+        5: "New Customers",
+        6: "Potential Loyalists",
+        7: "One-time Buyers",
+        8: "Hibernating / Lost",
+        9: "Can't Lose Them",
     }
     assert [segment.segment_id for segment in CATALOGUE] == sorted(SEGMENT_TYPES)
 
@@ -49,7 +54,8 @@ def test_score_formulas():
 
 def test_score_matrix_values():
     scores = score_matrix(np.array([[1.0, 2.0, 3.0]]))
-    assert scores.tolist() == [[5.0, 2.0, -3.5, 3.5, -0.5]]
+    # zR=1, zF=2, zA=3: the five original names, then the wider catalogue's five.
+    assert scores.tolist() == [[5.0, 2.0, -3.5, 3.5, -0.5, -3.0, 0.0, -2.0, 0.0, 4.0]]
 
 
 def test_five_archetypes_get_their_names_in_any_order():
@@ -63,7 +69,7 @@ def test_result_contents():
     result = name_clusters(np.array([ARCHETYPES[i] for i in range(5)]))
     assert isinstance(result, NamingResult)
     assert result.segment_names == tuple(SEGMENT_NAMES[i] for i in range(5))
-    assert len(result.score_matrix) == 5 and all(len(r) == 5 for r in result.score_matrix)
+    assert len(result.score_matrix) == 5 and all(len(r) == 10 for r in result.score_matrix)
     assert result.score_matrix[0][0] == 4.5  # 2*2.0 - 0.5*(-1.0)
     assert result.evidence[0] == "highest order value (zA=+2.00); score +4.50 = 2*zA - 0.5*zF"
     assert result.evidence[1].startswith("longest since last purchase (zR=+2.00)")
@@ -71,7 +77,7 @@ def test_result_contents():
     assert result.evidence[3] == "most orders (zF=+1.30); score +2.95 = 1.5*zF - zR + 0.5*zA"
     assert result.evidence[4].startswith("most recent purchases (zR=-0.90)")
     d = result.to_dict()
-    assert d["score_matrix"][0] == [4.5, -0.5, 0.0, -0.5, -2.0]
+    assert d["score_matrix"][0] == [4.5, -0.5, 0.0, -0.5, -2.0, 1.0, -0.5, 1.0, 0.5, 0.0]
     assert "weak_match" not in d
     assert NamingResult.from_dict(d) == result
 
@@ -116,9 +122,9 @@ def test_name_clusters_as_keeps_given_ids_and_says_so():
         name_clusters_as(centroids, (0, 1, 2, 3))
 
 
-@pytest.mark.parametrize("k", [0, 1, 6])
-def test_k_outside_2_to_5_is_refused(k):
-    with pytest.raises(ConfigError, match="k must be between 2 and 5"):
+@pytest.mark.parametrize("k", [0, 1, 11])
+def test_k_outside_2_to_10_is_refused(k):
+    with pytest.raises(ConfigError, match="k must be between 2 and 10"):
         name_clusters(np.zeros((k, 3)))
 
 
@@ -161,30 +167,45 @@ PLANTED = [
 
 
 def test_name_checks_pass_on_planted_archetypes():
-    checks = check_names(PLANTED)
+    # A usual gap between purchases of 50 days: recency 223.3 days is 4.47 gaps, 7.4 is 0.15.
+    checks = check_names(PLANTED, purchase_gap_days=50.0)
     assert [c.segment_id for c in checks] == [0, 1, 2, 3, 4]
     assert all(c.passed for c in checks), [c.detail for c in checks if not c.passed]
     assert [c.rule for c in checks] == [SEGMENT_TYPES[s].rule for s in range(5)]
     assert checks[0].detail == (
         "mean order value 2729.30 is the highest of all segments (next: Champions (VIPs) 427.80); "
-        "median order value 2729.30 is 5.20 times the overall mean 524.56 (at least 1.5 times)"
+        "median order value 2729.30 is 5.20 times the overall mean 524.56 (at least 1.5 times); "
+        "median orders 3.40: repeat buyers, not dormant one-time buyers"
     )
     assert checks[3].detail == (
         "mean orders 30.86 is the highest of all segments (next: Loyal Customers 13.11); "
         "mean revenue 13212.00 is the highest of all segments (next: Big Spenders 9201.00); "
-        "mean recency 7.4 days is below the overall mean 116.7 days"
+        "mean recency 7.4 days is below the overall mean 116.7 days; "
+        "median recency 7.4 days is 0.15 usual gaps of 50.0 days "
+        "(at most 2: bought within about one usual gap)"
     )
     assert checks[1].detail == (
         "mean recency 223.3 days is the longest among segments other than Occasional Shoppers "
         "(next: Big Spenders 91.1 days); mean orders 8.55 is above the 1.58 of Occasional "
-        "Shoppers; median orders 8.55 is at least 2.00 (repeat buyers)"
+        "Shoppers; median orders 8.55 is at least 2.00 (repeat buyers); "
+        "median recency 223.3 days is 4.47 usual gaps of 50.0 days "
+        "(more than 1: silent for longer than the usual gap)"
     )
     assert checks[4].detail == (
         "mean recency 32.3 days is below the overall mean 116.7 days; "
         "mean orders 13.11 is above the 1.58 of Occasional Shoppers; "
         "mean orders 13.11 is below the 30.86 of Champions (VIPs); "
         "mean order value 138.60 is below the 2729.30 of Big Spenders; "
-        "median orders 13.11 is at least 2.00 (repeat buyers)"
+        "median orders 13.11 is at least 2.00 (repeat buyers); "
+        "median recency 32.3 days is 0.65 usual gaps of 50.0 days "
+        "(at most 2: bought within about one usual gap)"
+    )
+    # Without a measured rhythm the rhythm clauses are not decided, and say so.
+    unmeasured = check_names(PLANTED)
+    assert all(c.passed for c in unmeasured)
+    assert unmeasured[1].detail.endswith(
+        "the data's usual gap between purchases is unknown (no customer bought on two "
+        "different days), so 'silent for longer than the usual gap' not checked"
     )
 
 
@@ -201,13 +222,14 @@ def test_big_spenders_without_the_biggest_baskets_fail_with_the_numbers():
     assert not checks[0].passed
     assert checks[0].detail == (
         "mean order value 160.00 is not the highest of all segments: Champions (VIPs) has 210.00; "
-        "median order value 160.00 is 0.92 times the overall mean 173.95 (not at least 1.5 times)"
+        "median order value 160.00 is 0.92 times the overall mean 173.95 (not at least 1.5 times); "
+        "median orders 3.00: repeat buyers, not dormant one-time buyers"
     )
     assert not checks[4].passed
-    assert checks[4].detail.endswith(
+    assert (
         "mean order value 175.00 is not below the 160.00 of Big Spenders; "
         "median orders 7.00 is at least 2.00 (repeat buyers)"
-    )
+    ) in checks[4].detail
     assert [checks[s].passed for s in (1, 2, 3)] == [True, True, True]
     assert "NOT supported" in checks[0].describe()
     assert checks[0].describe().startswith("segment 0 'Big Spenders' is NOT supported")
@@ -224,7 +246,9 @@ def test_name_checks_only_compare_with_segments_the_model_has():
     assert checks[1].detail == (
         "mean recency 250.0 days is the longest among segments other than Occasional Shoppers "
         "(next: Champions (VIPs) 70.0 days); mean orders 12.90 (no Occasional Shoppers segment "
-        "to compare with); median orders 12.90 is at least 2.00 (repeat buyers)"
+        "to compare with); median orders 12.90 is at least 2.00 (repeat buyers); median recency "
+        "250.0 days, but the data's usual gap between purchases is unknown (no customer bought on "
+        "two different days), so 'silent for longer than the usual gap' not checked"
     )
     assert "mean order value 110.00 (no Big Spenders segment to compare with)" in checks[4].detail
 

@@ -59,12 +59,18 @@ class Clause:
     """One part of a name's rule. :meth:`check` says whether a segment meets it, and why."""
 
     def check(
-        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
+        self,
+        segment_id: int,
+        means: Means,
+        overall: Mapping[str, float],
+        medians: Means,
+        gap: float | None = None,
     ) -> tuple[bool, str]:
         """``(met, the numbers that decided)`` for ``segment_id`` among the segments of ``means``.
 
         ``overall`` holds the mean of each feature over all customers, ``medians`` the median
-        profile of every segment (same keys as ``means``).
+        profile of every segment (same keys as ``means``), ``gap`` the data's usual gap between
+        purchases in days (:func:`custseg.model.rhythm.usual_gap_days`; None when unknown).
         """
         raise NotImplementedError
 
@@ -82,7 +88,12 @@ class Extreme(Clause):
     excluding: tuple[int, ...] = ()
 
     def check(
-        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
+        self,
+        segment_id: int,
+        means: Means,
+        overall: Mapping[str, float],
+        medians: Means,
+        gap: float | None = None,
     ) -> tuple[bool, str]:
         label = PROFILE_WORDS[self.feature][0]
         if self.feature == "recency_days" and self.direction > 0:
@@ -123,7 +134,12 @@ class Versus(Clause):
     other: int
 
     def check(
-        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
+        self,
+        segment_id: int,
+        means: Means,
+        overall: Mapping[str, float],
+        medians: Means,
+        gap: float | None = None,
     ) -> tuple[bool, str]:
         label = PROFILE_WORDS[self.feature][0]
         word = "above" if self.direction > 0 else "below"
@@ -145,7 +161,12 @@ class BelowOverall(Clause):
     feature: str
 
     def check(
-        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
+        self,
+        segment_id: int,
+        means: Means,
+        overall: Mapping[str, float],
+        medians: Means,
+        gap: float | None = None,
     ) -> tuple[bool, str]:
         value = means[segment_id][self.feature]
         met = value < overall[self.feature]
@@ -166,7 +187,12 @@ class MedianAtLeast(Clause):
     meaning: str  # what meeting the floor means, e.g. "repeat buyers"
 
     def check(
-        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
+        self,
+        segment_id: int,
+        means: Means,
+        overall: Mapping[str, float],
+        medians: Means,
+        gap: float | None = None,
     ) -> tuple[bool, str]:
         value = medians[segment_id][self.feature]
         label, shown = median_label(self.feature), format_mean(self.feature, value)
@@ -185,7 +211,12 @@ class WellAboveTypical(Clause):
     factor: float
 
     def check(
-        self, segment_id: int, means: Means, overall: Mapping[str, float], medians: Means
+        self,
+        segment_id: int,
+        means: Means,
+        overall: Mapping[str, float],
+        medians: Means,
+        gap: float | None = None,
     ) -> tuple[bool, str]:
         label = median_label(self.feature)
         value = medians[segment_id][self.feature]
@@ -196,6 +227,110 @@ class WellAboveTypical(Clause):
             f"{label} {format_mean(self.feature, value)} is {ratio:.2f} times the overall mean "
             f"{format_mean(self.feature, typical)} ({'' if met else 'not '}at least "
             f"{self.factor:g} times)"
+        )
+
+
+@dataclass(frozen=True)
+class MedianBelow(Clause):
+    """Absolute ceiling: the segment's median of ``feature`` is below ``bound`` (e.g. median
+    orders below 2: mostly one-time buyers)."""
+
+    feature: str
+    bound: float
+    meaning: str  # what staying below the ceiling means, e.g. "one-time buyers"
+
+    def check(
+        self,
+        segment_id: int,
+        means: Means,
+        overall: Mapping[str, float],
+        medians: Means,
+        gap: float | None = None,
+    ) -> tuple[bool, str]:
+        value = medians[segment_id][self.feature]
+        label, shown = median_label(self.feature), format_mean(self.feature, value)
+        bound = format_mean(self.feature, self.bound)
+        if value < self.bound:
+            return True, f"{label} {shown} is below {bound} (mostly {self.meaning})"
+        return False, f"{label} {shown} is not below {bound}: most are not {self.meaning}"
+
+
+@dataclass(frozen=True)
+class SilenceInGaps(Clause):
+    """Absolute, in the data's own purchase rhythm: the segment's median recency is more than
+    (``longer``) or at most (not ``longer``) ``gaps`` usual gaps between purchases.
+
+    The usual gap is measured on the data (:func:`custseg.model.rhythm.usual_gap_days`). When it
+    is unknown (no customer bought on two different days, or the caller gave none) the clause
+    cannot be decided: it is met when ``met_when_unknown`` (the five names of the original
+    guide, whose relative rules still hold) and not met otherwise (the wider catalogue's names,
+    which mean nothing without a rhythm); its numbers say so.
+    """
+
+    gaps: float
+    longer: bool
+    meaning: str
+    met_when_unknown: bool = True
+
+    def check(
+        self,
+        segment_id: int,
+        means: Means,
+        overall: Mapping[str, float],
+        medians: Means,
+        gap: float | None = None,
+    ) -> tuple[bool, str]:
+        value = medians[segment_id]["recency_days"]
+        shown = format_mean("recency_days", value)
+        if gap is None or gap <= 0:
+            verdict = "not checked" if self.met_when_unknown else "cannot hold"
+            return self.met_when_unknown, (
+                f"median recency {shown}, but the data's usual gap between purchases is unknown "
+                f"(no customer bought on two different days), so '{self.meaning}' {verdict}"
+            )
+        ratio = value / gap
+        met = value > self.gaps * gap if self.longer else value <= self.gaps * gap
+        relation = "more than" if self.longer else "at most"
+        return met, (
+            f"median recency {shown} is {ratio:.2f} usual gaps of {gap:.1f} days "
+            f"({'' if met else 'not '}{relation} {self.gaps:g}: {self.meaning})"
+        )
+
+
+@dataclass(frozen=True)
+class NotDormantOneTime(Clause):
+    """Absolute: the segment is not mostly dormant one-time buyers, i.e. not both median orders
+    below 2 and median recency more than ``gaps`` usual gaps (a big basket bought once, long ago,
+    is a lost customer, not a big spender)."""
+
+    gaps: float
+
+    def check(
+        self,
+        segment_id: int,
+        means: Means,
+        overall: Mapping[str, float],
+        medians: Means,
+        gap: float | None = None,
+    ) -> tuple[bool, str]:
+        orders = medians[segment_id]["count_orders"]
+        recency = medians[segment_id]["recency_days"]
+        orders_shown = format_mean("count_orders", orders)
+        recency_shown = format_mean("recency_days", recency)
+        if orders >= 2:
+            return True, f"median orders {orders_shown}: repeat buyers, not dormant one-time buyers"
+        if gap is None or gap <= 0:
+            return True, (
+                f"median orders {orders_shown}, median recency {recency_shown}, but the usual "
+                "gap between purchases is unknown, so dormancy is not checked"
+            )
+        ratio = recency / gap
+        met = recency <= self.gaps * gap
+        return met, (
+            f"median orders {orders_shown} and median recency {recency_shown} ({ratio:.2f} usual "
+            f"gaps of {gap:.1f} days): "
+            + ("one-time buyers, but not dormant" if met else "mostly dormant one-time buyers")
+            + f" (dormant = silent for more than {self.gaps:g} usual gaps)"
         )
 
 
@@ -257,17 +392,40 @@ class SegmentType:
                 text += f" + {term}" if weight > 0 else f" - {term}"
         return text
 
-    def check(self, means: Means, overall: Mapping[str, float], medians: Means) -> tuple[bool, str]:
+    def check(
+        self,
+        means: Means,
+        overall: Mapping[str, float],
+        medians: Means,
+        gap: float | None = None,
+    ) -> tuple[bool, str]:
         """Whether the segment's profile meets every clause, and the numbers of each clause."""
         outcomes = [
-            clause.check(self.segment_id, means, overall, medians) for clause in self.clauses
+            clause.check(self.segment_id, means, overall, medians, gap) for clause in self.clauses
         ]
         return all(met for met, _ in outcomes), "; ".join(text for _, text in outcomes)
 
 
 BIG_SPENDERS, AT_RISK, OCCASIONAL, CHAMPIONS, LOYAL = 0, 1, 2, 3, 4
+NEW_CUSTOMERS, POTENTIAL_LOYALISTS, ONE_TIME, HIBERNATING, CANT_LOSE = 5, 6, 7, 8, 9
 
-#: Every segment type, by id. The first five are the names of the original guide.
+#: Usual gaps between purchases within which a customer still counts as buying on rhythm
+#: (at most one missed purchase), and beyond which a customer is dormant.
+ON_RHYTHM_GAPS = 2.0
+DORMANT_GAPS = 3.0
+
+#: Segments of mostly one-time buyers: At-Risk (Lapsing) is the longest silent of the others.
+_ONE_TIME_IDS = (NEW_CUSTOMERS, ONE_TIME, HIBERNATING)
+_REPEAT = MedianAtLeast("count_orders", 2.0, "repeat buyers")
+_ONE_TIME = MedianBelow("count_orders", 2.0, "one-time buyers")
+_LAPSED = SilenceInGaps(1.0, longer=True, meaning="silent for longer than the usual gap")
+_ON_RHYTHM = SilenceInGaps(
+    ON_RHYTHM_GAPS, longer=False, meaning="bought within about one usual gap"
+)
+
+#: Every segment type, by id. The first five are the names of the original guide (ids 0-4, the
+#: original system's contract); the next five are the wider catalogue of RFM practice, given
+#: only to a cluster that none of the first five fits (see :mod:`custseg.model.naming`).
 CATALOGUE: tuple[SegmentType, ...] = (
     SegmentType(
         segment_id=BIG_SPENDERS,
@@ -279,11 +437,16 @@ CATALOGUE: tuple[SegmentType, ...] = (
         score_weights=(0.0, -0.5, 2.0),
         rule=(
             "highest mean order value of all segments, and median order value at least 1.5 "
-            "times the overall mean"
+            "times the overall mean; not mostly dormant one-time buyers (median orders below 2 "
+            "and median recency over 3 usual gaps)"
         ),
-        clauses=(Extreme("avg_order_value", +1), WellAboveTypical("avg_order_value", 1.5)),
+        clauses=(
+            Extreme("avg_order_value", +1),
+            WellAboveTypical("avg_order_value", 1.5),
+            NotDormantOneTime(DORMANT_GAPS),
+        ),
         headline=Headline(2, +1, "highest order value"),
-        color="#8a5cc2",
+        color="#AA4499",
     ),
     SegmentType(
         segment_id=AT_RISK,
@@ -294,16 +457,19 @@ CATALOGUE: tuple[SegmentType, ...] = (
         action="Win-back offer: a personal reminder or incentive now, before they are lost.",
         score_weights=(1.0, 0.5, 0.0),
         rule=(
-            "longest mean recency among segments other than Occasional Shoppers, and mean orders "
-            "above Occasional Shoppers'; median orders at least 2 (repeat buyers)"
+            "longest mean recency among segments other than Occasional Shoppers and the one-time "
+            "buyers of the wider catalogue, and mean orders above Occasional Shoppers'; median "
+            "orders at least 2 (repeat buyers); median "
+            "recency longer than the usual gap between purchases"
         ),
         clauses=(
-            Extreme("recency_days", +1, excluding=(OCCASIONAL,)),
+            Extreme("recency_days", +1, excluding=(OCCASIONAL, *_ONE_TIME_IDS)),
             Versus("count_orders", +1, OCCASIONAL),
-            MedianAtLeast("count_orders", 2.0, "repeat buyers"),
+            _REPEAT,
+            _LAPSED,
         ),
         headline=Headline(0, +1, "longest since last purchase"),
-        color="#d1495b",
+        color="#CC6677",
     ),
     SegmentType(
         segment_id=OCCASIONAL,
@@ -314,7 +480,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         rule="lowest mean orders and lowest mean revenue of all segments",
         clauses=(Extreme("count_orders", -1), Extreme("lifetime_revenue", -1)),
         headline=Headline(1, -1, "fewest orders"),
-        color="#98a2ae",
+        color="#DDCC77",
     ),
     SegmentType(
         segment_id=CHAMPIONS,
@@ -326,15 +492,16 @@ CATALOGUE: tuple[SegmentType, ...] = (
         score_weights=(-1.0, 1.5, 0.5),
         rule=(
             "highest mean orders and highest mean revenue of all segments, and mean recency "
-            "below the overall mean"
+            "below the overall mean; median recency at most 2 usual gaps between purchases"
         ),
         clauses=(
             Extreme("count_orders", +1),
             Extreme("lifetime_revenue", +1),
             BelowOverall("recency_days"),
+            _ON_RHYTHM,
         ),
         headline=Headline(1, +1, "most orders"),
-        color="#1f9e89",
+        color="#117733",
     ),
     SegmentType(
         segment_id=LOYAL,
@@ -345,17 +512,117 @@ CATALOGUE: tuple[SegmentType, ...] = (
         rule=(
             "mean recency below the overall mean; mean orders above Occasional Shoppers' and "
             "below Champions'; mean order value below Big Spenders'; median orders at least 2 "
-            "(repeat buyers)"
+            "(repeat buyers); median recency at most 2 usual gaps between purchases"
         ),
         clauses=(
             BelowOverall("recency_days"),
             Versus("count_orders", +1, OCCASIONAL),
             Versus("count_orders", -1, CHAMPIONS),
             Versus("avg_order_value", -1, BIG_SPENDERS),
-            MedianAtLeast("count_orders", 2.0, "repeat buyers"),
+            _REPEAT,
+            _ON_RHYTHM,
         ),
         headline=Headline(0, -1, "most recent purchases"),
-        color="#3572c6",
+        color="#332288",
+    ),
+    SegmentType(
+        segment_id=NEW_CUSTOMERS,
+        name="New Customers",
+        description="Customers whose first and only purchase came within the last usual gap.",
+        action="Welcome series: onboarding and a second-purchase incentive within one gap.",
+        score_weights=(-1.0, -1.0, 0.0),
+        rule=(
+            "median orders below 2 (one-time buyers so far) and median recency at most 1 usual "
+            "gap between purchases (for one order, the last purchase is the first)"
+        ),
+        clauses=(
+            _ONE_TIME,
+            SilenceInGaps(
+                1.0,
+                longer=False,
+                meaning="bought within the last usual gap",
+                met_when_unknown=False,
+            ),
+        ),
+        headline=Headline(0, -1, "most recent purchases"),
+        color="#88CCEE",
+    ),
+    SegmentType(
+        segment_id=POTENTIAL_LOYALISTS,
+        name="Potential Loyalists",
+        description="Recent repeat buyers who do not (yet) buy as often as loyal customers.",
+        action="Invite to the loyalty programme: membership offer and personal recommendations.",
+        score_weights=(-1.0, 0.5, 0.0),
+        rule=(
+            "median orders at least 2 (repeat buyers) and median recency at most 2 usual gaps "
+            "between purchases"
+        ),
+        clauses=(
+            _REPEAT,
+            SilenceInGaps(
+                ON_RHYTHM_GAPS,
+                longer=False,
+                meaning="bought within about one usual gap",
+                met_when_unknown=False,
+            ),
+        ),
+        headline=Headline(0, -1, "most recent purchases"),
+        color="#44AA99",
+    ),
+    SegmentType(
+        segment_id=ONE_TIME,
+        name="One-time Buyers",
+        description="Customers who bought once, and not so long ago that they are lost.",
+        action="Second-purchase offer tied to the first purchase; then let them rest.",
+        score_weights=(0.0, -1.0, 0.0),
+        rule=(
+            "median orders below 2 (one-time buyers) and median recency at most 3 usual gaps "
+            "between purchases (not dormant)"
+        ),
+        clauses=(
+            _ONE_TIME,
+            SilenceInGaps(
+                DORMANT_GAPS, longer=False, meaning="not dormant", met_when_unknown=False
+            ),
+        ),
+        headline=Headline(1, -1, "fewest orders"),
+        color="#999933",
+    ),
+    SegmentType(
+        segment_id=HIBERNATING,
+        name="Hibernating / Lost",
+        description="Customers silent for more than three usual gaps between purchases.",
+        action="Do not disturb: at most one low-cost reactivation; leave out of paid campaigns.",
+        score_weights=(1.0, -0.5, 0.0),
+        rule="median recency more than 3 usual gaps between purchases",
+        clauses=(
+            SilenceInGaps(DORMANT_GAPS, longer=True, meaning="dormant", met_when_unknown=False),
+        ),
+        headline=Headline(0, +1, "longest since last purchase"),
+        color="#882255",
+    ),
+    SegmentType(
+        segment_id=CANT_LOSE,
+        name="Can't Lose Them",
+        description="Former high-value repeat buyers who have gone silent.",
+        action="Personal outreach: a call or a hand-written offer from the account owner.",
+        score_weights=(0.5, 1.0, 0.5),
+        rule=(
+            "median orders at least 2 (repeat buyers), median revenue at least 1.5 times the "
+            "overall mean, and median recency longer than the usual gap between purchases"
+        ),
+        clauses=(
+            _REPEAT,
+            WellAboveTypical("lifetime_revenue", 1.5),
+            SilenceInGaps(
+                1.0,
+                longer=True,
+                meaning="silent for longer than the usual gap",
+                met_when_unknown=False,
+            ),
+        ),
+        headline=Headline(1, +1, "most orders"),
+        color="#E69F00",
     ),
 )
 
@@ -363,9 +630,17 @@ CATALOGUE: tuple[SegmentType, ...] = (
 SEGMENT_TYPES: dict[int, SegmentType] = {segment.segment_id: segment for segment in CATALOGUE}
 #: Segment id -> name (the published contract: never renumber).
 SEGMENT_NAMES: dict[int, str] = {segment.segment_id: segment.name for segment in CATALOGUE}
+#: The five names of the original guide, and the wider catalogue given when none of them fits.
+ORIGINAL_IDS: tuple[int, ...] = (BIG_SPENDERS, AT_RISK, OCCASIONAL, CHAMPIONS, LOYAL)
+WIDER_IDS: tuple[int, ...] = (NEW_CUSTOMERS, POTENTIAL_LOYALISTS, ONE_TIME, HIBERNATING, CANT_LOSE)
 #: Fewest and most segments a model may have: each segment needs a name of its own.
 MIN_SEGMENTS = 2
 MAX_SEGMENTS = len(CATALOGUE)
+#: Most segments ``--k auto`` and ``custseg evaluate`` consider. Kept at five for now: on the
+#: generated sample k=6 scores a higher silhouette by splitting a planted archetype on whole
+#: order counts, so a wider range needs a criterion beyond the silhouette first. ``--k 6..10``
+#: can be asked for explicitly.
+MAX_AUTO_SEGMENTS = 5
 #: Colour of a segment id the catalogue does not know (never expected in a published mart).
 FALLBACK_COLOR = "#6b7280"
 

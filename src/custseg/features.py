@@ -15,6 +15,7 @@ import numpy as np
 from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
 from custseg.errors import InsufficientDataError
 from custseg.model.features import FEATURES
+from custseg.model.rhythm import RHYTHM_COLUMNS, usual_gap_days
 from custseg.settings import Settings
 from custseg.warehouses import Warehouse
 
@@ -33,6 +34,11 @@ class CustomerFeatures:
     # One row per customer, the columns of custseg.model.features.FEATURES.
     matrix: np.ndarray
     as_of_date: dt.date
+    # The data's usual gap between purchases in days (custseg.model.rhythm); None when no
+    # customer bought on two different days.
+    purchase_gap_days: float | None = None
+    # Per customer (same order), the columns of RHYTHM_COLUMNS the gap was measured from.
+    rhythm: np.ndarray | None = None
 
 
 def build_features(settings: Settings, warehouse: Warehouse) -> CustomerFeatures:
@@ -69,9 +75,8 @@ def read_customer_features(warehouse: Warehouse) -> CustomerFeatures:
         No customer has an order before the as-of date.
     """
     relation = warehouse.relation(FEATURES_MODEL)
-    columns = warehouse.fetch_columns(
-        f"select customer_id, {', '.join(FEATURES)} from {relation}", ("customer_id", *FEATURES)
-    )
+    names = ("customer_id", *FEATURES, *RHYTHM_COLUMNS)
+    columns = warehouse.fetch_columns(f"select {', '.join(names)} from {relation}", names)
     if len(columns["customer_id"]) == 0:
         raise InsufficientDataError(
             "customer_features is empty: no customer has an order before the as-of date. "
@@ -83,4 +88,13 @@ def read_customer_features(warehouse: Warehouse) -> CustomerFeatures:
         [np.asarray(columns[feature], dtype=np.float64)[order] for feature in FEATURES]
     )
     ((as_of_date,),) = warehouse.fetch(f"select min(as_of_date) from {relation}")
-    return CustomerFeatures(customer_ids=ids[order].tolist(), matrix=matrix, as_of_date=as_of_date)
+    rhythm = np.column_stack(
+        [np.asarray(columns[name], dtype=np.float64)[order] for name in RHYTHM_COLUMNS]
+    )
+    return CustomerFeatures(
+        customer_ids=ids[order].tolist(),
+        matrix=matrix,
+        as_of_date=as_of_date,
+        purchase_gap_days=usual_gap_days(rhythm[:, 0], rhythm[:, 1]),
+        rhythm=rhythm,
+    )

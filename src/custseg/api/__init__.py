@@ -173,7 +173,7 @@ def build_features(
     with _storage_errors():
         settings, inputs = _settings(config, given)
         found = features_pipeline(settings, inputs, progress or silent)
-    return features_table(found.customer_ids, found.matrix, found.as_of_date)
+    return features_table(found.customer_ids, found.matrix, found.as_of_date, found.rhythm)
 
 
 def segment(
@@ -195,12 +195,15 @@ def segment(
     ----------
     features : table-like
         One row per customer: ``customer_id`` (text or whole numbers) and ``recency_days``,
-        ``count_orders``, ``lifetime_revenue``, ``avg_order_value`` (numbers >= 0); other
-        columns are ignored. A ``pyarrow.Table``, a mapping of column name to values, a pandas
+        ``count_orders``, ``lifetime_revenue``, ``avg_order_value`` (numbers >= 0); with
+        ``lifetime_days`` and ``count_purchase_days`` too (as :func:`build_features` returns
+        them), the names' absolute rules are also checked in the data's purchase rhythm and
+        the wider catalogue can name what the first five do not fit. Other columns are
+        ignored. A ``pyarrow.Table``, a mapping of column name to values, a pandas
         or polars DataFrame, or anything else ``pyarrow.table()`` accepts.
     k
-        Number of segments (2-5), or ``"auto"`` to choose it as ``custseg evaluate`` does
-        (under ``min_segment_share``).
+        Number of segments (2-10), or ``"auto"`` to choose one of 2-8 as ``custseg evaluate``
+        does (under ``min_segment_share``).
     random_state
         Seed of every random draw (fit sample, silhouette sample, k-means++ fallback).
     fit_sample_size
@@ -232,7 +235,7 @@ def segment(
     InsufficientDataError
         Fewer customers, or distinct profiles, than segments.
     ConfigError
-        A setting is invalid (e.g. ``k=7``).
+        A setting is invalid (e.g. ``k=11``).
     SegmentationError
         A name is not supported by its segment's profile, or k cannot be chosen.
 
@@ -271,7 +274,11 @@ def segment(
     ids = [checked.customer_ids[i] for i in order]
     matrix = checked.matrix[order]
     fitted = fit_segments(
-        matrix, settings, previous.segmenter if previous else None, progress or silent
+        matrix,
+        settings,
+        previous.segmenter if previous else None,
+        progress or silent,
+        checked.purchase_gap_days,
     )
     metadata = model_metadata(settings, fitted, ids, matrix, recorded_date)
     model = SegmentModel(fitted.segmenter, model_document(fitted.segmenter, metadata=metadata))

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from custseg.catalogue import SEGMENT_NAMES
 from custseg.errors import InputDataError, InsufficientDataError
 from custseg.model.features import FEATURES
+from custseg.model.rhythm import RHYTHM_COLUMNS, usual_gap_days
 
 #: The customer id column of a features table and of every table the API returns.
 ID_COLUMN = "customer_id"
@@ -34,7 +35,7 @@ ASSIGNMENTS_SCHEMA = pa.schema(
     [(ID_COLUMN, pa.string()), ("segment_id", pa.int64()), ("segment_name", pa.string())]
 )
 #: Feature columns holding whole numbers in dbt's customer_features (the rest are amounts).
-WHOLE_FEATURES = ("recency_days", "count_orders")
+WHOLE_FEATURES = ("recency_days", "count_orders", *RHYTHM_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class FeatureTable:
     matrix: np.ndarray
     # The as_of_date column's one value when the table has one, else None.
     as_of_date: dt.date | None
+    # The data's usual gap between purchases (custseg.model.rhythm) when the table has the
+    # optional columns lifetime_days and count_purchase_days, else None.
+    purchase_gap_days: float | None = None
 
 
 def as_arrow(data: Any, what: str = "features") -> pa.Table:
@@ -87,7 +91,11 @@ def read_features(data: Any, what: str = "features") -> FeatureTable:
         raise InsufficientDataError(f"{what} has no rows: give one row per customer.")
     ids = _customer_ids(table, what)
     matrix = np.column_stack([_feature(table, name, ids, what) for name in FEATURES])
-    return FeatureTable(ids, matrix, _as_of_date(table, what))
+    gap = None
+    if all(name in table.column_names for name in RHYTHM_COLUMNS):
+        lifetime, purchase_days = (_feature(table, name, ids, what) for name in RHYTHM_COLUMNS)
+        gap = usual_gap_days(lifetime, purchase_days)
+    return FeatureTable(ids, matrix, _as_of_date(table, what), gap)
 
 
 def _customer_ids(table: pa.Table, what: str) -> list[str]:
@@ -169,13 +177,20 @@ def assignments_table(customer_ids: Sequence[str], segment_ids: np.ndarray) -> p
 
 
 def features_table(
-    customer_ids: Sequence[str], matrix: np.ndarray, as_of_date: dt.date | None
+    customer_ids: Sequence[str],
+    matrix: np.ndarray,
+    as_of_date: dt.date | None,
+    rhythm: np.ndarray | None = None,
 ) -> pa.Table:
     """The features as dbt's ``customer_features`` has them: ids as text, whole numbers as
-    int64, amounts as float64, and the as-of date."""
+    int64, amounts as float64, the columns the purchase rhythm is measured from (when
+    ``rhythm`` gives them) and the as-of date."""
     columns: dict[str, pa.Array] = {ID_COLUMN: pa.array(list(customer_ids), pa.string())}
-    for j, name in enumerate(FEATURES):
-        values = pa.array(matrix[:, j], pa.float64())
+    named = list(zip(FEATURES, matrix.T, strict=True))
+    if rhythm is not None:
+        named += list(zip(RHYTHM_COLUMNS, rhythm.T, strict=True))
+    for name, column in named:
+        values = pa.array(column, pa.float64())
         columns[name] = values.cast(pa.int64()) if name in WHOLE_FEATURES else values
     columns[AS_OF_COLUMN] = pa.array([as_of_date] * len(customer_ids), pa.date32())
     return pa.table(columns)

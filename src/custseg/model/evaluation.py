@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from custseg.catalogue import MAX_SEGMENTS, MIN_SEGMENTS
+from custseg.catalogue import MAX_AUTO_SEGMENTS, MIN_SEGMENTS
 from custseg.errors import InsufficientDataError
 from custseg.model.metrics import evaluate_segmentation
 from custseg.model.segmenter import CustomerSegmenter
@@ -35,8 +35,8 @@ from custseg.settings import (
     SILHOUETTE_SAMPLE_SIZE,
 )
 
-#: Every number of segments the catalogue can name.
-ALL_KS: tuple[int, ...] = tuple(range(MIN_SEGMENTS, MAX_SEGMENTS + 1))
+#: Every number of segments k is chosen from (see ``MAX_AUTO_SEGMENTS``).
+ALL_KS: tuple[int, ...] = tuple(range(MIN_SEGMENTS, MAX_AUTO_SEGMENTS + 1))
 _DIGITS = 6
 
 
@@ -138,9 +138,19 @@ def evaluate_k(
     sample_fraction: float = BOOTSTRAP_FRACTION,
     min_segment_share: float = DEFAULTS.min_segment_share,
     silhouette_sample_size: int = SILHOUETTE_SAMPLE_SIZE,
+    purchase_gap_days: float | None = None,
 ) -> KEvaluation:
-    """Fit k segments on ``X`` and gather the evidence described in the module docstring."""
-    segmenter = CustomerSegmenter(n_segments=k, random_state=random_state, n_init=n_init).fit(X)
+    """Fit k segments on ``X`` and gather the evidence described in the module docstring.
+
+    ``purchase_gap_days`` is the data's usual gap between purchases, which the names' absolute
+    rules measure recency in (see :class:`CustomerSegmenter`).
+    """
+    segmenter = CustomerSegmenter(
+        n_segments=k,
+        random_state=random_state,
+        n_init=n_init,
+        purchase_gap_days=purchase_gap_days,
+    ).fit(X)
     metrics = evaluate_segmentation(
         segmenter.scale(X),
         segmenter.labels_,
@@ -182,8 +192,11 @@ def select_k(
     sample_fraction: float = BOOTSTRAP_FRACTION,
     min_segment_share: float = DEFAULTS.min_segment_share,
     silhouette_sample_size: int = SILHOUETTE_SAMPLE_SIZE,
+    purchase_gap_days: float | None = None,
 ) -> KSelection:
     """Evaluate every k in ``ks`` and choose one under the business constraint.
+
+    ``purchase_gap_days`` is passed to every fit (see :func:`evaluate_k`).
 
     Raises
     ------
@@ -205,6 +218,7 @@ def select_k(
             sample_fraction=sample_fraction,
             min_segment_share=min_segment_share,
             silhouette_sample_size=silhouette_sample_size,
+            purchase_gap_days=purchase_gap_days,
         )
         for k in ks
     ]

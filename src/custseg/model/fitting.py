@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from custseg.catalogue import MAX_SEGMENTS, MIN_SEGMENTS
+from custseg.catalogue import MAX_AUTO_SEGMENTS, MIN_SEGMENTS
 from custseg.errors import SegmentationError
 from custseg.model.evaluation import KSelection, select_k
 from custseg.model.matching import MatchResult, keep_previous_ids
@@ -57,12 +57,15 @@ def fit_segments(
     settings: Settings,
     previous: CustomerSegmenter | None = None,
     progress: Progress = silent,
+    purchase_gap_days: float | None = None,
 ) -> FittedSegments:
     """Fit the segments of the customers of ``matrix`` (the columns of ``FEATURES``).
 
     k is ``settings.k``, or chosen as ``custseg evaluate`` does; K-means is fitted on a random
     sample of ``settings.fit_sample_size`` customers when there are more; the segments keep the
-    ids of ``previous`` (the published model) when they barely moved.
+    ids of ``previous`` (the published model) when they barely moved. ``purchase_gap_days``
+    (the data's usual gap between purchases, :mod:`custseg.model.rhythm`) is what the names'
+    absolute rules measure recency in.
 
     Raises
     ------
@@ -75,7 +78,7 @@ def fit_segments(
     selection = None
     n_segments = settings.n_segments
     if n_segments is None:
-        selection = choose_k(matrix, settings, progress)
+        selection = choose_k(matrix, settings, progress, purchase_gap_days)
         if selection.chosen_k is None:
             raise SegmentationError(
                 f"k could not be chosen automatically: {selection.reason}. Run "
@@ -89,7 +92,10 @@ def fit_segments(
         + ("" if sample is None else f" (fitted on a sample of {len(sample):,})")
     )
     segmenter = CustomerSegmenter(
-        n_segments=n_segments, random_state=settings.random_state, n_init=N_INIT
+        n_segments=n_segments,
+        random_state=settings.random_state,
+        n_init=N_INIT,
+        purchase_gap_days=purchase_gap_days,
     ).fit(matrix if sample is None else matrix[sample])
     segmenter, match, warnings = keep_previous_ids(segmenter, previous, settings.max_centroid_shift)
     warnings += enforce_supported_names(segmenter, settings.allow_unsupported_names)
@@ -112,15 +118,22 @@ def fit_segments(
     )
 
 
-def choose_k(matrix: np.ndarray, settings: Settings, progress: Progress = silent) -> KSelection:
-    """Evaluate every k the catalogue can name and pick one under the business constraint."""
+def choose_k(
+    matrix: np.ndarray,
+    settings: Settings,
+    progress: Progress = silent,
+    purchase_gap_days: float | None = None,
+) -> KSelection:
+    """Evaluate every k from 2 to ``MAX_AUTO_SEGMENTS`` and pick one under the business
+    constraint."""
     progress(
-        f"Evaluating k = {MIN_SEGMENTS}..{MAX_SEGMENTS} (quality, bootstrap stability, "
+        f"Evaluating k = {MIN_SEGMENTS}..{MAX_AUTO_SEGMENTS} (quality, bootstrap stability, "
         "smallest segment)"
     )
     return select_k(
         matrix,
-        ks=tuple(range(MIN_SEGMENTS, min(MAX_SEGMENTS, matrix.shape[0]) + 1)),
+        ks=tuple(range(MIN_SEGMENTS, min(MAX_AUTO_SEGMENTS, matrix.shape[0]) + 1)),
+        purchase_gap_days=purchase_gap_days,
         random_state=settings.random_state,
         n_init=N_INIT,
         min_segment_share=settings.min_segment_share,

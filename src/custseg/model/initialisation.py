@@ -2,8 +2,10 @@
 
 - ``"anchors"``: one *anchor* per segment name, the mean of the customers whose naming score for
   that name is in the top 10% (:func:`custseg.model.naming.score_matrix`). With five segments
-  Lloyd's iterations start from the five anchors; with k < 5 every combination of k anchors is
-  tried and the converged solution with the lowest inertia is kept. No random numbers are
+  Lloyd's iterations start from the five anchors of the original guide's names; with k < 5
+  every combination of k of them is tried, with k > 5 the five plus every combination of
+  k - 5 anchors of the wider catalogue, and the converged solution with the lowest inertia is
+  kept. No random numbers are
   involved, so the result does not depend on ``random_state``. It is also more stable under
   resampling (real Marketing Insights data, k=5, thirty 80% subsamples: adjusted Rand index
   against the full fit 0.93 mean and 0.82 worst, against 0.80 and 0.47 for k-means++ on the
@@ -24,6 +26,7 @@ import itertools
 import numpy as np
 from sklearn.cluster import KMeans
 
+from custseg.catalogue import ORIGINAL_IDS, WIDER_IDS
 from custseg.errors import SegmentationError
 from custseg.model.kernels import inertia, lloyd
 from custseg.model.naming import score_matrix
@@ -49,17 +52,26 @@ def anchors(Z: np.ndarray) -> np.ndarray:
 
 
 def fit_from_anchors(Z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Lloyd from the anchors (every k-subset of them when k < 5); lowest inertia wins.
+    """Lloyd from the anchors; over several starts the lowest inertia wins.
 
-    Subsets are tried in :func:`itertools.combinations` order of segment ids, and a later
-    subset must have a strictly lower inertia to win, so ties go to the first. A start whose
-    iterations empty a cluster is skipped. Returns None when every start was skipped.
+    With k <= 5 the starts are every k-subset of the five anchors of the original guide's
+    names; with k > 5 they are those five plus every (k - 5)-subset of the wider catalogue's
+    anchors. Subsets are tried in :func:`itertools.combinations` order of segment ids, and a
+    later subset must have a strictly lower inertia to win, so ties go to the first. A start
+    whose iterations empty a cluster is skipped. Returns None when every start was skipped.
     """
     starts = anchors(Z)
+    if k <= len(ORIGINAL_IDS):
+        subsets = [list(c) for c in itertools.combinations(ORIGINAL_IDS, k)]
+    else:
+        subsets = [
+            [*ORIGINAL_IDS, *extra]
+            for extra in itertools.combinations(WIDER_IDS, k - len(ORIGINAL_IDS))
+        ]
     best: tuple[np.ndarray, np.ndarray] | None = None
     best_inertia = np.inf
-    for subset in itertools.combinations(range(starts.shape[0]), k):
-        solution = lloyd(Z, starts[list(subset)])
+    for subset in subsets:
+        solution = lloyd(Z, starts[subset])
         if solution is None:
             continue
         total = inertia(Z, *solution)

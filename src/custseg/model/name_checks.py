@@ -73,7 +73,9 @@ class NameCheck:
         )
 
 
-def check_names(profiles: Sequence[Mapping]) -> tuple[NameCheck, ...]:
+def check_names(
+    profiles: Sequence[Mapping], purchase_gap_days: float | None = None
+) -> tuple[NameCheck, ...]:
     """Check that each segment's mean profile meets the rule of its name.
 
     The overall mean of a feature is over all customers (the count-weighted mean of the segment
@@ -85,6 +87,9 @@ def check_names(profiles: Sequence[Mapping]) -> tuple[NameCheck, ...]:
         One per segment, as in ``CustomerSegmenter.profiles_``: ``segment_id``, ``count``,
         ``mean`` and ``median`` (mappings with ``recency_days``, ``count_orders``,
         ``lifetime_revenue`` and ``avg_order_value``).
+    purchase_gap_days : float, optional
+        The data's usual gap between purchases (:func:`custseg.model.rhythm.usual_gap_days`),
+        which the absolute rhythm clauses compare recency with; None when unknown.
 
     Returns
     -------
@@ -130,7 +135,7 @@ def check_names(profiles: Sequence[Mapping]) -> tuple[NameCheck, ...]:
     checks = []
     for sid in ids:
         segment = SEGMENT_TYPES[sid]
-        passed, detail = segment.check(means, overall, medians)
+        passed, detail = segment.check(means, overall, medians, purchase_gap_days)
         checks.append(
             NameCheck(
                 segment_id=sid,

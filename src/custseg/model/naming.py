@@ -3,13 +3,17 @@
 K-means cluster indices are arbitrary and reshuffle on every retrain, so custseg never maps a
 cluster index to a name by hand. Every name of :mod:`custseg.catalogue` has a *naming score*, a
 weighted sum of a cluster centroid's z-scores ``(zR, zF, zA)`` in the segmenter's clustering
-space. With k clusters the k names are chosen together: the assignment of k distinct names to
-the k clusters that maximizes the total score (an optimal assignment on the k x 5 score matrix,
-``scipy.optimize.linear_sum_assignment``). A name is therefore given for being the best
-*overall* fit, not greedily; with k < 5 the names that fit no cluster well are left out.
+space. The five names of the original guide come first: with k clusters, k of them are chosen
+together, by the assignment of distinct names to clusters that maximizes the total score (an
+optimal assignment on the k x 5 score matrix, ``scipy.optimize.linear_sum_assignment``). A name
+is therefore given for being the best *overall* fit, not greedily; with k < 5 the names that
+fit no cluster well are left out, with k > 5 the clusters left over get names of the wider
+catalogue the same way.
 
 Every cluster gets a name, even when no remaining name fits it. Whether the name is deserved is
-decided separately, in original units, by :func:`custseg.model.name_checks.check_names`.
+decided in original units, by :func:`custseg.model.name_checks.check_names`; a cluster whose
+name does not hold takes a wider-catalogue name whose rule does
+(:func:`name_from_wider_catalogue`), or keeps its name, reported as not supported.
 
 Ties are broken deterministically and independently of the order in which K-means returned the
 clusters: scores are rounded to 9 decimals and the clusters are put in a canonical order
@@ -18,7 +22,7 @@ clusters: scores are rounded to 9 decimals and the clusters are put in a canonic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,16 +31,24 @@ from scipy.optimize import linear_sum_assignment
 from custseg.catalogue import (
     MAX_SEGMENTS,
     MIN_SEGMENTS,
+    ORIGINAL_IDS,
     SEGMENT_NAMES,
     SEGMENT_TYPES,
+    WIDER_IDS,
     Z_SYMBOLS,
     segment_ids,
 )
 from custseg.errors import ConfigError
+from custseg.model.name_checks import check_names
 
 #: Appended to the evidence of a segment whose id was carried over from a previous model
 #: instead of being chosen by the scores (see :func:`name_clusters_as`).
 KEPT_ID_NOTE = "id kept from the previous model"
+#: In the evidence of a segment renamed because its first name's rule did not hold (see
+#: :func:`name_from_wider_catalogue`).
+WIDER_NOTE = "renamed after the name check"
+# Weight of an eligible pair in the renaming assignment: more than any naming score.
+_ELIGIBLE_WEIGHT = 1e6
 
 # Rounding used before solving the assignment so that float noise cannot break a tie differently
 # on two machines; and rounding of the stored score matrix.
@@ -54,7 +66,7 @@ class NamingResult:
         ``segment_id_of_cluster[c]`` is the segment id given to cluster ``c`` (clusters in the
         order of the centroid rows passed to :func:`name_clusters`). The ids are distinct.
     score_matrix : tuple of tuple of float
-        ``score_matrix[c][s]`` is the score of segment id ``s`` (0..4) for cluster ``c``, rounded
+        ``score_matrix[c][s]`` is the score of segment id ``s`` (0..9) for cluster ``c``, rounded
         to 4 decimals. Use :meth:`to_dict` for the nested-list form stored in the model JSON.
     evidence : tuple of str
         Per cluster, a short human-readable reason for its name, e.g.
@@ -108,8 +120,8 @@ def score_matrix(centroids_z: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    ndarray of shape (n, 5)
-        ``scores[c, s]`` is the score of segment id ``s`` for row ``c``.
+    ndarray of shape (n, 10)
+        ``scores[c, s]`` is the score of segment id ``s`` for row ``c`` (every catalogue id).
     """
     c = np.asarray(centroids_z, dtype=np.float64)
     scores = np.zeros((c.shape[0], len(SEGMENT_NAMES)), dtype=np.float64)
@@ -125,11 +137,17 @@ def score_matrix(centroids_z: np.ndarray) -> np.ndarray:
 def name_clusters(centroids_z: np.ndarray) -> NamingResult:
     """Give each cluster a distinct segment name by maximizing the total score.
 
+    The five names of the original guide come first: the optimal assignment is solved on their
+    scores alone, so with k <= 5 every cluster gets one of them. With k > 5 the clusters left
+    over get names of the wider catalogue, by a second optimal assignment on those scores.
+    Whether each name holds is decided afterwards, in original units
+    (:func:`name_from_wider_catalogue` replaces the names that do not).
+
     Parameters
     ----------
     centroids_z : array-like of shape (k, 3)
         Cluster centroids in the standardized clustering space, columns ``(zR, zF, zA)``;
-        ``2 <= k <= 5``.
+        ``2 <= k <= 10``.
 
     Returns
     -------
@@ -140,7 +158,7 @@ def name_clusters(centroids_z: np.ndarray) -> NamingResult:
     Raises
     ------
     ConfigError
-        If ``k`` is outside 2..5 or the centroids are not a finite ``(k, 3)`` matrix.
+        If ``k`` is outside 2..10 or the centroids are not a finite ``(k, 3)`` matrix.
     """
     c = _checked_centroids(centroids_z)
     k = c.shape[0]
@@ -149,11 +167,16 @@ def name_clusters(centroids_z: np.ndarray) -> NamingResult:
     # way) whatever order K-means returned the clusters in.
     rounded = np.round(c, _SCORE_DECIMALS)
     canon = np.lexsort(rounded.T[::-1])
-    rows, cols = linear_sum_assignment(scores[canon], maximize=True)
-    segment_of = np.empty(k, dtype=np.int64)
-    segment_of[canon[rows]] = cols
-    ids = segment_ids()
-    segment_id_of_cluster = tuple(ids[int(j)] for j in segment_of)
+    segment_of = np.full(k, -1, dtype=np.int64)
+    remaining = canon
+    for names in (ORIGINAL_IDS, WIDER_IDS):
+        if remaining.size == 0:
+            break
+        columns = list(names)
+        rows, cols = linear_sum_assignment(scores[np.ix_(remaining, columns)], maximize=True)
+        segment_of[remaining[rows]] = [columns[j] for j in cols]
+        remaining = np.array([r for r in remaining if segment_of[r] < 0], dtype=np.int64)
+    segment_id_of_cluster = tuple(int(s) for s in segment_of)
     evidence = tuple(
         _evidence(c, scores, cluster, segment_id_of_cluster[cluster]) for cluster in range(k)
     )
@@ -161,6 +184,100 @@ def name_clusters(centroids_z: np.ndarray) -> NamingResult:
         segment_id_of_cluster=segment_id_of_cluster,
         score_matrix=_stored(scores),
         evidence=evidence,
+    )
+
+
+def name_from_wider_catalogue(
+    centroids_z: np.ndarray,
+    naming: NamingResult,
+    profiles: Sequence[Mapping],
+    purchase_gap_days: float | None,
+) -> NamingResult:
+    """Replace each name whose rule does not hold by one whose rule does, if there is one.
+
+    A cluster whose name fails its rule (:func:`custseg.model.name_checks.check_names`, in
+    original units) may take any name that no cluster with a supported name uses: a name of
+    the original five left unused or held by another failing cluster, or a name of the wider
+    catalogue. A candidate is eligible when the cluster's profile satisfies its rule, judged
+    with the other clusters keeping their names (two failing clusters trying each other's name
+    swap them). Among eligible pairs an optimal assignment on the naming scores decides. A
+    failing cluster with no eligible name keeps its name
+    (reported as not supported) unless another cluster took it, in which case it gets the
+    best-scoring name left. One pass: the caller recomputes the checks on the final names.
+
+    Parameters
+    ----------
+    centroids_z : array-like of shape (k, 3)
+        The centroids ``naming`` was made for.
+    naming : NamingResult
+        The names chosen by :func:`name_clusters`.
+    profiles : sequence of mapping
+        The profile of each cluster, in cluster order (as ``CustomerSegmenter.profiles_``),
+        with the ``segment_id`` ``naming`` gives it.
+    purchase_gap_days : float or None
+        The data's usual gap between purchases (:mod:`custseg.model.rhythm`).
+
+    Returns
+    -------
+    NamingResult
+        ``naming`` itself when every name holds or nothing changes; otherwise a new result
+        whose renamed clusters' evidence says which name did not hold.
+    """
+    c = _checked_centroids(centroids_z)
+    ids = list(naming.segment_id_of_cluster)
+    checks = check_names(profiles, purchase_gap_days)
+    failing = [cluster for cluster, check in enumerate(checks) if not check.passed]
+    if not failing:
+        return naming
+    kept = {ids[cluster] for cluster, check in enumerate(checks) if check.passed}
+    candidates = [s for s in segment_ids() if s not in kept]
+    eligible = np.zeros((len(failing), len(candidates)), dtype=bool)
+    for i, cluster in enumerate(failing):
+        for j, candidate in enumerate(candidates):
+            if candidate == ids[cluster]:
+                continue  # its own name failed
+            trial = [dict(p) for p in profiles]
+            for profile in trial:
+                if profile["segment_id"] == candidate:
+                    profile["segment_id"] = ids[cluster]  # swap with the failing holder
+            trial[cluster]["segment_id"] = candidate
+            eligible[i, j] = check_names(trial, purchase_gap_days)[cluster].passed
+    if not eligible.any():
+        return naming
+    scores = np.round(score_matrix(c), _SCORE_DECIMALS)
+    # Eligible pairs outweigh any score: the assignment takes as many eligible pairs as it
+    # can, and among those the best total naming score.
+    fit = scores[np.ix_(failing, candidates)]
+    weights = np.where(eligible, _ELIGIBLE_WEIGHT + fit, fit)
+    rows, cols = linear_sum_assignment(weights, maximize=True)
+    renamed = {failing[i]: candidates[j] for i, j in zip(rows, cols, strict=True) if eligible[i, j]}
+    taken = kept | set(renamed.values())
+    evidence = list(naming.evidence)
+    for cluster in failing:
+        replaced = ids[cluster]
+        if cluster in renamed:
+            new_id, note = renamed[cluster], WIDER_NOTE
+        elif replaced in taken:
+            # Its name went to a cluster that fits it; the best-scoring free name is left.
+            new_id = max(
+                (s for s in segment_ids() if s not in taken), key=lambda s: scores[cluster, s]
+            )
+            note = "its name went to a cluster that fits it"
+        else:
+            taken.add(replaced)
+            continue
+        taken.add(new_id)
+        ids[cluster] = new_id
+        evidence[cluster] = (
+            f"{_evidence(c, scores, cluster, new_id)}; {note}: the rule of "
+            f"{SEGMENT_NAMES[replaced]} does not hold"
+        )
+    if tuple(ids) == naming.segment_id_of_cluster:
+        return naming
+    return NamingResult(
+        segment_id_of_cluster=tuple(ids),
+        score_matrix=naming.score_matrix,
+        evidence=tuple(evidence),
     )
 
 

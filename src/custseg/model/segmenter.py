@@ -16,8 +16,11 @@ Inside :meth:`~CustomerSegmenter.fit`:
    (:mod:`custseg.model.initialisation`) and finished with plain-numpy Lloyd steps until no
    customer changes cluster (:mod:`custseg.model.kernels`), so the centroids do not depend on
    the number of threads and are exactly the means of their members;
-4. name the clusters (:func:`custseg.model.naming.name_clusters`) and check each name against
-   the segment's mean profile (:func:`custseg.model.name_checks.check_names`);
+4. name the clusters (:func:`custseg.model.naming.name_clusters`), check each name against
+   the segment's profile (:func:`custseg.model.name_checks.check_names`, in the data's
+   purchase rhythm when ``purchase_gap_days`` is given) and give a name of the wider
+   catalogue to a cluster whose name does not hold
+   (:func:`custseg.model.naming.name_from_wider_catalogue`);
 5. re-order everything by segment id, so the fitted model does not depend on K-means' arbitrary
    cluster numbering: centroid row ``i`` belongs to segment ``segment_ids_[i]``.
 
@@ -44,7 +47,7 @@ from custseg.model.features import (
 from custseg.model.initialisation import INITS, fit_from_anchors, fit_kmeans_plus_plus
 from custseg.model.kernels import inertia, nearest
 from custseg.model.name_checks import NameCheck, check_names
-from custseg.model.naming import name_clusters
+from custseg.model.naming import name_clusters, name_from_wider_catalogue
 from custseg.settings import DEFAULTS, N_INIT
 
 __all__ = ["CustomerSegmenter", "NotFittedSegmenterError"]
@@ -60,7 +63,8 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     n_segments : int, default=5
-        Number of segments (K-means clusters), 2..5: the catalogue names five segments.
+        Number of segments (K-means clusters), 2..10: the five names of the original guide,
+        then the wider catalogue (:mod:`custseg.catalogue`).
     random_state : int, default=42
         Seed of k-means++ (``init="k-means++"``, or the fallback of ``init="anchors"``). With
         the anchors initialisation the fit does not depend on it.
@@ -70,6 +74,11 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
     init : {"anchors", "k-means++"}, default="anchors"
         How K-means starts: from the naming anchors (deterministic, stable under resampling)
         or from scikit-learn's randomized k-means++ (see :mod:`custseg.model.initialisation`).
+    purchase_gap_days : float, optional
+        The data's usual gap between purchases in days
+        (:func:`custseg.model.rhythm.usual_gap_days`), which the absolute name rules measure
+        recency in. ``custseg run`` measures it on the features; None (the default) leaves the
+        rhythm clauses of the five original names unchecked and the wider catalogue unused.
 
     Attributes
     ----------
@@ -111,11 +120,13 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         random_state: int = DEFAULTS.random_state,
         n_init: int = N_INIT,
         init: str = "anchors",
+        purchase_gap_days: float | None = None,
     ) -> None:
         self.n_segments = n_segments
         self.random_state = random_state
         self.n_init = n_init
         self.init = init
+        self.purchase_gap_days = purchase_gap_days
 
     def fit(self, X: np.ndarray, y: None = None) -> CustomerSegmenter:
         """Fit K-means on the customers' features, name the segments and check the names.
@@ -147,7 +158,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         SegmentationError
             If K-means leaves a cluster without customers.
         """
-        k, n_init, random_state, init = self._checked_params()
+        k, n_init, random_state, init, gap = self._checked_params()
         X = validate_features(X, "fit")
         n = X.shape[0]
         if n < k:
@@ -181,6 +192,8 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         centers, positions = solution
 
         naming = name_clusters(centers)
+        by_cluster = segment_profiles(X, positions, naming.segment_id_of_cluster)
+        naming = name_from_wider_catalogue(centers, naming, by_cluster, gap)
         order = np.argsort(np.array(naming.segment_id_of_cluster), kind="stable")
         segment_ids = tuple(int(naming.segment_id_of_cluster[i]) for i in order)
         centroids = centers[order].copy()
@@ -198,7 +211,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         self.init_used_ = init_used
         self.n_customers_fit_ = int(n)
         self.profiles_ = profiles
-        self.name_checks_ = check_names(profiles)
+        self.name_checks_ = check_names(profiles, gap)
         return self
 
     def scale(self, X: np.ndarray) -> np.ndarray:
@@ -264,7 +277,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
 
-    def _checked_params(self) -> tuple[int, int, int, str]:
+    def _checked_params(self) -> tuple[int, int, int, str, float | None]:
         """Validate the constructor parameters (at fit time, as scikit-learn does)."""
         k = self.n_segments
         if isinstance(k, bool) or not isinstance(k, int | np.integer):
@@ -288,7 +301,18 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                 f"init must be one of {', '.join(repr(i) for i in INITS)}; got {self.init!r}. "
                 "Use 'anchors' (deterministic, the default) or 'k-means++'."
             )
-        return int(k), int(n_init), int(rs), str(self.init)
+        gap = self.purchase_gap_days
+        if gap is not None and (
+            isinstance(gap, bool)
+            or not isinstance(gap, int | float | np.integer | np.floating)
+            or not np.isfinite(gap)
+            or gap <= 0
+        ):
+            raise ConfigError(
+                f"purchase_gap_days must be None or a positive number of days, got {gap!r}; "
+                "measure it with custseg.model.rhythm.usual_gap_days."
+            )
+        return int(k), int(n_init), int(rs), str(self.init), None if gap is None else float(gap)
 
     def _check_fitted(self, method: str) -> None:
         """Raise NotFittedSegmenterError if the model has neither been fitted nor loaded."""

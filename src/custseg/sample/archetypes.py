@@ -1,7 +1,8 @@
 """The five planted behaviour archetypes: how many orders, when, and of what value.
 
-The archetypes are the segments of :data:`custseg.catalogue.CATALOGUE`, by id, so that a
-segmentation pipeline can be checked against the truth written to ``planted_segments.csv``.
+The archetypes are the five names of the original guide
+(:data:`custseg.catalogue.ORIGINAL_IDS`), by id, so that a segmentation pipeline can be checked
+against the truth written to ``planted_segments.csv``.
 Their profiles also fix how many sales lines a customer has on average, which is what
 ``lines_per_customer`` scales.
 """
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from custseg.catalogue import CATALOGUE
+from custseg.catalogue import ORIGINAL_IDS, SEGMENT_NAMES
 
-ARCHETYPES: tuple[str, ...] = tuple(segment.name for segment in CATALOGUE)
+ARCHETYPES: tuple[str, ...] = tuple(SEGMENT_NAMES[s] for s in ORIGINAL_IDS)
 """Names of the planted behaviour archetypes (the catalogue's, by id), as written to
 ``planted_segments.csv``."""
 

@@ -1,0 +1,66 @@
+"""The data's own purchase rhythm: the usual gap, in days, between a customer's purchases.
+
+Absolute name rules are stated in this rhythm ("silent for longer than the usual gap"), so that
+they mean the same on a shop whose customers buy weekly and on one whose customers buy twice a
+year. A purchase here is a *purchase day*: several orders on one day (common in order logs that
+split a basket into transactions) are one visit, so they do not shrink the gap to zero.
+
+For every customer who bought on at least two different days, the mean gap is the days from
+the first to the last purchase divided by the number of gaps (purchase days minus one). The
+usual gap is the median of these means: a typical repeat buyer's rhythm, robust to a few very
+regular or very rare customers. A shop where nobody bought on two different days has no rhythm
+(None), and the rules that need it say so in their numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from custseg.errors import InputDataError
+
+#: The columns of ``customer_features`` the rhythm is measured from, in this order.
+RHYTHM_COLUMNS: tuple[str, ...] = ("lifetime_days", "count_purchase_days")
+
+
+def usual_gap_days(lifetime_days: np.ndarray, purchase_days: np.ndarray) -> float | None:
+    """The median, over customers with purchases on two or more days, of their mean gap.
+
+    Parameters
+    ----------
+    lifetime_days : array of shape (n,)
+        Days from each customer's first to last purchase, both counted (``customer_features``
+        ``lifetime_days``: 1 for a single purchase day).
+    purchase_days : array of shape (n,)
+        Distinct days on which each customer bought (``customer_features``
+        ``count_purchase_days``).
+
+    Returns
+    -------
+    float or None
+        The usual gap in days (at least 1), or None when no customer bought on two different
+        days.
+
+    Raises
+    ------
+    InputDataError
+        If the arrays differ in length, or a customer's purchase days are below 1 or exceed the
+        days of their lifetime (the feature table is inconsistent).
+    """
+    lifetime = np.asarray(lifetime_days, dtype=np.float64)
+    days = np.asarray(purchase_days, dtype=np.float64)
+    if lifetime.shape != days.shape or lifetime.ndim != 1:
+        raise InputDataError(
+            f"lifetime_days and count_purchase_days must be two columns of one length; got "
+            f"shapes {lifetime.shape} and {days.shape}."
+        )
+    inconsistent = ~np.isfinite(lifetime) | ~np.isfinite(days) | (days < 1) | (days > lifetime)
+    if inconsistent.any():
+        raise InputDataError(
+            f"customer_features has {int(inconsistent.sum())} row(s) whose count_purchase_days "
+            "is not between 1 and lifetime_days; rebuild the features with `custseg run` (the "
+            "dbt model's tests guard this)."
+        )
+    repeat = days >= 2
+    if not repeat.any():
+        return None
+    return float(np.median((lifetime[repeat] - 1.0) / (days[repeat] - 1.0)))
