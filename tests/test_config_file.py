@@ -128,6 +128,7 @@ def test_every_option_can_be_set_by_its_environment_variable(tmp_path: Path) -> 
         "seed_max_customers": "10",
         "fit_sample_size": "5000",
         "allow_unsupported_names": "true",
+        "currency": " EUR ",
         "strict_amounts": "yes",
     }
     assert set(values) == set(OPTIONS)
@@ -148,6 +149,7 @@ def test_every_option_can_be_set_by_its_environment_variable(tmp_path: Path) -> 
         seed_max_customers=10,
         fit_sample_size=5000,
         allow_unsupported_names=True,
+        currency="EUR",
         strict_amounts=True,
     )
     assert settings.n_segments is None
@@ -191,6 +193,9 @@ def test_an_empty_file_sets_nothing(tmp_path: Path) -> None:
         (Given({"max_centroid_shift": "0"}, lambda name: "--max-centroid-shift"), "positive"),
         (Given({"fit_sample_size": "10"}, lambda name: "--fit-sample-size"), ">= 1000"),
         (Given({"allow_unsupported_names": "maybe"}, lambda name: "CUSTSEG_X"), "true or false"),
+        (Given({"currency": "EUR 1"}, lambda name: "--currency"), "without digits or spaces"),
+        (Given({"currency": "dollars"}, lambda name: "--currency"), "1 to 5 characters"),
+        (Given({"currency": 5}, lambda name: "currency in [run]"), "(e.g. EUR, $ or ₹)"),
     ],
 )
 def test_a_bad_value_names_where_it_came_from_and_what_to_write(
@@ -200,6 +205,14 @@ def test_a_bad_value_names_where_it_came_from_and_what_to_write(
         resolve(given, cwd=REPO_ROOT)
     assert expected in str(caught.value)
     assert str(caught.value).startswith(given.describe(""))
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"), [("EUR", "EUR"), (" $ ", "$"), ("₹", "₹"), ("R$", "R$"), ("", None)]
+)
+def test_a_currency_is_a_short_label_or_none(written: str, kept: str | None) -> None:
+    settings = resolve(Given({"currency": written}, lambda name: "--currency"), cwd=REPO_ROOT)
+    assert settings.currency == kept
 
 
 def test_a_missing_data_folder_names_its_source(tmp_path: Path) -> None:

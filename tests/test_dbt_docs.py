@@ -155,6 +155,60 @@ def test_static_index_is_self_contained(docs: Path) -> None:
     assert not (scripts or links or imports), scripts + links + imports
 
 
+def inlined_artifacts(page: str) -> tuple[dict, dict]:
+    """The manifest and catalog the static page carries (its ``{manifest:..., catalog:...}``)."""
+    decoder = json.JSONDecoder()
+    manifest, end = decoder.raw_decode(page, page.index("manifest:{") + len("manifest:"))
+    catalog, _ = decoder.raw_decode(page, page.index("catalog:{", end) + len("catalog:"))
+    return manifest, catalog
+
+
+def example_relation(node: dict) -> str:
+    """The relation a seed's "Example SQL" or a source's "Sample SQL" selects from, written as
+    the docs page writes it (dbt-docs' generateSourceSQL: database, schema and identifier, any
+    missing one shown as "undefined")."""
+    parts = [node.get("database"), node.get("schema"), node.get("identifier")]
+    return ".".join("undefined" if part is None else str(part) for part in parts if part != "")
+
+
+def test_the_docs_open_on_the_project_overview(docs: Path, manifest: dict) -> None:
+    """The front page is our __overview__ docs block, not dbt's generic welcome text."""
+    overview = manifest["docs"].get("doc.custseg.__overview__")
+    assert overview, "no {% docs __overview__ %} block in dbt_pipeline/models/"
+    text = overview["block_contents"]
+    for heading in ("## Layers", "## The ML step", "## Where segment names come from"):
+        assert heading in text
+    for words in ("custseg run", "make docs", "segment_definitions", "custseg.catalogue"):
+        assert words in text
+    inlined, _ = inlined_artifacts((docs / "static_index.html").read_text(encoding="utf-8"))
+    assert inlined["docs"]["doc.custseg.__overview__"]["block_contents"] == text
+
+
+def test_no_example_in_the_docs_selects_from_undefined(docs: Path) -> None:
+    """dbt's docs page writes a seed's Example SQL from an identifier seed nodes lack
+    (dbt-labs/dbt-docs#407); the page `make docs` writes gives every seed its table's name."""
+    manifest, catalog = inlined_artifacts((docs / "static_index.html").read_text("utf-8"))
+    shown = {
+        uid: node
+        for uid, node in {**manifest["nodes"], **manifest["sources"]}.items()
+        if node["resource_type"] in ("seed", "source")
+    }
+    assert {node["resource_type"] for node in shown.values()} == {"seed", "source"}
+    built = {**catalog["nodes"], **catalog["sources"]}
+    for uid, node in shown.items():
+        relation = example_relation(node)
+        assert "undefined" not in relation, uid
+        table = built[uid]["metadata"]
+        assert relation == f"{table['database']}.{table['schema']}.{table['name']}", uid
+    text = json.dumps([manifest, catalog])
+    assert "undefined" not in text
+    # dbt's own manifest.json is left as dbt wrote it: seeds there carry no identifier.
+    written = json.loads((docs / "manifest.json").read_text(encoding="utf-8"))
+    seeds = [n for n in written["nodes"].values() if n["resource_type"] == "seed"]
+    assert seeds and all("identifier" not in n for n in seeds)
+    assert example_relation(seeds[0]).endswith(".undefined")
+
+
 def test_make_docs_uses_the_offline_builder() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text()
     recipe = makefile.split("\ndocs:", 1)[1].split("\n\n", 1)[0]

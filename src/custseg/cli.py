@@ -89,6 +89,7 @@ def cli() -> None:
     setting("seed_max_customers"),
     setting("fit_sample_size"),
     setting("allow_unsupported_names"),
+    setting("currency"),
     setting("strict_amounts"),
     JSON_OPTION,
     QUIET_OPTION,
@@ -215,6 +216,7 @@ def evaluate(config_file: Path | None, as_json: bool, quiet: bool, **given: Any)
 @options(
     CONFIG_OPTION,
     *WAREHOUSE_OPTIONS,
+    setting("currency"),
     click.option(
         "--out",
         "out_path",
@@ -232,13 +234,14 @@ def report(
 ) -> None:
     """Write a self-contained HTML report of the published segments (opens offline).
 
-    Sizes and revenue, profiles against the average customer, recency against revenue,
-    gender, location and activity mix, the evidence for k and a model card, as one file with
-    inline SVG charts: no network access needed to view or share it.
+    Sizes, revenue and the recommended action per segment, profiles against the average
+    customer (blue better, orange worse), recency against revenue, the gender and location mix
+    (when the data has them) and the activity mix, the evidence for k and a model card, as one
+    file with inline SVG charts: no network access needed to view or share it.
 
     \b
     Example:
-        custseg report --out build/segment_report.html
+        custseg report --out build/segment_report.html --currency EUR
     """
     from custseg.config_file import settings_from
     from custseg.pipeline import report_pipeline

@@ -230,6 +230,7 @@ def report_pipeline(
             warehouse,
             out_path or layout.report_path,
             _saved_k_selection(layout.k_selection_path),
+            currency=settings.currency,
         )
 
 
@@ -364,7 +365,7 @@ def stage_outputs(
     else:
         k_selection = _saved_k_selection(layout.k_selection_path)
     try:
-        page = report_page(document, metrics, warehouse, k_selection)
+        page = report_page(document, metrics, warehouse, k_selection, currency=settings.currency)
     except ReportError as error:
         warnings.append(f"the HTML report was not written (the previous one was removed): {error}")
         published.stage(layout.report_path, None)

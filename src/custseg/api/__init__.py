@@ -77,6 +77,7 @@ def run(
     seed_max_customers: int | None = None,
     fit_sample_size: int | None = None,
     allow_unsupported_names: bool | None = None,
+    currency: str | None = None,
     strict_amounts: bool | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
@@ -94,6 +95,8 @@ def run(
     dataset
         Name of the data (default: derived from ``data_dir`` and the input mapping); the
         published model is compared with, and its segment ids kept, only within one dataset.
+    currency
+        Label the report writes on its money figures, e.g. ``"EUR"`` or ``"$"`` (default: none).
     progress
         Called with one line per step (default: nothing is reported).
 

@@ -10,8 +10,18 @@ exist. So that the documentation shows every column with its type on a fresh clo
    same loader as ``custseg run``;
 3. builds the seeds (header-only placeholders on a fresh clone, :mod:`custseg.dbt.placeholders`;
    a project's published seeds otherwise) and every model, without tests;
-4. runs ``dbt docs generate --static``, which writes ``dbt_pipeline/target/static_index.html``,
-   a single self-contained page that opens from ``file://`` with no network.
+4. runs ``dbt docs generate`` and writes ``dbt_pipeline/target/static_index.html``, a single
+   self-contained page that opens from ``file://`` with no network: dbt's page with the
+   manifest and catalog inlined, as ``--static`` writes it, with one repair (below).
+
+dbt's docs page writes each seed's "Example SQL" as ``select ... from
+<database>.<schema>.<identifier>``, but a seed node has no ``identifier`` (only sources do),
+so every seed's example read ``from docs.main.undefined`` (dbt-labs/dbt-docs#407). The page
+built here gives each seed node the identifier of the relation it builds (its ``alias``),
+in the page's copy of the manifest only: ``manifest.json`` stays as dbt wrote it.
+
+The project's front page is the ``__overview__`` docs block of
+``dbt_pipeline/models/overview.md``.
 
 Run it with ``python -m custseg.dbt.docs [--project-dir DIR]``.
 """
@@ -19,12 +29,13 @@ Run it with ``python -m custseg.dbt.docs [--project-dir DIR]``.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
 
 from custseg.dbt.runner import invocation_for, run_dbt
-from custseg.errors import CustsegError
+from custseg.errors import CustsegError, DbtError
 from custseg.sample import generate_sample_data
 from custseg.settings import Settings, find_project_root
 from custseg.warehouses import open_warehouse
@@ -34,6 +45,11 @@ DOCS_BUILD_FOLDER = "docs_build"
 #: Customers in the generated sample: enough for every model to hold rows, and quick.
 DOCS_SAMPLE_CUSTOMERS = 50
 STATIC_INDEX = "static_index.html"
+#: What dbt's docs page holds in place of the manifest and catalog until they are inlined.
+INLINE_PLACEHOLDERS = {
+    "manifest.json": '"MANIFEST.JSON INLINE DATA"',
+    "catalog.json": '"CATALOG.JSON INLINE DATA"',
+}
 
 
 def build_docs(project_root: Path) -> Path:
@@ -62,8 +78,52 @@ def build_docs(project_root: Path) -> Path:
         warehouse.load_raw(sample_dir)
         invocation = invocation_for(settings, warehouse)
         run_dbt(invocation, "build", "--resource-type", "seed", "--resource-type", "model")
-        run_dbt(invocation, "docs generate", "--static")
-    return dbt_dir / "target" / STATIC_INDEX
+        run_dbt(invocation, "docs generate")
+    return write_static_index(dbt_dir / "target")
+
+
+def write_static_index(target: Path) -> Path:
+    """Write ``target/static_index.html`` from what ``dbt docs generate`` left in ``target``.
+
+    dbt's ``index.html`` with ``manifest.json`` (every seed given its identifier, see the
+    module docstring) and ``catalog.json`` inlined, as ``--static`` inlines them. A ``</``
+    in the JSON is written ``<\\/`` (the same JSON), so no text can end the page's script.
+
+    Raises
+    ------
+    DbtError
+        When dbt's page no longer holds exactly one of each placeholder.
+    """
+    page = (target / "index.html").read_text(encoding="utf-8")
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    payloads = {
+        "manifest.json": with_seed_identifiers(manifest),
+        "catalog.json": json.loads((target / "catalog.json").read_text(encoding="utf-8")),
+    }
+    for name, placeholder in INLINE_PLACEHOLDERS.items():
+        if page.count(placeholder) != 1:
+            raise DbtError(
+                f"dbt's docs page {target / 'index.html'} does not hold {placeholder} once: "
+                "this dbt release inlines the docs differently; run `dbt docs generate "
+                "--static` in dbt_pipeline/ instead."
+            )
+        text = json.dumps(payloads[name], ensure_ascii=False).replace("</", "<\\/")
+        page = page.replace(placeholder, text)
+    path = target / STATIC_INDEX
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def with_seed_identifiers(manifest: dict) -> dict:
+    """``manifest`` with an ``identifier`` on every seed node that lacks one: its ``alias``,
+    the name of the table the seed builds, which the docs page's example SQL reads."""
+    nodes = {
+        uid: node | {"identifier": node["alias"]}
+        if node.get("resource_type") == "seed" and not node.get("identifier")
+        else node
+        for uid, node in manifest.get("nodes", {}).items()
+    }
+    return manifest | {"nodes": nodes}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -141,10 +141,12 @@ def scatter_chart(
     desc: str,
     points: Sequence[tuple[int, float, float]],
     *,
+    revenue_format: Callable[[float], str] = compact,
     width: int = 1060,
     height: int = 440,
 ) -> Markup:
-    """Recency (linear) against revenue (log) as dots, one path per segment.
+    """Recency (linear) against revenue (log) as dots, one path per segment; ``revenue_format``
+    writes the revenue ticks (with the currency label).
 
     A dot is a zero-length path segment with a round cap: one ``<path>`` per segment keeps
     thousands of dots to a few dozen kilobytes.
@@ -183,7 +185,7 @@ def scatter_chart(
             parts.append(
                 f'<line class="{css}" x1="{left}" y1="{py(value):.1f}" x2="{left + plot_w}" '
                 f'y2="{py(value):.1f}"/><text class="tick" x="{left - 8}" '
-                f'y="{py(value) + 4:.1f}" text-anchor="end">{compact(value)}</text>'
+                f'y="{py(value) + 4:.1f}" text-anchor="end">{escape(revenue_format(value))}</text>'
             )
     by_segment: dict[int, list[str]] = {}
     for sid, recency, revenue in points:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from custseg.report.charts import k_chart, segment_color
+from custseg.report.data import MartFacts, SegmentFacts
 from custseg.report.sections import legend_key
-from custseg.report.text import measure, number, percent, plain, thousands
+from custseg.report.text import Money, measure, number, percent, plain, thousands
 
 QUALITY_NOTE = (
     "Silhouette runs from -1 to 1: how much closer customers are to their own segment than to "
@@ -21,12 +22,16 @@ QUALITY_NOTE = (
     "segment: lower is better. Inertia is the sum of squared distances to the segment centres "
     "in the standardized space, comparable only between fits on the same data."
 )
-# Clustering feature -> (measure whose format its centroid takes, suffix), in display order.
-_CENTROID_COLUMNS = {
-    "recency_days": ("days_since_last_purchase", ""),
-    "count_orders": ("total_orders", ""),
-    "avg_order_value": ("avg_order_value", " per order"),
-}
+# The segment means beside each name's rule: the measures the segments are named by, as
+# (profile measure, words before its value). They are the arithmetic means of
+# the profile charts, not the K-means centres: those are taken in the log space the model
+# clusters in, so for orders and order value they are close to a geometric mean, well below
+# the plain average a marketer compares with (the centres stay in the model file and seed).
+_SEGMENT_MEANS = (
+    ("days_since_last_purchase", "mean recency "),
+    ("total_orders", "mean "),
+    ("avg_order_value", "mean order value "),
+)
 # The k evidence's lines: (legend label, colour, dash pattern, evaluation key).
 _K_SERIES = (
     ("Silhouette", "#3572c6", "", "silhouette"),
@@ -122,8 +127,11 @@ def k_selection_withheld(k_selection: Mapping | None, metadata: Mapping) -> str 
     return None
 
 
-def model_card(document: Mapping, metrics: Mapping, *, model_file: str) -> dict:
-    """The model card: four cards of facts and the table of name evidence."""
+def model_card(
+    document: Mapping, metrics: Mapping, *, model_file: str, facts: MartFacts, money: Money
+) -> dict:
+    """The model card: four cards of facts and the table of name evidence, with each
+    segment's means as the profile charts show them (from ``facts``)."""
     metadata = document.get("metadata", {})
     model = document.get("model", {})
     transforms = model.get("transforms", {})
@@ -149,6 +157,7 @@ def model_card(document: Mapping, metrics: Mapping, *, model_file: str) -> dict:
         ("Model sha256", document.get("integrity", {}).get("sha256", "")),
         ("custseg version", document.get("custseg_version", "")),
         ("Previous model", _previous_model(metadata.get("matching_previous_model"))),
+        ("Currency", money.currency or "no label (set currency, e.g. --currency EUR)"),
     ]
     quality = [
         ("Segments (k)", str(metrics.get("k", len(model.get("segments", []))))),
@@ -167,7 +176,7 @@ def model_card(document: Mapping, metrics: Mapping, *, model_file: str) -> dict:
             _card("Configuration", [(k, plain(v)) for k, v in config]),
             _card("Library versions", [(k, str(v)) for k, v in versions]),
         ],
-        "naming": _naming_rows(model),
+        "naming": _naming_rows(model, facts, money),
     }
 
 
@@ -178,15 +187,15 @@ def _card(
     return {"title": title, "items": items, "mono": mono, "note": note}
 
 
-def _naming_rows(model: Mapping) -> list[dict]:
-    """Per segment: its naming evidence, the name check and its verdict, and its centre."""
+def _naming_rows(model: Mapping, facts: MartFacts, money: Money) -> list[dict]:
+    """Per segment: its naming evidence, the name check and its verdict, and its means."""
     checks = {int(c.get("segment_id")): c for c in model.get("name_checks", [])}
+    in_mart = {s.segment_id: s for s in facts.segments}
     rows = []
     for s in model.get("segments", []):
         sid = int(s.get("segment_id"))
         check = checks.get(sid, {})
         passed = check.get("passed")
-        centre = s.get("centroid_original_units", {})
         rows.append(
             {
                 "segment_id": sid,
@@ -196,14 +205,20 @@ def _naming_rows(model: Mapping) -> list[dict]:
                 "rule": check.get("rule", ""),
                 "detail": check.get("detail", ""),
                 "verdict": "" if passed is None else "held" if passed else "not met",
-                "centre": [
-                    measure(column, float(centre[name])) + suffix
-                    for name, (column, suffix) in _CENTROID_COLUMNS.items()
-                    if name in centre
-                ],
+                "means": _segment_means(in_mart.get(sid), money),
             }
         )
     return rows
+
+
+def _segment_means(segment: SegmentFacts | None, money: Money) -> list[str]:
+    """ "mean recency 56 days", "mean 3.2 orders", ...; none for a segment not in the mart."""
+    if segment is None:
+        return []
+    return [
+        f"{before}{measure(column, segment.mean(column), money)}"
+        for column, before in _SEGMENT_MEANS
+    ]
 
 
 def _previous_model(matching: Mapping | None) -> str:

@@ -25,10 +25,11 @@ import jinja2
 from jinja2.ext import Extension
 from markupsafe import Markup
 
+from custseg.catalogue import MAX_SEGMENTS, MIN_SEGMENTS
 from custseg.publish.atomic import write_bytes_atomic
 from custseg.report import model_card, sections
 from custseg.report.data import MART, MAX_SCATTER_POINTS, MartFacts, ReportError, read_mart
-from custseg.report.text import escape
+from custseg.report.text import Money, escape
 from custseg.settings import DEFAULTS, METRICS_FILE, MODEL_FILE
 from custseg.warehouses import Warehouse
 
@@ -101,6 +102,7 @@ def build_report(
     k_selection: Mapping | None = None,
     *,
     model_file: str = MODEL_FILE,
+    currency: str | None = None,
 ) -> Path:
     """Write the HTML report of the published segments and return its path.
 
@@ -120,6 +122,8 @@ def build_report(
         input fingerprint), else says why it does not.
     model_file : str
         The model file's name, shown on the page.
+    currency : str, optional
+        The label of every money figure (setting ``currency``: "EUR", "$"); None: no label.
 
     Raises
     ------
@@ -128,7 +132,9 @@ def build_report(
         by another run than the model.
     """
     out_path = Path(out_path)
-    page = report_page(document, metrics, warehouse, k_selection, model_file=model_file)
+    page = report_page(
+        document, metrics, warehouse, k_selection, model_file=model_file, currency=currency
+    )
     write_bytes_atomic(out_path, page)
     return out_path
 
@@ -140,6 +146,7 @@ def report_page(
     k_selection: Mapping | None = None,
     *,
     model_file: str = MODEL_FILE,
+    currency: str | None = None,
 ) -> bytes:
     """The report of :func:`build_report` as bytes, for a publication to stage.
 
@@ -152,7 +159,10 @@ def report_page(
     check_same_run(document, metrics)
     random_state = int(model_random_state(document))
     facts = read_mart(warehouse, max_points=MAX_SCATTER_POINTS, random_state=random_state)
-    return render_report(document, metrics, facts, k_selection, model_file=model_file).encode()
+    page = render_report(
+        document, metrics, facts, k_selection, model_file=model_file, currency=currency
+    )
+    return page.encode()
 
 
 def check_same_run(document: Mapping, metrics: Mapping) -> None:
@@ -175,8 +185,10 @@ def render_report(
     k_selection: Mapping | None = None,
     *,
     model_file: str = MODEL_FILE,
+    currency: str | None = None,
 ) -> str:
     """The whole HTML page (a pure function of its inputs)."""
+    money = Money(currency)
     metadata = document.get("metadata", {})
     model = document.get("model", {})
     published_k = int((metadata.get("config") or {}).get("n_segments", len(facts.segments)))
@@ -188,24 +200,33 @@ def render_report(
         "css": stylesheet(),
         "mart": MART,
         "model_file": model_file,
-        "masthead": sections.masthead(document, metrics, facts),
+        "masthead": sections.masthead(document, metrics, facts, money),
         "warnings": sections.warnings(document, facts),
-        "overview": sections.overview(facts, model),
-        "profiles": sections.profiles(facts),
-        "scatter": sections.scatter(facts, random_state=model_random_state(document)),
+        "overview": sections.overview(facts, model, money),
+        "profiles": sections.profiles(facts, money),
+        "verdict_legend": sections.verdict_legend(),
+        "scatter": sections.scatter(facts, random_state=model_random_state(document), money=money),
         "mixes": sections.mixes(facts),
+        "k_range": f"{MIN_SEGMENTS} to {MAX_SEGMENTS}",
         "k_evidence": model_card.k_evidence(
             k_selection, published_k=published_k, metadata=metadata
         ),
         "k_withheld": withheld,
-        "model_card": model_card.model_card(document, metrics, model_file=model_file),
-        "data_json": data_json(document, metrics, facts, k_selection),
+        "model_card": model_card.model_card(
+            document, metrics, model_file=model_file, facts=facts, money=money
+        ),
+        "currency": currency,
+        "data_json": data_json(document, metrics, facts, k_selection, currency),
     }
     return environment().get_template(TEMPLATE).render(context)
 
 
 def data_json(
-    document: dict, metrics: Mapping, facts: MartFacts, k_selection: Mapping | None
+    document: dict,
+    metrics: Mapping,
+    facts: MartFacts,
+    k_selection: Mapping | None,
+    currency: str | None = None,
 ) -> Markup:
     """The report's numbers as JSON, for scripts (the page embeds it as application/json)."""
     metadata = document.get("metadata", {})
@@ -213,6 +234,7 @@ def data_json(
         "run_id": metadata.get("run_id"),
         "dataset": metadata.get("dataset"),
         "as_of_date": metadata.get("as_of_date"),
+        "currency": currency,
         "model_sha256": document.get("integrity", {}).get("sha256"),
         "segments": [_rounded(asdict(s)) for s in facts.segments],
         "overall": _rounded(asdict(facts.overall)),

@@ -14,12 +14,23 @@ from custseg.catalogue import SEGMENT_TYPES
 from custseg.report.charts import Bar, bar_chart, scatter_chart, segment_color, stacked_chart
 from custseg.report.data import MART, MIX_COLUMNS, PROFILE_MEASURES, UNKNOWN, MartFacts
 from custseg.report.text import (
-    amount,
-    compact,
+    MONEY_MEASURES,
+    Money,
     measure,
+    measure_axis,
     percent,
     thousands,
     whole_percent,
+)
+from custseg.report.verdicts import (
+    BAD,
+    GOOD,
+    LEGEND_TITLE,
+    STRONG_BAD,
+    STRONG_GOOD,
+    VERDICTS,
+    measure_verdict,
+    verdict,
 )
 
 # Categories of a mix (location, gender): a qualitative palette apart from the segment colours.
@@ -33,15 +44,19 @@ CATEGORY_COLORS: tuple[str, ...] = (
     "#6d597a",
     "#c9cbd1",
 )
-# Activity bands run from good to bad, so they get a green-to-red scale in their natural order.
+# Activity bands run from good to bad, so they take the good-to-bad scale of the comparisons
+# with the average (blue better, orange-red worse), in their natural order.
 ACTIVITY_ORDER: tuple[str, ...] = ("Active", "Recent", "Dormant", "Inactive")
-ACTIVITY_COLORS: tuple[str, ...] = ("#1f9e89", "#8cc084", "#f2c14e", "#d1495b")
+ACTIVITY_COLORS: tuple[str, ...] = (STRONG_GOOD, GOOD, BAD, STRONG_BAD)
+# Mix columns that describe who the customers are, from the customer file: an order log has
+# none of them, and their panels are then left out.
+DEMOGRAPHIC_COLUMNS: tuple[str, ...] = ("gender", "location")
 # Locations beyond this many go to "Other" so the legend stays readable.
 MAX_CATEGORIES = 7
 OTHER = "Other"
 
 
-def masthead(document: Mapping, metrics: Mapping, facts: MartFacts) -> dict:
+def masthead(document: Mapping, metrics: Mapping, facts: MartFacts, money: Money) -> dict:
     """Title, lede and key figures of the page's header."""
     overall = facts.overall
     silhouette = metrics.get("silhouette")
@@ -56,7 +71,7 @@ def masthead(document: Mapping, metrics: Mapping, facts: MartFacts) -> dict:
         "top_customer_share": percent(top.customers / overall.customers),
         "kpis": [
             ("Customers", thousands(overall.customers)),
-            ("Lifetime revenue", compact(overall.revenue)),
+            ("Lifetime revenue", money.compact(overall.revenue)),
             ("Segments", str(len(facts.segments))),
             ("Silhouette", "n/a" if silhouette is None else f"{silhouette:.3f}"),
         ],
@@ -101,8 +116,9 @@ def warnings(document: Mapping, facts: MartFacts) -> list[str]:
     return notes
 
 
-def overview(facts: MartFacts, model: Mapping) -> dict:
-    """Sizes and revenue: two bar charts and the segment table."""
+def overview(facts: MartFacts, model: Mapping, money: Money) -> dict:
+    """Sizes and revenue: two bar charts and the segment table, with each segment's meaning and
+    recommended action (from the catalogue; empty for an id it does not know)."""
     total_customers = facts.overall.customers or 1
     total_revenue = facts.overall.revenue or 1.0
     descriptions = {
@@ -133,7 +149,7 @@ def overview(facts: MartFacts, model: Mapping) -> dict:
                 s.segment_name,
                 segment_color(s.segment_id),
                 s.revenue / total_revenue,
-                f"{compact(s.revenue)} · {percent(s.revenue / total_revenue)}",
+                f"{money.compact(s.revenue)} · {percent(s.revenue / total_revenue)}",
             )
             for s in facts.segments
         ],
@@ -143,6 +159,8 @@ def overview(facts: MartFacts, model: Mapping) -> dict:
     for s in facts.segments:
         customer_share = s.customers / total_customers
         revenue_share = s.revenue / total_revenue
+        value_index = revenue_share / customer_share if customer_share else 0.0
+        judged = verdict(value_index, 1.0, higher_is_better=True)
         rows.append(
             {
                 "segment_id": s.segment_id,
@@ -156,10 +174,12 @@ def overview(facts: MartFacts, model: Mapping) -> dict:
                 "revenue": f"{s.revenue:.2f}",
                 "customers_text": thousands(s.customers),
                 "customer_share": percent(customer_share),
-                "revenue_text": amount(s.revenue),
+                "revenue_text": money.amount(s.revenue),
                 "revenue_share": percent(revenue_share),
-                "mean_revenue": amount(s.mean_revenue),
-                "value_index": f"{revenue_share / customer_share if customer_share else 0.0:.2f}",
+                "mean_revenue": money.amount(s.mean_revenue),
+                "value_index": f"{value_index:.2f}",
+                "value_css": judged.css,
+                "value_verdict": judged.label,
             }
         )
     o = facts.overall
@@ -167,46 +187,50 @@ def overview(facts: MartFacts, model: Mapping) -> dict:
         "customers": o.customers,
         "revenue": f"{o.revenue:.2f}",
         "customers_text": thousands(o.customers),
-        "revenue_text": amount(o.revenue),
-        "mean_revenue": amount(o.mean_revenue),
+        "revenue_text": money.amount(o.revenue),
+        "mean_revenue": money.amount(o.mean_revenue),
     }
     return {"sizes_chart": sizes, "revenue_chart": revenue, "rows": rows, "total": total}
 
 
-def profiles(facts: MartFacts) -> dict:
-    """Mean profile of each segment: one bar chart per measure and the index table."""
+def profiles(facts: MartFacts, money: Money) -> dict:
+    """Mean profile of each segment: one bar chart per measure and the index table, whose
+    cells are coloured by whether the segment is better or worse than the average customer."""
     charts = []
     for column, _, label, unit in PROFILE_MEASURES:
         overall = facts.overall.mean(column)
+        unit_text = unit + (money.unit() if column in MONEY_MEASURES else "")
         chart = bar_chart(
             f"chart-profile-{column.replace('_', '-')}",
             f"Mean {label.lower()} by segment",
-            f"Mean {unit} in each segment; the dashed line is the mean over all customers "
-            f"({measure(column, overall)}).",
+            f"Mean {unit_text} in each segment; the dashed line is the mean over all customers "
+            f"({measure(column, overall, money)}).",
             [
                 Bar(
                     s.segment_name,
                     segment_color(s.segment_id),
                     s.mean(column),
-                    measure(column, s.mean(column)),
+                    measure(column, s.mean(column), money),
                 )
                 for s in facts.segments
             ],
-            axis_format=compact,
-            reference=(overall, f"all customers: {measure(column, overall)}"),
+            axis_format=measure_axis(column, money),
+            reference=(overall, f"all customers: {measure(column, overall, money)}"),
         )
-        charts.append({"label": label, "unit": unit, "chart": chart})
+        charts.append({"label": label, "unit": unit_text, "chart": chart})
     rows = []
     for s in [*facts.segments, facts.overall]:
         cells = []
         for column, _, _, _ in PROFILE_MEASURES:
             overall = facts.overall.mean(column)
             index = 100.0 * s.mean(column) / overall if overall else None
+            judged = measure_verdict(column, s.mean(column), overall)
             cells.append(
                 {
-                    "css": _index_class(index),
+                    "css": judged.css,
+                    "verdict": judged.label,
                     "index": "n/a" if index is None else f"{index:.0f}",
-                    "value": measure(column, s.mean(column)),
+                    "value": measure(column, s.mean(column), money),
                 }
             )
         rows.append(
@@ -224,7 +248,7 @@ def profiles(facts: MartFacts) -> dict:
     }
 
 
-def scatter(facts: MartFacts, *, random_state: object) -> dict:
+def scatter(facts: MartFacts, *, random_state: object, money: Money) -> dict:
     """Recency against revenue: the dots of the sample, its legend and how it was drawn."""
     total = facts.overall.customers
     shown = len(facts.points)
@@ -236,6 +260,7 @@ def scatter(facts: MartFacts, *, random_state: object) -> dict:
         "on the horizontal axis, lifetime revenue on a logarithmic vertical axis, coloured by "
         "segment.",
         facts.points,
+        revenue_format=money.compact,
     )
     return {
         "chart": chart,
@@ -247,21 +272,19 @@ def scatter(facts: MartFacts, *, random_state: object) -> dict:
     }
 
 
-def mixes(facts: MartFacts) -> list[dict]:
-    """Gender, location and activity mix: one stacked chart and its legend per column."""
-    figures = []
+def mixes(facts: MartFacts) -> dict:
+    """Who the customers are: a stacked chart and its legend per mix column.
+
+    A demographic column (gender, location) that is unknown for every customer (an order log
+    without a customer file) gets no panel at all: ``hidden`` names it, so the section can say
+    why it is missing. Activity status comes from the orders and is always shown.
+    """
+    figures, hidden = [], []
     for column, label in MIX_COLUMNS:
         mix = facts.mixes.get(column, {})
         categories, colors = _categories(column, mix)
-        if categories == [UNKNOWN] and column != "activity_status":
-            # No customer file (an order log): a chart of one grey bar would say nothing.
-            figures.append(
-                {
-                    "label": label,
-                    "note": f"Unknown for every customer: the input has no {label.lower()} "
-                    "(no customer file was given).",
-                }
-            )
+        if column in DEMOGRAPHIC_COLUMNS and set(categories) <= {UNKNOWN}:
+            hidden.append(label.lower())
             continue
         rows = []
         for s in [*facts.segments, None]:
@@ -283,29 +306,26 @@ def mixes(facts: MartFacts) -> list[dict]:
         )
         figures.append(
             {
+                "column": column,
                 "label": label,
+                "demographic": column in DEMOGRAPHIC_COLUMNS,
                 "legend": [
                     legend_key(c, color) for c, color in zip(categories, colors, strict=True)
                 ],
                 "chart": chart,
-                "note": None,
             }
         )
-    return figures
+    return {"figures": figures, "hidden": hidden}
+
+
+def verdict_legend() -> dict:
+    """The legend of the colours that compare a figure with the average customer."""
+    return {"title": LEGEND_TITLE, "keys": [legend_key(v.label, v.color) for v in VERDICTS]}
 
 
 def legend_key(label: str, color: str, dash: str | None = None) -> dict:
     """One legend entry: a colour square, or a line (``dash``: "" solid, else its pattern)."""
     return {"label": label, "color": color, "dash": dash}
-
-
-def _index_class(index: float | None) -> str:
-    if index is None:
-        return "i0"
-    for bound, css in ((150, "ih2"), (115, "ih1"), (87, "i0"), (67, "il1")):
-        if index >= bound:
-            return css
-    return "il2"
 
 
 def _categories(column: str, mix: Mapping[int, Mapping[str, int]]) -> tuple[list[str], list[str]]:

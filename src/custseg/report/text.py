@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from dataclasses import dataclass
 
 
 def escape(value: object) -> str:
@@ -53,9 +55,52 @@ def compact(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def measure(column: str, value: float) -> str:
+@dataclass(frozen=True)
+class Money:
+    """How the page writes an amount of money: with the currency label of the settings.
+
+    A symbol goes right before the number (``$1,234``, ``₹1.2M``); a label ending in a letter
+    (a code such as EUR, or kr) is set apart by a no-break space (``EUR 1,234``). The sign comes
+    first (``-$5``). Without a label, amounts are plain numbers.
+    """
+
+    currency: str | None = None
+
+    def amount(self, value: float) -> str:
+        """``value`` as :func:`amount` writes it, labelled."""
+        return self.labelled(amount(value))
+
+    def compact(self, value: float) -> str:
+        """``value`` as :func:`compact` writes it (1.2k, 2.5M), labelled."""
+        return self.labelled(compact(value))
+
+    def labelled(self, number: str) -> str:
+        if not self.currency:
+            return number
+        sign, digits = ("-", number[1:]) if number.startswith("-") else ("", number)
+        space = "\u00a0" if self.currency[-1].isalpha() else ""
+        return f"{sign}{self.currency}{space}{digits}"
+
+    def unit(self) -> str:
+        """`` (EUR)`` to add after a money measure's name; empty without a label."""
+        return f" ({self.currency})" if self.currency else ""
+
+
+#: Amounts without a currency label.
+PLAIN_MONEY = Money()
+#: Profile measures whose values are money.
+MONEY_MEASURES = ("total_revenue", "avg_order_value")
+
+
+def measure(column: str, value: float, money: Money = PLAIN_MONEY) -> str:
+    """A profile measure's value with its unit: days, orders or an amount of money."""
     if column == "days_since_last_purchase":
         return f"{value:,.0f} days"
     if column == "total_orders":
         return f"{value:,.1f} orders"
-    return amount(value)
+    return money.amount(value)
+
+
+def measure_axis(column: str, money: Money = PLAIN_MONEY) -> Callable[[float], str]:
+    """How a chart's axis writes a profile measure's ticks (money labelled, others compact)."""
+    return money.compact if column in MONEY_MEASURES else compact

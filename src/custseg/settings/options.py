@@ -153,6 +153,23 @@ def _dataset(value: Any) -> str:
     return value.strip()
 
 
+#: Longest currency label: a symbol or a code ("$", "R$", "EUR", "Rs."), not a phrase.
+MAX_CURRENCY_LENGTH = 5
+
+
+def _currency(value: Any) -> str | None:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    label = value.strip()
+    if not label:
+        return None
+    if len(label) > MAX_CURRENCY_LENGTH or any(
+        char.isdigit() or char.isspace() or not char.isprintable() for char in label
+    ):
+        raise ValueError(value)
+    return label
+
+
 def _switch(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -291,6 +308,15 @@ OPTIONS: dict[str, Option] = {
             _switch,
             "true or false",
             is_flag=True,
+        ),
+        Option(
+            "currency",
+            "Currency label the report writes on every money figure (revenue, order value), "
+            "e.g. EUR, $ or ₹ (default: none, amounts without a label).",
+            "LABEL",
+            _currency,
+            f"a label of 1 to {MAX_CURRENCY_LENGTH} characters without digits or spaces "
+            '(e.g. EUR, $ or ₹), or "" for none',
         ),
         Option(
             "strict_amounts",

@@ -95,6 +95,8 @@ class Settings:
     fit_sample_size: int = _option(200_000)
     # Publish even when a segment's profile does not support its name (with a warning).
     allow_unsupported_names: bool = _option(False)
+    # Label of the report's money figures ("EUR", "$"); None: amounts carry no label.
+    currency: str | None = _option(None)
     # Stop the run at a sales line with 0 in quantity, avg_price or amount (else skipped).
     strict_amounts: bool = _option(False)
 
