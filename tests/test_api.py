@@ -213,8 +213,8 @@ def test_segment_names_the_column_and_the_customers_of_bad_input(
 
 
 def test_segment_checks_settings_as_a_run_does() -> None:
-    with pytest.raises(ConfigError, match=r"argument k: 7 is not valid; write a whole number"):
-        custseg.segment(hand_built(), k=7)
+    with pytest.raises(ConfigError, match=r"argument k: 11 is not valid; write a whole number"):
+        custseg.segment(hand_built(), k=11)
     with pytest.raises(ConfigError, match=r"argument random_state: -1 is not valid"):
         custseg.segment(hand_built(), random_state=-1)
 

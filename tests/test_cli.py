@@ -100,10 +100,10 @@ def test_generate_sample_bad_count_is_a_bad_option() -> None:
 
 def test_k_outside_the_named_range_is_a_config_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["run", "--data-dir", str(tmp_path), "--project-dir", str(REPO_ROOT), "--k", "7"]
+        cli, ["run", "--data-dir", str(tmp_path), "--project-dir", str(REPO_ROOT), "--k", "11"]
     )
     assert result.exit_code == 2
-    assert "--k: '7' is not valid; write a whole number from 2 to 5" in result.output
+    assert "--k: '11' is not valid; write a whole number from 2 to 10" in result.output
 
 
 def test_bad_as_of_date_is_a_config_error(tmp_path: Path) -> None:

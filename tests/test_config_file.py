@@ -184,8 +184,8 @@ def test_an_empty_file_sets_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        (Given({"k": "7"}, lambda name: "--k"), "--k: '7' is not valid; write a whole number"),
-        (Given({"k": 1}, lambda name: "k in [run] of x.toml"), "from 2 to 5 (the naming rules"),
+        (Given({"k": "11"}, lambda name: "--k"), "--k: '11' is not valid; write a whole number"),
+        (Given({"k": 1}, lambda name: "k in [run] of x.toml"), "from 2 to 10 (the naming rules"),
         (Given({"random_state": "-1"}, lambda name: "CUSTSEG_RANDOM_STATE"), ">= 0"),
         (Given({"as_of_date": "1/1/2020"}, lambda name: "--as-of-date"), "YYYY-MM-DD"),
         (Given({"target": "mysql"}, lambda name: "--target"), "one of duckdb, postgres, spark"),
@@ -232,8 +232,8 @@ def test_a_missing_data_folder_names_its_source(tmp_path: Path) -> None:
         ("[run]\nthreads = 4\n", "unknown key 'threads'; valid: data_dir, project_dir, duckdb"),
         ("[settings]\n", "unknown top-level table 'settings'; valid: run, inputs"),
         ('[inputs.sales]\nfilename = "s.csv"\n', "unknown key 'filename'; valid: file, date_"),
-        ("[run]\nk = 7\n", "k in [run] of"),
-        ("[run]\nk = 7\n", "a whole number from 2 to 5 (the naming rules define 5 segments) or"),
+        ("[run]\nk = 11\n", "k in [run] of"),
+        ("[run]\nk = 11\n", "a whole number from 2 to 10 (the naming rules define 10 segments) or"),
         ("[run]\nk = true\n", "k in [run]"),
         ("[run]\nrandom_state = -1\n", "random_state in [run] of"),
         ('[run]\ntarget = "mysql"\n', "one of duckdb, postgres, spark"),
@@ -353,10 +353,10 @@ def test_a_bad_environment_variable_is_a_config_error_naming_it(tmp_path: Path) 
     result = CliRunner().invoke(
         cli,
         ["run", "--data-dir", str(tmp_path), "--project-dir", str(REPO_ROOT)],
-        env={**CLEAN_ENV, "CUSTSEG_K": "9"},
+        env={**CLEAN_ENV, "CUSTSEG_K": "11"},
     )
     assert result.exit_code == 2
-    assert "CUSTSEG_K: '9' is not valid" in result.output
+    assert "CUSTSEG_K: '11' is not valid" in result.output
 
 
 @pytest.mark.parametrize("command", ["run", "evaluate", "report"])

@@ -167,8 +167,9 @@ PLANTED = [
 
 
 def test_name_checks_pass_on_planted_archetypes():
-    # A usual gap between purchases of 50 days: recency 223.3 days is 4.47 gaps, 7.4 is 0.15.
-    checks = check_names(PLANTED, purchase_gap_days=50.0)
+    # Median silences in usual gaps between purchases, as a run measures them.
+    silences = {0: 1.8, 1: 4.47, 2: 9.0, 3: 0.15, 4: 1.55}
+    checks = check_names([{**p, "median_silence_gaps": silences[p["segment_id"]]} for p in PLANTED])
     assert [c.segment_id for c in checks] == [0, 1, 2, 3, 4]
     assert all(c.passed for c in checks), [c.detail for c in checks if not c.passed]
     assert [c.rule for c in checks] == [SEGMENT_TYPES[s].rule for s in range(5)]
@@ -181,15 +182,13 @@ def test_name_checks_pass_on_planted_archetypes():
         "mean orders 30.86 is the highest of all segments (next: Loyal Customers 13.11); "
         "mean revenue 13212.00 is the highest of all segments (next: Big Spenders 9201.00); "
         "mean recency 7.4 days is below the overall mean 116.7 days; "
-        "median recency 7.4 days is 0.15 usual gaps of 50.0 days "
-        "(at most 2: bought within about one usual gap)"
+        "median silence 0.15 usual gaps (at most 2: bought within about one usual gap)"
     )
     assert checks[1].detail == (
         "mean recency 223.3 days is the longest among segments other than Occasional Shoppers "
         "(next: Big Spenders 91.1 days); mean orders 8.55 is above the 1.58 of Occasional "
         "Shoppers; median orders 8.55 is at least 2.00 (repeat buyers); "
-        "median recency 223.3 days is 4.47 usual gaps of 50.0 days "
-        "(more than 1: silent for longer than the usual gap)"
+        "median silence 4.47 usual gaps (more than 1: silent for longer than the usual gap)"
     )
     assert checks[4].detail == (
         "mean recency 32.3 days is below the overall mean 116.7 days; "
@@ -197,15 +196,14 @@ def test_name_checks_pass_on_planted_archetypes():
         "mean orders 13.11 is below the 30.86 of Champions (VIPs); "
         "mean order value 138.60 is below the 2729.30 of Big Spenders; "
         "median orders 13.11 is at least 2.00 (repeat buyers); "
-        "median recency 32.3 days is 0.65 usual gaps of 50.0 days "
-        "(at most 2: bought within about one usual gap)"
+        "median silence 1.55 usual gaps (at most 2: bought within about one usual gap)"
     )
     # Without a measured rhythm the rhythm clauses are not decided, and say so.
     unmeasured = check_names(PLANTED)
     assert all(c.passed for c in unmeasured)
     assert unmeasured[1].detail.endswith(
-        "the data's usual gap between purchases is unknown (no customer bought on two "
-        "different days), so 'silent for longer than the usual gap' not checked"
+        "median recency 223.3 days, but no usual gap between purchases is known (no purchase "
+        "days measured), so 'silent for longer than the usual gap' not checked"
     )
 
 
@@ -244,11 +242,11 @@ def test_name_checks_only_compare_with_segments_the_model_has():
     checks = {c.segment_id: c for c in check_names(table)}
     assert all(c.passed for c in checks.values())
     assert checks[1].detail == (
-        "mean recency 250.0 days is the longest among segments other than Occasional Shoppers "
+        "mean recency 250.0 days is the longest of all segments "
         "(next: Champions (VIPs) 70.0 days); mean orders 12.90 (no Occasional Shoppers segment "
         "to compare with); median orders 12.90 is at least 2.00 (repeat buyers); median recency "
-        "250.0 days, but the data's usual gap between purchases is unknown (no customer bought on "
-        "two different days), so 'silent for longer than the usual gap' not checked"
+        "250.0 days, but no usual gap between purchases is known (no purchase days measured), so "
+        "'silent for longer than the usual gap' not checked"
     )
     assert "mean order value 110.00 (no Big Spenders segment to compare with)" in checks[4].detail
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from custseg.errors import InputDataError
-from custseg.model.rhythm import usual_gap_days
+from custseg.model.rhythm import silence_in_gaps, usual_gap_days
 
 
 def test_the_usual_gap_is_the_median_of_repeat_buyers_mean_gaps() -> None:
@@ -28,3 +28,16 @@ def test_inconsistent_features_are_refused_with_the_column() -> None:
         usual_gap_days(np.array([3, 2]), np.array([2, 3]))
     with pytest.raises(InputDataError, match="one length"):
         usual_gap_days(np.array([3, 2]), np.array([2]))
+
+
+def test_silence_is_counted_in_the_customer_s_own_gap_or_the_usual_one() -> None:
+    recency = np.array([45, 60, 120, 15])
+    lifetime = np.array([31, 91, 1, 1])
+    purchase_days = np.array([2, 4, 1, 1])
+    rhythm = silence_in_gaps(recency, lifetime, purchase_days)
+    assert rhythm is not None
+    # Own gaps 30 and 30 -> usual gap 30. Silence: 45/30, 60/30; one-day customers use 30.
+    assert rhythm.usual_gap_days == 30.0
+    assert rhythm.silence.tolist() == [1.5, 2.0, 4.0, 0.5]
+    assert rhythm.rows(np.array([2, 0])).silence.tolist() == [4.0, 1.5]
+    assert silence_in_gaps(recency, np.ones(4), np.ones(4)) is None

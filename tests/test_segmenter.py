@@ -60,7 +60,6 @@ def test_params_and_init_only_store():
         "random_state": 1,
         "n_init": 4,
         "init": "k-means++",
-        "purchase_gap_days": None,
     }
     assert not hasattr(seg, "labels_")
     assert seg.set_params(n_segments=4) is seg and seg.n_segments == 4
@@ -69,7 +68,6 @@ def test_params_and_init_only_store():
         "random_state": 42,
         "n_init": 10,
         "init": "anchors",
-        "purchase_gap_days": None,
     }
 
 
@@ -87,8 +85,10 @@ def test_errors_are_the_ones_scikit_learn_users_catch():
         CustomerSegmenter().predict(X)
     with pytest.raises(ValueError, match="between 2 and 10"):
         CustomerSegmenter(n_segments=11).fit(X)
-    with pytest.raises(ValueError, match="purchase_gap_days must be None or a positive"):
-        CustomerSegmenter(purchase_gap_days=0.0).fit(X)
+    with pytest.raises(ValueError, match="one silence value per customer"):
+        CustomerSegmenter().fit(X, silence_gaps=[1.0])
+    with pytest.raises(ValueError, match="1 silence value"):
+        CustomerSegmenter().fit(X, silence_gaps=[np.nan] + [1.0] * (len(X) - 1))
     with pytest.raises(ValueError, match="4 columns"):
         CustomerSegmenter().fit(X[:, :3])
     with pytest.raises(ValueError, match="5 segments from 4 customer"):
@@ -269,7 +269,7 @@ def test_name_checks_pass_on_the_hand_built_archetypes(fitted):
     )
     assert (
         "mean recency 4.8 days is below the overall mean 95.5 days; median recency 4.5 days, "
-        "but the data's usual gap between purchases is unknown"
+        "but no usual gap between purchases is known"
     ) in fitted.name_checks_[3].detail
 
 

@@ -26,7 +26,14 @@ scale) and ``zA`` average order value (log scale). In plain words:
 The weights were checked on the planted archetypes of :mod:`custseg.sample` (every archetype gets
 its own name at k=5, over 99% named as planted, every rule holds) and on the real Marketing
 Insights data (all five rules hold at k=5). Some clauses are absolute (:class:`MedianAtLeast`,
-:class:`WellAboveTypical`): they hold whatever the other segments look like.
+:class:`MedianBelow`, :class:`WellAboveTypical`, :class:`SilenceInGaps`,
+:class:`NotDormantOneTime`): they hold whatever the other segments look like, the last two in
+the customers' own purchase rhythm (:mod:`custseg.model.rhythm`).
+
+Ids 5-9 are the wider catalogue of RFM practice (New Customers, Potential Loyalists, One-time
+Buyers, Hibernating / Lost, Can't Lose Them). Their rules are absolute only; they are given to
+a cluster whose first name does not hold, and to the clusters beyond five when k > 5 (see
+:mod:`custseg.model.naming`).
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ PROFILE_WORDS: dict[str, tuple[str, str, int]] = {
 
 #: Segment id -> mean profile (feature -> value) of every segment of one model.
 Means = Mapping[int, Mapping[str, float]]
+#: Segment id -> median silence in usual gaps between purchases (None: not measured).
+Silence = Mapping[int, float | None]
 
 
 def format_mean(feature: str, value: float) -> str:
@@ -64,13 +73,14 @@ class Clause:
         means: Means,
         overall: Mapping[str, float],
         medians: Means,
-        gap: float | None = None,
+        silence: Silence | None = None,
     ) -> tuple[bool, str]:
         """``(met, the numbers that decided)`` for ``segment_id`` among the segments of ``means``.
 
         ``overall`` holds the mean of each feature over all customers, ``medians`` the median
-        profile of every segment (same keys as ``means``), ``gap`` the data's usual gap between
-        purchases in days (:func:`custseg.model.rhythm.usual_gap_days`; None when unknown).
+        profile of every segment (same keys as ``means``), ``silence`` the median time since the
+        last purchase of every segment, counted in its customers' usual gaps between purchases
+        (:func:`custseg.model.rhythm.silence_in_gaps`; missing or None when not measured).
         """
         raise NotImplementedError
 
@@ -93,16 +103,18 @@ class Extreme(Clause):
         means: Means,
         overall: Mapping[str, float],
         medians: Means,
-        gap: float | None = None,
+        silence: Silence | None = None,
     ) -> tuple[bool, str]:
         label = PROFILE_WORDS[self.feature][0]
         if self.feature == "recency_days" and self.direction > 0:
             word = "longest"
         else:
             word = "highest" if self.direction > 0 else "lowest"
+        # Name only the excluded segments the model has: the sentence is about this model.
+        present = [s for s in self.excluding if s in means and s != segment_id]
         scope = (
-            " among segments other than " + ", ".join(name_of(s) for s in self.excluding)
-            if self.excluding
+            " among segments other than " + ", ".join(name_of(s) for s in present)
+            if present
             else " of all segments"
         )
         others = [s for s in means if s != segment_id and s not in self.excluding]
@@ -139,7 +151,7 @@ class Versus(Clause):
         means: Means,
         overall: Mapping[str, float],
         medians: Means,
-        gap: float | None = None,
+        silence: Silence | None = None,
     ) -> tuple[bool, str]:
         label = PROFILE_WORDS[self.feature][0]
         word = "above" if self.direction > 0 else "below"
@@ -166,7 +178,7 @@ class BelowOverall(Clause):
         means: Means,
         overall: Mapping[str, float],
         medians: Means,
-        gap: float | None = None,
+        silence: Silence | None = None,
     ) -> tuple[bool, str]:
         value = means[segment_id][self.feature]
         met = value < overall[self.feature]
@@ -192,7 +204,7 @@ class MedianAtLeast(Clause):
         means: Means,
         overall: Mapping[str, float],
         medians: Means,
-        gap: float | None = None,
+        silence: Silence | None = None,
     ) -> tuple[bool, str]:
         value = medians[segment_id][self.feature]
         label, shown = median_label(self.feature), format_mean(self.feature, value)
@@ -216,7 +228,7 @@ class WellAboveTypical(Clause):
         means: Means,
         overall: Mapping[str, float],
         medians: Means,
-        gap: float | None = None,
+        silence: Silence | None = None,
     ) -> tuple[bool, str]:
         label = median_label(self.feature)
         value = medians[segment_id][self.feature]
@@ -245,7 +257,7 @@ class MedianBelow(Clause):
         means: Means,
         overall: Mapping[str, float],
         medians: Means,
-        gap: float | None = None,
+        silence: Silence | None = None,
     ) -> tuple[bool, str]:
         value = medians[segment_id][self.feature]
         label, shown = median_label(self.feature), format_mean(self.feature, value)
@@ -257,14 +269,16 @@ class MedianBelow(Clause):
 
 @dataclass(frozen=True)
 class SilenceInGaps(Clause):
-    """Absolute, in the data's own purchase rhythm: the segment's median recency is more than
-    (``longer``) or at most (not ``longer``) ``gaps`` usual gaps between purchases.
+    """Absolute, in the customers' own purchase rhythm: the segment's median *silence* (days
+    since the last purchase divided by the customer's usual gap between purchases, see
+    :func:`custseg.model.rhythm.silence_in_gaps`) is more than (``longer``) or at most (not
+    ``longer``) ``gaps``.
 
-    The usual gap is measured on the data (:func:`custseg.model.rhythm.usual_gap_days`). When it
-    is unknown (no customer bought on two different days, or the caller gave none) the clause
-    cannot be decided: it is met when ``met_when_unknown`` (the five names of the original
-    guide, whose relative rules still hold) and not met otherwise (the wider catalogue's names,
-    which mean nothing without a rhythm); its numbers say so.
+    When the silence was not measured (the caller gave no purchase days, or no customer bought
+    on two different days, so no gap is known) the clause cannot be decided: it is met when
+    ``met_when_unknown`` (the five names of the original guide, whose relative rules still hold)
+    and not met otherwise (the wider catalogue's names, which mean nothing without a rhythm);
+    its numbers say so.
     """
 
     gaps: float
@@ -278,30 +292,29 @@ class SilenceInGaps(Clause):
         means: Means,
         overall: Mapping[str, float],
         medians: Means,
-        gap: float | None = None,
+        silence: Silence | None = None,
     ) -> tuple[bool, str]:
-        value = medians[segment_id]["recency_days"]
-        shown = format_mean("recency_days", value)
-        if gap is None or gap <= 0:
+        value = (silence or {}).get(segment_id)
+        if value is None:
             verdict = "not checked" if self.met_when_unknown else "cannot hold"
+            shown = format_mean("recency_days", medians[segment_id]["recency_days"])
             return self.met_when_unknown, (
-                f"median recency {shown}, but the data's usual gap between purchases is unknown "
-                f"(no customer bought on two different days), so '{self.meaning}' {verdict}"
+                f"median recency {shown}, but no usual gap between purchases is known (no "
+                f"purchase days measured), so '{self.meaning}' {verdict}"
             )
-        ratio = value / gap
-        met = value > self.gaps * gap if self.longer else value <= self.gaps * gap
+        met = value > self.gaps if self.longer else value <= self.gaps
         relation = "more than" if self.longer else "at most"
         return met, (
-            f"median recency {shown} is {ratio:.2f} usual gaps of {gap:.1f} days "
-            f"({'' if met else 'not '}{relation} {self.gaps:g}: {self.meaning})"
+            f"median silence {value:.2f} usual gaps ({'' if met else 'not '}{relation} "
+            f"{self.gaps:g}: {self.meaning})"
         )
 
 
 @dataclass(frozen=True)
 class NotDormantOneTime(Clause):
     """Absolute: the segment is not mostly dormant one-time buyers, i.e. not both median orders
-    below 2 and median recency more than ``gaps`` usual gaps (a big basket bought once, long ago,
-    is a lost customer, not a big spender)."""
+    below 2 and a median silence of more than ``gaps`` usual gaps between purchases (a big
+    basket bought once, long ago, is a lost customer, not a big spender)."""
 
     gaps: float
 
@@ -311,24 +324,20 @@ class NotDormantOneTime(Clause):
         means: Means,
         overall: Mapping[str, float],
         medians: Means,
-        gap: float | None = None,
+        silence: Silence | None = None,
     ) -> tuple[bool, str]:
-        orders = medians[segment_id]["count_orders"]
-        recency = medians[segment_id]["recency_days"]
-        orders_shown = format_mean("count_orders", orders)
-        recency_shown = format_mean("recency_days", recency)
-        if orders >= 2:
-            return True, f"median orders {orders_shown}: repeat buyers, not dormant one-time buyers"
-        if gap is None or gap <= 0:
+        orders = format_mean("count_orders", medians[segment_id]["count_orders"])
+        if medians[segment_id]["count_orders"] >= 2:
+            return True, f"median orders {orders}: repeat buyers, not dormant one-time buyers"
+        value = (silence or {}).get(segment_id)
+        if value is None:
             return True, (
-                f"median orders {orders_shown}, median recency {recency_shown}, but the usual "
-                "gap between purchases is unknown, so dormancy is not checked"
+                f"median orders {orders}, but no usual gap between purchases is known, so "
+                "dormancy is not checked"
             )
-        ratio = recency / gap
-        met = recency <= self.gaps * gap
+        met = value <= self.gaps
         return met, (
-            f"median orders {orders_shown} and median recency {recency_shown} ({ratio:.2f} usual "
-            f"gaps of {gap:.1f} days): "
+            f"median orders {orders} and median silence {value:.2f} usual gaps: "
             + ("one-time buyers, but not dormant" if met else "mostly dormant one-time buyers")
             + f" (dormant = silent for more than {self.gaps:g} usual gaps)"
         )
@@ -397,11 +406,12 @@ class SegmentType:
         means: Means,
         overall: Mapping[str, float],
         medians: Means,
-        gap: float | None = None,
+        silence: Silence | None = None,
     ) -> tuple[bool, str]:
         """Whether the segment's profile meets every clause, and the numbers of each clause."""
         outcomes = [
-            clause.check(self.segment_id, means, overall, medians, gap) for clause in self.clauses
+            clause.check(self.segment_id, means, overall, medians, silence)
+            for clause in self.clauses
         ]
         return all(met for met, _ in outcomes), "; ".join(text for _, text in outcomes)
 
@@ -438,7 +448,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         rule=(
             "highest mean order value of all segments, and median order value at least 1.5 "
             "times the overall mean; not mostly dormant one-time buyers (median orders below 2 "
-            "and median recency over 3 usual gaps)"
+            "and median silence over 3 usual gaps)"
         ),
         clauses=(
             Extreme("avg_order_value", +1),
@@ -460,7 +470,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
             "longest mean recency among segments other than Occasional Shoppers and the one-time "
             "buyers of the wider catalogue, and mean orders above Occasional Shoppers'; median "
             "orders at least 2 (repeat buyers); median "
-            "recency longer than the usual gap between purchases"
+            "silence more than 1 usual gap between purchases"
         ),
         clauses=(
             Extreme("recency_days", +1, excluding=(OCCASIONAL, *_ONE_TIME_IDS)),
@@ -492,7 +502,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         score_weights=(-1.0, 1.5, 0.5),
         rule=(
             "highest mean orders and highest mean revenue of all segments, and mean recency "
-            "below the overall mean; median recency at most 2 usual gaps between purchases"
+            "below the overall mean; median silence at most 2 usual gaps between purchases"
         ),
         clauses=(
             Extreme("count_orders", +1),
@@ -512,7 +522,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         rule=(
             "mean recency below the overall mean; mean orders above Occasional Shoppers' and "
             "below Champions'; mean order value below Big Spenders'; median orders at least 2 "
-            "(repeat buyers); median recency at most 2 usual gaps between purchases"
+            "(repeat buyers); median silence at most 2 usual gaps between purchases"
         ),
         clauses=(
             BelowOverall("recency_days"),
@@ -532,7 +542,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         action="Welcome series: onboarding and a second-purchase incentive within one gap.",
         score_weights=(-1.0, -1.0, 0.0),
         rule=(
-            "median orders below 2 (one-time buyers so far) and median recency at most 1 usual "
+            "median orders below 2 (one-time buyers so far) and median silence at most 1 usual "
             "gap between purchases (for one order, the last purchase is the first)"
         ),
         clauses=(
@@ -554,7 +564,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         action="Invite to the loyalty programme: membership offer and personal recommendations.",
         score_weights=(-1.0, 0.5, 0.0),
         rule=(
-            "median orders at least 2 (repeat buyers) and median recency at most 2 usual gaps "
+            "median orders at least 2 (repeat buyers) and median silence at most 2 usual gaps "
             "between purchases"
         ),
         clauses=(
@@ -576,7 +586,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         action="Second-purchase offer tied to the first purchase; then let them rest.",
         score_weights=(0.0, -1.0, 0.0),
         rule=(
-            "median orders below 2 (one-time buyers) and median recency at most 3 usual gaps "
+            "median orders below 2 (one-time buyers) and median silence at most 3 usual gaps "
             "between purchases (not dormant)"
         ),
         clauses=(
@@ -594,7 +604,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         description="Customers silent for more than three usual gaps between purchases.",
         action="Do not disturb: at most one low-cost reactivation; leave out of paid campaigns.",
         score_weights=(1.0, -0.5, 0.0),
-        rule="median recency more than 3 usual gaps between purchases",
+        rule="median silence more than 3 usual gaps between purchases",
         clauses=(
             SilenceInGaps(DORMANT_GAPS, longer=True, meaning="dormant", met_when_unknown=False),
         ),
@@ -609,7 +619,7 @@ CATALOGUE: tuple[SegmentType, ...] = (
         score_weights=(0.5, 1.0, 0.5),
         rule=(
             "median orders at least 2 (repeat buyers), median revenue at least 1.5 times the "
-            "overall mean, and median recency longer than the usual gap between purchases"
+            "overall mean, and median silence more than 1 usual gap between purchases"
         ),
         clauses=(
             _REPEAT,

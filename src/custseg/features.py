@@ -15,7 +15,7 @@ import numpy as np
 from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
 from custseg.errors import InsufficientDataError
 from custseg.model.features import FEATURES
-from custseg.model.rhythm import RHYTHM_COLUMNS, usual_gap_days
+from custseg.model.rhythm import RHYTHM_COLUMNS, Rhythm, silence_in_gaps
 from custseg.settings import Settings
 from custseg.warehouses import Warehouse
 
@@ -34,11 +34,11 @@ class CustomerFeatures:
     # One row per customer, the columns of custseg.model.features.FEATURES.
     matrix: np.ndarray
     as_of_date: dt.date
-    # The data's usual gap between purchases in days (custseg.model.rhythm); None when no
-    # customer bought on two different days.
-    purchase_gap_days: float | None = None
-    # Per customer (same order), the columns of RHYTHM_COLUMNS the gap was measured from.
-    rhythm: np.ndarray | None = None
+    # Per customer (same order), the columns of RHYTHM_COLUMNS the rhythm is measured from.
+    rhythm_columns: np.ndarray | None = None
+    # The data's usual gap and each customer's silence in it (custseg.model.rhythm); None when
+    # no customer bought on two different days.
+    rhythm: Rhythm | None = None
 
 
 def build_features(settings: Settings, warehouse: Warehouse) -> CustomerFeatures:
@@ -95,6 +95,6 @@ def read_customer_features(warehouse: Warehouse) -> CustomerFeatures:
         customer_ids=ids[order].tolist(),
         matrix=matrix,
         as_of_date=as_of_date,
-        purchase_gap_days=usual_gap_days(rhythm[:, 0], rhythm[:, 1]),
-        rhythm=rhythm,
+        rhythm_columns=rhythm,
+        rhythm=silence_in_gaps(matrix[:, FEATURES.index("recency_days")], *rhythm.T),
     )

@@ -82,9 +82,7 @@ def run_pipeline(
         progress("Building staging models and customer features with dbt")
         features = build_features(settings, warehouse)
         clock.lap("features")
-        fitted = fit_segments(
-            features.matrix, settings, previous, progress, features.purchase_gap_days
-        )
+        fitted = fit_segments(features.matrix, settings, previous, progress, features.rhythm)
         clock.lap("fit")
         progress(
             "Publishing the seeds, scoring customers in SQL and building fct_customer_segments"
@@ -149,7 +147,7 @@ def evaluate_pipeline(
         settings, inputs, fallback=None if settings.data_dir else _published_dataset(settings)
     )
     features = features_pipeline(settings, inputs, progress)
-    selection = choose_k(features.matrix, settings, progress, features.purchase_gap_days)
+    selection = choose_k(features.matrix, settings, progress, features.rhythm)
     path = settings.layout.k_selection_path
     document = k_selection_document(selection, identity, features)
     write_json_atomic(path, document)

@@ -176,7 +176,7 @@ def build_features(
     with _storage_errors():
         settings, inputs = _settings(config, given)
         found = features_pipeline(settings, inputs, progress or silent)
-    return features_table(found.customer_ids, found.matrix, found.as_of_date, found.rhythm)
+    return features_table(found.customer_ids, found.matrix, found.as_of_date, found.rhythm_columns)
 
 
 def segment(
@@ -281,7 +281,7 @@ def segment(
         settings,
         previous.segmenter if previous else None,
         progress or silent,
-        checked.purchase_gap_days,
+        None if checked.rhythm is None else checked.rhythm.rows(order),
     )
     metadata = model_metadata(settings, fitted, ids, matrix, recorded_date)
     model = SegmentModel(fitted.segmenter, model_document(fitted.segmenter, metadata=metadata))

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from custseg.catalogue import SEGMENT_NAMES
 from custseg.errors import InputDataError, InsufficientDataError
 from custseg.model.features import FEATURES
-from custseg.model.rhythm import RHYTHM_COLUMNS, usual_gap_days
+from custseg.model.rhythm import RHYTHM_COLUMNS, Rhythm, silence_in_gaps
 
 #: The customer id column of a features table and of every table the API returns.
 ID_COLUMN = "customer_id"
@@ -46,9 +46,9 @@ class FeatureTable:
     matrix: np.ndarray
     # The as_of_date column's one value when the table has one, else None.
     as_of_date: dt.date | None
-    # The data's usual gap between purchases (custseg.model.rhythm) when the table has the
-    # optional columns lifetime_days and count_purchase_days, else None.
-    purchase_gap_days: float | None = None
+    # The data's purchase rhythm (custseg.model.rhythm) when the table has the optional columns
+    # lifetime_days and count_purchase_days and someone bought on two different days, else None.
+    rhythm: Rhythm | None = None
 
 
 def as_arrow(data: Any, what: str = "features") -> pa.Table:
@@ -91,11 +91,11 @@ def read_features(data: Any, what: str = "features") -> FeatureTable:
         raise InsufficientDataError(f"{what} has no rows: give one row per customer.")
     ids = _customer_ids(table, what)
     matrix = np.column_stack([_feature(table, name, ids, what) for name in FEATURES])
-    gap = None
+    rhythm = None
     if all(name in table.column_names for name in RHYTHM_COLUMNS):
         lifetime, purchase_days = (_feature(table, name, ids, what) for name in RHYTHM_COLUMNS)
-        gap = usual_gap_days(lifetime, purchase_days)
-    return FeatureTable(ids, matrix, _as_of_date(table, what), gap)
+        rhythm = silence_in_gaps(matrix[:, FEATURES.index("recency_days")], lifetime, purchase_days)
+    return FeatureTable(ids, matrix, _as_of_date(table, what), rhythm)
 
 
 def _customer_ids(table: pa.Table, what: str) -> list[str]:

@@ -26,6 +26,7 @@ from sklearn.metrics import adjusted_rand_score
 from custseg.catalogue import MAX_AUTO_SEGMENTS, MIN_SEGMENTS
 from custseg.errors import InsufficientDataError
 from custseg.model.metrics import evaluate_segmentation
+from custseg.model.rhythm import Rhythm
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.settings import (
     BOOTSTRAP_FRACTION,
@@ -138,19 +139,18 @@ def evaluate_k(
     sample_fraction: float = BOOTSTRAP_FRACTION,
     min_segment_share: float = DEFAULTS.min_segment_share,
     silhouette_sample_size: int = SILHOUETTE_SAMPLE_SIZE,
-    purchase_gap_days: float | None = None,
+    rhythm: Rhythm | None = None,
 ) -> KEvaluation:
     """Fit k segments on ``X`` and gather the evidence described in the module docstring.
 
-    ``purchase_gap_days`` is the data's usual gap between purchases, which the names' absolute
-    rules measure recency in (see :class:`CustomerSegmenter`).
+    ``rhythm`` (the customers' silence in usual gaps between purchases) is what the names'
+    rhythm clauses are decided on (see :meth:`CustomerSegmenter.fit`).
     """
     segmenter = CustomerSegmenter(
         n_segments=k,
         random_state=random_state,
         n_init=n_init,
-        purchase_gap_days=purchase_gap_days,
-    ).fit(X)
+    ).fit(X, silence_gaps=None if rhythm is None else rhythm.silence)
     metrics = evaluate_segmentation(
         segmenter.scale(X),
         segmenter.labels_,
@@ -192,11 +192,11 @@ def select_k(
     sample_fraction: float = BOOTSTRAP_FRACTION,
     min_segment_share: float = DEFAULTS.min_segment_share,
     silhouette_sample_size: int = SILHOUETTE_SAMPLE_SIZE,
-    purchase_gap_days: float | None = None,
+    rhythm: Rhythm | None = None,
 ) -> KSelection:
     """Evaluate every k in ``ks`` and choose one under the business constraint.
 
-    ``purchase_gap_days`` is passed to every fit (see :func:`evaluate_k`).
+    ``rhythm`` is passed to every fit (see :func:`evaluate_k`).
 
     Raises
     ------
@@ -218,7 +218,7 @@ def select_k(
             sample_fraction=sample_fraction,
             min_segment_share=min_segment_share,
             silhouette_sample_size=silhouette_sample_size,
-            purchase_gap_days=purchase_gap_days,
+            rhythm=rhythm,
         )
         for k in ks
     ]

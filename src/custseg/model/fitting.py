@@ -18,6 +18,7 @@ from custseg.model.evaluation import KSelection, select_k
 from custseg.model.matching import MatchResult, keep_previous_ids
 from custseg.model.metrics import evaluate_segmentation
 from custseg.model.model_file import fingerprint_features, library_versions
+from custseg.model.rhythm import Rhythm
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.settings import N_INIT, SILHOUETTE_SAMPLE_SIZE, Settings
 
@@ -46,6 +47,8 @@ class FittedSegments:
     warnings: list[str]
     # Customers K-means was fitted on when it was fitted on a sample, else None.
     fit_sample_size: int | None
+    # The data's usual gap between purchases in days (None: not measured).
+    purchase_gap_days: float | None = None
 
     @property
     def n_segments(self) -> int:
@@ -57,15 +60,15 @@ def fit_segments(
     settings: Settings,
     previous: CustomerSegmenter | None = None,
     progress: Progress = silent,
-    purchase_gap_days: float | None = None,
+    rhythm: Rhythm | None = None,
 ) -> FittedSegments:
     """Fit the segments of the customers of ``matrix`` (the columns of ``FEATURES``).
 
     k is ``settings.k``, or chosen as ``custseg evaluate`` does; K-means is fitted on a random
     sample of ``settings.fit_sample_size`` customers when there are more; the segments keep the
-    ids of ``previous`` (the published model) when they barely moved. ``purchase_gap_days``
-    (the data's usual gap between purchases, :mod:`custseg.model.rhythm`) is what the names'
-    absolute rules measure recency in.
+    ids of ``previous`` (the published model) when they barely moved. ``rhythm`` (the
+    customers' silence in usual gaps between purchases, :mod:`custseg.model.rhythm`) decides the
+    names' rhythm clauses.
 
     Raises
     ------
@@ -78,7 +81,7 @@ def fit_segments(
     selection = None
     n_segments = settings.n_segments
     if n_segments is None:
-        selection = choose_k(matrix, settings, progress, purchase_gap_days)
+        selection = choose_k(matrix, settings, progress, rhythm)
         if selection.chosen_k is None:
             raise SegmentationError(
                 f"k could not be chosen automatically: {selection.reason}. Run "
@@ -95,8 +98,10 @@ def fit_segments(
         n_segments=n_segments,
         random_state=settings.random_state,
         n_init=N_INIT,
-        purchase_gap_days=purchase_gap_days,
-    ).fit(matrix if sample is None else matrix[sample])
+    ).fit(
+        matrix if sample is None else matrix[sample],
+        silence_gaps=None if rhythm is None else rhythm.rows(sample).silence,
+    )
     segmenter, match, warnings = keep_previous_ids(segmenter, previous, settings.max_centroid_shift)
     warnings += enforce_supported_names(segmenter, settings.allow_unsupported_names)
     labels = segmenter.predict(matrix)
@@ -115,6 +120,7 @@ def fit_segments(
         match=match,
         warnings=warnings,
         fit_sample_size=None if sample is None else len(sample),
+        purchase_gap_days=None if rhythm is None else rhythm.usual_gap_days,
     )
 
 
@@ -122,7 +128,7 @@ def choose_k(
     matrix: np.ndarray,
     settings: Settings,
     progress: Progress = silent,
-    purchase_gap_days: float | None = None,
+    rhythm: Rhythm | None = None,
 ) -> KSelection:
     """Evaluate every k from 2 to ``MAX_AUTO_SEGMENTS`` and pick one under the business
     constraint."""
@@ -133,7 +139,7 @@ def choose_k(
     return select_k(
         matrix,
         ks=tuple(range(MIN_SEGMENTS, min(MAX_AUTO_SEGMENTS, matrix.shape[0]) + 1)),
-        purchase_gap_days=purchase_gap_days,
+        rhythm=rhythm,
         random_state=settings.random_state,
         n_init=N_INIT,
         min_segment_share=settings.min_segment_share,
@@ -195,6 +201,7 @@ def model_metadata(
             "silhouette_sample_size": SILHOUETTE_SAMPLE_SIZE,
             "max_centroid_shift": settings.max_centroid_shift,
         },
+        "purchase_gap_days": fitted.purchase_gap_days,
         "input_fingerprint": fingerprint_features(customer_ids, matrix),
         "n_customers": n_customers,
         "library_versions": library_versions(),

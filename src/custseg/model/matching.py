@@ -227,7 +227,7 @@ def with_segment_ids(segmenter: CustomerSegmenter, mapping: Mapping[int, int]) -
     seg.init_used_ = segmenter.init_used_
     seg.n_customers_fit_ = segmenter.n_customers_fit_
     seg.profiles_ = profiles
-    seg.name_checks_ = check_names(profiles, seg.purchase_gap_days)
+    seg.name_checks_ = check_names(profiles)
     return seg
 
 

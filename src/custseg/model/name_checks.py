@@ -4,9 +4,11 @@ Each name of the catalogue (:mod:`custseg.catalogue`) carries a rule made of cla
 a segment's mean recency, orders, revenue and order value with those of the other segments of
 the same model, or with the mean over all customers; a comparison with a segment the model does
 not have (k < 5) is met by default. Absolute clauses hold whatever the other segments look like:
-they compare the segment's *median* customer with a fixed floor (e.g. at least 2 orders) or with
-the mean over all customers. :func:`check_names` runs every clause of every segment in one
-loop and keeps the numbers that decided, so a failed name can be reported with its evidence.
+they compare the segment's *median* customer with a fixed floor (e.g. at least 2 orders), with
+the mean over all customers, or with the customers' own purchase rhythm (the median silence in
+usual gaps between purchases, ``median_silence_gaps`` in the profile). :func:`check_names`
+runs every clause of every segment in one loop and keeps the numbers that decided, so a failed
+name can be reported with its evidence.
 """
 
 from __future__ import annotations
@@ -73,9 +75,7 @@ class NameCheck:
         )
 
 
-def check_names(
-    profiles: Sequence[Mapping], purchase_gap_days: float | None = None
-) -> tuple[NameCheck, ...]:
+def check_names(profiles: Sequence[Mapping]) -> tuple[NameCheck, ...]:
     """Check that each segment's mean profile meets the rule of its name.
 
     The overall mean of a feature is over all customers (the count-weighted mean of the segment
@@ -86,10 +86,10 @@ def check_names(
     profiles : sequence of mapping
         One per segment, as in ``CustomerSegmenter.profiles_``: ``segment_id``, ``count``,
         ``mean`` and ``median`` (mappings with ``recency_days``, ``count_orders``,
-        ``lifetime_revenue`` and ``avg_order_value``).
-    purchase_gap_days : float, optional
-        The data's usual gap between purchases (:func:`custseg.model.rhythm.usual_gap_days`),
-        which the absolute rhythm clauses compare recency with; None when unknown.
+        ``lifetime_revenue`` and ``avg_order_value``), and optionally ``median_silence_gaps``
+        (the median days since the last purchase in the customers' usual gaps between
+        purchases, :func:`custseg.model.rhythm.silence_in_gaps`; None or absent when not
+        measured), which the rhythm clauses read.
 
     Returns
     -------
@@ -127,6 +127,12 @@ def check_names(
     if total <= 0 or any(count <= 0 for _, count, _, _ in segments):
         raise ConfigError("Name checks need a positive customer count for every segment.")
     means = {sid: mean for sid, _, mean, _ in segments}
+    silence = {
+        int(p["segment_id"]): (
+            None if p.get("median_silence_gaps") is None else float(p["median_silence_gaps"])
+        )
+        for p in profiles
+    }
     medians = {sid: median for sid, _, _, median in segments}
     overall = {
         feature: sum(count * mean[feature] for _, count, mean, _ in segments) / total
@@ -135,7 +141,7 @@ def check_names(
     checks = []
     for sid in ids:
         segment = SEGMENT_TYPES[sid]
-        passed, detail = segment.check(means, overall, medians, purchase_gap_days)
+        passed, detail = segment.check(means, overall, medians, silence)
         checks.append(
             NameCheck(
                 segment_id=sid,

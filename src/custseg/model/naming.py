@@ -191,7 +191,6 @@ def name_from_wider_catalogue(
     centroids_z: np.ndarray,
     naming: NamingResult,
     profiles: Sequence[Mapping],
-    purchase_gap_days: float | None,
 ) -> NamingResult:
     """Replace each name whose rule does not hold by one whose rule does, if there is one.
 
@@ -213,9 +212,8 @@ def name_from_wider_catalogue(
         The names chosen by :func:`name_clusters`.
     profiles : sequence of mapping
         The profile of each cluster, in cluster order (as ``CustomerSegmenter.profiles_``),
-        with the ``segment_id`` ``naming`` gives it.
-    purchase_gap_days : float or None
-        The data's usual gap between purchases (:mod:`custseg.model.rhythm`).
+        with the ``segment_id`` ``naming`` gives it (and its ``median_silence_gaps``, which
+        the rhythm clauses read).
 
     Returns
     -------
@@ -225,7 +223,7 @@ def name_from_wider_catalogue(
     """
     c = _checked_centroids(centroids_z)
     ids = list(naming.segment_id_of_cluster)
-    checks = check_names(profiles, purchase_gap_days)
+    checks = check_names(profiles)
     failing = [cluster for cluster, check in enumerate(checks) if not check.passed]
     if not failing:
         return naming
@@ -241,7 +239,7 @@ def name_from_wider_catalogue(
                 if profile["segment_id"] == candidate:
                     profile["segment_id"] = ids[cluster]  # swap with the failing holder
             trial[cluster]["segment_id"] = candidate
-            eligible[i, j] = check_names(trial, purchase_gap_days)[cluster].passed
+            eligible[i, j] = check_names(trial)[cluster].passed
     if not eligible.any():
         return naming
     scores = np.round(score_matrix(c), _SCORE_DECIMALS)

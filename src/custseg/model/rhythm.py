@@ -7,12 +7,21 @@ split a basket into transactions) are one visit, so they do not shrink the gap t
 
 For every customer who bought on at least two different days, the mean gap is the days from
 the first to the last purchase divided by the number of gaps (purchase days minus one). The
-usual gap is the median of these means: a typical repeat buyer's rhythm, robust to a few very
-regular or very rare customers. A shop where nobody bought on two different days has no rhythm
-(None), and the rules that need it say so in their numbers.
+data's *usual gap* is the median of these means: a typical repeat buyer's rhythm, robust to a
+few very regular or very rare customers.
+
+A customer's *silence* is the days since the last purchase counted in the customer's own usual
+gap: their mean gap when they bought on two or more days, else (one visit only: no rhythm of
+their own) the data's usual gap. A loyal customer buying every 20 days and silent for 30 is at
+1.5 gaps; a customer of a shop with a 60-day rhythm who bought once, 400 days ago, is at 6.7.
+Name rules compare the segment's median silence with a fixed number of gaps. A shop where
+nobody bought on two different days has no rhythm (None), and the rules that need it say so in
+their numbers.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -64,3 +73,44 @@ def usual_gap_days(lifetime_days: np.ndarray, purchase_days: np.ndarray) -> floa
     if not repeat.any():
         return None
     return float(np.median((lifetime[repeat] - 1.0) / (days[repeat] - 1.0)))
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """The data's purchase rhythm: its usual gap and every customer's silence in usual gaps."""
+
+    # Days: the median over customers with two or more purchase days of their mean gap.
+    usual_gap_days: float
+    # Per customer (the feature matrix's row order): days since the last purchase divided by the
+    # customer's own mean gap, or by the usual gap for a customer with one purchase day.
+    silence: np.ndarray
+
+    def rows(self, rows: np.ndarray | None) -> Rhythm:
+        """The same rhythm for a subset of the customers (None: all of them)."""
+        return self if rows is None else Rhythm(self.usual_gap_days, self.silence[rows])
+
+
+def silence_in_gaps(
+    recency_days: np.ndarray, lifetime_days: np.ndarray, purchase_days: np.ndarray
+) -> Rhythm | None:
+    """The data's usual gap and each customer's silence in usual gaps (module docstring).
+
+    Parameters
+    ----------
+    recency_days : array of shape (n,)
+        Days since each customer's last purchase (``customer_features.recency_days``).
+    lifetime_days, purchase_days : arrays of shape (n,)
+        As for :func:`usual_gap_days`.
+
+    Returns
+    -------
+    Rhythm or None
+        None when no customer bought on two different days.
+    """
+    gap = usual_gap_days(lifetime_days, purchase_days)
+    if gap is None:
+        return None
+    lifetime = np.asarray(lifetime_days, dtype=np.float64)
+    days = np.asarray(purchase_days, dtype=np.float64)
+    own = np.where(days >= 2, (lifetime - 1.0) / np.maximum(days - 1.0, 1.0), gap)
+    return Rhythm(gap, np.asarray(recency_days, dtype=np.float64) / own)

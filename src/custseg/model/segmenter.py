@@ -17,8 +17,8 @@ Inside :meth:`~CustomerSegmenter.fit`:
    customer changes cluster (:mod:`custseg.model.kernels`), so the centroids do not depend on
    the number of threads and are exactly the means of their members;
 4. name the clusters (:func:`custseg.model.naming.name_clusters`), check each name against
-   the segment's profile (:func:`custseg.model.name_checks.check_names`, in the data's
-   purchase rhythm when ``purchase_gap_days`` is given) and give a name of the wider
+   the segment's profile (:func:`custseg.model.name_checks.check_names`, in the customers'
+   purchase rhythm when ``fit`` is given their silence) and give a name of the wider
    catalogue to a cluster whose name does not hold
    (:func:`custseg.model.naming.name_from_wider_catalogue`);
 5. re-order everything by segment id, so the fitted model does not depend on K-means' arbitrary
@@ -36,7 +36,12 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.exceptions import NotFittedError
 
 from custseg.catalogue import MAX_SEGMENTS, MIN_SEGMENTS, SEGMENT_NAMES
-from custseg.errors import ConfigError, InsufficientDataError, SegmentationError
+from custseg.errors import (
+    ConfigError,
+    InputDataError,
+    InsufficientDataError,
+    SegmentationError,
+)
 from custseg.model.features import (
     CLUSTER_COLUMNS,
     CLUSTER_FEATURES,
@@ -74,11 +79,6 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
     init : {"anchors", "k-means++"}, default="anchors"
         How K-means starts: from the naming anchors (deterministic, stable under resampling)
         or from scikit-learn's randomized k-means++ (see :mod:`custseg.model.initialisation`).
-    purchase_gap_days : float, optional
-        The data's usual gap between purchases in days
-        (:func:`custseg.model.rhythm.usual_gap_days`), which the absolute name rules measure
-        recency in. ``custseg run`` measures it on the features; None (the default) leaves the
-        rhythm clauses of the five original names unchecked and the wider catalogue unused.
 
     Attributes
     ----------
@@ -120,15 +120,15 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         random_state: int = DEFAULTS.random_state,
         n_init: int = N_INIT,
         init: str = "anchors",
-        purchase_gap_days: float | None = None,
     ) -> None:
         self.n_segments = n_segments
         self.random_state = random_state
         self.n_init = n_init
         self.init = init
-        self.purchase_gap_days = purchase_gap_days
 
-    def fit(self, X: np.ndarray, y: None = None) -> CustomerSegmenter:
+    def fit(
+        self, X: np.ndarray, y: None = None, silence_gaps: np.ndarray | None = None
+    ) -> CustomerSegmenter:
         """Fit K-means on the customers' features, name the segments and check the names.
 
         With ``init="anchors"`` (the default) the result depends only on ``X`` and
@@ -141,6 +141,12 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             Features in the order of ``FEATURES``, original units, finite and >= 0.
         y : None
             Ignored; present for scikit-learn compatibility.
+        silence_gaps : array-like of shape (n_customers,), optional
+            Each customer's days since the last purchase in their usual gaps between purchases
+            (:func:`custseg.model.rhythm.silence_in_gaps`; ``custseg run`` measures it from
+            ``customer_features``). The segments' medians of it decide the names' rhythm
+            clauses; without it those clauses of the five original names are not checked and
+            the wider catalogue's names cannot hold.
 
         Returns
         -------
@@ -158,8 +164,9 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         SegmentationError
             If K-means leaves a cluster without customers.
         """
-        k, n_init, random_state, init, gap = self._checked_params()
+        k, n_init, random_state, init = self._checked_params()
         X = validate_features(X, "fit")
+        silence = _checked_silence(silence_gaps, X.shape[0])
         n = X.shape[0]
         if n < k:
             raise InsufficientDataError(
@@ -192,13 +199,13 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         centers, positions = solution
 
         naming = name_clusters(centers)
-        by_cluster = segment_profiles(X, positions, naming.segment_id_of_cluster)
-        naming = name_from_wider_catalogue(centers, naming, by_cluster, gap)
+        by_cluster = segment_profiles(X, positions, naming.segment_id_of_cluster, silence)
+        naming = name_from_wider_catalogue(centers, naming, by_cluster)
         order = np.argsort(np.array(naming.segment_id_of_cluster), kind="stable")
         segment_ids = tuple(int(naming.segment_id_of_cluster[i]) for i in order)
         centroids = centers[order].copy()
         positions = np.argsort(order)[positions]  # K-means cluster index -> row of centroids
-        profiles = segment_profiles(X, positions, segment_ids)
+        profiles = segment_profiles(X, positions, segment_ids, silence)
 
         # Set fitted attributes only once everything has succeeded.
         self.segment_ids_ = segment_ids
@@ -211,7 +218,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         self.init_used_ = init_used
         self.n_customers_fit_ = int(n)
         self.profiles_ = profiles
-        self.name_checks_ = check_names(profiles, gap)
+        self.name_checks_ = check_names(profiles)
         return self
 
     def scale(self, X: np.ndarray) -> np.ndarray:
@@ -277,7 +284,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
 
-    def _checked_params(self) -> tuple[int, int, int, str, float | None]:
+    def _checked_params(self) -> tuple[int, int, int, str]:
         """Validate the constructor parameters (at fit time, as scikit-learn does)."""
         k = self.n_segments
         if isinstance(k, bool) or not isinstance(k, int | np.integer):
@@ -301,18 +308,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                 f"init must be one of {', '.join(repr(i) for i in INITS)}; got {self.init!r}. "
                 "Use 'anchors' (deterministic, the default) or 'k-means++'."
             )
-        gap = self.purchase_gap_days
-        if gap is not None and (
-            isinstance(gap, bool)
-            or not isinstance(gap, int | float | np.integer | np.floating)
-            or not np.isfinite(gap)
-            or gap <= 0
-        ):
-            raise ConfigError(
-                f"purchase_gap_days must be None or a positive number of days, got {gap!r}; "
-                "measure it with custseg.model.rhythm.usual_gap_days."
-            )
-        return int(k), int(n_init), int(rs), str(self.init), None if gap is None else float(gap)
+        return int(k), int(n_init), int(rs), str(self.init)
 
     def _check_fitted(self, method: str) -> None:
         """Raise NotFittedSegmenterError if the model has neither been fitted nor loaded."""
@@ -324,32 +320,54 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
 
 
 def segment_profiles(
-    X: np.ndarray, positions: np.ndarray, segment_ids: tuple[int, ...]
+    X: np.ndarray,
+    positions: np.ndarray,
+    segment_ids: tuple[int, ...],
+    silence: np.ndarray | None = None,
 ) -> list[dict]:
     """Count, share, mean and median of each feature per segment, in original units.
 
-    ``positions`` gives each row's segment as an index into ``segment_ids``.
+    ``positions`` gives each row's segment as an index into ``segment_ids``. With ``silence``
+    (each row's silence in usual gaps) every profile also has ``median_silence_gaps``.
     """
     n = X.shape[0]
     out = []
     for i, sid in enumerate(segment_ids):
-        rows = X[positions == i]
-        out.append(
-            {
-                "segment_id": int(sid),
-                "segment_name": SEGMENT_NAMES[sid],
-                "count": int(rows.shape[0]),
-                "share": plain_float(rows.shape[0] / n),
-                "mean": {
-                    f: plain_float(v) for f, v in zip(FEATURES, rows.mean(axis=0), strict=True)
-                },
-                "median": {
-                    f: plain_float(v)
-                    for f, v in zip(FEATURES, np.median(rows, axis=0), strict=True)
-                },
-            }
-        )
+        members = positions == i
+        rows = X[members]
+        profile = {
+            "segment_id": int(sid),
+            "segment_name": SEGMENT_NAMES[sid],
+            "count": int(rows.shape[0]),
+            "share": plain_float(rows.shape[0] / n),
+            "mean": {f: plain_float(v) for f, v in zip(FEATURES, rows.mean(axis=0), strict=True)},
+            "median": {
+                f: plain_float(v) for f, v in zip(FEATURES, np.median(rows, axis=0), strict=True)
+            },
+        }
+        if silence is not None:
+            profile["median_silence_gaps"] = plain_float(np.median(silence[members]))
+        out.append(profile)
     return out
+
+
+def _checked_silence(silence_gaps: np.ndarray | None, n_rows: int) -> np.ndarray | None:
+    """``silence_gaps`` as a float64 vector of ``n_rows`` finite values >= 0, or raise."""
+    if silence_gaps is None:
+        return None
+    silence = np.asarray(silence_gaps, dtype=np.float64)
+    if silence.shape != (n_rows,):
+        raise InputDataError(
+            f"fit() needs one silence value per customer: {n_rows} rows of features but "
+            f"silence_gaps of shape {silence.shape}."
+        )
+    bad = ~np.isfinite(silence) | (silence < 0)
+    if bad.any():
+        raise InputDataError(
+            f"fit() found {int(bad.sum())} silence value(s) that are NaN, infinite or negative; "
+            "measure them with custseg.model.rhythm.silence_in_gaps."
+        )
+    return silence
 
 
 def plain_float(v: float) -> float:

@@ -116,7 +116,6 @@ def segmenter_from_dict(d: dict) -> CustomerSegmenter:
             random_state=params["random_state"],
             n_init=int(params["n_init"]),
             init=str(params["init"]),
-            purchase_gap_days=_optional_gap(params.get("purchase_gap_days")),
         )
         segments = d["segments"]
         ids = tuple(int(s["segment_id"]) for s in segments)
@@ -151,16 +150,6 @@ def segmenter_from_dict(d: dict) -> CustomerSegmenter:
             "file was not written by this version of custseg or was edited; retrain it."
         ) from exc
     return seg
-
-
-def _optional_gap(value: object) -> float | None:
-    """The stored usual gap between purchases: None (not measured) or a positive float."""
-    if value is None:
-        return None
-    gap = float(value)  # type: ignore[arg-type]
-    if not np.isfinite(gap) or gap <= 0:
-        raise ValueError(f"purchase_gap_days must be positive, got {value!r}")
-    return gap
 
 
 def _float_matrix(rows: list, n_rows: int, n_cols: int) -> np.ndarray:
