@@ -25,7 +25,7 @@ import jinja2
 from jinja2.ext import Extension
 from markupsafe import Markup
 
-from custseg.catalogue import MAX_SEGMENTS, MIN_SEGMENTS
+from custseg.catalogue import MAX_AUTO_SEGMENTS, MIN_SEGMENTS
 from custseg.publish.atomic import write_bytes_atomic
 from custseg.report import model_card, sections
 from custseg.report.data import MART, MAX_SCATTER_POINTS, MartFacts, ReportError, read_mart
@@ -207,7 +207,7 @@ def render_report(
         "verdict_legend": sections.verdict_legend(),
         "scatter": sections.scatter(facts, random_state=model_random_state(document), money=money),
         "mixes": sections.mixes(facts),
-        "k_range": f"{MIN_SEGMENTS} to {MAX_SEGMENTS}",
+        "k_range": f"{MIN_SEGMENTS} to {MAX_AUTO_SEGMENTS}",
         "k_evidence": model_card.k_evidence(
             k_selection, published_k=published_k, metadata=metadata
         ),
