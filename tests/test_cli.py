@@ -152,7 +152,7 @@ def test_evaluate_prints_the_evidence_table(project_root: Path, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert result.stderr == "", "--json prints no progress"
     selection = json.loads(result.stdout)
-    assert [e["k"] for e in selection["evaluations"]] == [2, 3, 4, 5]
+    assert [e["k"] for e in selection["evaluations"]] == [2, 3, 4, 5, 6, 7, 8]
     assert (project_root / "ml_pipeline" / "models" / "k_selection.json").is_file()
 
 

@@ -145,10 +145,12 @@ def test_k_auto_records_the_evidence(project_root: Path, sample_dir: Path) -> No
     assert result.to_dict()["run_id"] == result.run_id
     for path in (result.segments_path, *ProjectLayout(project_root).published_seed_paths.values()):
         assert result.run_id.encode() not in path.read_bytes(), path.name
-    # Five archetypes are planted: k=auto finds five segments, and publishes them.
-    assert selection["chosen_k"] == 5
-    assert result.n_segments == 5
-    assert [e["k"] for e in selection["evaluations"]] == [2, 3, 4, 5]
+    # Five archetypes are planted, and the planted Occasional Shoppers mix recent and dormant
+    # low spenders: k=auto finds six segments, the dormant ones named from the wider catalogue.
+    assert selection["chosen_k"] == 6
+    assert result.n_segments == 6
+    assert [e["k"] for e in selection["evaluations"]] == [2, 3, 4, 5, 6, 7, 8]
+    assert sorted(s.segment_id for s in result.segments) == [0, 1, 2, 3, 4, 8]
     chosen = next(e for e in selection["evaluations"] if e["k"] == result.n_segments)
     assert chosen["eligible"] and chosen["smallest_segment_share"] >= 0.05
 

@@ -169,7 +169,7 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
     QUIET_OPTION,
 )
 def evaluate(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> None:
-    """Compare k = 2..5: silhouette, Davies-Bouldin, inertia, bootstrap stability, smallest segment.
+    """Compare k = 2..8: silhouette, Davies-Bouldin, inertia, bootstrap stability, smallest segment.
 
     Writes ml_pipeline/models/k_selection.json and names the k that `custseg run --k auto` would
     choose. Nothing is published.

@@ -156,7 +156,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         Raises
         ------
         ConfigError
-            If a parameter is invalid (e.g. ``n_segments`` outside 2..5); a ValueError.
+            If a parameter is invalid (e.g. ``n_segments`` outside 2..10); a ValueError.
         InputDataError
             If ``X`` has the wrong shape or contains NaN, infinite or negative values.
         InsufficientDataError
