@@ -77,7 +77,8 @@ def test_notebook_runs_end_to_end_without_touching_the_project(tmp_path: Path, m
         for output in cell.outputs
     )
     assert "2,000 customers with an order, as of 2020-01-01" in outputs
-    assert "chosen k: 5" in outputs
+    assert "chosen k: 6" in outputs
+    assert "Hibernating / Lost" in outputs
     assert "| Champions (VIPs) | highest mean orders" in outputs
     assert (
         sum("image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", []))
