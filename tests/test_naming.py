@@ -13,6 +13,7 @@ from custseg.model.naming import (
     NamingResult,
     name_clusters,
     name_clusters_as,
+    name_from_wider_catalogue,
     score_matrix,
 )
 
@@ -266,3 +267,37 @@ def test_name_check_round_trip_and_errors():
         check_names([PLANTED[0], PLANTED[0]])
     with pytest.raises(ConfigError, match="lifetime_revenue"):
         check_names([{"segment_id": 0, "count": 1, "mean": {"recency_days": 1.0}}])
+
+
+def test_a_name_that_does_not_hold_is_replaced_by_one_that_does():
+    # Three clusters: long silent with few orders, champion-like, loyal-like. The scores give
+    # the first one At-Risk (Lapsing) (1.5 against Occasional Shoppers' 1.0), but its median
+    # customer bought once: not a repeat buyer, so the name fails.
+    centroids = np.array([[2.0, -1.0, 0.0], [-1.0, 1.5, 0.5], [-0.5, 0.5, -0.5]])
+    first = name_clusters(centroids)
+    assert first.segment_id_of_cluster == (1, 3, 4)
+    profiles = [
+        {**profile(1, 500, 400.0, 1.1, 80.0, 75.0, count_orders=1.0), "median_silence_gaps": 7.0},
+        {**profile(3, 200, 10.0, 30.0, 6000.0, 200.0), "median_silence_gaps": 0.3},
+        {**profile(4, 300, 30.0, 8.0, 800.0, 100.0), "median_silence_gaps": 1.2},
+    ]
+    assert [c.passed for c in check_names(profiles)] == [False, True, True]
+    renamed = name_from_wider_catalogue(centroids, first, profiles)
+    # Eligible: Occasional Shoppers (fewest orders, least revenue) and Hibernating / Lost
+    # (silent for 7 usual gaps); Hibernating scores zR - 0.5*zF = 2.5 against 1.0.
+    assert renamed.segment_id_of_cluster == (8, 3, 4)
+    assert renamed.evidence[0] == (
+        "longest since last purchase (zR=+2.00); score +2.50 = zR - 0.5*zF; renamed after the "
+        "name check: the rule of At-Risk (Lapsing) does not hold"
+    )
+    assert renamed.evidence[1:] == first.evidence[1:]
+    # Without a measured rhythm the wider names cannot hold: the relative name is the one left.
+    unmeasured = [{k: v for k, v in p.items() if k != "median_silence_gaps"} for p in profiles]
+    assert name_from_wider_catalogue(centroids, first, unmeasured).segment_id_of_cluster == (
+        2,
+        3,
+        4,
+    )
+    # A repeat-buying first cluster keeps At-Risk (Lapsing): every name holds, nothing changes.
+    repeat = [{**profiles[0], "median": {**profiles[0]["median"], "count_orders": 3.0}}]
+    assert name_from_wider_catalogue(centroids, first, repeat + profiles[1:]) is first

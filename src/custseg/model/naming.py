@@ -249,22 +249,24 @@ def name_from_wider_catalogue(
     weights = np.where(eligible, _ELIGIBLE_WEIGHT + fit, fit)
     rows, cols = linear_sum_assignment(weights, maximize=True)
     renamed = {failing[i]: candidates[j] for i, j in zip(rows, cols, strict=True) if eligible[i, j]}
-    taken = kept | set(renamed.values())
+    claimed = set(renamed.values())
+    # Failing clusters that keep their name (nobody fitting claimed it) hold it from the start.
+    staying = {ids[c] for c in failing if c not in renamed and ids[c] not in claimed}
+    taken = kept | claimed | staying
     evidence = list(naming.evidence)
     for cluster in failing:
         replaced = ids[cluster]
         if cluster in renamed:
             new_id, note = renamed[cluster], WIDER_NOTE
-        elif replaced in taken:
+        elif replaced in claimed:
             # Its name went to a cluster that fits it; the best-scoring free name is left.
             new_id = max(
                 (s for s in segment_ids() if s not in taken), key=lambda s: scores[cluster, s]
             )
             note = "its name went to a cluster that fits it"
+            taken.add(new_id)
         else:
-            taken.add(replaced)
             continue
-        taken.add(new_id)
         ids[cluster] = new_id
         evidence[cluster] = (
             f"{_evidence(c, scores, cluster, new_id)}; {note}: the rule of "
