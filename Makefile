@@ -25,9 +25,10 @@ run: install
 	$(BIN)/custseg generate-sample --out $(SAMPLE_DIR) --customers 2000 --seed 42
 	$(BIN)/custseg run --data-dir $(SAMPLE_DIR)
 
-## The whole test suite (dbt unit and data tests run inside it, on real DuckDB files).
+## The whole test suite (dbt unit and data tests run inside it, on real DuckDB files), on two
+## workers (one per core); a test file stays on one worker, so its shared fixtures are built once.
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 ## ruff over the Python; detect-secrets over the tracked files, then a check that every finding in
 ## its baseline is audited as a false positive; sqlfluff over the dbt SQL (.sqlfluff). sqlfluff's
