@@ -21,6 +21,7 @@ from custseg.dbt.profiles import check_profile
 from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
 from custseg.errors import ConfigError, ModelIntegrityError
 from custseg.features import CustomerFeatures, build_features, read_customer_features
+from custseg.history import RunRecord, history_env, run_record
 from custseg.ingest.mapping import InputSpec
 from custseg.ingest.staging import repair_messages
 from custseg.model.evaluation import KSelection
@@ -89,9 +90,21 @@ def run_pipeline(
         )
         in_warehouse = scored_in_warehouse(len(features.customer_ids), settings)
         warnings = repaired + model_warnings + fitted.warnings
+        document = model_document(
+            fitted.segmenter,
+            metadata=model_metadata(
+                settings,
+                fitted,
+                features.customer_ids,
+                features.matrix,
+                features.as_of_date,
+                identity.to_dict(),
+            ),
+        )
+        record = record_of_run(document, fitted, features, identity)
         with publication(layout, warehouse, published_paths(settings, fitted)) as published:
             segments_csv, dbt_results = publish(
-                settings, warehouse, features, fitted, in_warehouse, published
+                settings, warehouse, features, fitted, in_warehouse, published, record
             )
             clock.record_dbt(dbt_results)
             clock.lap("publish")
@@ -105,6 +118,7 @@ def run_pipeline(
                 warnings,
                 published,
                 identity,
+                document,
             )
         segments = summarize_mart(warehouse)
         clock.lap("outputs")
@@ -294,8 +308,10 @@ def publish(
     fitted: FittedSegments,
     in_warehouse: bool,
     published: Publication,
+    record: RunRecord,
 ) -> tuple[bytes, list[DbtNodeResult]]:
-    """Validate the segments, replace the seeds and build them and everything downstream.
+    """Validate the segments, replace the seeds and build them and everything downstream,
+    the history included (``record`` is the run's row of ``segment_runs``).
 
     Large runs (``in_warehouse``) publish no per-customer seed: the warehouse scores everyone.
     Returns the validated segments CSV and dbt's node results.
@@ -316,12 +332,42 @@ def publish(
         layout.parameters_seed_path: render_model_parameters_csv(fitted.segmenter),
     }
     invocation = invocation_for(
-        settings, warehouse, segment_source="warehouse" if in_warehouse else "seed"
+        settings,
+        warehouse,
+        segment_source="warehouse" if in_warehouse else "seed",
+        extra_env=history_env("run", [record]),
     )
     for path, data in seeds.items():
         published.replace_now(path, data)
-    selectors = [f"{path.stem}+" for path in seeds]
+    selectors = [f"{path.stem}+" for path in seeds] + ["segment_runs+"]
     return segments_csv, run_dbt(invocation, "build", "--select", *selectors)
+
+
+def record_of_run(
+    document: Mapping, fitted: FittedSegments, features: CustomerFeatures, identity: RunIdentity
+) -> RunRecord:
+    """The run's row of ``segment_runs``: its as-of date, model version and quality figures."""
+    if features.as_of_date is None:
+        raise ModelIntegrityError("The warehouse's features carry no as-of date.")
+    stability = None
+    if fitted.selection is not None:
+        stability = next(
+            evaluation.stability_ari_mean
+            for evaluation in fitted.selection.evaluations
+            if evaluation.k == fitted.n_segments
+        )
+    return run_record(
+        as_of_date=features.as_of_date,
+        run_id=identity.run_id,
+        model_version=document["integrity"]["sha256"],
+        dataset=identity.dataset,
+        segmenter=fitted.segmenter,
+        labels=fitted.labels,
+        input_fingerprint=document["metadata"]["input_fingerprint"],
+        silhouette=fitted.metrics.get("silhouette"),
+        bootstrap_stability=stability,
+        retrained=True,
+    )
 
 
 def stage_outputs(
@@ -333,6 +379,7 @@ def stage_outputs(
     warnings: list[str],
     published: Publication,
     identity: RunIdentity,
+    document: dict,
 ) -> Path | None:
     """Stage the segments CSV, the model, its metrics, the k evidence and the report.
 
@@ -343,17 +390,6 @@ def stage_outputs(
     """
     layout = settings.layout
     published.stage(layout.segments_path, segments_csv)
-    document = model_document(
-        fitted.segmenter,
-        metadata=model_metadata(
-            settings,
-            fitted,
-            features.customer_ids,
-            features.matrix,
-            features.as_of_date,
-            identity.to_dict(),
-        ),
-    )
     published.stage(layout.model_path, canonical_json(document).encode("utf-8"))
     metrics = fitted.metrics | identity.to_dict()
     published.stage(layout.metrics_path, canonical_json(metrics).encode("utf-8"))

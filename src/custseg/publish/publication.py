@@ -37,13 +37,16 @@ from custseg.publish.journal import (
 from custseg.settings import ProjectLayout
 from custseg.warehouses import Warehouse
 
-#: Tables a run publishes through dbt: the three seeds, the SQL scores and the mart.
+#: Tables a run publishes through dbt: the three seeds, the SQL scores, the mart and the history
+#: (a failed publication puts back the history as it was, rows of the run's as-of date included).
 PUBLISHED_TABLES = (
     "customer_segments",
     "segment_definitions",
     "segment_model_parameters",
     "customer_segment_scores",
     "fct_customer_segments",
+    "segment_runs",
+    "segment_memberships",
 )
 
 #: What a failed or interrupted publication says once everything previous is back.

@@ -35,11 +35,17 @@ PARAMETERS_HEADER = ("segment_id", "segment_name") + tuple(
     for part in ("mean", "scale", "centroid")
 )
 
+#: The models of a backfill's as-of dates (``custseg backfill``): the parameters of
+#: ``segment_model_parameters`` for each as-of date (the same model at every date, or one retrained
+#: per date with ``--retrain``), scored in SQL by ``segment_scores_by_as_of_date``.
+BACKFILL_PARAMETERS_HEADER = ("as_of_date",) + PARAMETERS_HEADER
+
 #: Every published seed by name (its file is ``<name>.csv``), with its header.
 PUBLISHED_SEEDS: dict[str, tuple[str, ...]] = {
     "customer_segments": SEGMENTS_HEADER,
     "segment_definitions": DEFINITIONS_HEADER,
     "segment_model_parameters": PARAMETERS_HEADER,
+    "backfill_model_parameters": BACKFILL_PARAMETERS_HEADER,
 }
 
 
