@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from custseg.cli_errors import ErrorOutput, errors_reported, exit_with
+from custseg.cli_history import backfill
 from custseg.cli_options import (
     CONFIG_OPTION,
     EXIT_CODES_HELP,
@@ -378,6 +379,9 @@ def generate_sample(
         f"Wrote {summary.n_customers:,} customers, {summary.n_orders:,} orders and "
         f"{summary.n_sales_lines:,} sales lines ({file_format}) to {out_dir}"
     )
+
+
+cli.add_command(backfill)
 
 
 def main() -> None:

@@ -21,6 +21,8 @@ from custseg.warehouses import Warehouse
 
 #: The dbt model the ML step reads (its columns are a contract, see models/ml/).
 FEATURES_MODEL = "customer_features"
+#: The features at every as-of date of a backfill (the same definition, many dates).
+FEATURES_BY_DATE_MODEL = "customer_features_by_as_of_date"
 #: The sales mart: the features do not read it (they read int_sales_lines_priced, as it does),
 #: but every run publishes it with them; a view, so building it costs nothing.
 SALES_MART = "fct_sales"
@@ -82,17 +84,47 @@ def read_customer_features(warehouse: Warehouse) -> CustomerFeatures:
             "customer_features is empty: no customer has an order before the as-of date. "
             "Check the sales file and --as-of-date."
         )
-    ids = np.array([str(value) for value in columns["customer_id"]])
-    order = np.argsort(ids, kind="stable")
-    matrix = np.column_stack(
-        [np.asarray(columns[feature], dtype=np.float64)[order] for feature in FEATURES]
-    )
     ((as_of_date,),) = warehouse.fetch(f"select min(as_of_date) from {relation}")
+    return _features_of(columns, np.arange(len(columns["customer_id"])), as_of_date)
+
+
+def read_features_by_as_of_date(warehouse: Warehouse) -> dict[dt.date, CustomerFeatures]:
+    """Read ``customer_features_by_as_of_date`` (a backfill's dates): the features at each date,
+    ordered by customer id as :func:`read_customer_features` orders them. A date no customer
+    had ordered before is left out."""
+    relation = warehouse.relation(FEATURES_BY_DATE_MODEL)
+    names = ("as_of_date", "customer_id", *FEATURES, *RHYTHM_COLUMNS)
+    columns = warehouse.fetch_columns(f"select {', '.join(names)} from {relation}", names)
+    dates = np.array([_as_date(value) for value in columns["as_of_date"]], dtype=object)
+    return {
+        day: _features_of(columns, np.flatnonzero(dates == day), day)
+        for day in sorted(set(dates.tolist()))
+    }
+
+
+def _as_date(value: object) -> dt.date:
+    """A date column's value as a date (engines return dates, some clients datetimes)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _features_of(
+    columns: dict[str, np.ndarray], rows: np.ndarray, as_of_date: dt.date
+) -> CustomerFeatures:
+    """The features of ``rows`` of ``columns``, ordered by customer id."""
+    ids = np.array([str(value) for value in columns["customer_id"][rows]])
+    order = rows[np.argsort(ids, kind="stable")]
+    matrix = np.column_stack(
+        [np.asarray(columns[feature][order], dtype=np.float64) for feature in FEATURES]
+    )
     rhythm = np.column_stack(
-        [np.asarray(columns[name], dtype=np.float64)[order] for name in RHYTHM_COLUMNS]
+        [np.asarray(columns[name][order], dtype=np.float64) for name in RHYTHM_COLUMNS]
     )
     return CustomerFeatures(
-        customer_ids=ids[order].tolist(),
+        customer_ids=[str(value) for value in columns["customer_id"][order]],
         matrix=matrix,
         as_of_date=as_of_date,
         rhythm_columns=rhythm,

@@ -10,7 +10,11 @@ from typing import Literal
 
 import numpy as np
 
+from custseg.errors import ModelIntegrityError
+from custseg.features import CustomerFeatures
+from custseg.model.fitting import FittedSegments
 from custseg.model.segmenter import CustomerSegmenter
+from custseg.run_identity import RunIdentity
 
 #: Where ``segment_memberships`` takes the new batch from (macros/history.sql).
 HISTORY_SOURCE_ENV = "CUSTSEG_HISTORY_SOURCE"
@@ -89,3 +93,30 @@ def history_env(
         RUN_RECORDS_ENV: json.dumps([record.to_json_types() for record in records]),
         BACKFILL_DATES_ENV: json.dumps([day.isoformat() for day in backfill_dates]),
     }
+
+
+def record_of_run(
+    document: Mapping, fitted: FittedSegments, features: CustomerFeatures, identity: RunIdentity
+) -> RunRecord:
+    """The run's row of ``segment_runs``: its as-of date, model version and quality figures."""
+    if features.as_of_date is None:
+        raise ModelIntegrityError("The warehouse's features carry no as-of date.")
+    stability = None
+    if fitted.selection is not None:
+        stability = next(
+            evaluation.stability_ari_mean
+            for evaluation in fitted.selection.evaluations
+            if evaluation.k == fitted.n_segments
+        )
+    return run_record(
+        as_of_date=features.as_of_date,
+        run_id=identity.run_id,
+        model_version=document["integrity"]["sha256"],
+        dataset=identity.dataset,
+        segmenter=fitted.segmenter,
+        labels=fitted.labels,
+        input_fingerprint=document["metadata"]["input_fingerprint"],
+        silhouette=fitted.metrics.get("silhouette"),
+        bootstrap_stability=stability,
+        retrained=True,
+    )
