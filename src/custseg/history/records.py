@@ -23,8 +23,13 @@ RUN_RECORDS_ENV = "CUSTSEG_RUN_RECORDS"
 #: The JSON list of a backfill's as-of dates (``int_backfill_as_of_dates``).
 BACKFILL_DATES_ENV = "CUSTSEG_BACKFILL_DATES"
 
-#: The history tables, in the order dbt builds them.
-HISTORY_TABLES = ("segment_runs", "segment_memberships")
+#: The history tables and the models dbt rebuilds from them, in the order it builds them.
+HISTORY_TABLES = (
+    "segment_runs",
+    "segment_memberships",
+    "fct_segment_transitions",
+    "fct_segment_mix_projection",
+)
 
 HistorySource = Literal["run", "backfill", "none"]
 

@@ -47,6 +47,8 @@ PUBLISHED_TABLES = (
     "fct_customer_segments",
     "segment_runs",
     "segment_memberships",
+    "fct_segment_transitions",
+    "fct_segment_mix_projection",
 )
 
 #: What a failed or interrupted publication says once everything previous is back.
