@@ -35,6 +35,8 @@ ALLOWED: dict[str, set[str]] = {
     "features": {"errors", "settings", "warehouses", "dbt", "model"},
     "publish": {"errors", "catalogue", "settings", "warehouses", "dbt", "model"},
     "report": {"errors", "catalogue", "settings", "warehouses", "model", "publish"},
+    # Segments over time, on plain arrays: the warehouse history is read by the layers above.
+    "monitoring": {"errors", "catalogue"},
     "progress": set(),
     "run_identity": {"settings", "ingest"},
     "run_result": {"catalogue", "ingest", "warehouses", "dbt"},
