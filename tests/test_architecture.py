@@ -35,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "features": {"errors", "settings", "warehouses", "dbt", "model"},
     "publish": {"errors", "catalogue", "settings", "warehouses", "dbt", "model"},
     "report": {"errors", "catalogue", "settings", "warehouses", "model", "publish"},
+    # Segments over time, on plain arrays: the warehouse history is read by the layers above.
     "monitoring": {"errors", "catalogue", "settings", "model"},
     "history": {
         "errors",
@@ -47,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
         "model",
         "publish",
         "run_identity",
+        "monitoring",
     },
     "progress": set(),
     "run_identity": {"settings", "ingest"},

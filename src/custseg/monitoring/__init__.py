@@ -1,0 +1,11 @@
+"""Segments over time: how customers move between segments, and how the segments drift.
+
+Each module holds one concern and reads plain arrays (the warehouse history is read elsewhere):
+
+- :mod:`~custseg.monitoring.transitions`: transition counts and probabilities between
+  consecutive as-of dates, pooled over a window, and the projected segment mix;
+- :mod:`~custseg.monitoring.move_model`: the fitted move model as JSON types, its probabilities
+  and the drivers of a move;
+- :mod:`~custseg.monitoring.move_prediction`: training the per-customer prediction of next
+  period's segment and evaluating it out of time against the transition-matrix baseline.
+"""
