@@ -226,15 +226,13 @@ def test_retrained_dates_keep_their_models_and_replace_rows_when_backfilled_agai
         assert document["integrity"]["sha256"] == item.record.model_version
         assert document["metadata"]["as_of_date"] == item.record.as_of_date.isoformat()
     assert settings.duckdb_path is not None
-    before = rows(
-        settings.duckdb_path,
-        "select as_of_date, segment_id, count(*) from segment_memberships group by all order by 1, 2",
+    counts = (
+        "select as_of_date, segment_id, count(*) from segment_memberships "
+        "group by all order by 1, 2"
     )
+    before = rows(settings.duckdb_path, counts)
     again = backfill_pipeline(settings, dates, retrain=True)
-    after = rows(
-        settings.duckdb_path,
-        "select as_of_date, segment_id, count(*) from segment_memberships group by all order by 1, 2",
-    )
+    after = rows(settings.duckdb_path, counts)
     assert after == before
     assert rows(
         settings.duckdb_path,

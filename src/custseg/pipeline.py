@@ -14,50 +14,38 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from custseg.catalogue import SEGMENT_NAMES
 from custseg.dbt.profiles import check_profile
-from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
 from custseg.errors import ConfigError, ModelIntegrityError
 from custseg.features import CustomerFeatures, build_features, read_customer_features
-from custseg.history import RunRecord, history_env, record_of_run
 from custseg.history.backfill import BackfillResult, backfill
 from custseg.ingest.mapping import InputSpec
-from custseg.ingest.staging import repair_messages
 from custseg.model.evaluation import KSelection
 from custseg.model.fitting import (
-    FittedSegments,
     Progress,
     choose_k,
     fit_segments,
-    model_metadata,
-    scored_in_warehouse,
     silent,
 )
 from custseg.model.model_file import (
-    canonical_json,
-    fingerprint_features,
     load_model,
     load_previous_model,
-    model_document,
 )
 from custseg.publish.atomic import write_json_atomic
 from custseg.publish.journal import recover
 from custseg.publish.locking import exclusive_run_lock
 from custseg.publish.preflight import check_writable, require_built_warehouse
-from custseg.publish.publication import Publication, publication
-from custseg.publish.seeds import (
-    SEGMENTS_HEADER_LINE,
-    render_model_parameters_csv,
-    render_segment_definitions_csv,
-    render_segments_csv,
+from custseg.report import ReportError, build_report, read_json
+from custseg.run_identity import run_identity
+from custseg.run_publish import (
+    RunContext,
+    k_selection_document,
+    publish_run,
+    saved_k_selection,
 )
-from custseg.publish.validation import validate_segments_csv
-from custseg.report import ReportError, build_report, read_json, report_page
-from custseg.run_identity import RunIdentity, run_identity
-from custseg.run_result import RunResult, StageClock, summarize_mart
+from custseg.run_result import RunResult, StageClock
 from custseg.settings import Settings
 from custseg.warehouses import Warehouse, open_warehouse
 
@@ -87,65 +75,14 @@ def run_pipeline(
         clock.lap("features")
         fitted = fit_segments(features.matrix, settings, previous, progress, features.rhythm)
         clock.lap("fit")
-        progress(
-            "Publishing the seeds, scoring customers in SQL and building fct_customer_segments"
-        )
-        in_warehouse = scored_in_warehouse(len(features.customer_ids), settings)
-        warnings = repaired + model_warnings + fitted.warnings
-        document = model_document(
-            fitted.segmenter,
-            metadata=model_metadata(
-                settings,
-                fitted,
-                features.customer_ids,
-                features.matrix,
-                features.as_of_date,
-                identity.to_dict(),
-            ),
-        )
-        record = record_of_run(document, fitted, features, identity)
-        with publication(layout, warehouse, published_paths(settings, fitted)) as published:
-            segments_csv, dbt_results = publish(
-                settings, warehouse, features, fitted, in_warehouse, published, record
-            )
-            clock.record_dbt(dbt_results)
-            clock.lap("publish")
-            progress("Writing the segments CSV, model, metrics and HTML report")
-            report_path = stage_outputs(
-                settings,
-                warehouse,
-                features,
-                fitted,
-                segments_csv,
-                warnings,
-                published,
-                identity,
-                document,
-            )
-        segments = summarize_mart(warehouse)
-        clock.lap("outputs")
-        return RunResult(
-            run_id=identity.run_id,
-            dataset=identity.dataset,
-            as_of_date=features.as_of_date,
-            n_customers=len(features.customer_ids),
-            n_segments=fitted.n_segments,
-            loaded_tables=loaded,
-            segments=segments,
-            silhouette=fitted.metrics.get("silhouette"),
-            warnings=warnings,
-            matching=fitted.match.to_dict() if fitted.match else None,
-            segments_scored_in_warehouse=in_warehouse,
-            stage_seconds=clock.seconds,
-            warehouse=warehouse.describe(),
-            duckdb_path=settings.duckdb_path if settings.target == "duckdb" else None,
-            seed_path=layout.segments_seed_path,
-            segments_path=layout.segments_path,
-            model_path=layout.model_path,
-            metrics_path=layout.metrics_path,
-            report_path=report_path,
-            repairs=repair_messages(loaded),
-            notes=notes,
+        return publish_run(
+            settings,
+            warehouse,
+            features,
+            fitted,
+            identity,
+            RunContext(clock, loaded, repaired + model_warnings + fitted.warnings, notes),
+            progress,
         )
 
 
@@ -168,15 +105,6 @@ def evaluate_pipeline(
     document = k_selection_document(selection, identity, features)
     write_json_atomic(path, document)
     return selection, path, document
-
-
-def k_selection_document(
-    selection: KSelection, identity: RunIdentity, features: CustomerFeatures
-) -> dict:
-    """``k_selection.json``: the evidence for k, the run that wrote it and the data it judged
-    (the report shows it only beside a model of the same dataset and fingerprint)."""
-    fingerprint = fingerprint_features(features.customer_ids, features.matrix)
-    return selection.to_dict() | identity.to_dict() | {"input_fingerprint": fingerprint}
 
 
 def _published_dataset(settings: Settings) -> str | None:
@@ -243,7 +171,7 @@ def report_pipeline(
             read_json(layout.metrics_path, "evaluation metrics"),
             warehouse,
             out_path or layout.report_path,
-            _saved_k_selection(layout.k_selection_path),
+            saved_k_selection(layout.k_selection_path),
             currency=settings.currency,
         )
 
@@ -304,105 +232,3 @@ def repair_interrupted_publication(
         return []
     progress(found)
     return [found]
-
-
-def published_paths(settings: Settings, fitted: FittedSegments) -> list[Path]:
-    """Every file a run publishes: the seeds, then the ML step's outputs."""
-    layout = settings.layout
-    paths = [
-        layout.segments_seed_path,
-        layout.definitions_seed_path,
-        layout.parameters_seed_path,
-        layout.segments_path,
-        layout.model_path,
-        layout.metrics_path,
-        layout.report_path,
-    ]
-    if fitted.selection is not None:
-        paths.append(layout.k_selection_path)
-    return paths
-
-
-def publish(
-    settings: Settings,
-    warehouse: Warehouse,
-    features: CustomerFeatures,
-    fitted: FittedSegments,
-    in_warehouse: bool,
-    published: Publication,
-    record: RunRecord,
-) -> tuple[bytes, list[DbtNodeResult]]:
-    """Validate the segments, replace the seeds and build them and everything downstream,
-    the history included (``record`` is the run's row of ``segment_runs``).
-
-    Large runs (``in_warehouse``) publish no per-customer seed: the warehouse scores everyone.
-    Returns the validated segments CSV and dbt's node results.
-    """
-    segments_csv = render_segments_csv(features.customer_ids, fitted.labels, SEGMENT_NAMES)
-    validate_segments_csv(
-        segments_csv,
-        features.customer_ids,
-        SEGMENT_NAMES,
-        source="candidate customer_segments.csv",
-    )
-    layout = settings.layout
-    seeds = {
-        layout.segments_seed_path: SEGMENTS_HEADER_LINE if in_warehouse else segments_csv,
-        layout.definitions_seed_path: render_segment_definitions_csv(
-            fitted.segmenter, fitted.labels, features.matrix
-        ),
-        layout.parameters_seed_path: render_model_parameters_csv(fitted.segmenter),
-    }
-    invocation = invocation_for(
-        settings,
-        warehouse,
-        segment_source="warehouse" if in_warehouse else "seed",
-        extra_env=history_env("run", [record]),
-    )
-    for path, data in seeds.items():
-        published.replace_now(path, data)
-    selectors = [f"{path.stem}+" for path in seeds] + ["segment_runs+"]
-    return segments_csv, run_dbt(invocation, "build", "--select", *selectors)
-
-
-def stage_outputs(
-    settings: Settings,
-    warehouse: Warehouse,
-    features: CustomerFeatures,
-    fitted: FittedSegments,
-    segments_csv: bytes,
-    warnings: list[str],
-    published: Publication,
-    identity: RunIdentity,
-    document: dict,
-) -> Path | None:
-    """Stage the segments CSV, the model, its metrics, the k evidence and the report.
-
-    The model, the metrics and the k evidence record ``identity`` (the seeds and the segments
-    CSV do not, so they stay byte-identical for the same input and settings). Returns the
-    report's path, or None when it could not be drawn (a warning says why, and the previous
-    report, which describes the previous segments, is removed with the commit).
-    """
-    layout = settings.layout
-    published.stage(layout.segments_path, segments_csv)
-    published.stage(layout.model_path, canonical_json(document).encode("utf-8"))
-    metrics = fitted.metrics | identity.to_dict()
-    published.stage(layout.metrics_path, canonical_json(metrics).encode("utf-8"))
-    if fitted.selection is not None:
-        k_selection = k_selection_document(fitted.selection, identity, features)
-        published.stage(layout.k_selection_path, canonical_json(k_selection).encode("utf-8"))
-    else:
-        k_selection = _saved_k_selection(layout.k_selection_path)
-    try:
-        page = report_page(document, metrics, warehouse, k_selection, currency=settings.currency)
-    except ReportError as error:
-        warnings.append(f"the HTML report was not written (the previous one was removed): {error}")
-        published.stage(layout.report_path, None)
-        return None
-    published.stage(layout.report_path, page)
-    return layout.report_path
-
-
-def _saved_k_selection(path: Path) -> Mapping | None:
-    """The evidence for k written by the last evaluation, when there is one."""
-    return read_json(path, "k selection") if path.exists() else None
