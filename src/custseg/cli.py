@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from custseg.cli_errors import ErrorOutput, errors_reported, exit_with
-from custseg.cli_history import backfill
+from custseg.cli_history import backfill, drift, refresh
 from custseg.cli_options import (
     CONFIG_OPTION,
     EXIT_CODES_HELP,
@@ -382,6 +382,8 @@ def generate_sample(
 
 
 cli.add_command(backfill)
+cli.add_command(drift)
+cli.add_command(refresh)
 
 
 def main() -> None:

@@ -123,5 +123,5 @@ def record_of_run(
         input_fingerprint=document["metadata"]["input_fingerprint"],
         silhouette=fitted.metrics.get("silhouette"),
         bootstrap_stability=stability,
-        retrained=True,
+        retrained=fitted.retrained,
     )

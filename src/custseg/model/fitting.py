@@ -49,6 +49,9 @@ class FittedSegments:
     fit_sample_size: int | None
     # The data's usual gap between purchases in days (None: not measured).
     purchase_gap_days: float | None = None
+    # False when the segments come from the published model scoring new customers (a refresh
+    # without drift), not from a fit on them.
+    retrained: bool = True
 
     @property
     def n_segments(self) -> int:
