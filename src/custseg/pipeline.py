@@ -353,6 +353,7 @@ def stage_outputs(
             features.as_of_date,
             identity.to_dict(),
         ),
+        drift_reference=fitted.drift_reference,
     )
     published.stage(layout.model_path, canonical_json(document).encode("utf-8"))
     metrics = fitted.metrics | identity.to_dict()

@@ -35,6 +35,16 @@ PARAMETERS_HEADER = ("segment_id", "segment_name") + tuple(
     for part in ("mean", "scale", "centroid")
 )
 
+#: The drift reference's bins (custseg.publish.seeds.render_feature_bins_csv): per clustering
+#: feature and bin, its edges (empty for an open end) and the training customers' share.
+FEATURE_BINS_HEADER = (
+    "feature_name",
+    "bin_index",
+    "lower_edge",
+    "upper_edge",
+    "reference_share",
+)
+
 #: Every published seed by name (its file is ``<name>.csv``), with its header.
 PUBLISHED_SEEDS: dict[str, tuple[str, ...]] = {
     "customer_segments": SEGMENTS_HEADER,
