@@ -58,7 +58,14 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def test_every_float_option_is_checked_here() -> None:
-    assert FLOAT_OPTIONS == ["lock_timeout", "max_centroid_shift", "min_segment_share"]
+    assert FLOAT_OPTIONS == [
+        "drift_kept_share_min",
+        "drift_psi_alarm",
+        "drift_share_shift_alarm",
+        "lock_timeout",
+        "max_centroid_shift",
+        "min_segment_share",
+    ]
 
 
 @pytest.mark.parametrize("value", NOT_NUMBERS)

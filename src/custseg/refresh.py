@@ -28,6 +28,7 @@ import numpy as np
 from custseg.errors import ConfigError
 from custseg.features import CustomerFeatures, build_features
 from custseg.ingest.mapping import InputSpec
+from custseg.model.drift_reference import drift_reference_of
 from custseg.model.fitting import FittedSegments, Progress, fit_segments, silent
 from custseg.model.metrics import evaluate_segmentation
 from custseg.model.model_file import fingerprint_features, load_model
@@ -40,7 +41,6 @@ from custseg.monitoring.drift import (
     drift_against_previous,
     drift_against_training,
 )
-from custseg.monitoring.drift_reference import drift_reference_of
 from custseg.pipeline import opened, repair_interrupted_publication, run_pipeline
 from custseg.publish.preflight import check_writable, require_built_warehouse
 from custseg.run_identity import run_identity

@@ -35,6 +35,7 @@ from custseg.model.model_file import (
 from custseg.publish.publication import Publication, publication
 from custseg.publish.seeds import (
     SEGMENTS_HEADER_LINE,
+    render_feature_bins_csv,
     render_model_parameters_csv,
     render_segment_definitions_csv,
     render_segments_csv,
@@ -86,6 +87,7 @@ def publish_run(
                 features.as_of_date,
                 identity.to_dict(),
             ),
+            drift_reference=fitted.drift_reference,
         )
     record = record_of_run(document, fitted, features, identity)
     with publication(layout, warehouse, published_paths(settings, fitted)) as published:
@@ -149,6 +151,7 @@ def published_paths(settings: Settings, fitted: FittedSegments) -> list[Path]:
         layout.segments_seed_path,
         layout.definitions_seed_path,
         layout.parameters_seed_path,
+        layout.feature_bins_seed_path,
         layout.segments_path,
         layout.model_path,
         layout.metrics_path,
@@ -167,6 +170,7 @@ def publish(
     in_warehouse: bool,
     published: Publication,
     record: RunRecord,
+    document: Mapping,
 ) -> tuple[bytes, list[DbtNodeResult]]:
     """Validate the segments, replace the seeds and build them and everything downstream,
     the history included (``record`` is the run's row of ``segment_runs``).
@@ -188,6 +192,7 @@ def publish(
             fitted.segmenter, fitted.labels, features.matrix
         ),
         layout.parameters_seed_path: render_model_parameters_csv(fitted.segmenter),
+        layout.feature_bins_seed_path: render_feature_bins_csv(document),
     }
     invocation = invocation_for(
         settings,

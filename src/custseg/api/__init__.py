@@ -74,6 +74,9 @@ def run(
     random_state: int | None = None,
     min_segment_share: float | None = None,
     max_centroid_shift: float | None = None,
+    drift_psi_alarm: float | None = None,
+    drift_share_shift_alarm: float | None = None,
+    drift_kept_share_min: float | None = None,
     seed_max_customers: int | None = None,
     fit_sample_size: int | None = None,
     allow_unsupported_names: bool | None = None,
@@ -284,7 +287,10 @@ def segment(
         None if checked.rhythm is None else checked.rhythm.rows(order),
     )
     metadata = model_metadata(settings, fitted, ids, matrix, recorded_date)
-    model = SegmentModel(fitted.segmenter, model_document(fitted.segmenter, metadata=metadata))
+    document = model_document(
+        fitted.segmenter, metadata=metadata, drift_reference=fitted.drift_reference
+    )
+    model = SegmentModel(fitted.segmenter, document)
     labels = np.empty_like(fitted.labels)
     labels[order] = fitted.labels  # back to the input's row order
     return SegmentResult(

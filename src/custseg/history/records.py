@@ -29,6 +29,8 @@ HISTORY_TABLES = (
     "segment_memberships",
     "fct_segment_transitions",
     "fct_segment_mix_projection",
+    "fct_feature_drift",
+    "fct_segment_drift",
 )
 
 HistorySource = Literal["run", "backfill", "none"]

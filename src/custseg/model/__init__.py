@@ -10,5 +10,7 @@
 - :mod:`~custseg.model.metrics`, :mod:`~custseg.model.evaluation`: quality figures and the
   evidence for k;
 - :mod:`~custseg.model.segmenter_dict`, :mod:`~custseg.model.model_file`: the JSON model file;
+- :mod:`~custseg.model.drift_reference`: the training data's bins and shares the model file keeps
+  for drift;
 - :mod:`~custseg.model.fitting`: the model stage of a run.
 """

@@ -14,6 +14,7 @@ import numpy as np
 
 from custseg.catalogue import MAX_AUTO_SEGMENTS, MIN_SEGMENTS
 from custseg.errors import SegmentationError
+from custseg.model.drift_reference import DriftReference, fit_drift_reference
 from custseg.model.evaluation import KSelection, select_k
 from custseg.model.matching import MatchResult, keep_previous_ids
 from custseg.model.metrics import evaluate_segmentation
@@ -47,6 +48,9 @@ class FittedSegments:
     warnings: list[str]
     # Customers K-means was fitted on when it was fitted on a sample, else None.
     fit_sample_size: int | None
+    # How every customer of the run was spread (bins per clustering feature, segment shares):
+    # the model file keeps it, and later data is compared with it for drift.
+    drift_reference: DriftReference
     # The data's usual gap between purchases in days (None: not measured).
     purchase_gap_days: float | None = None
     # False when the segments come from the published model scoring new customers (a refresh
@@ -123,6 +127,7 @@ def fit_segments(
         match=match,
         warnings=warnings,
         fit_sample_size=None if sample is None else len(sample),
+        drift_reference=fit_drift_reference(matrix, labels, segmenter.segment_ids_),
         purchase_gap_days=None if rhythm is None else rhythm.usual_gap_days,
     )
 

@@ -9,6 +9,8 @@ A model file is one JSON document::
       "model": {...},          # segmenter_dict.segmenter_to_dict(segmenter)
       "metadata": {...},       # supplied by the caller: input fingerprint, as_of_date, config,
                                # library versions, ...
+      "drift_reference": {...},  # drift_reference.DriftReference.to_dict(): bins and shares of
+                                 # the training customers (absent in files written before it)
       "integrity": {"sha256": "..."}
     }
 
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from custseg.errors import ModelIntegrityError
+from custseg.model.drift_reference import DRIFT_REFERENCE_KEY, DriftReference
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.model.segmenter_dict import segmenter_from_dict, segmenter_to_dict
 from custseg.version import __version__
@@ -75,8 +78,14 @@ def canonical_json(payload: dict) -> str:
     return json.dumps(payload, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def model_document(segmenter: CustomerSegmenter, *, metadata: dict) -> dict:
-    """The model file's document: a fitted segmenter, its metadata and an integrity hash.
+def model_document(
+    segmenter: CustomerSegmenter,
+    *,
+    metadata: dict,
+    drift_reference: DriftReference | None = None,
+) -> dict:
+    """The model file's document: a fitted segmenter, its metadata, the training data's drift
+    reference and an integrity hash.
 
     Parameters
     ----------
@@ -99,6 +108,8 @@ def model_document(segmenter: CustomerSegmenter, *, metadata: dict) -> dict:
         "model": segmenter_to_dict(segmenter),
         "metadata": metadata,
     }
+    if drift_reference is not None:
+        document[DRIFT_REFERENCE_KEY] = drift_reference.to_dict()
     document["integrity"] = {"sha256": _document_sha256(document)}
     return document
 

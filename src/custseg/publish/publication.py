@@ -43,12 +43,15 @@ PUBLISHED_TABLES = (
     "customer_segments",
     "segment_definitions",
     "segment_model_parameters",
+    "segment_feature_bins",
     "customer_segment_scores",
     "fct_customer_segments",
     "segment_runs",
     "segment_memberships",
     "fct_segment_transitions",
     "fct_segment_mix_projection",
+    "fct_feature_drift",
+    "fct_segment_drift",
 )
 
 #: What a failed or interrupted publication says once everything previous is back.

@@ -8,7 +8,9 @@
   read the definitions next to the segments in SQL and dbt's tests take the valid ids and names
   from it;
 - ``segment_model_parameters``: the scaler and centroids, so SQL can score customers exactly
-  like Python.
+  like Python;
+- the drift reference's bins (:func:`render_feature_bins_csv`), so SQL can measure drift on the
+  training data's bins.
 
 Every file is rendered with fixed number formats, so the same model gives the same bytes. The
 headers come from :mod:`custseg.settings.published_seeds`, which the header-only placeholders dbt
@@ -20,15 +22,18 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from custseg.catalogue import SEGMENT_NAMES, SEGMENT_TYPES
+from custseg.model.drift_reference import drift_reference_of
 from custseg.model.features import CLUSTER_FEATURES, FEATURES
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.model.segmenter_dict import segmenter_to_dict
 from custseg.settings.published_seeds import (
     DEFINITIONS_HEADER,
+    FEATURE_BINS_HEADER,
     PARAMETERS_HEADER,
     SEGMENTS_HEADER,
     header_line,
@@ -121,4 +126,40 @@ def render_model_parameters_csv(segmenter: CustomerSegmenter) -> bytes:
                 repr(float(segmenter.centroids_[row, column])),
             ]
         writer.writerow(values)
+    return buffer.getvalue().encode("utf-8")
+
+
+def render_feature_bins_csv(document: Mapping[str, Any]) -> bytes:
+    """Render the bins of a model document's drift reference, one row per feature and bin.
+
+    Columns ``feature_name, bin_index, lower_edge, upper_edge, reference_share``: bin
+    ``bin_index`` (from 0) holds the values ``v`` with ``lower_edge < v <= upper_edge``, an
+    empty edge being open (the first bin has no lower edge, the last no upper edge);
+    ``reference_share`` is the share of the training customers in it. Features in the order of
+    :data:`~custseg.model.features.CLUSTER_FEATURES`. Floats are written with ``repr`` so SQL
+    sees exactly the model file's values. A model file written before drift references were
+    recorded gives the header alone.
+
+    Raises
+    ------
+    ModelIntegrityError
+        If the stored reference is malformed.
+    """
+    reference = drift_reference_of(document)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(FEATURE_BINS_HEADER)
+    for bins in () if reference is None else reference.feature_bins:
+        for index, ((lower, upper), share) in enumerate(
+            zip(bins.bounds(), bins.reference_shares, strict=True)
+        ):
+            writer.writerow(
+                (
+                    bins.feature,
+                    index,
+                    "" if lower is None else repr(lower),
+                    "" if upper is None else repr(upper),
+                    repr(share),
+                )
+            )
     return buffer.getvalue().encode("utf-8")

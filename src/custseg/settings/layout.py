@@ -60,6 +60,11 @@ class ProjectLayout:
         return self.published_seed_paths["segment_model_parameters"]
 
     @property
+    def feature_bins_seed_path(self) -> Path:
+        """The published seed ``segment_feature_bins`` (the drift reference's bins)."""
+        return self.published_seed_paths["segment_feature_bins"]
+
+    @property
     def output_dir(self) -> Path:
         """Where the segments CSV, the model, its metrics and the report go."""
         return self.root / OUTPUT_FOLDER

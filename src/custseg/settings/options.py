@@ -119,6 +119,14 @@ def _share(value: Any) -> float:
     return share
 
 
+def _proportion(value: Any) -> float:
+    share = _number(value)
+    # Also refuses NaN (no comparison holds).
+    if not 0 <= share <= 1:
+        raise ValueError(value)
+    return share
+
+
 def _positive(value: Any) -> float:
     number = _number(value)
     # Also refuses NaN (no comparison holds) and the infinities.
@@ -285,6 +293,30 @@ OPTIONS: dict[str, Option] = {
             "SD",
             _positive,
             "a positive number of standard deviations (e.g. 0.5)",
+        ),
+        Option(
+            "drift_psi_alarm",
+            "Drift alarm: population stability index of a clustering feature above which its "
+            "distribution has shifted significantly (0.1 to 0.25 is a moderate shift).",
+            "PSI",
+            _positive,
+            "a positive number (e.g. 0.25)",
+        ),
+        Option(
+            "drift_share_shift_alarm",
+            "Drift alarm: change of a segment's share of customers (absolute, 0.10 = 10 "
+            "percentage points) above which the segment mix has shifted.",
+            "SHARE",
+            _proportion,
+            "a share from 0 to 1 (0.1 means 10 percentage points)",
+        ),
+        Option(
+            "drift_kept_share_min",
+            "Drift alarm: share of the customers of both runs who kept their segment below "
+            "which too many customers moved.",
+            "SHARE",
+            _proportion,
+            "a share from 0 to 1 (0.7 means 70% of customers kept their segment)",
         ),
         Option(
             "seed_max_customers",

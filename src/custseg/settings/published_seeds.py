@@ -40,12 +40,23 @@ PARAMETERS_HEADER = ("segment_id", "segment_name") + tuple(
 #: per date with ``--retrain``), scored in SQL by ``segment_scores_by_as_of_date``.
 BACKFILL_PARAMETERS_HEADER = ("as_of_date",) + PARAMETERS_HEADER
 
+#: The drift reference's bins (custseg.publish.seeds.render_feature_bins_csv): per clustering
+#: feature and bin, its edges (empty for an open end) and the training customers' share.
+FEATURE_BINS_HEADER = (
+    "feature_name",
+    "bin_index",
+    "lower_edge",
+    "upper_edge",
+    "reference_share",
+)
+
 #: Every published seed by name (its file is ``<name>.csv``), with its header.
 PUBLISHED_SEEDS: dict[str, tuple[str, ...]] = {
     "customer_segments": SEGMENTS_HEADER,
     "segment_definitions": DEFINITIONS_HEADER,
     "segment_model_parameters": PARAMETERS_HEADER,
     "backfill_model_parameters": BACKFILL_PARAMETERS_HEADER,
+    "segment_feature_bins": FEATURE_BINS_HEADER,
 }
 
 

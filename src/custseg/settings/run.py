@@ -89,6 +89,13 @@ class Settings:
     min_segment_share: float = _option(0.05)
     # Largest centroid move (standard deviations) for which a retrain keeps the previous ids.
     max_centroid_shift: float = _option(0.5)
+    # Drift alarms (custseg.monitoring.drift): a clustering feature's population stability
+    # index above this; 0.25 is the usual "significant shift" level.
+    drift_psi_alarm: float = _option(0.25)
+    # A segment's share of customers moving by more than this (absolute).
+    drift_share_shift_alarm: float = _option(0.10)
+    # Fewer than this share of the customers of two runs keeping their segment.
+    drift_kept_share_min: float = _option(0.70)
     # Above this many customers, the warehouse scores everyone in SQL (no per-customer seed).
     seed_max_customers: int = _option(100_000)
     # Above this many customers, K-means is fitted on a random sample of this size.
