@@ -256,7 +256,7 @@ def _alarms(
 ) -> list[str]:
     """Every threshold passed, as sentences naming what they compare with."""
     return [
-        f"{alarm.message()} (against the {label})"
+        f"{alarm.message} (against the {label})"
         for label, report in (("training data", training), ("previous as-of date", previous))
         if report is not None
         for alarm in report.alarms(thresholds)

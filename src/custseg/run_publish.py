@@ -92,7 +92,7 @@ def publish_run(
     record = record_of_run(document, fitted, features, identity)
     with publication(layout, warehouse, published_paths(settings, fitted)) as published:
         segments_csv, dbt_results = publish(
-            settings, warehouse, features, fitted, in_warehouse, published, record
+            settings, warehouse, features, fitted, in_warehouse, published, record, document
         )
         context.clock.record_dbt(dbt_results)
         context.clock.lap("publish")
