@@ -284,6 +284,7 @@ def _scored_with(
         warnings=[],
         fit_sample_size=document.get("metadata", {}).get("config", {}).get("fit_sample_size"),
         purchase_gap_days=document.get("metadata", {}).get("purchase_gap_days"),
+        drift_reference=drift_reference_of(document),
         retrained=False,
     )
 
