@@ -295,3 +295,30 @@ def test_the_cli_prints_each_date_and_json_for_scripts(sample_project: Path) -> 
     )
     assert refused.exit_code == 2
     assert "before --from" in refused.output
+
+
+def test_drift_figures_for_every_month(real_backfill: RealBackfill) -> None:
+    """Every month has its PSI per feature against the training data, and against the month
+    before from the second on; every segment's shares sum to one per month."""
+    psi = rows(
+        real_backfill.database,
+        "select as_of_date, compared_with, count(*), min(psi) from fct_feature_drift group by 1, 2",
+    )
+    training = {day for day, compared, count, low in psi if compared == "training data"}
+    previous = {day for day, compared, count, low in psi if compared == "previous as-of date"}
+    assert training == set(MONTH_STARTS)
+    assert previous == set(MONTH_STARTS[1:])
+    assert all(count == 3 and low >= 0 for _, _, count, low in psi)
+    shares = rows(
+        real_backfill.database,
+        "select as_of_date, sum(customer_share) from fct_segment_drift group by 1",
+    )
+    assert {day for day, _ in shares} == set(MONTH_STARTS)
+    assert all(total == pytest.approx(1.0, abs=1e-9) for _, total in shares)
+    # The published model was trained as of 2020-01-01: that month matches its training data.
+    at_training = rows(
+        real_backfill.database,
+        "select max(psi) from fct_feature_drift where as_of_date = date '2020-01-01' "
+        "and compared_with = 'training data'",
+    )
+    assert at_training[0][0] == pytest.approx(0.0, abs=1e-12)
