@@ -228,12 +228,14 @@ def test_retrained_dates_keep_their_models_and_replace_rows_when_backfilled_agai
     assert settings.duckdb_path is not None
     before = rows(
         settings.duckdb_path,
-        "select as_of_date, segment_id, count(*) from segment_memberships group by all order by 1, 2",
+        "select as_of_date, segment_id, count(*) from segment_memberships "
+        "group by all order by 1, 2",
     )
     again = backfill_pipeline(settings, dates, retrain=True)
     after = rows(
         settings.duckdb_path,
-        "select as_of_date, segment_id, count(*) from segment_memberships group by all order by 1, 2",
+        "select as_of_date, segment_id, count(*) from segment_memberships "
+        "group by all order by 1, 2",
     )
     assert after == before
     assert rows(

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from custseg.cli_errors import ErrorOutput, errors_reported, exit_with
-from custseg.cli_history import backfill
+from custseg.cli_history import backfill, moves
 from custseg.cli_options import (
     CONFIG_OPTION,
     EXIT_CODES_HELP,
@@ -382,6 +382,7 @@ def generate_sample(
 
 
 cli.add_command(backfill)
+cli.add_command(moves)
 
 
 def main() -> None:

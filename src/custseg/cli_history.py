@@ -1,4 +1,5 @@
-"""The commands about segments over time: ``custseg backfill`` (and, later, drift and refresh).
+"""The commands about segments over time: ``custseg backfill`` and ``custseg moves`` (and, later,
+drift and refresh).
 
 Registered on the ``custseg`` group by :mod:`custseg.cli`; each is a thin layer over
 :mod:`custseg.pipeline`, as the other commands are.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +24,9 @@ from custseg.cli_options import (
     options,
     setting,
 )
+
+if TYPE_CHECKING:
+    from custseg.history.moves import MovesResult
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -136,3 +140,112 @@ def backfill(
     for warning in result.warnings:
         click.echo(f"Warning: {warning}")
     click.echo(f"Dataset {result.dataset}, run {result.run_id}")
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@options(CONFIG_OPTION, *WAREHOUSE_OPTIONS, JSON_OPTION, QUIET_OPTION)
+def moves(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> None:
+    """Learn who is about to lapse from the history, and list them in the warehouse.
+
+    Trains a model of next period's segment (multinomial logistic regression on each customer's
+    recency, orders, order value and segment) on the history's pairs of consecutive as-of dates,
+    checks it on the last pair against the plain transition matrix (log loss, Brier score,
+    precision at the top 10% for At-Risk), then publishes it (ml_pipeline/models/move_model.json,
+    seed move_model_terms) and fct_at_risk_candidates: the customers of the latest date, most
+    likely to be At-Risk next first, with the features that drive it. Needs three as-of dates
+    in the history (`custseg backfill`). Exits 0 whether or not the model beats the matrix.
+
+    \b
+    Example, after a run and a monthly backfill of 2019 on the real data:
+        custseg backfill --from 2019-02-01 --to 2020-01-01 --every month
+        custseg moves
+    """
+    from custseg.config_file import settings_from
+    from custseg.pipeline import moves_pipeline
+    from custseg.progress import StepProgress
+
+    progress = StepProgress(enabled=not quiet and not as_json)
+    with errors_reported():
+        settings, _ = settings_from(config_file, given)
+        with progress:
+            result = moves_pipeline(settings, progress=progress)
+    if as_json:
+        click.echo(json.dumps(moves_payload(result), indent=2, sort_keys=True))
+    elif not quiet:
+        for line in moves_lines(result):
+            click.echo(line)
+
+
+def moves_payload(result: MovesResult) -> dict[str, Any]:
+    """``custseg moves --json``: the evaluation, the dates and the top of the at-risk list."""
+    return {
+        "evaluation": result.evaluation.to_dict(),
+        "as_of_dates": [day.isoformat() for day in result.as_of_dates],
+        "scored_as_of_date": result.scored_as_of_date.isoformat(),
+        "count_candidates": result.count_candidates,
+        "top_candidates": [
+            {
+                "rank": c.rank,
+                "customer_id": c.customer_id,
+                "segment_id": c.segment_id,
+                "segment_name": c.segment_name,
+                "at_risk_probability": c.probability,
+                "recency_days": c.recency_days,
+                "count_orders": c.count_orders,
+                "avg_order_value": c.avg_order_value,
+                "drivers": [{"term": term, "contribution": value} for term, value in c.drivers],
+            }
+            for c in result.top
+        ],
+        "model_path": str(result.model_path),
+    }
+
+
+def moves_lines(result: MovesResult) -> list[str]:
+    """The evaluation in plain words, then the top of the at-risk list."""
+    e = result.evaluation
+    verdict = (
+        "The model beats the transition matrix (lower log loss)."
+        if e.beats_baseline
+        else "The model does NOT beat the transition matrix: its log loss is not lower. Trust "
+        "the list no more than the segment averages of fct_segment_transitions."
+    )
+    lines = [
+        f"\nOut-of-time check: trained on the pairs of {e.train_dates[0]} to {e.train_dates[1]} "
+        f"({e.train_customers:,} customer moves), tested on {e.test_dates[0]} -> "
+        f"{e.test_dates[1]} ({e.test_customers:,} customers).",
+        f"  {'':<32}{'model':>10}{'matrix':>10}",
+        f"  {'log loss (nats, lower=better)':<32}{e.model_log_loss:>10.4f}"
+        f"{e.baseline_log_loss:>10.4f}",
+        f"  {'Brier score (lower=better)':<32}{e.model_brier:>10.4f}{e.baseline_brier:>10.4f}",
+        f"  {f'precision at top {e.top_share:.0%}':<32}{_share(e.model_precision_at_top):>10}"
+        f"{_share(e.baseline_precision_at_top):>10}",
+        f"  Of the {e.top_customers:,} candidates ranked highest (top {e.top_share:.0%} of those "
+        f"not At-Risk), the share who became At-Risk; base rate of all candidates: "
+        f"{_share(e.base_rate)}.",
+        verdict,
+    ]
+    if e.unseen_states:
+        lines.append(f"Next states never seen in training (scored at the floor): {e.unseen_states}")
+    lines.append(
+        f"\nMost likely to be At-Risk (Lapsing) after {result.scored_as_of_date} "
+        f"(top {len(result.top)} of {result.count_candidates:,}; all in fct_at_risk_candidates):"
+    )
+    if not result.top:
+        lines.append("  nobody: the model never saw a customer move into At-Risk.")
+    lines.append(
+        f"  {'rank':>4}  {'customer':<12}{'segment':<24}{'p':>6}{'recency':>8}{'orders':>7}"
+        f"{'value':>9}  drivers"
+    )
+    for c in result.top:
+        drivers = ", ".join(f"{term} +{value:.2f}" for term, value in c.drivers) or "none"
+        lines.append(
+            f"  {c.rank:>4}  {c.customer_id:<12}{c.segment_name[:23]:<24}{c.probability:>6.2f}"
+            f"{c.recency_days:>8.0f}{c.count_orders:>7.0f}{c.avg_order_value:>9.2f}  {drivers}"
+        )
+    lines.append(f"Model and evaluation: {result.model_path}")
+    return lines
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"

@@ -7,23 +7,23 @@ unit (:func:`custseg.publish.publication.publication`): the seeds in the git-ign
 ``dbt_pipeline/seeds/published`` (:attr:`ProjectLayout.published_seeds_dir`), the
 tables dbt builds from them, and the segments CSV, model, metrics and report in
 ``ml_pipeline/models`` are all the previous ones or all the new ones. Every command first repairs
-a publication a killed run left half done (:func:`repair_interrupted_publication`).
+a publication a killed run left half done
+(:func:`custseg.publish.session.repair_interrupted_publication`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from custseg.catalogue import SEGMENT_NAMES
-from custseg.dbt.profiles import check_profile
 from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
 from custseg.errors import ConfigError, ModelIntegrityError
 from custseg.features import CustomerFeatures, build_features, read_customer_features
 from custseg.history import RunRecord, history_env, record_of_run
 from custseg.history.backfill import BackfillResult, backfill
+from custseg.history.moves import MovesResult, publish_moves
 from custseg.ingest.mapping import InputSpec
 from custseg.ingest.staging import repair_messages
 from custseg.model.evaluation import KSelection
@@ -44,9 +44,7 @@ from custseg.model.model_file import (
     model_document,
 )
 from custseg.publish.atomic import write_json_atomic
-from custseg.publish.journal import recover
-from custseg.publish.locking import exclusive_run_lock
-from custseg.publish.preflight import check_writable, require_built_warehouse
+from custseg.publish.preflight import check_writable
 from custseg.publish.publication import Publication, publication
 from custseg.publish.seeds import (
     SEGMENTS_HEADER_LINE,
@@ -54,12 +52,13 @@ from custseg.publish.seeds import (
     render_segment_definitions_csv,
     render_segments_csv,
 )
+from custseg.publish.session import opened, prepared, repair_interrupted_publication
 from custseg.publish.validation import validate_segments_csv
 from custseg.report import ReportError, build_report, read_json, report_page
 from custseg.run_identity import RunIdentity, run_identity
 from custseg.run_result import RunResult, StageClock, summarize_mart
 from custseg.settings import Settings
-from custseg.warehouses import Warehouse, open_warehouse
+from custseg.warehouses import Warehouse
 
 
 def run_pipeline(
@@ -196,11 +195,9 @@ def features_pipeline(
     """The customers' features: built by dbt from the raw files when a data folder is given,
     else read from the warehouse's ``customer_features`` of the last run. Nothing is published.
     """
-    check_writable(settings, publishing=False)
-    if settings.data_dir is None:
-        require_built_warehouse(settings)
-    with opened(settings) as warehouse:
-        repair_interrupted_publication(settings, warehouse, progress)
+    with prepared(
+        settings, progress, reads_run=settings.data_dir is None, publishing=False
+    ) as warehouse:
         if settings.data_dir is None:
             return read_customer_features(warehouse)
         progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
@@ -258,14 +255,17 @@ def backfill_pipeline(
 ) -> BackfillResult:
     """Segment customers at past as-of ``dates`` and add them to the history
     (:func:`custseg.history.backfill.backfill`), holding the run locks."""
-    check_writable(settings)
-    if settings.data_dir is None:
-        require_built_warehouse(settings)
-    with opened(settings) as warehouse:
-        repair_interrupted_publication(settings, warehouse, progress)
+    with prepared(settings, progress, reads_run=settings.data_dir is None) as warehouse:
         return backfill(
             settings, warehouse, dates, retrain=retrain, inputs=inputs, progress=progress
         )
+
+
+def moves_pipeline(settings: Settings, progress: Progress = silent) -> MovesResult:
+    """Learn who moves into At-Risk from the warehouse's history, publish the move model and
+    the at-risk list (:func:`custseg.history.moves.publish_moves`), holding the run locks."""
+    with prepared(settings, progress, reads_run=True) as warehouse:
+        return publish_moves(settings, warehouse, progress)
 
 
 def recover_pipeline(settings: Settings, progress: Progress = silent) -> str | None:
@@ -276,34 +276,6 @@ def recover_pipeline(settings: Settings, progress: Progress = silent) -> str | N
 
 
 # ------------------------------------------------------------------------------ the stages
-
-
-@contextlib.contextmanager
-def opened(settings: Settings) -> Iterator[Warehouse]:
-    """The run's warehouse, with the locks that keep other runs off it and off the project.
-
-    Before anything is loaded: dbt's profile must name the same warehouse (a user's
-    profiles.yml).
-    """
-    with open_warehouse(settings) as warehouse:
-        check_profile(settings, warehouse.dbt_env())
-        with (
-            exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
-            exclusive_run_lock(settings.layout.lock_path, what="project"),
-        ):
-            yield warehouse
-
-
-def repair_interrupted_publication(
-    settings: Settings, warehouse: Warehouse, progress: Progress
-) -> list[str]:
-    """Roll back or complete a publication a killed run left half done (see
-    :func:`custseg.publish.journal.recover`); say what was found, as a one-item list."""
-    found = recover(settings.layout.journal_path, settings.layout.root, warehouse)
-    if found is None:
-        return []
-    progress(found)
-    return [found]
 
 
 def published_paths(settings: Settings, fitted: FittedSegments) -> list[Path]:
@@ -361,7 +333,7 @@ def publish(
     )
     for path, data in seeds.items():
         published.replace_now(path, data)
-    selectors = [f"{path.stem}+" for path in seeds] + ["segment_runs+"]
+    selectors = [f"{path.stem}+" for path in seeds] + ["segment_runs+", "move_model_terms"]
     return segments_csv, run_dbt(invocation, "build", "--select", *selectors)
 
 
