@@ -113,11 +113,11 @@ ALLOWED: dict[str, set[str]] = {
     },
     "cli_options": {"settings"},
     "cli_errors": {"errors"},
-    "cli_history": {
+    "cli_history": {"config_file", "pipeline", "progress", "history", "cli_options", "cli_errors"},
+    "cli_sample": {"settings", "sample", "progress", "cli_options", "cli_errors"},
+    "cli_monitoring": {
         "config_file",
-        "pipeline",
         "progress",
-        "history",
         "refresh",
         "settings",
         "cli_options",
@@ -135,6 +135,8 @@ ALLOWED: dict[str, set[str]] = {
         "cli_options",
         "cli_errors",
         "cli_history",
+        "cli_monitoring",
+        "cli_sample",
         "scaffold",
     },
     # The package names the API (imported on first use, and by type checkers) and its errors.

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from custseg.cli import cli
-from custseg.cli_history import DRIFT_EXIT_CODE
+from custseg.cli_monitoring import DRIFT_EXIT_CODE
 from custseg.model.model_file import load_model
 from custseg.pipeline import run_pipeline
 from custseg.refresh import drift_pipeline, refresh_pipeline

@@ -1,4 +1,4 @@
-"""The commands about segments over time: ``backfill``, ``drift`` and ``refresh``.
+"""The commands about the history: ``custseg backfill`` and ``custseg moves``.
 
 Registered on the ``custseg`` group by :mod:`custseg.cli`; each is a thin layer over
 :mod:`custseg.pipeline`, as the other commands are.
@@ -6,12 +6,10 @@ Registered on the ``custseg`` group by :mod:`custseg.cli`; each is a thin layer 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,7 +23,9 @@ from custseg.cli_options import (
     options,
     setting,
 )
-from custseg.settings import OPTIONS
+
+if TYPE_CHECKING:
+    from custseg.history.moves import MovesResult
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -141,200 +141,110 @@ def backfill(
     click.echo(f"Dataset {result.dataset}, run {result.run_id}")
 
 
-#: ``custseg drift``'s own exit code when a figure passes its threshold.
-DRIFT_EXIT_CODE = 8
-DRIFT_EXIT_CODES_HELP = EXIT_CODES_HELP.replace(
-    "; 130 interrupted", f"; {DRIFT_EXIT_CODE} drift past a threshold; 130 interrupted"
-)
+@click.command(epilog=EXIT_CODES_HELP)
+@options(CONFIG_OPTION, *WAREHOUSE_OPTIONS, JSON_OPTION, QUIET_OPTION)
+def moves(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> None:
+    """Learn who is about to lapse from the history, and list them in the warehouse.
 
-
-@click.command(epilog=DRIFT_EXIT_CODES_HELP)
-@options(
-    CONFIG_OPTION,
-    click.option(
-        "--as-of-date",
-        "as_of_date",
-        type=click.DateTime(formats=["%Y-%m-%d"]),
-        default=None,
-        help="As-of date of the history to check (default: the latest).",
-    ),
-    *WAREHOUSE_OPTIONS,
-    setting("drift_psi_alarm"),
-    setting("drift_share_shift_alarm"),
-    setting("drift_kept_share_min"),
-    JSON_OPTION,
-    QUIET_OPTION,
-)
-def drift(
-    config_file: Path | None,
-    as_of_date: dt.datetime | None,
-    as_json: bool,
-    quiet: bool,
-    **given: Any,
-) -> None:
-    """Check an as-of date of the history for drift; exit 8 past a threshold.
-
-    Compares the customers of the as-of date with the previous as-of date of the history and
-    with the published model's training data: population stability index of every clustering
-    feature, shift of each segment's share, the share of customers who kept their segment, and
-    how far each segment's centre moved (original units). Nothing is written.
+    Trains a model of next period's segment (multinomial logistic regression on each customer's
+    recency, orders, order value and segment) on the history's pairs of consecutive as-of dates,
+    checks it on the last pair against the plain transition matrix (log loss, Brier score,
+    precision at the top 10% for At-Risk), then publishes it (ml_pipeline/models/move_model.json,
+    seed move_model_terms) and fct_at_risk_candidates: the customers of the latest date, most
+    likely to be At-Risk next first, with the features that drive it. Needs three as-of dates
+    in the history (`custseg backfill`). Exits 0 whether or not the model beats the matrix.
 
     \b
-    Example, in a scheduled job that alerts on exit code 8:
-        custseg drift || echo "segments drifted"
+    Example, after a run and a monthly backfill of 2019 on the real data:
+        custseg backfill --from 2019-02-01 --to 2020-01-01 --every month
+        custseg moves
     """
     from custseg.config_file import settings_from
+    from custseg.pipeline import moves_pipeline
     from custseg.progress import StepProgress
-    from custseg.refresh import drift_pipeline
 
     progress = StepProgress(enabled=not quiet and not as_json)
     with errors_reported():
         settings, _ = settings_from(config_file, given)
         with progress:
-            check = drift_pipeline(
-                settings, as_of_date.date() if as_of_date else None, progress=progress
-            )
+            result = moves_pipeline(settings, progress=progress)
     if as_json:
-        payload = {
-            "as_of_date": check.as_of_date.isoformat(),
-            "previous_as_of_date": (
-                check.previous_as_of_date.isoformat() if check.previous_as_of_date else None
-            ),
-            "against_training": check.against_training.to_dict(),
-            "against_previous": (
-                check.against_previous.to_dict() if check.against_previous else None
-            ),
-            "thresholds": dataclasses.asdict(check.thresholds),
-            "alarms": check.alarms,
-        }
-        click.echo(json.dumps(payload, indent=2, sort_keys=True))
+        click.echo(json.dumps(moves_payload(result), indent=2, sort_keys=True))
     elif not quiet:
-        _print_drift(check)
-    if check.alarms:
-        sys.exit(DRIFT_EXIT_CODE)
+        for line in moves_lines(result):
+            click.echo(line)
 
 
-def _print_drift(check: Any) -> None:
-    thresholds = check.thresholds
-    previous = check.previous_as_of_date
-    click.echo(
-        f"\nDrift as of {check.as_of_date} against the model's training data"
-        + (f" and the previous as-of date {previous}:" if previous else ":")
+def moves_payload(result: MovesResult) -> dict[str, Any]:
+    """``custseg moves --json``: the evaluation, the dates and the top of the at-risk list."""
+    return {
+        "evaluation": result.evaluation.to_dict(),
+        "as_of_dates": [day.isoformat() for day in result.as_of_dates],
+        "scored_as_of_date": result.scored_as_of_date.isoformat(),
+        "count_candidates": result.count_candidates,
+        "top_candidates": [
+            {
+                "rank": c.rank,
+                "customer_id": c.customer_id,
+                "segment_id": c.segment_id,
+                "segment_name": c.segment_name,
+                "at_risk_probability": c.probability,
+                "recency_days": c.recency_days,
+                "count_orders": c.count_orders,
+                "avg_order_value": c.avg_order_value,
+                "drivers": [{"term": term, "contribution": value} for term, value in c.drivers],
+            }
+            for c in result.top
+        ],
+        "model_path": str(result.model_path),
+    }
+
+
+def moves_lines(result: MovesResult) -> list[str]:
+    """The evaluation in plain words, then the top of the at-risk list."""
+    e = result.evaluation
+    verdict = (
+        "The model beats the transition matrix (lower log loss)."
+        if e.beats_baseline
+        else "The model does NOT beat the transition matrix: its log loss is not lower. Trust "
+        "the list no more than the segment averages of fct_segment_transitions."
     )
-    reports = [("training", check.against_training), ("previous", check.against_previous)]
-    click.echo(f"  {'measure':<34}{'training':>12}{'previous':>12}{'alarm past':>12}")
-    features = sorted(check.against_training.feature_psi | _psi(check.against_previous))
-    for feature in features:
-        values = [
-            _cell(report.feature_psi.get(feature) if report else None) for _, report in reports
-        ]
-        click.echo(
-            f"  {'PSI ' + feature:<34}{values[0]:>12}{values[1]:>12}{thresholds.psi_alarm:>12.2f}"
+    lines = [
+        f"\nOut-of-time check: trained on the pairs of {e.train_dates[0]} to {e.train_dates[1]} "
+        f"({e.train_customers:,} customer moves), tested on {e.test_dates[0]} -> "
+        f"{e.test_dates[1]} ({e.test_customers:,} customers).",
+        f"  {'':<32}{'model':>10}{'matrix':>10}",
+        f"  {'log loss (nats, lower=better)':<32}{e.model_log_loss:>10.4f}"
+        f"{e.baseline_log_loss:>10.4f}",
+        f"  {'Brier score (lower=better)':<32}{e.model_brier:>10.4f}{e.baseline_brier:>10.4f}",
+        f"  {f'precision at top {e.top_share:.0%}':<32}{_share(e.model_precision_at_top):>10}"
+        f"{_share(e.baseline_precision_at_top):>10}",
+        f"  Of the {e.top_customers:,} candidates ranked highest (top {e.top_share:.0%} of those "
+        f"not At-Risk), the share who became At-Risk; base rate of all candidates: "
+        f"{_share(e.base_rate)}.",
+        verdict,
+    ]
+    if e.unseen_states:
+        lines.append(f"Next states never seen in training (scored at the floor): {e.unseen_states}")
+    lines.append(
+        f"\nMost likely to be At-Risk (Lapsing) after {result.scored_as_of_date} "
+        f"(top {len(result.top)} of {result.count_candidates:,}; all in fct_at_risk_candidates):"
+    )
+    if not result.top:
+        lines.append("  nobody: the model never saw a customer move into At-Risk.")
+    lines.append(
+        f"  {'rank':>4}  {'customer':<12}{'segment':<24}{'p':>6}{'recency':>8}{'orders':>7}"
+        f"{'value':>9}  drivers"
+    )
+    for c in result.top:
+        drivers = ", ".join(f"{term} +{value:.2f}" for term, value in c.drivers) or "none"
+        lines.append(
+            f"  {c.rank:>4}  {c.customer_id:<12}{c.segment_name[:23]:<24}{c.probability:>6.2f}"
+            f"{c.recency_days:>8.0f}{c.count_orders:>7.0f}{c.avg_order_value:>9.2f}  {drivers}"
         )
-    segments = sorted(
-        set(check.against_training.segment_share_shift)
-        | set(check.against_previous.segment_share_shift if check.against_previous else ())
-    )
-    for segment in segments:
-        values = [
-            _cell(report.segment_share_shift.get(segment) if report else None, signed=True)
-            for _, report in reports
-        ]
-        click.echo(
-            f"  {'share shift, segment ' + str(segment):<34}{values[0]:>12}{values[1]:>12}"
-            f"{thresholds.share_shift_alarm:>12.2f}"
-        )
-    kept = check.against_previous.kept_share if check.against_previous else None
-    click.echo(
-        f"  {'kept their segment':<34}{'n/a':>12}{_cell(kept):>12}"
-        f"{'< ' + format(thresholds.kept_share_min, '.2f'):>12}"
-    )
-    for note in check.against_training.notes + (
-        check.against_previous.notes if check.against_previous else []
-    ):
-        click.echo(f"Note: {note}")
-    if check.alarms:
-        click.echo("ALARM:")
-        for alarm in check.alarms:
-            click.echo(f"  {alarm}")
-    else:
-        click.echo("No figure past its threshold.")
+    lines.append(f"Model and evaluation: {result.model_path}")
+    return lines
 
 
-def _psi(report: Any) -> dict:
-    return dict(report.feature_psi) if report is not None else {}
-
-
-def _cell(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:+.3f}" if signed else f"{value:.3f}"
-
-
-@click.command(epilog=EXIT_CODES_HELP)
-@options(
-    CONFIG_OPTION,
-    setting("data_dir", OPTIONS["data_dir"].help + " Required unless --config sets data_dir."),
-    setting("dataset"),
-    *WAREHOUSE_OPTIONS,
-    setting("as_of_date"),
-    setting("k"),
-    setting("random_state"),
-    setting("min_segment_share"),
-    setting("max_centroid_shift"),
-    setting("seed_max_customers"),
-    setting("fit_sample_size"),
-    setting("allow_unsupported_names"),
-    setting("currency"),
-    setting("strict_amounts"),
-    setting("drift_psi_alarm"),
-    setting("drift_share_shift_alarm"),
-    setting("drift_kept_share_min"),
-    JSON_OPTION,
-    QUIET_OPTION,
-)
-def refresh(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> None:
-    """Refresh the published segments: score new data, retrain only on drift. Safe to repeat.
-
-    Loads the files and builds the features; when the history already holds this as-of date
-    from the current model on the same data, does nothing. Otherwise scores the customers with
-    the published model, and when drift passes a threshold retrains and publishes the retrained
-    model only if it is not worse (silhouette, bootstrap stability, smallest segment, names
-    supported); else keeps the published one and says why. Without a published model, runs
-    `custseg run`.
-
-    \b
-    Example, from cron every night:
-        custseg refresh --config custseg.toml --quiet
-    """
-    from custseg.config_file import settings_from
-    from custseg.progress import StepProgress
-    from custseg.refresh import refresh_pipeline
-
-    progress = StepProgress(enabled=not quiet and not as_json)
-    with errors_reported():
-        settings, inputs = settings_from(config_file, given)
-        with progress:
-            result = refresh_pipeline(settings, inputs, progress=progress)
-    if as_json:
-        payload = {
-            "action": result.action,
-            "as_of_date": result.as_of_date.isoformat() if result.as_of_date else None,
-            "reasons": result.reasons,
-            "run_id": result.run.run_id if result.run else None,
-            "published_quality": (
-                result.published_quality.to_dict() if result.published_quality else None
-            ),
-            "retrained_quality": (
-                result.retrained_quality.to_dict() if result.retrained_quality else None
-            ),
-        }
-        click.echo(json.dumps(payload, indent=2, sort_keys=True))
-        return
-    if quiet:
-        return
-    click.echo(f"\nRefresh as of {result.as_of_date}: {result.action}")
-    for reason in result.reasons:
-        click.echo(f"  {reason}")
-    if result.run is not None:
-        click.echo(f"Published run {result.run.run_id}: {result.run.n_customers:,} customers")
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"

@@ -12,15 +12,14 @@ a publication a killed run left half done (:func:`repair_interrupted_publication
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from custseg.dbt.profiles import check_profile
 from custseg.errors import ConfigError, ModelIntegrityError
 from custseg.features import CustomerFeatures, build_features, read_customer_features
 from custseg.history.backfill import BackfillResult, backfill
+from custseg.history.moves import MovesResult, publish_moves
 from custseg.ingest.mapping import InputSpec
 from custseg.model.evaluation import KSelection
 from custseg.model.fitting import (
@@ -34,9 +33,8 @@ from custseg.model.model_file import (
     load_previous_model,
 )
 from custseg.publish.atomic import write_json_atomic
-from custseg.publish.journal import recover
-from custseg.publish.locking import exclusive_run_lock
 from custseg.publish.preflight import check_writable, require_built_warehouse
+from custseg.publish.session import opened, prepared, repair_interrupted_publication
 from custseg.report import ReportError, build_report, read_json
 from custseg.run_identity import run_identity
 from custseg.run_publish import (
@@ -47,7 +45,6 @@ from custseg.run_publish import (
 )
 from custseg.run_result import RunResult, StageClock
 from custseg.settings import Settings
-from custseg.warehouses import Warehouse, open_warehouse
 
 
 def run_pipeline(
@@ -176,6 +173,13 @@ def report_pipeline(
         )
 
 
+def moves_pipeline(settings: Settings, progress: Progress = silent) -> MovesResult:
+    """Learn who moves into At-Risk from the warehouse's history, publish the move model and
+    the at-risk list (:func:`custseg.history.moves.publish_moves`), holding the run locks."""
+    with prepared(settings, progress, reads_run=True) as warehouse:
+        return publish_moves(settings, warehouse, progress)
+
+
 def backfill_pipeline(
     settings: Settings,
     dates: Sequence[dt.date],
@@ -186,11 +190,7 @@ def backfill_pipeline(
 ) -> BackfillResult:
     """Segment customers at past as-of ``dates`` and add them to the history
     (:func:`custseg.history.backfill.backfill`), holding the run locks."""
-    check_writable(settings)
-    if settings.data_dir is None:
-        require_built_warehouse(settings)
-    with opened(settings) as warehouse:
-        repair_interrupted_publication(settings, warehouse, progress)
+    with prepared(settings, progress, reads_run=settings.data_dir is None) as warehouse:
         return backfill(
             settings, warehouse, dates, retrain=retrain, inputs=inputs, progress=progress
         )
@@ -201,34 +201,3 @@ def recover_pipeline(settings: Settings, progress: Progress = silent) -> str | N
     with opened(settings) as warehouse:
         found = repair_interrupted_publication(settings, warehouse, progress)
     return found[0] if found else None
-
-
-# ------------------------------------------------------------------------------ the stages
-
-
-@contextlib.contextmanager
-def opened(settings: Settings) -> Iterator[Warehouse]:
-    """The run's warehouse, with the locks that keep other runs off it and off the project.
-
-    Before anything is loaded: dbt's profile must name the same warehouse (a user's
-    profiles.yml).
-    """
-    with open_warehouse(settings) as warehouse:
-        check_profile(settings, warehouse.dbt_env())
-        with (
-            exclusive_run_lock(warehouse.lock_path, warehouse.lock_alternative),
-            exclusive_run_lock(settings.layout.lock_path, what="project"),
-        ):
-            yield warehouse
-
-
-def repair_interrupted_publication(
-    settings: Settings, warehouse: Warehouse, progress: Progress
-) -> list[str]:
-    """Roll back or complete a publication a killed run left half done (see
-    :func:`custseg.publish.journal.recover`); say what was found, as a one-item list."""
-    found = recover(settings.layout.journal_path, settings.layout.root, warehouse)
-    if found is None:
-        return []
-    progress(found)
-    return [found]

@@ -41,8 +41,9 @@ from custseg.monitoring.drift import (
     drift_against_previous,
     drift_against_training,
 )
-from custseg.pipeline import opened, repair_interrupted_publication, run_pipeline
+from custseg.pipeline import run_pipeline
 from custseg.publish.preflight import check_writable, require_built_warehouse
+from custseg.publish.session import opened, repair_interrupted_publication
 from custseg.run_identity import run_identity
 from custseg.run_publish import RunContext, publish_run
 from custseg.run_result import RunResult, StageClock

@@ -202,7 +202,7 @@ def publish(
     )
     for path, data in seeds.items():
         published.replace_now(path, data)
-    selectors = [f"{path.stem}+" for path in seeds] + ["segment_runs+"]
+    selectors = [f"{path.stem}+" for path in seeds] + ["segment_runs+", "move_model_terms"]
     return segments_csv, run_dbt(invocation, "build", "--select", *selectors)
 
 

@@ -233,6 +233,7 @@ def backfill(
             "--select",
             "backfill_model_parameters+",
             "segment_runs+",
+            "move_model_terms",
         )
         _check_history_counts(warehouse, scored)
         for path, (_, _, _, _, model) in zip(model_paths, scored, strict=False):

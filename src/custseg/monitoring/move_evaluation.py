@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -126,6 +126,17 @@ class MoveEvaluation:
     def beats_baseline(self) -> bool:
         """Whether the model's log loss is lower than the baseline's."""
         return self.model_log_loss < self.baseline_log_loss
+
+    def to_dict(self) -> dict:
+        """The evaluation as JSON types (dates as YYYY-MM-DD), ``beats_baseline`` included."""
+        figures = {field.name: getattr(self, field.name) for field in fields(self)}
+        return figures | {
+            "train_dates": [day.isoformat() for day in self.train_dates],
+            "test_dates": [day.isoformat() for day in self.test_dates],
+            "states": list(self.states),
+            "unseen_states": list(self.unseen_states),
+            "beats_baseline": self.beats_baseline,
+        }
 
 
 def evaluate_out_of_time(

@@ -6,5 +6,6 @@
 - :mod:`~custseg.publish.publication`: replacing the seeds and building the mart as one unit
   that restores files and tables together;
 - :mod:`~custseg.publish.atomic`: files replaced whole or not at all;
-- :mod:`~custseg.publish.locking`: one run at a time per project and warehouse.
+- :mod:`~custseg.publish.locking`: one run at a time per project and warehouse;
+- :mod:`~custseg.publish.session`: the warehouse a command opens, locked and repaired first.
 """

@@ -38,7 +38,8 @@ from custseg.settings import ProjectLayout
 from custseg.warehouses import Warehouse
 
 #: Tables a run publishes through dbt: the three seeds, the SQL scores, the mart and the history
-#: (a failed publication puts back the history as it was, rows of the run's as-of date included).
+#: (a failed publication puts back the history as it was, rows of the run's as-of date included),
+#: and the at-risk list rescored from the move model's seed.
 PUBLISHED_TABLES = (
     "customer_segments",
     "segment_definitions",
@@ -52,6 +53,8 @@ PUBLISHED_TABLES = (
     "fct_segment_mix_projection",
     "fct_feature_drift",
     "fct_segment_drift",
+    "move_model_terms",
+    "fct_at_risk_candidates",
 )
 
 #: What a failed or interrupted publication says once everything previous is back.

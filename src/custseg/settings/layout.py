@@ -19,6 +19,7 @@ MODEL_FILE = "segment_model.json"
 METRICS_FILE = "evaluation_metrics.json"
 K_SELECTION_FILE = "k_selection.json"
 REPORT_FILE = "segment_report.html"
+MOVE_MODEL_FILE = "move_model.json"
 PROJECT_LOCK_FILE = "custseg-project.lock"
 PUBLICATION_JOURNAL_FILE = ".custseg-publication.json"
 
@@ -88,6 +89,11 @@ class ProjectLayout:
     @property
     def report_path(self) -> Path:
         return self.output_dir / REPORT_FILE
+
+    @property
+    def move_model_path(self) -> Path:
+        """The move model of ``custseg moves``, with its out-of-time evaluation."""
+        return self.output_dir / MOVE_MODEL_FILE
 
     @property
     def journal_path(self) -> Path:

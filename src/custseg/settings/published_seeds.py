@@ -50,6 +50,20 @@ FEATURE_BINS_HEADER = (
     "reference_share",
 )
 
+#: The move model of ``custseg moves`` (custseg.monitoring.move_model), one row per next state and
+#: term: the intercept (term_index 0), the three features (their scaler's mean and scale of
+#: ``ln(1 + value)`` on the row) and a one-hot term per current segment, in the model's term order.
+#: ``fct_at_risk_candidates`` scores the latest as-of date of the history with it in SQL.
+MOVE_MODEL_TERMS_HEADER = (
+    "next_state",
+    "next_state_name",
+    "term_index",
+    "term",
+    "coefficient",
+    "scaler_mean",
+    "scaler_scale",
+)
+
 #: Every published seed by name (its file is ``<name>.csv``), with its header.
 PUBLISHED_SEEDS: dict[str, tuple[str, ...]] = {
     "customer_segments": SEGMENTS_HEADER,
@@ -57,6 +71,7 @@ PUBLISHED_SEEDS: dict[str, tuple[str, ...]] = {
     "segment_model_parameters": PARAMETERS_HEADER,
     "backfill_model_parameters": BACKFILL_PARAMETERS_HEADER,
     "segment_feature_bins": FEATURE_BINS_HEADER,
+    "move_model_terms": MOVE_MODEL_TERMS_HEADER,
 }
 
 

@@ -1,0 +1,31 @@
+{#-
+    fct_at_risk_candidates ranks customers by their probability of being At-Risk next (rank 1
+    the most likely) and lists each customer's drivers strongest first: fails for every row
+    whose probability exceeds the one ranked just before it, and for every row whose drivers are
+    out of order or leave a gap.
+-#}
+with
+
+candidates as (
+
+    select
+        *,
+        lag(at_risk_probability) over (order by at_risk_rank) as previous_probability
+
+    from {{ ref('fct_at_risk_candidates') }}
+
+)
+
+select
+    at_risk_rank,
+    customer_id,
+    at_risk_probability,
+    previous_probability
+
+from candidates
+where
+    at_risk_probability > previous_probability
+    or driver_2_contribution > driver_1_contribution
+    or driver_3_contribution > driver_2_contribution
+    or (driver_1_term is null and driver_2_term is not null)
+    or (driver_2_term is null and driver_3_term is not null)
