@@ -26,14 +26,14 @@ bins as (
 feature_values as (
 
     {%- for feature in ('recency_days', 'count_orders', 'avg_order_value') %}
-    select
-        as_of_date,
-        '{{ feature }}' as feature_name,
-        cast({{ feature }} as {{ type_amount() }}) as feature_value
-    from memberships
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            as_of_date,
+            '{{ feature }}' as feature_name,
+            cast({{ feature }} as {{ type_amount() }}) as feature_value
+        from memberships
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 
 ),
@@ -101,7 +101,7 @@ shares as (
         date_bins.bin_index,
         date_bins.reference_share,
         cast(coalesce(bin_counts.count_in_bin, 0) as {{ type_amount() }})
-            / date_bins.count_customers as share
+        / date_bins.count_customers as bin_share
 
     from date_bins
     left join bin_counts
@@ -129,9 +129,9 @@ floored as (
         previous_dates.previous_as_of_date,
         shares.feature_name,
         shares.bin_index,
-        greatest(shares.share, {{ floor }}) as share_now,
+        greatest(shares.bin_share, {{ floor }}) as share_now,
         greatest(shares.reference_share, {{ floor }}) as share_training,
-        greatest(previous_shares.share, {{ floor }}) as share_previous
+        greatest(previous_shares.bin_share, {{ floor }}) as share_previous
 
     from shares
     inner join previous_dates

@@ -90,7 +90,7 @@ final as (
             as customer_share,
         previous_dates.previous_as_of_date,
         cast(coalesce(previous_segments.count_customers, 0) as {{ type_amount() }})
-            / previous_customers.count_customers as previous_share,
+        / previous_customers.count_customers as previous_share,
         cast(segments.count_customers as {{ type_amount() }}) / customers_per_date.count_customers
         - cast(coalesce(previous_segments.count_customers, 0) as {{ type_amount() }})
         / previous_customers.count_customers as share_shift,

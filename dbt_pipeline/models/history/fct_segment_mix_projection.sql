@@ -48,23 +48,33 @@ pooled as (
 
 ),
 
+pooled_window as (
+
+    select min(from_as_of_date) as from_as_of_date
+    from pooled
+
+),
+
 periods as (
 
     select
-        count(distinct from_as_of_date) as count_periods,
-        min(from_as_of_date) as first_as_of_date,
-        max(to_as_of_date) as last_as_of_date
+        count(distinct transitions.from_as_of_date) as count_periods,
+        min(transitions.from_as_of_date) as first_as_of_date,
+        max(transitions.to_as_of_date) as last_as_of_date
 
     from transitions
+    cross join pooled_window
     where
-        transition_kind = 'period'
-        and from_as_of_date >= (select min(from_as_of_date) from pooled)
+        transitions.transition_kind = 'period'
+        and transitions.from_as_of_date >= pooled_window.from_as_of_date
 
 ),
 
 new_per_period as (
 
-    select sum(transitions.count_customers) * 1.0 / nullif(max(periods.count_periods), 0) as customers
+    select
+        sum(transitions.count_customers) * 1.0
+        / nullif(max(periods.count_periods), 0) as customers
 
     from transitions
     cross join periods
@@ -117,9 +127,15 @@ projected as (
 
 segments as (
 
-    select segment_id, segment_name from latest_counts
+    select
+        segment_id,
+        segment_name
+    from latest_counts
     union
-    select segment_id, segment_name from projected
+    select
+        segment_id,
+        segment_name
+    from projected
 
 ),
 
@@ -140,11 +156,11 @@ final as (
         cast(coalesce(latest_counts.count_customers, 0) as {{ dbt.type_bigint() }})
             as count_customers,
         cast(coalesce(latest_counts.count_customers, 0) as {{ type_amount() }})
-            / nullif(sum(coalesce(latest_counts.count_customers, 0)) over (), 0) as customer_share,
+        / nullif(sum(coalesce(latest_counts.count_customers, 0)) over (), 0) as customer_share,
         cast(coalesce(projected.projected_customers, 0) as {{ type_amount() }})
             as projected_customers,
         cast(coalesce(projected.projected_customers, 0) as {{ type_amount() }})
-            / nullif(sum(coalesce(projected.projected_customers, 0)) over (), 0) as projected_share
+        / nullif(sum(coalesce(projected.projected_customers, 0)) over (), 0) as projected_share
 
     from segments
     left join latest_counts

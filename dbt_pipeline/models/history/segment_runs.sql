@@ -12,20 +12,20 @@
 
 {%- if records | length == 0 %}
 
-select
-    cast(null as date) as as_of_date,
-    cast(null as {{ text }}) as run_id,
-    cast(null as {{ text }}) as model_version,
-    cast(null as {{ text }}) as dataset,
-    cast(null as integer) as count_segments,
-    cast(null as {{ dbt.type_bigint() }}) as count_customers,
-    cast(null as {{ text }}) as input_fingerprint,
-    cast(null as {{ double }}) as silhouette,
-    cast(null as {{ double }}) as bootstrap_stability,
-    cast(null as {{ double }}) as smallest_segment_share,
-    cast(null as {{ dbt.type_boolean() }}) as names_supported,
-    cast(null as {{ dbt.type_boolean() }}) as retrained
-where 1 = 0
+    select
+        cast(null as date) as as_of_date,
+        cast(null as {{ text }}) as run_id,
+        cast(null as {{ text }}) as model_version,
+        cast(null as {{ text }}) as dataset,
+        cast(null as integer) as count_segments,
+        cast(null as {{ dbt.type_bigint() }}) as count_customers,
+        cast(null as {{ text }}) as input_fingerprint,
+        cast(null as {{ double }}) as silhouette,
+        cast(null as {{ double }}) as bootstrap_stability,
+        cast(null as {{ double }}) as smallest_segment_share,
+        cast(null as {{ dbt.type_boolean() }}) as names_supported,
+        cast(null as {{ dbt.type_boolean() }}) as retrained
+    where 1 = 0
 
 {%- else %}
 {%- for record in records %}

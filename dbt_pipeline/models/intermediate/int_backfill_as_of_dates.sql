@@ -14,8 +14,8 @@
 
 {%- if dates | length == 0 %}
 
-select cast(null as date) as as_of_date
-where 1 = 0
+    select cast(null as date) as as_of_date
+    where 1 = 0
 
 {%- else %}
 {%- for value in dates %}
