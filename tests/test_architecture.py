@@ -119,6 +119,17 @@ ALLOWED: dict[str, set[str]] = {
         "history",
         "monitoring",
     },
+    # Orchestrators over the steps (Dagster, an optional extra).
+    "orchestration": {
+        "steps",
+        "run_publish",
+        "errors",
+        "settings",
+        "ingest",
+        "warehouses",
+        "dbt",
+        "features",
+    },
     "api": {
         "errors",
         "catalogue",
