@@ -22,6 +22,8 @@ profiles folder and target and the environment custseg's own dbt invocations set
 Importing this module needs the extra: ``pip install 'custseg[dagster]'``.
 """
 
+# No `from __future__ import annotations` here: Dagster reads the annotations of the asset
+# functions (the context, the dbt resource) as types, not as strings.
 import graphlib
 import json
 import sys
@@ -39,7 +41,7 @@ try:
         dbt_assets,
         get_asset_keys_by_output_name_for_source,
     )
-except ImportError as error:  # pragma: no cover - exercised with dagster hidden (test_dagster)
+except ImportError as error:  # tests/test_dagster.py hides dagster to check the message
     raise ImportError(
         f"custseg's Dagster definitions need Dagster and dagster-dbt ({error}). Install them "
         "with: pip install 'custseg[dagster]'"
