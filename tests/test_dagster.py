@@ -36,6 +36,11 @@ PUBLISHED_ASSETS = {
     "segment_memberships",
     "fct_segment_transitions",
     "fct_segment_mix_projection",
+    "segment_feature_bins",
+    "fct_feature_drift",
+    "fct_segment_drift",
+    "move_model_terms",
+    "fct_at_risk_candidates",
 }
 
 
