@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from custseg.errors import ConfigError, SegmentationError
-from custseg.model.matching import match_segments, with_segment_ids
+from custseg.model.matching import MatchResult, match_segments, with_segment_ids
 from custseg.model.naming import KEPT_ID_NOTE
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.model.segmenter_dict import segmenter_from_dict, segmenter_to_dict
@@ -47,6 +47,17 @@ def test_a_large_move_is_reported_as_changed_definitions() -> None:
     document = result.to_dict()
     assert document["definitions_changed"] is True
     assert len(document["matches"]) == 5
+
+
+def test_a_match_reads_back_from_the_model_file_form() -> None:
+    # The publish step of custseg.steps rebuilds the match of a candidate from its model file.
+    model = CustomerSegmenter().fit(five_groups())
+    result = match_segments(model, with_segment_ids(model, {0: 1, 1: 0, 2: 2, 3: 4, 4: 3}))
+    document = json.loads(json.dumps(result.to_dict()))
+    read = MatchResult.from_dict(document)
+    assert read.mapping == result.mapping == {0: 1, 1: 0, 2: 2, 3: 4, 4: 3}
+    assert read.to_dict() == result.to_dict()
+    assert (read.definitions_changed, read.reason) == (False, result.reason)
 
 
 def test_another_number_of_segments_cannot_keep_ids() -> None:

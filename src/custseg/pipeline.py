@@ -94,7 +94,7 @@ def evaluate_pipeline(
     published model's. Nothing is published.
     """
     identity = run_identity(
-        settings, inputs, fallback=None if settings.data_dir else _published_dataset(settings)
+        settings, inputs, fallback=None if settings.data_dir else published_dataset(settings)
     )
     features = features_pipeline(settings, inputs, progress)
     selection = choose_k(features.matrix, settings, progress, features.rhythm)
@@ -104,7 +104,7 @@ def evaluate_pipeline(
     return selection, path, document
 
 
-def _published_dataset(settings: Settings) -> str | None:
+def published_dataset(settings: Settings) -> str | None:
     """The dataset the published model records, if there is a sound one."""
     if not settings.layout.model_path.exists():
         return None

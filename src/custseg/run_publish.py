@@ -202,8 +202,21 @@ def publish(
     )
     for path, data in seeds.items():
         published.replace_now(path, data)
-    selectors = [f"{path.stem}+" for path in seeds] + ["segment_runs+", "move_model_terms"]
+    selectors = publication_selectors(settings)
     return segments_csv, run_dbt(invocation, "build", "--select", *selectors)
+
+
+def publication_selectors(settings: Settings) -> list[str]:
+    """The dbt selection a publication builds: the seeds it replaces and the history's run
+    records (``segment_runs``), each with everything downstream, and the move model's terms."""
+    layout = settings.layout
+    seeds = (
+        layout.segments_seed_path,
+        layout.definitions_seed_path,
+        layout.parameters_seed_path,
+        layout.feature_bins_seed_path,
+    )
+    return [f"{path.stem}+" for path in seeds] + ["segment_runs+", "move_model_terms"]
 
 
 def stage_outputs(

@@ -17,8 +17,9 @@ them the highest silhouette wins, ties going to the more stable k.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
@@ -86,6 +87,17 @@ class KSelection:
             "reason": self.reason,
             "evaluations": [asdict(evaluation) for evaluation in self.evaluations],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KSelection:
+        """The selection :meth:`to_dict` wrote (other keys, such as the run id, are ignored)."""
+        return cls(
+            evaluations=[KEvaluation(**evaluation) for evaluation in data["evaluations"]],
+            chosen_k=data["chosen_k"],
+            min_segment_share=data["min_segment_share"],
+            n_customers=data["n_customers"],
+            reason=data["reason"],
+        )
 
 
 def bootstrap_stability(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -70,6 +71,23 @@ class MatchResult:
                 for m in self.matches
             ],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MatchResult:
+        """The result :meth:`to_dict` wrote (the model file's ``matching_previous_model``)."""
+        return cls(
+            matches=tuple(
+                SegmentMatch(
+                    new_segment_id=match["new_segment_id"],
+                    previous_segment_id=match["previous_segment_id"],
+                    distance=match["distance"],
+                )
+                for match in data["matches"]
+            ),
+            max_centroid_shift=data["max_centroid_shift"],
+            definitions_changed=data["definitions_changed"],
+            reason=data["reason"],
+        )
 
 
 def previous_centroids_in_new_space(

@@ -1,0 +1,167 @@
+"""The run as four steps (custseg.steps): in order, they publish what one `custseg run` publishes.
+
+The reference run is the session's published sample (tests/conftest.py: 300 generated
+customers, one default run on a fresh project copy); the steps run on another fresh copy with
+the same data and settings, once for the module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from custseg.errors import ConfigError
+from custseg.model.model_file import load_model
+from custseg.run_result import RunResult
+from custseg.settings import Settings, resolve_settings
+from custseg.steps import (
+    CandidateModel,
+    FeaturesSummary,
+    candidate_files,
+    features_step,
+    load_step,
+    model_step,
+    publish_step,
+)
+from tests.support import (
+    PUBLISHED_FILES,
+    PUBLISHED_SAMPLE_DATASET,
+    PublishedSample,
+    comparable,
+    copy_project,
+    copy_project_state,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class StepRun:
+    settings: Settings
+    loaded_tables: list[str]
+    features: FeaturesSummary
+    candidate: CandidateModel
+    # The candidate's bytes as the model step wrote them.
+    candidate_bytes: bytes
+    result: RunResult
+
+
+@pytest.fixture(scope="module")
+def step_run(
+    published_sample: PublishedSample, tmp_path_factory: pytest.TempPathFactory
+) -> StepRun:
+    root = copy_project(tmp_path_factory.mktemp("steps") / "project")
+    settings = resolve_settings(
+        data_dir=published_sample.data_dir, project_dir=root, dataset=PUBLISHED_SAMPLE_DATASET
+    )
+    loaded = load_step(settings)
+    features = features_step(settings)
+    candidate = model_step(settings)
+    candidate_bytes = candidate.model_path.read_bytes()
+    result = publish_step(settings)
+    return StepRun(
+        settings=settings,
+        loaded_tables=[table.table_name for table in loaded],
+        features=features,
+        candidate=candidate,
+        candidate_bytes=candidate_bytes,
+        result=result,
+    )
+
+
+def published_files(root: Path) -> list[str]:
+    """Every file a publication left in the project, relative to its root."""
+    folders = [root / "ml_pipeline" / "models", root / "dbt_pipeline" / "seeds" / "published"]
+    return sorted(
+        path.relative_to(root).as_posix()
+        for folder in folders
+        for path in folder.iterdir()
+        if path.is_file()
+    )
+
+
+def test_the_steps_publish_what_one_run_publishes(
+    step_run: StepRun, published_sample: PublishedSample
+) -> None:
+    root = step_run.settings.layout.root
+    assert published_files(root) == published_files(published_sample.root)
+    assert set(PUBLISHED_FILES) <= set(published_files(root))
+    for name in published_files(root):
+        assert comparable(root / name) == comparable(published_sample.root / name), name
+    assert step_run.result.segments == published_sample.result.segments
+    assert step_run.result.as_of_date == published_sample.result.as_of_date
+
+
+def test_the_published_model_is_the_candidate_and_the_candidate_is_gone(
+    step_run: StepRun,
+) -> None:
+    layout = step_run.settings.layout
+    assert layout.model_path.read_bytes() == step_run.candidate_bytes
+    _, document = load_model(layout.model_path)
+    # One run id in every output of the steps: the model step's.
+    assert document["metadata"]["run_id"] == step_run.candidate.run_id == step_run.result.run_id
+    metrics = json.loads(layout.metrics_path.read_text(encoding="utf-8"))
+    assert metrics["run_id"] == step_run.candidate.run_id
+    assert not candidate_files(step_run.settings).folder.exists()
+
+
+def test_each_step_returns_what_it_did(step_run: StepRun) -> None:
+    assert sorted(step_run.loaded_tables) == [
+        "customers_data",
+        "discount_coupon",
+        "marketing_spend",
+        "online_sales",
+        "tax_amount",
+    ]
+    assert step_run.features.n_customers == 300
+    assert step_run.features.as_of_date == step_run.result.as_of_date
+    assert step_run.candidate.input_fingerprint == step_run.features.input_fingerprint
+    assert step_run.candidate.dataset == PUBLISHED_SAMPLE_DATASET
+    assert step_run.candidate.n_segments == step_run.result.n_segments
+
+
+def test_the_history_holds_the_steps_publication(step_run: StepRun) -> None:
+    assert step_run.settings.duckdb_path is not None
+    with duckdb.connect(str(step_run.settings.duckdb_path), read_only=True) as con:
+        runs = con.execute("select as_of_date, run_id from segment_runs").fetchall()
+        members = con.execute("select count(*) from segment_memberships").fetchone()
+    assert runs == [(step_run.result.as_of_date, step_run.result.run_id)]
+    assert members == (300,)
+
+
+def test_a_candidate_fitted_on_other_features_is_refused_until_they_are_back(
+    step_run: StepRun, tmp_path: Path
+) -> None:
+    root = copy_project_state(step_run.settings.layout.root, tmp_path / "project")
+    settings = resolve_settings(project_dir=root, dataset=PUBLISHED_SAMPLE_DATASET, k="auto")
+    candidate = model_step(settings)
+    evidence = candidate_files(settings).k_selection_path.read_bytes()
+    # The features change under the candidate: an earlier as-of date drops the last month.
+    earlier = resolve_settings(
+        project_dir=root,
+        dataset=PUBLISHED_SAMPLE_DATASET,
+        as_of_date=step_run.result.as_of_date - dt.timedelta(days=30),
+    )
+    assert features_step(earlier).input_fingerprint != candidate.input_fingerprint
+    published = {name: (root / name).read_bytes() for name in published_files(root)}
+
+    with pytest.raises(ConfigError, match="features changed since the model step: run it again"):
+        publish_step(earlier)
+
+    assert {name: (root / name).read_bytes() for name in published_files(root)} == published
+    assert candidate.model_path.is_file()
+    # The same features again: the candidate (k chosen automatically) is published, its
+    # evidence for k as the model step wrote it.
+    assert features_step(settings).input_fingerprint == candidate.input_fingerprint
+    result = publish_step(settings)
+    assert result.run_id == candidate.run_id
+    assert result.n_segments == json.loads(evidence)["chosen_k"]
+    assert settings.layout.k_selection_path.read_bytes() == evidence
+
+
+def test_publish_without_a_candidate_says_to_run_the_model_step(step_run: StepRun) -> None:
+    with pytest.raises(ConfigError, match="No candidate model at .*run the model step first"):
+        publish_step(step_run.settings)
