@@ -26,14 +26,12 @@ from typing import Literal
 import numpy as np
 
 from custseg.errors import ConfigError
-from custseg.features import CustomerFeatures, build_features
+from custseg.features import build_features
 from custseg.ingest.mapping import InputSpec
 from custseg.model.drift_reference import drift_reference_of
-from custseg.model.fitting import FittedSegments, Progress, fit_segments, silent
-from custseg.model.metrics import evaluate_segmentation
+from custseg.model.fitting import Progress, fit_segments, fitted_from_model, silent
 from custseg.model.model_file import fingerprint_features, load_model
 from custseg.model.quality import ModelQuality, measure_quality, worse_on
-from custseg.model.segmenter import CustomerSegmenter
 from custseg.monitoring.drift import (
     DriftReport,
     DriftThresholds,
@@ -47,7 +45,7 @@ from custseg.publish.session import opened, repair_interrupted_publication
 from custseg.run_identity import run_identity
 from custseg.run_publish import RunContext, publish_run
 from custseg.run_result import RunResult, StageClock
-from custseg.settings import SILHOUETTE_SAMPLE_SIZE, Settings
+from custseg.settings import Settings
 from custseg.warehouses import Warehouse
 
 RefreshAction = Literal["first", "unchanged", "scored", "retrained", "kept"]
@@ -117,7 +115,7 @@ def refresh_pipeline(
                     f"{version[:12]} on the same data: nothing to do"
                 ],
             )
-        scored = _scored_with(published, document, features, settings)
+        scored = fitted_from_model(published, document, features.matrix, retrained=False)
         now = Segmentation(features.customer_ids, features.matrix, scored.labels)
         against_training = drift_against_training(document, now)
         previous = _previous_segmentation(warehouse, features.as_of_date)
@@ -262,32 +260,6 @@ def _alarms(
         if report is not None
         for alarm in report.alarms(thresholds)
     ]
-
-
-def _scored_with(
-    segmenter: CustomerSegmenter, document: dict, features: CustomerFeatures, settings: Settings
-) -> FittedSegments:
-    """The published model's segments of ``features``, as a run's fit would give them."""
-    labels = segmenter.predict(features.matrix)
-    metrics = evaluate_segmentation(
-        segmenter.scale(features.matrix),
-        labels,
-        inertia=segmenter.inertia(features.matrix),
-        random_state=settings.random_state,
-        silhouette_sample_size=SILHOUETTE_SAMPLE_SIZE,
-    )
-    return FittedSegments(
-        segmenter=segmenter,
-        labels=labels,
-        metrics=metrics,
-        selection=None,
-        match=None,
-        warnings=[],
-        fit_sample_size=document.get("metadata", {}).get("config", {}).get("fit_sample_size"),
-        purchase_gap_days=document.get("metadata", {}).get("purchase_gap_days"),
-        drift_reference=drift_reference_of(document),
-        retrained=False,
-    )
 
 
 def _already_published(

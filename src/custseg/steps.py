@@ -33,11 +33,16 @@ from custseg.errors import ConfigError
 from custseg.features import CustomerFeatures, build_features, read_customer_features
 from custseg.ingest.layout import LoadedTable
 from custseg.ingest.mapping import InputSpec
-from custseg.model.drift_reference import drift_reference_of, fit_drift_reference
 from custseg.model.evaluation import KSelection
-from custseg.model.fitting import FittedSegments, Progress, fit_segments, model_metadata, silent
+from custseg.model.fitting import (
+    FittedSegments,
+    Progress,
+    fit_segments,
+    fitted_from_model,
+    model_metadata,
+    silent,
+)
 from custseg.model.matching import MatchResult
-from custseg.model.metrics import evaluate_segmentation
 from custseg.model.model_file import (
     canonical_json,
     fingerprint_features,
@@ -316,27 +321,15 @@ def read_candidate(
             )
         selection = KSelection.from_dict(evidence)
     messages = _read_json(candidate.messages_path)
-    labels = segmenter.predict(features.matrix)
-    metrics = evaluate_segmentation(
-        segmenter.scale(features.matrix),
-        labels,
-        inertia=segmenter.inertia(features.matrix),
-        random_state=config["random_state"],
-        silhouette_sample_size=config["silhouette_sample_size"],
-    )
     matching = metadata.get("matching_previous_model")
-    fitted = FittedSegments(
-        segmenter=segmenter,
-        labels=labels,
-        metrics=metrics,
+    fitted = fitted_from_model(
+        segmenter,
+        document,
+        features.matrix,
+        retrained=True,
         selection=selection,
         match=MatchResult.from_dict(matching) if matching is not None else None,
-        warnings=list(messages.get("warnings", [])),
-        fit_sample_size=config["fit_sample_size"],
-        # The model step always records it; the fit computed it from these very labels.
-        drift_reference=drift_reference_of(document)
-        or fit_drift_reference(features.matrix, labels, segmenter.segment_ids_),
-        purchase_gap_days=metadata.get("purchase_gap_days"),
+        warnings=messages.get("warnings", []),
     )
     return document, fitted, messages
 

@@ -14,14 +14,16 @@ import numpy as np
 
 from custseg.catalogue import MAX_AUTO_SEGMENTS, MIN_SEGMENTS
 from custseg.errors import SegmentationError
-from custseg.model.drift_reference import DriftReference, fit_drift_reference
+from custseg.model.drift_reference import DriftReference, drift_reference_of, fit_drift_reference
 from custseg.model.evaluation import KSelection, select_k
 from custseg.model.matching import MatchResult, keep_previous_ids
 from custseg.model.metrics import evaluate_segmentation
 from custseg.model.model_file import fingerprint_features, library_versions
 from custseg.model.rhythm import Rhythm
 from custseg.model.segmenter import CustomerSegmenter
-from custseg.settings import N_INIT, SILHOUETTE_SAMPLE_SIZE, Settings
+from custseg.settings import DEFAULTS, N_INIT, SILHOUETTE_SAMPLE_SIZE, Settings
+
+DEFAULT_RANDOM_STATE = DEFAULTS.random_state
 
 #: Reports a step of a long run (the CLI shows it; the library says nothing by default).
 Progress = Callable[[str], None]
@@ -129,6 +131,49 @@ def fit_segments(
         fit_sample_size=None if sample is None else len(sample),
         drift_reference=fit_drift_reference(matrix, labels, segmenter.segment_ids_),
         purchase_gap_days=None if rhythm is None else rhythm.usual_gap_days,
+    )
+
+
+def fitted_from_model(
+    segmenter: CustomerSegmenter,
+    document: Mapping,
+    matrix: np.ndarray,
+    *,
+    retrained: bool,
+    selection: KSelection | None = None,
+    match: MatchResult | None = None,
+    warnings: Sequence[str] = (),
+) -> FittedSegments:
+    """The segments a saved model (``segmenter`` and its model file ``document``) gives the
+    customers of ``matrix``, as :func:`fit_segments` would return them: the labels and quality
+    figures computed with the seed and silhouette sample the model recorded, its drift reference
+    (or one measured now, for a model file written before it was recorded).
+
+    ``retrained`` says whether ``matrix`` is what the model was fitted on (a candidate published
+    later) or new customers it scores (a refresh without drift).
+    """
+    metadata = document.get("metadata", {})
+    config = metadata.get("config", {})
+    labels = segmenter.predict(matrix)
+    metrics = evaluate_segmentation(
+        segmenter.scale(matrix),
+        labels,
+        inertia=segmenter.inertia(matrix),
+        random_state=config.get("random_state", DEFAULT_RANDOM_STATE),
+        silhouette_sample_size=config.get("silhouette_sample_size", SILHOUETTE_SAMPLE_SIZE),
+    )
+    return FittedSegments(
+        segmenter=segmenter,
+        labels=labels,
+        metrics=metrics,
+        selection=selection,
+        match=match,
+        warnings=list(warnings),
+        fit_sample_size=config.get("fit_sample_size"),
+        drift_reference=drift_reference_of(document)
+        or fit_drift_reference(matrix, labels, segmenter.segment_ids_),
+        purchase_gap_days=metadata.get("purchase_gap_days"),
+        retrained=retrained,
     )
 
 
