@@ -20,12 +20,13 @@ def test_only_missing_seeds_get_a_placeholder(project_root: Path) -> None:
 
     written = ensure_seed_placeholders(layout.dbt_project_dir)
 
-    assert written == [paths["customer_segments"], paths["segment_model_parameters"]]
+    missing = ("customer_segments", "segment_model_parameters", "backfill_model_parameters")
+    assert written == [paths[name] for name in missing]
     assert paths["segment_definitions"].read_bytes() == published
-    for name in ("customer_segments", "segment_model_parameters"):
+    for name in missing:
         assert paths[name].read_bytes() == header_line(name)
     assert ensure_seed_placeholders(layout.dbt_project_dir) == []
-    # Nothing but the three seeds: no temporary file is left beside them.
+    # Nothing but the published seeds: no temporary file is left beside them.
     assert sorted(path.name for path in layout.published_seeds_dir.iterdir()) == sorted(
         f"{name}.csv" for name in PUBLISHED_SEEDS
     )

@@ -21,7 +21,7 @@ from custseg.dbt.profiles import check_profile
 from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
 from custseg.errors import ConfigError, ModelIntegrityError
 from custseg.features import CustomerFeatures, build_features, read_customer_features
-from custseg.history import RunRecord, history_env, run_record
+from custseg.history import RunRecord, history_env, record_of_run
 from custseg.ingest.mapping import InputSpec
 from custseg.ingest.staging import repair_messages
 from custseg.model.evaluation import KSelection
@@ -341,33 +341,6 @@ def publish(
         published.replace_now(path, data)
     selectors = [f"{path.stem}+" for path in seeds] + ["segment_runs+"]
     return segments_csv, run_dbt(invocation, "build", "--select", *selectors)
-
-
-def record_of_run(
-    document: Mapping, fitted: FittedSegments, features: CustomerFeatures, identity: RunIdentity
-) -> RunRecord:
-    """The run's row of ``segment_runs``: its as-of date, model version and quality figures."""
-    if features.as_of_date is None:
-        raise ModelIntegrityError("The warehouse's features carry no as-of date.")
-    stability = None
-    if fitted.selection is not None:
-        stability = next(
-            evaluation.stability_ari_mean
-            for evaluation in fitted.selection.evaluations
-            if evaluation.k == fitted.n_segments
-        )
-    return run_record(
-        as_of_date=features.as_of_date,
-        run_id=identity.run_id,
-        model_version=document["integrity"]["sha256"],
-        dataset=identity.dataset,
-        segmenter=fitted.segmenter,
-        labels=fitted.labels,
-        input_fingerprint=document["metadata"]["input_fingerprint"],
-        silhouette=fitted.metrics.get("silhouette"),
-        bootstrap_stability=stability,
-        retrained=True,
-    )
 
 
 def stage_outputs(

@@ -15,6 +15,7 @@ from custseg.history.records import (
     RUN_RECORDS_ENV,
     RunRecord,
     history_env,
+    record_of_run,
     run_record,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "RUN_RECORDS_ENV",
     "RunRecord",
     "history_env",
+    "record_of_run",
     "run_record",
 ]

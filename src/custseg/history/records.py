@@ -6,11 +6,17 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from custseg.model.segmenter import CustomerSegmenter
+from custseg.errors import ModelIntegrityError
+
+if TYPE_CHECKING:
+    from custseg.features import CustomerFeatures
+    from custseg.model.fitting import FittedSegments
+    from custseg.model.segmenter import CustomerSegmenter
+    from custseg.run_identity import RunIdentity
 
 #: Where ``segment_memberships`` takes the new batch from (macros/history.sql).
 HISTORY_SOURCE_ENV = "CUSTSEG_HISTORY_SOURCE"
@@ -75,6 +81,34 @@ def run_record(
         smallest_segment_share=round(float(counts.min()) / len(labels), 6) if len(labels) else 0.0,
         names_supported=not list(segmenter.unsupported_names()),
         retrained=retrained,
+    )
+
+
+def record_of_run(
+    document: Mapping, fitted: FittedSegments, features: CustomerFeatures, identity: RunIdentity
+) -> RunRecord:
+    """The row of ``segment_runs`` of a ``custseg run``: its as-of date, the model ``document``
+    it publishes (``model_version`` is the model file's integrity sha256) and its figures."""
+    if features.as_of_date is None:
+        raise ModelIntegrityError("The warehouse's features carry no as-of date.")
+    stability = None
+    if fitted.selection is not None:
+        stability = next(
+            evaluation.stability_ari_mean
+            for evaluation in fitted.selection.evaluations
+            if evaluation.k == fitted.n_segments
+        )
+    return run_record(
+        as_of_date=features.as_of_date,
+        run_id=identity.run_id,
+        model_version=document["integrity"]["sha256"],
+        dataset=identity.dataset,
+        segmenter=fitted.segmenter,
+        labels=fitted.labels,
+        input_fingerprint=document["metadata"]["input_fingerprint"],
+        silhouette=fitted.metrics.get("silhouette"),
+        bootstrap_stability=stability,
+        retrained=True,
     )
 
 
