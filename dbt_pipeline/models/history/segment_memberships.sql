@@ -34,7 +34,7 @@ new_memberships as (
 
     from {{ new_rows }}
     {%- if source == 'none' %}
-    where 1 = 0
+        where 1 = 0
     {%- endif %}
 
 ),

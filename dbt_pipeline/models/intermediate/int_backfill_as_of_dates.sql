@@ -14,16 +14,20 @@
 
 {%- if dates | length == 0 %}
 
-select cast(null as date) as as_of_date
-where 1 = 0
+    select cast(null as date) as as_of_date
+    where 1 = 0
 
 {%- else %}
-{%- for value in dates %}
 
-select cast('{{ value }}' as date) as as_of_date
-{%- if not loop.last %}
+    {%- for value in dates %}
 
-union all
-{%- endif %}
-{%- endfor %}
+        select cast('{{ value }}' as date) as as_of_date
+
+        {%- if not loop.last %}
+
+            union all
+
+        {%- endif %}
+    {%- endfor %}
+
 {%- endif %}
