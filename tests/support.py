@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import hashlib
 import json
 import os
@@ -19,7 +21,9 @@ import duckdb
 import numpy as np
 import pytest
 
+from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
 from custseg.features import CustomerFeatures
+from custseg.history import HISTORY_TABLES, RunRecord, history_env
 from custseg.ingest.layout import LoadedTable
 from custseg.ingest.mapping import InputSpec
 from custseg.model.model_file import canonical_json
@@ -312,3 +316,32 @@ def write_config(folder: Path, text: str, name: str = "custseg.toml") -> Path:
     path = folder / name
     path.write_text(textwrap.dedent(text))
     return path
+
+
+#: The run id of :func:`rerun_history`'s record (the pattern of a real one).
+RERUN_ID = "20300101T000000Z-abcdef"
+
+
+def rerun_history(
+    invocation: DbtInvocation, as_of_date: dt.date, model_version: str, count_customers: int
+) -> list[DbtNodeResult]:
+    """Build the history models only, as a publication of ``as_of_date`` by another run
+    (:data:`RERUN_ID`) would: the segments of the mart recorded again for that date, so that
+    the engine's incremental strategy replaces the date's rows. ``invocation`` is the engine's;
+    the history's environment is added to it."""
+    record = RunRecord(
+        as_of_date=as_of_date,
+        run_id=RERUN_ID,
+        model_version=model_version,
+        dataset="rerun",
+        count_segments=1,
+        count_customers=count_customers,
+        input_fingerprint="0" * 64,
+        silhouette=None,
+        bootstrap_stability=None,
+        smallest_segment_share=0.5,
+        names_supported=False,
+        retrained=False,
+    )
+    env = {**(invocation.env or {}), **history_env("run", [record])}
+    return run_dbt(dataclasses.replace(invocation, env=env), "build", "--select", *HISTORY_TABLES)

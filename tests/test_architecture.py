@@ -65,9 +65,9 @@ ALLOWED: dict[str, set[str]] = {
         "model",
         "publish",
         "report",
+        "history",
         "run_identity",
         "run_result",
-        "history",
     },
     "refresh": {
         "errors",

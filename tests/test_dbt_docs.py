@@ -24,14 +24,22 @@ MART_SOURCES = {
 
 # What each layer of models/ may read, as dbt Labs lays a project out: staging the sources,
 # intermediate models staging and each other (never a mart), marts and the models of the ML step
-# anything built before them.
+# anything built before them, and the history what a publication builds (the segments it
+# publishes, or those of a backfill's dates) and itself.
 LAYER_READS = {
     "staging": {"source"},
     "intermediate": {"staging", "intermediate"},
     "marts": {"staging", "intermediate", "marts", "ml", "seed"},
     "ml": {"intermediate", "marts", "ml", "seed"},
+    "history": {"marts", "ml", "history"},
 }
 DEFINITIONS = "seed.custseg.segment_definitions"
+#: Relations holding the segments of other models than the published one, by as-of date.
+OTHER_MODELS_SEGMENTS = {
+    "seed.custseg.backfill_model_parameters",
+    "model.custseg.segment_scores_by_as_of_date",
+    "model.custseg.segment_memberships",
+}
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +261,8 @@ def test_every_model_has_its_own_yml_and_the_ml_models_a_contract(manifest: dict
     assert contracted == {
         "model.custseg.customer_features",
         "model.custseg.customer_segment_scores",
+        "model.custseg.customer_features_by_as_of_date",
+        "model.custseg.segment_scores_by_as_of_date",
     }
     for uid in contracted:
         untyped = [c for c, spec in models[uid]["columns"].items() if not spec.get("data_type")]
@@ -278,18 +288,25 @@ def test_segment_ids_and_names_are_tested_against_segment_definitions_only(
     ]
     assert not listing, listing
     # Every other relation holding segment ids is tested against the seed: ids alone (a
-    # relationships test) and, where the name travels with the id, the pair.
+    # relationships test) and, where the name travels with the id, the pair. Those holding
+    # other models' segments (the history's past dates, a backfill's models per date) cannot
+    # be: the published definitions are the current model's. Their ids are kept to the
+    # catalogue's range instead.
     checked: dict[str, set[str]] = {}
+    ranged: set[str] = set()
     for t in tests:
         generic, tested = t.get("test_metadata"), t.get("attached_node")
         if generic and tested != DEFINITIONS and DEFINITIONS in t["depends_on"]["nodes"]:
             checked.setdefault(tested, set()).add(generic["name"])
+        if generic and generic["name"] == "accepted_range" and t["column_name"] == "segment_id":
+            ranged.add(tested)
     holding = {
         uid
         for uid, node in manifest["nodes"].items()
         if node["resource_type"] in ("model", "seed") and "segment_id" in node["columns"]
     } - {DEFINITIONS}
-    assert set(checked) == holding
+    assert set(checked) == holding - OTHER_MODELS_SEGMENTS
+    assert ranged >= OTHER_MODELS_SEGMENTS
     assert all("relationships" in kinds for kinds in checked.values())
     assert {uid for uid, kinds in checked.items() if "relationships_combination" in kinds} == {
         "seed.custseg.customer_segments",

@@ -8,6 +8,7 @@ in CI they fail. PG* variables are set only for the duration of each call that n
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import json
@@ -56,6 +57,33 @@ class PostgresRun:
     summary: dict[str, Any]
     # Every node of a full `dbt build` run after the flow, on the same database.
     build_results: list[DbtNodeResult]
+    # The history tables after the run, and after that `dbt build` by hand.
+    history_after_run: PostgresHistory
+    history_after_build: PostgresHistory
+
+
+@dataclass(frozen=True)
+class PostgresHistory:
+    """segment_runs (as_of_date, run_id, model_version, count_customers) and
+    segment_memberships (as_of_date, customer_id, segment_id, segment_name, run_id) of a schema."""
+
+    runs: list[tuple[Any, ...]]
+    memberships: list[tuple[Any, ...]]
+
+
+def pg_history(server: PostgresServer, schema: str = SCHEMA) -> PostgresHistory:
+    return PostgresHistory(
+        pg_rows(
+            server,
+            "select as_of_date, run_id, model_version, count_customers "
+            f"from {schema}.segment_runs order by as_of_date",
+        ),
+        pg_rows(
+            server,
+            "select as_of_date, customer_id, segment_id, segment_name, run_id "
+            f"from {schema}.segment_memberships order by as_of_date, customer_id",
+        ),
+    )
 
 
 def pg_connect_args(server: PostgresServer) -> dict[str, Any]:
@@ -98,7 +126,9 @@ def postgres_run(
         env={**env, "CUSTSEG_SCHEMA": SCHEMA},
     )
     assert result.exit_code == 0, result.output
-    # Then every model, seed and test of the project, including those the flow does not need.
+    history_after_run = pg_history(postgres_server)
+    # Then every model, seed and test of the project, including those the flow does not need:
+    # a build by hand (no CUSTSEG_HISTORY_SOURCE, CUSTSEG_RUN_RECORDS).
     invocation = DbtInvocation(
         project_dir=root / "dbt_pipeline",
         target="postgres",
@@ -106,7 +136,14 @@ def postgres_run(
     )
     with environment(env):
         build_results = run_dbt(invocation, "build")
-    return PostgresRun(postgres_server, root, json.loads(result.stdout), build_results)
+    return PostgresRun(
+        postgres_server,
+        root,
+        json.loads(result.stdout),
+        build_results,
+        history_after_run,
+        pg_history(postgres_server),
+    )
 
 
 def test_the_run_names_the_server_and_leaks_no_credential(postgres_run: PostgresRun) -> None:
@@ -132,6 +169,30 @@ def test_every_customer_is_segmented_and_every_dbt_test_passes(postgres_run: Pos
     assert {statuses[uid] for uid in tests} == {"pass"}
     others = {uid: status for uid, status in statuses.items() if not uid.startswith("exposure.")}
     assert {status for status in others.values()} == {"pass", "success"}
+
+
+def test_the_run_adds_its_as_of_date_to_the_history_and_a_build_by_hand_nothing(
+    postgres_run: PostgresRun,
+) -> None:
+    summary = postgres_run.summary
+    model = json.loads(Path(summary["model_path"]).read_text(encoding="utf-8"))
+    as_of_date = dt.date.fromisoformat(summary["as_of_date"])
+    history = postgres_run.history_after_run
+    assert history.runs == [
+        (as_of_date, summary["run_id"], model["integrity"]["sha256"], summary["n_customers"])
+    ]
+    assert model["metadata"]["run_id"] == summary["run_id"]
+    with open(summary["segments_path"], newline="", encoding="utf-8") as handle:
+        published = [
+            (as_of_date, row["customer_id"], int(row["segment_id"]), row["segment_name"])
+            for row in csv.DictReader(handle)
+        ]
+    assert [row[:4] for row in history.memberships] == sorted(published)
+    assert {row[4] for row in history.memberships} == {summary["run_id"]}
+    # `dbt build` by hand built the history models and added nothing to them.
+    built = {node.unique_id for node in postgres_run.build_results}
+    assert {"model.custseg.segment_runs", "model.custseg.segment_memberships"} <= built
+    assert postgres_run.history_after_build == history
 
 
 def test_parse_mdy_date_check_runs_and_passes_on_postgres(postgres_run: PostgresRun) -> None:
@@ -352,6 +413,7 @@ def test_two_postgres_runs_give_byte_identical_outputs(
     postgres_run: PostgresRun, tmp_path: Path
 ) -> None:
     root = copy_project(tmp_path / "again")
+    before = pg_history(postgres_run.server)
     result = CliRunner().invoke(
         cli,
         ["run", "--data-dir", str(real_data_dir()), "--project-dir", str(root), "--json"],
@@ -366,6 +428,14 @@ def test_two_postgres_runs_give_byte_identical_outputs(
     for key in PUBLISHED_PATH_KEYS:
         first = comparable(Path(postgres_run.summary[key]))
         assert comparable(Path(again[key])) == first, key
+    # Same warehouse, same as-of date: the second run's rows replace the first's in the history.
+    after = pg_history(postgres_run.server)
+    model = json.loads(Path(again["model_path"]).read_text(encoding="utf-8"))
+    assert after.runs == [
+        (before.runs[0][0], again["run_id"], model["integrity"]["sha256"], again["n_customers"])
+    ]
+    assert [row[:4] for row in after.memberships] == [row[:4] for row in before.memberships]
+    assert {row[4] for row in after.memberships} == {again["run_id"]} != {before.runs[0][1]}
 
 
 def test_the_password_is_in_no_file_a_run_writes(postgres_run: PostgresRun) -> None:
@@ -435,9 +505,13 @@ def test_a_mart_failing_its_own_test_is_put_back_on_postgres(
             "having count(*) > 300\n"
         )
         second = resolve_settings(data_dir=second_data, project_dir=root, target="postgres")
+        good_history = pg_history(server, schema)
         with pytest.raises(PublishError, match="assert_no_more_than_300_segmented"):
             run_pipeline(second)
     assert pg_rows(server, mart_sql) == good_mart
+    # segment_runs was built before the mart failed: it is put back too.
+    assert pg_history(server, schema) == good_history
+    assert len(good_history.runs) == 1
     assert pg_rows(
         server,
         "select count(*) from information_schema.tables "

@@ -10,6 +10,8 @@ README's Engines section. Without fakesnow these tests skip, in CI they fail.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import hashlib
 import json
 import secrets
@@ -37,11 +39,13 @@ from custseg.warehouses.snowflake_warehouse import SnowflakeSettings
 from tests.fakesnow_server import FakesnowServer, require_fakesnow, running_fakesnow
 from tests.postgres_server import environment
 from tests.support import (
+    RERUN_ID,
     comparable,
     copy_project,
     duckdb_rows,
     invoice_total_by_hand,
     real_data_dir,
+    rerun_history,
 )
 
 SCHEMA = "custseg"
@@ -296,6 +300,36 @@ def test_settings_name_every_missing_variable_and_never_hold_the_password() -> N
     args = key_pair.connect_args(with_password)
     assert (args["private_key_file"], args["role"]) == ("/keys/custseg.p8", "ML")
     assert "password" not in args
+
+
+def test_the_history_holds_the_run_and_a_rerun_of_its_date_replaces_it(
+    snowflake_run: SnowflakeRun,
+) -> None:
+    """The run's as-of date in segment_runs and segment_memberships; then a publication of the
+    same date by another run, through dbt's delete+insert on the emulator."""
+    server, summary = snowflake_run.server, snowflake_run.summary
+    runs = f"select as_of_date, run_id, model_version from {SCHEMA}.segment_runs"
+    memberships = (
+        "select as_of_date, customer_id, segment_id, segment_name, run_id "
+        f"from {SCHEMA}.segment_memberships order by customer_id"
+    )
+    model = json.loads(Path(summary["model_path"]).read_text(encoding="utf-8"))
+    version = model["integrity"]["sha256"]
+    as_of_date = dt.date.fromisoformat(summary["as_of_date"])
+    assert sf_rows(server, runs) == [(as_of_date, summary["run_id"], version)]
+    with open(summary["segments_path"], newline="", encoding="utf-8") as handle:
+        published = [
+            (as_of_date, row["customer_id"], int(row["segment_id"]), row["segment_name"])
+            for row in csv.DictReader(handle)
+        ]
+    assert sf_rows(server, memberships) == [row + (summary["run_id"],) for row in published]
+
+    env = {"CUSTSEG_TARGET": "snowflake", SCHEMA_ENV: SCHEMA}
+    with environment({**server.snowflake_env(), **env}):
+        invocation = DbtInvocation(snowflake_run.project_root / "dbt_pipeline", "snowflake", env)
+        rerun_history(invocation, as_of_date, version, len(published))
+    assert sf_rows(server, runs) == [(as_of_date, RERUN_ID, version)]
+    assert sf_rows(server, memberships) == [row + (RERUN_ID,) for row in published]
 
 
 def test_the_publication_journal_puts_tables_back_and_drops_its_copies_on_snowflake(

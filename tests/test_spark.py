@@ -25,6 +25,7 @@ import custseg.features
 import custseg.pipeline
 from custseg.cli import cli
 from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
+from custseg.history import HISTORY_TABLES
 from custseg.pipeline import RunResult
 from custseg.publish.publication import LAST_GOOD_SUFFIX, publication
 from custseg.settings import ProjectLayout, resolve_settings
@@ -37,11 +38,13 @@ from custseg.warehouses.spark_warehouse import (
 )
 from tests.support import (
     PUBLISHED_PATH_KEYS,
+    RERUN_ID,
     comparable,
     copy_project,
     duckdb_rows,
     invoice_total_by_hand,
     real_data_dir,
+    rerun_history,
     write_input_files,
 )
 from tests.test_order_log import order_log, rfm, write_order_log
@@ -380,6 +383,48 @@ def test_the_last_good_mart_is_put_back_after_a_failed_publish(spark_run: SparkR
         raise RuntimeError("a failed publish")
     assert spark_rows(spark_run, mart) == before
     assert not warehouse.table_exists(copy)
+
+
+def test_the_history_put_back_after_a_failed_publish_takes_the_next_run(
+    spark_run: SparkRun,
+) -> None:
+    """dbt's insert_overwrite names the history's partition column (as_of_date): the copies a
+    publication keeps, and so the tables it puts back, are partitioned as dbt built them, and
+    the next publication of the date overwrites that date's rows."""
+    warehouse, summary = spark_run.warehouse, spark_run.summary
+    runs = "select as_of_date, run_id, model_version from {schema}.segment_runs"
+    memberships = (
+        "select as_of_date, customer_id, segment_id, segment_name, run_id "
+        "from {schema}.segment_memberships order by customer_id"
+    )
+    model = json.loads(Path(summary["model_path"]).read_text(encoding="utf-8"))
+    as_of_date = dt.date.fromisoformat(summary["as_of_date"])
+    assert spark_rows(spark_run, runs) == [
+        (as_of_date, summary["run_id"], model["integrity"]["sha256"])
+    ]
+    published = spark_rows(spark_run, memberships)
+    assert len(published) == 1468
+    assert {row[4] for row in published} == {summary["run_id"]}
+
+    with (
+        pytest.raises(RuntimeError, match="failed publish"),
+        publication(ProjectLayout(spark_run.project_root), warehouse, [], HISTORY_TABLES),
+    ):
+        for table in HISTORY_TABLES:
+            warehouse.execute(f"drop table {warehouse.relation(table)}")
+        raise RuntimeError("a failed publish")
+    assert spark_rows(spark_run, memberships) == published
+    for table in HISTORY_TABLES:
+        columns = warehouse.session.catalog.listColumns(warehouse.relation(table))
+        assert [column.name for column in columns if column.isPartition] == ["as_of_date"]
+        assert not warehouse.table_exists(table + LAST_GOOD_SUFFIX)
+
+    invocation = DbtInvocation(
+        spark_run.project_root / "dbt_pipeline", "spark", warehouse.dbt_env()
+    )
+    rerun_history(invocation, as_of_date, model["integrity"]["sha256"], 1468)
+    assert spark_rows(spark_run, runs) == [(as_of_date, RERUN_ID, model["integrity"]["sha256"])]
+    assert spark_rows(spark_run, memberships) == [row[:4] + (RERUN_ID,) for row in published]
 
 
 def test_starting_the_session_prints_no_spark_boilerplate(spark_run: SparkRun) -> None:

@@ -28,24 +28,29 @@
     where 1 = 0
 
 {%- else %}
-{%- for record in records %}
 
-select
-    cast('{{ record.as_of_date }}' as date) as as_of_date,
-    {{ record_literal(record.run_id, text) }} as run_id,
-    {{ record_literal(record.model_version, text) }} as model_version,
-    {{ record_literal(record.dataset, text) }} as dataset,
-    {{ record_literal(record.count_segments, 'integer') }} as count_segments,
-    {{ record_literal(record.count_customers, dbt.type_bigint()) }} as count_customers,
-    {{ record_literal(record.input_fingerprint, text) }} as input_fingerprint,
-    {{ record_literal(record.silhouette, double) }} as silhouette,
-    {{ record_literal(record.bootstrap_stability, double) }} as bootstrap_stability,
-    {{ record_literal(record.smallest_segment_share, double) }} as smallest_segment_share,
-    {{ record_literal(record.names_supported, dbt.type_boolean()) }} as names_supported,
-    {{ record_literal(record.retrained, dbt.type_boolean()) }} as retrained
-{%- if not loop.last %}
+    {%- for record in records %}
 
-union all
-{%- endif %}
-{%- endfor %}
+        select
+            cast('{{ record.as_of_date }}' as date) as as_of_date,
+            {{ record_literal(record.run_id, text) }} as run_id,
+            {{ record_literal(record.model_version, text) }} as model_version,
+            {{ record_literal(record.dataset, text) }} as dataset,
+            {{ record_literal(record.count_segments, 'integer') }} as count_segments,
+            {{ record_literal(record.count_customers, dbt.type_bigint()) }} as count_customers,
+            {{ record_literal(record.input_fingerprint, text) }} as input_fingerprint,
+            {{ record_literal(record.silhouette, double) }} as silhouette,
+            {{ record_literal(record.bootstrap_stability, double) }} as bootstrap_stability,
+            {{ record_literal(record.smallest_segment_share, double) }}
+                as smallest_segment_share,
+            {{ record_literal(record.names_supported, dbt.type_boolean()) }} as names_supported,
+            {{ record_literal(record.retrained, dbt.type_boolean()) }} as retrained
+
+        {%- if not loop.last %}
+
+            union all
+
+        {%- endif %}
+    {%- endfor %}
+
 {%- endif %}

@@ -18,12 +18,16 @@
     where 1 = 0
 
 {%- else %}
-{%- for value in dates %}
 
-select cast('{{ value }}' as date) as as_of_date
-{%- if not loop.last %}
+    {%- for value in dates %}
 
-union all
-{%- endif %}
-{%- endfor %}
+        select cast('{{ value }}' as date) as as_of_date
+
+        {%- if not loop.last %}
+
+            union all
+
+        {%- endif %}
+    {%- endfor %}
+
 {%- endif %}

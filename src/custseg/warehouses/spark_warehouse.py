@@ -220,6 +220,17 @@ class SparkWarehouse(Warehouse):
     def table_exists(self, name: str) -> bool:
         return bool(self.session.catalog.tableExists(self.relation(name)))
 
+    def copy_table(self, name: str, copy: str) -> None:
+        # CREATE TABLE ... LIKE keeps the table's format and partitioning: the history tables
+        # are partitioned by as_of_date, which dbt's insert_overwrite names. A copy made by
+        # CREATE TABLE AS SELECT has no partitions, and once put back after a failed
+        # publication the next run could not overwrite its as-of date.
+        self.execute(
+            f"drop table if exists {self.relation(copy)}",
+            f"create table {self.relation(copy)} like {self.relation(name)}",
+            f"insert into {self.relation(copy)} select * from {self.relation(name)}",
+        )
+
     def rename_target(self, name: str) -> str:
         # Spark's session catalog wants the database in the new name too.
         return self.relation(name)
