@@ -31,7 +31,7 @@ LAYER_READS = {
     "intermediate": {"staging", "intermediate"},
     "marts": {"staging", "intermediate", "marts", "ml", "seed"},
     "ml": {"intermediate", "marts", "ml", "seed"},
-    "history": {"marts", "ml", "history"},
+    "history": {"marts", "ml", "history", "seed"},
 }
 DEFINITIONS = "seed.custseg.segment_definitions"
 #: Relations holding the segments of other models than the published one, by as-of date.
@@ -39,6 +39,9 @@ OTHER_MODELS_SEGMENTS = {
     "seed.custseg.backfill_model_parameters",
     "model.custseg.segment_scores_by_as_of_date",
     "model.custseg.segment_memberships",
+    "model.custseg.fct_segment_drift",
+    "model.custseg.fct_segment_mix_projection",
+    "model.custseg.fct_at_risk_candidates",
 }
 
 
