@@ -17,7 +17,7 @@ from custseg.errors import InsufficientDataError
 from custseg.model.features import FEATURES
 from custseg.model.rhythm import RHYTHM_COLUMNS, Rhythm, silence_in_gaps
 from custseg.settings import Settings
-from custseg.warehouses import Warehouse
+from custseg.warehouses import Warehouse, as_date
 
 #: The dbt model the ML step reads (its columns are a contract, see models/ml/).
 FEATURES_MODEL = "customer_features"
@@ -95,20 +95,11 @@ def read_features_by_as_of_date(warehouse: Warehouse) -> dict[dt.date, CustomerF
     relation = warehouse.relation(FEATURES_BY_DATE_MODEL)
     names = ("as_of_date", "customer_id", *FEATURES, *RHYTHM_COLUMNS)
     columns = warehouse.fetch_columns(f"select {', '.join(names)} from {relation}", names)
-    dates = np.array([_as_date(value) for value in columns["as_of_date"]], dtype=object)
+    dates = np.array([as_date(value) for value in columns["as_of_date"]], dtype=object)
     return {
         day: _features_of(columns, np.flatnonzero(dates == day), day)
         for day in sorted(set(dates.tolist()))
     }
-
-
-def _as_date(value: object) -> dt.date:
-    """A date column's value as a date (engines return dates, some clients datetimes)."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 def _features_of(

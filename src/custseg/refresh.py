@@ -46,7 +46,7 @@ from custseg.run_identity import run_identity
 from custseg.run_publish import RunContext, publish_run
 from custseg.run_result import RunResult, StageClock
 from custseg.settings import Settings
-from custseg.warehouses import Warehouse
+from custseg.warehouses import Warehouse, as_date
 
 RefreshAction = Literal["first", "unchanged", "scored", "retrained", "kept"]
 
@@ -291,7 +291,7 @@ def _latest_date(warehouse: Warehouse, before: dt.date | None = None) -> dt.date
     )
     if latest is None:
         return None
-    return latest if isinstance(latest, dt.date) else dt.date.fromisoformat(str(latest)[:10])
+    return as_date(latest)
 
 
 def _segmentation_at(warehouse: Warehouse, day: dt.date) -> Segmentation:

@@ -77,18 +77,7 @@ def publish_run(
     progress("Publishing the seeds, scoring customers in SQL and building fct_customer_segments")
     in_warehouse = scored_in_warehouse(len(features.customer_ids), settings)
     if document is None:
-        document = model_document(
-            fitted.segmenter,
-            metadata=model_metadata(
-                settings,
-                fitted,
-                features.customer_ids,
-                features.matrix,
-                features.as_of_date,
-                identity.to_dict(),
-            ),
-            drift_reference=fitted.drift_reference,
-        )
+        document = run_model_document(settings, fitted, features, identity)
     record = record_of_run(document, fitted, features, identity)
     with publication(layout, warehouse, published_paths(settings, fitted)) as published:
         segments_csv, dbt_results = publish(
@@ -142,6 +131,24 @@ def k_selection_document(
     (the report shows it only beside a model of the same dataset and fingerprint)."""
     fingerprint = fingerprint_features(features.customer_ids, features.matrix)
     return selection.to_dict() | identity.to_dict() | {"input_fingerprint": fingerprint}
+
+
+def run_model_document(
+    settings: Settings, fitted: FittedSegments, features: CustomerFeatures, identity: RunIdentity
+) -> dict:
+    """The model file of ``fitted``, fitted by the run ``identity`` on ``features``."""
+    return model_document(
+        fitted.segmenter,
+        metadata=model_metadata(
+            settings,
+            fitted,
+            features.customer_ids,
+            features.matrix,
+            features.as_of_date,
+            identity.to_dict(),
+        ),
+        drift_reference=fitted.drift_reference,
+    )
 
 
 def published_paths(settings: Settings, fitted: FittedSegments) -> list[Path]:

@@ -39,7 +39,6 @@ from custseg.model.fitting import (
     Progress,
     fit_segments,
     fitted_from_model,
-    model_metadata,
     silent,
 )
 from custseg.model.matching import MatchResult
@@ -48,14 +47,18 @@ from custseg.model.model_file import (
     fingerprint_features,
     load_model,
     load_previous_model,
-    model_document,
 )
 from custseg.pipeline import published_dataset
 from custseg.publish.atomic import write_bytes_atomic, write_json_atomic
 from custseg.publish.preflight import check_writable, require_built_warehouse
 from custseg.publish.session import opened, repair_interrupted_publication
 from custseg.run_identity import RunIdentity, run_identity
-from custseg.run_publish import RunContext, k_selection_document, publish_run
+from custseg.run_publish import (
+    RunContext,
+    k_selection_document,
+    publish_run,
+    run_model_document,
+)
 from custseg.run_result import RunResult, StageClock
 from custseg.settings import Settings
 from custseg.warehouses import Warehouse
@@ -186,18 +189,7 @@ def model_step(
             settings.layout.model_path, identity.dataset
         )
         fitted = fit_segments(features.matrix, settings, previous, progress, features.rhythm)
-        document = model_document(
-            fitted.segmenter,
-            metadata=model_metadata(
-                settings,
-                fitted,
-                features.customer_ids,
-                features.matrix,
-                features.as_of_date,
-                identity.to_dict(),
-            ),
-            drift_reference=fitted.drift_reference,
-        )
+        document = run_model_document(settings, fitted, features, identity)
         warnings = model_warnings + fitted.warnings
         write_candidate(
             candidate_files(settings), document, fitted, features, identity, (warnings, notes)

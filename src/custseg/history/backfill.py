@@ -32,7 +32,7 @@ from custseg.features import (
     build_feature_models,
     read_features_by_as_of_date,
 )
-from custseg.history.records import HISTORY_TABLES, RunRecord, history_env, run_record
+from custseg.history.records import HISTORY_TABLES, MOVE_TABLES, RunRecord, history_env, run_record
 from custseg.ingest.mapping import InputSpec
 from custseg.model.fitting import Progress, fit_segments, model_metadata, silent
 from custseg.model.metrics import evaluate_segmentation
@@ -47,7 +47,7 @@ from custseg.publish.publication import publication
 from custseg.publish.seeds import render_model_parameters_csv
 from custseg.run_identity import run_identity
 from custseg.settings import SILHOUETTE_SAMPLE_SIZE, Settings, header_line
-from custseg.warehouses import Warehouse
+from custseg.warehouses import Warehouse, as_date
 
 Cadence = Literal["month", "week"]
 
@@ -56,6 +56,7 @@ BACKFILL_TABLES = (
     "backfill_model_parameters",
     "segment_scores_by_as_of_date",
     *HISTORY_TABLES,
+    *MOVE_TABLES,
 )
 #: At most this many as-of dates in one backfill (ten years of weeks).
 MAX_BACKFILL_DATES = 520
@@ -103,7 +104,7 @@ def backfill_dates(start: dt.date, end: dt.date, every: Cadence) -> list[dt.date
     dates = []
     index = 0
     while True:
-        day = _months_after(start, index) if every == "month" else start + dt.timedelta(weeks=index)
+        day = months_after(start, index) if every == "month" else start + dt.timedelta(weeks=index)
         if day > end:
             return dates
         dates.append(day)
@@ -115,11 +116,11 @@ def backfill_dates(start: dt.date, end: dt.date, every: Cadence) -> list[dt.date
             )
 
 
-def _months_after(start: dt.date, months: int) -> dt.date:
-    year, month = divmod(start.month - 1 + months, 12)
-    year += start.year
-    last_day = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(start.day, last_day))
+def months_after(day: dt.date, months: int) -> dt.date:
+    """The same day of the month ``months`` later (earlier when negative), the month's last day
+    when it has none."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def backfill(
@@ -311,9 +312,7 @@ def _check_dates_within_data(warehouse: Warehouse, dates: Sequence[dt.date]) -> 
     ((as_of_date,),) = warehouse.fetch(
         f"select as_of_date from {warehouse.relation('int_as_of_date')}"
     )
-    as_of = (
-        as_of_date if isinstance(as_of_date, dt.date) else dt.date.fromisoformat(str(as_of_date))
-    )
+    as_of = as_date(as_of_date)
     late = [day for day in dates if day > as_of]
     if late:
         raise ConfigError(

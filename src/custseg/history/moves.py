@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import calendar
 import csv
 import datetime as dt
 import io
@@ -31,6 +30,7 @@ import numpy as np
 from custseg.catalogue import AT_RISK, SEGMENT_NAMES
 from custseg.dbt.runner import invocation_for, run_dbt
 from custseg.errors import InsufficientDataError, PublishError
+from custseg.history.backfill import months_after
 from custseg.history.records import MOVE_TABLES
 from custseg.model.fitting import Progress, silent
 from custseg.model.model_file import canonical_json
@@ -39,7 +39,7 @@ from custseg.monitoring.move_model import MOVE_FEATURES, MoveModel, state_name
 from custseg.monitoring.move_prediction import CustomerHistory, MoveForecast
 from custseg.publish.publication import publication
 from custseg.settings import Settings, header_line
-from custseg.warehouses import Warehouse
+from custseg.warehouses import Warehouse, as_date
 
 #: The out-of-time evaluation trains on two pairs of dates at least and tests on the next.
 MIN_AS_OF_DATES = 3
@@ -156,7 +156,7 @@ def read_customer_history(warehouse: Warehouse) -> CustomerHistory:
     relation = warehouse.relation("segment_memberships")
     columns = warehouse.fetch_columns(f"select {', '.join(names)} from {relation}", names)
     history = CustomerHistory.from_arrays(
-        [_as_date(value) for value in columns["as_of_date"]],
+        [as_date(value) for value in columns["as_of_date"]],
         [str(value) for value in columns["customer_id"]],
         np.asarray(columns["segment_id"], dtype=np.int64),
         np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in MOVE_FEATURES]),
@@ -172,7 +172,7 @@ def _too_short_message(dates: Sequence[dt.date]) -> str:
     held = ", ".join(day.isoformat() for day in dates) or "none"
     last = dates[-1] if dates else None
     command = (
-        f"custseg backfill --from {_months_before(last, 11).isoformat()} --to "
+        f"custseg backfill --from {months_after(last, -11).isoformat()} --to "
         f"{last.isoformat()} --every month"
         if last
         else "custseg run`, then `custseg backfill --from DATE --to DATE --every month"
@@ -182,21 +182,6 @@ def _too_short_message(dates: Sequence[dt.date]) -> str:
         f"At-Risk needs {MIN_AS_OF_DATES} at least (the model is trained on the earlier pairs "
         f"of dates and checked on the last). Fill past dates first: `{command}`."
     )
-
-
-def _months_before(day: dt.date, months: int) -> dt.date:
-    """The same day of the month ``months`` earlier (the month's last day when it has none)."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
-def _as_date(value: object) -> dt.date:
-    """A date column's value as a date (engines return dates, some clients datetimes)."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 def render_move_model_terms_csv(model: MoveModel) -> bytes:

@@ -24,23 +24,6 @@ RUN_RECORDS_ENV = "CUSTSEG_RUN_RECORDS"
 #: The JSON list of a backfill's as-of dates (``int_backfill_as_of_dates``).
 BACKFILL_DATES_ENV = "CUSTSEG_BACKFILL_DATES"
 
-#: What ``custseg moves`` publishes through dbt: the move model's seed and the at-risk list
-#: scored from it (custseg.history.moves).
-MOVE_TABLES = ("move_model_terms", "fct_at_risk_candidates")
-
-#: The history tables and the models dbt rebuilds from them, in the order it builds them (the
-#: at-risk list scores the latest as-of date with the published move model, whose seed is
-#: loaded again from its unchanged file so that it exists).
-HISTORY_TABLES = (
-    "segment_runs",
-    "segment_memberships",
-    "fct_segment_transitions",
-    "fct_segment_mix_projection",
-    "fct_feature_drift",
-    "fct_segment_drift",
-    *MOVE_TABLES,
-)
-
 HistorySource = Literal["run", "backfill", "none"]
 
 

@@ -37,9 +37,24 @@ from custseg.publish.journal import (
 from custseg.settings import ProjectLayout
 from custseg.warehouses import Warehouse
 
-#: Tables a run publishes through dbt: the three seeds, the SQL scores, the mart and the history
-#: (a failed publication puts back the history as it was, rows of the run's as-of date included),
-#: and the at-risk list rescored from the move model's seed.
+#: The warehouse history (incremental tables, models/history/) and the models dbt rebuilds
+#: from it, in the order it builds them.
+HISTORY_TABLES = (
+    "segment_runs",
+    "segment_memberships",
+    "fct_segment_transitions",
+    "fct_segment_mix_projection",
+    "fct_feature_drift",
+    "fct_segment_drift",
+)
+#: What ``custseg moves`` publishes through dbt: the move model's seed and the at-risk list scored
+#: from it. Runs and backfills rebuild the list too (it scores the history's latest as-of date),
+#: loading the seed again from its unchanged file so that it exists.
+MOVE_TABLES = ("move_model_terms", "fct_at_risk_candidates")
+
+#: Tables a run publishes through dbt: the seeds, the SQL scores, the mart, the history and the
+#: at-risk list (a failed publication puts back the history as it was, rows of the run's as-of
+#: date included).
 PUBLISHED_TABLES = (
     "customer_segments",
     "segment_definitions",
@@ -47,20 +62,21 @@ PUBLISHED_TABLES = (
     "segment_feature_bins",
     "customer_segment_scores",
     "fct_customer_segments",
-    "segment_runs",
-    "segment_memberships",
-    "fct_segment_transitions",
-    "fct_segment_mix_projection",
-    "fct_feature_drift",
-    "fct_segment_drift",
-    "move_model_terms",
-    "fct_at_risk_candidates",
+    *HISTORY_TABLES,
+    *MOVE_TABLES,
 )
 
 #: What a failed or interrupted publication says once everything previous is back.
 PUT_BACK = "The previous seeds, tables, model, metrics and report were put back."
 
-__all__ = ["LAST_GOOD_SUFFIX", "PUBLISHED_TABLES", "Publication", "publication"]
+__all__ = [
+    "HISTORY_TABLES",
+    "LAST_GOOD_SUFFIX",
+    "MOVE_TABLES",
+    "PUBLISHED_TABLES",
+    "Publication",
+    "publication",
+]
 
 
 class Publication:

@@ -12,7 +12,7 @@ import importlib
 
 from custseg.errors import ConfigError
 from custseg.settings import TARGETS, Settings
-from custseg.warehouses.base import Warehouse
+from custseg.warehouses.base import Warehouse, as_date
 
 #: dbt target -> "module:class" implementing it (one per name in custseg.settings.TARGETS).
 IMPLEMENTATIONS: dict[str, str] = {
@@ -47,4 +47,4 @@ def open_warehouse(settings: Settings) -> Warehouse:
     return warehouse
 
 
-__all__ = ["IMPLEMENTATIONS", "Warehouse", "open_warehouse"]
+__all__ = ["IMPLEMENTATIONS", "Warehouse", "as_date", "open_warehouse"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import datetime as dt
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ from custseg.ingest.mapping import InputSpec
 from custseg.ingest.staging import CheckedInput, read_and_check
 from custseg.settings import Settings
 from custseg.sql import quote_identifier, quote_literal
+
+
+def as_date(value: object) -> dt.date:
+    """A date column's value as a date: engines return dates, some clients datetimes or text."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 @dataclass(frozen=True)
