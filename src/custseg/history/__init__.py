@@ -11,14 +11,13 @@ vars change, and only the models reading a changed variable otherwise.
 from custseg.history.records import (
     BACKFILL_DATES_ENV,
     HISTORY_SOURCE_ENV,
-    HISTORY_TABLES,
-    MOVE_TABLES,
     RUN_RECORDS_ENV,
     RunRecord,
     history_env,
     record_of_run,
     run_record,
 )
+from custseg.publish.publication import HISTORY_TABLES, MOVE_TABLES
 
 __all__ = [
     "BACKFILL_DATES_ENV",

@@ -32,7 +32,7 @@ from custseg.features import (
     build_feature_models,
     read_features_by_as_of_date,
 )
-from custseg.history.records import HISTORY_TABLES, MOVE_TABLES, RunRecord, history_env, run_record
+from custseg.history.records import RunRecord, history_env, run_record
 from custseg.ingest.mapping import InputSpec
 from custseg.model.fitting import Progress, fit_segments, model_metadata, silent
 from custseg.model.metrics import evaluate_segmentation
@@ -43,7 +43,7 @@ from custseg.model.model_file import (
     model_document,
 )
 from custseg.model.segmenter import CustomerSegmenter
-from custseg.publish.publication import publication
+from custseg.publish.publication import HISTORY_TABLES, MOVE_TABLES, publication
 from custseg.publish.seeds import render_model_parameters_csv
 from custseg.run_identity import run_identity
 from custseg.settings import SILHOUETTE_SAMPLE_SIZE, Settings, header_line

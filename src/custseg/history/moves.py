@@ -31,13 +31,12 @@ from custseg.catalogue import AT_RISK, SEGMENT_NAMES
 from custseg.dbt.runner import invocation_for, run_dbt
 from custseg.errors import InsufficientDataError, PublishError
 from custseg.history.backfill import months_after
-from custseg.history.records import MOVE_TABLES
 from custseg.model.fitting import Progress, silent
 from custseg.model.model_file import canonical_json
 from custseg.monitoring.move_evaluation import MoveEvaluation, MoveStudy, study_moves
 from custseg.monitoring.move_model import MOVE_FEATURES, MoveModel, state_name
 from custseg.monitoring.move_prediction import CustomerHistory, MoveForecast
-from custseg.publish.publication import publication
+from custseg.publish.publication import MOVE_TABLES, publication
 from custseg.settings import Settings, header_line
 from custseg.warehouses import Warehouse, as_date
 
