@@ -35,7 +35,8 @@ ALLOWED: dict[str, set[str]] = {
     "model": {"errors", "catalogue", "settings"},
     "features": {"errors", "settings", "warehouses", "dbt", "model"},
     "publish": {"errors", "catalogue", "settings", "warehouses", "dbt", "model"},
-    "report": {"errors", "catalogue", "settings", "warehouses", "model", "publish"},
+    # The report shows the history: drift judged by the drift library's thresholds and alarms.
+    "report": {"errors", "catalogue", "settings", "warehouses", "model", "publish", "monitoring"},
     # Segments over time, on plain arrays: the warehouse history is read by the layers above.
     "monitoring": {"errors", "catalogue", "settings", "model"},
     "history": {
@@ -68,6 +69,7 @@ ALLOWED: dict[str, set[str]] = {
         "history",
         "run_identity",
         "run_result",
+        "monitoring",
     },
     "refresh": {
         "errors",

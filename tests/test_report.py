@@ -50,8 +50,10 @@ from custseg.warehouses import Warehouse, open_warehouse
 from tests.support import copy_project
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-# Charts every report has: 2 size/revenue, 4 profiles, 1 scatter, 3 mixes, 1 k selection.
-EXPECTED_CHARTS = 11
+# Charts of the report of one run: 2 size/revenue, 4 profiles, 1 scatter, 3 mixes, 1 k
+# selection, and the drift of its as-of date against the training data (a history of one date
+# has no shares over time to draw, and no previous date to compare with).
+EXPECTED_CHARTS = 12
 MART_IDS = "select distinct segment_id from fct_customer_segments order by 1"
 REPORT_PACKAGE_DIR = Path(custseg.report.__file__).parent
 
@@ -242,6 +244,26 @@ def test_the_report_shows_the_model_card_and_k_selection(published: Published) -
     for segment in model["model"]["segments"]:
         assert html.escape(segment["evidence"]) in text
     assert 'id="k-table"' in text and ">chosen</span>" in text
+
+
+def test_a_history_of_one_date_says_where_it_starts_and_how_to_backfill(
+    published: Published,
+) -> None:
+    """One run: no shares over time, moves or at-risk list yet, each saying what fills it; the
+    drift of the run's date against its own training data is zero, so no alarm."""
+    text = html.unescape(published.text)
+    assert "The history starts here: it holds one as-of date (2020-01-01)." in text
+    assert "`custseg backfill --from 2019-02-01 --to 2020-01-01 --every month`" in text
+    assert "Moves need two as-of dates in the history." in text
+    assert "No at-risk list yet: `custseg moves` learns from the history" in text
+    assert "Every figure is within its threshold." in text
+    assert 'id="chart-psi-training"' in text and 'id="chart-psi-previous"' not in text
+    for absent in ("chart-shares-over-time", "transition-matrix", "at-risk-table"):
+        assert f'id="{absent}"' not in text
+    history = embedded_data(published.text)["history"]
+    assert history["as_of_dates"] == ["2020-01-01"]
+    assert history["unavailable"] == {}
+    assert [f["psi"] for f in history["drift"]["features"]] == [0.0, 0.0, 0.0]
 
 
 def test_same_inputs_give_the_same_bytes(published: Published, tmp_path: Path) -> None:
@@ -637,10 +659,25 @@ class Rendered:
     screenshot: bytes
 
 
-@pytest.fixture(scope="module")
-def rendered(published: Published, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    binary = chromium_binary()
-    browser = DevTools(binary, tmp_path_factory.mktemp("chromium-profile"))
+#: What the browser tests measure on the page (a JSON string, evaluated in the page).
+PROBE = """JSON.stringify({
+    charts: Array.from(document.querySelectorAll('svg.chart')).map(svg => {
+        const box = svg.getBoundingClientRect();
+        return {id: svg.id, width: box.width, height: box.height,
+                shapes: svg.querySelectorAll('rect, path, circle, line').length};
+    }),
+    segmentRows: document.querySelectorAll('#segment-table tbody tr').length,
+    height: document.documentElement.scrollHeight,
+})"""
+
+
+def open_in_chromium(
+    report: Path, profile_dir: Path, probe: str = PROBE
+) -> tuple[list, dict, bytes]:
+    """Open ``report`` in headless Chromium at 1280 pixels wide; return the browser's events,
+    the value of ``probe`` (which must report the page's ``height``) and a screenshot of the
+    whole page at half scale."""
+    browser = DevTools(chromium_binary(), profile_dir)
     try:
         target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
@@ -653,17 +690,8 @@ def rendered(published: Published, tmp_path_factory: pytest.TempPathFactory) -> 
             {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False},
             session=session,
         )
-        browser.send("Page.navigate", {"url": published.report.as_uri()}, session=session)
+        browser.send("Page.navigate", {"url": report.as_uri()}, session=session)
         browser.wait_for("Page.loadEventFired")
-        probe = """JSON.stringify({
-            charts: Array.from(document.querySelectorAll('svg.chart')).map(svg => {
-                const box = svg.getBoundingClientRect();
-                return {id: svg.id, width: box.width, height: box.height,
-                        shapes: svg.querySelectorAll('rect, path, circle, line').length};
-            }),
-            segmentRows: document.querySelectorAll('#segment-table tbody tr').length,
-            height: document.documentElement.scrollHeight,
-        })"""
         result = browser.send(
             "Runtime.evaluate", {"expression": probe, "returnByValue": True}, session=session
         )
@@ -682,17 +710,13 @@ def rendered(published: Published, tmp_path_factory: pytest.TempPathFactory) -> 
         events = list(browser.events)
     finally:
         browser.close()
-    return Rendered(
-        events=events,
-        charts=page["charts"],
-        segment_rows=page["segmentRows"],
-        screenshot=base64.b64decode(shot["data"]),
-    )
+    return events, page, base64.b64decode(shot["data"])
 
 
-def test_browser_reports_no_error_and_no_network_request(rendered: Rendered) -> None:
+def browser_problems(events: list[dict]) -> list[str]:
+    """Console errors, exceptions and network requests among the browser's events."""
     problems = []
-    for event in rendered.events:
+    for event in events:
         method, params = event.get("method"), event.get("params", {})
         if method == "Log.entryAdded" and params["entry"]["level"] == "error":
             problems.append(params["entry"]["text"])
@@ -704,7 +728,24 @@ def test_browser_reports_no_error_and_no_network_request(rendered: Rendered) -> 
             url = params["request"]["url"]
             if not url.startswith(("file:", "data:")):
                 problems.append(f"network request to {url}")
-    assert problems == []
+    return problems
+
+
+@pytest.fixture(scope="module")
+def rendered(published: Published, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    events, page, screenshot = open_in_chromium(
+        published.report, tmp_path_factory.mktemp("chromium-profile")
+    )
+    return Rendered(
+        events=events,
+        charts=page["charts"],
+        segment_rows=page["segmentRows"],
+        screenshot=screenshot,
+    )
+
+
+def test_browser_reports_no_error_and_no_network_request(rendered: Rendered) -> None:
+    assert browser_problems(rendered.events) == []
 
 
 def test_every_chart_is_laid_out_with_shapes(rendered: Rendered, published: Published) -> None:

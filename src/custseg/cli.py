@@ -222,6 +222,9 @@ def evaluate(config_file: Path | None, as_json: bool, quiet: bool, **given: Any)
     CONFIG_OPTION,
     *WAREHOUSE_OPTIONS,
     setting("currency"),
+    setting("drift_psi_alarm"),
+    setting("drift_share_shift_alarm"),
+    setting("drift_kept_share_min"),
     click.option(
         "--out",
         "out_path",
@@ -241,8 +244,10 @@ def report(
 
     Sizes, revenue and the recommended action per segment, profiles against the average
     customer (blue better, orange worse), recency against revenue, the gender and location mix
-    (when the data has them) and the activity mix, the evidence for k and a model card, as one
-    file with inline SVG charts: no network access needed to view or share it.
+    (when the data has them) and the activity mix; from the warehouse's history, segment shares
+    over time, last period's moves as a heat map, the at-risk list's top rows and drift against
+    its thresholds; the evidence for k and a model card, as one file with inline SVG charts: no
+    network access needed to view or share it.
 
     \b
     Example:
@@ -256,7 +261,7 @@ def report(
     with errors_reported():
         settings, _ = settings_from(config_file, given)
         with progress:
-            progress("Reading fct_customer_segments and the model, drawing the report")
+            progress("Reading fct_customer_segments, the history and the model, drawing the report")
             path = report_pipeline(settings, out_path, progress=progress)
     if as_json:
         click.echo(json.dumps({"report_path": str(path)}, indent=2))

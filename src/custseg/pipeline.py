@@ -32,6 +32,7 @@ from custseg.model.model_file import (
     load_model,
     load_previous_model,
 )
+from custseg.monitoring.drift_report import DriftThresholds
 from custseg.publish.atomic import write_json_atomic
 from custseg.publish.preflight import check_writable, require_built_warehouse
 from custseg.publish.session import opened, prepared, repair_interrupted_publication
@@ -170,6 +171,7 @@ def report_pipeline(
             out_path or layout.report_path,
             saved_k_selection(layout.k_selection_path),
             currency=settings.currency,
+            drift_thresholds=DriftThresholds.from_settings(settings),
         )
 
 

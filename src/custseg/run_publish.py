@@ -32,6 +32,7 @@ from custseg.model.model_file import (
     fingerprint_features,
     model_document,
 )
+from custseg.monitoring.drift_report import DriftThresholds
 from custseg.publish.publication import Publication, publication
 from custseg.publish.seeds import (
     SEGMENTS_HEADER_LINE,
@@ -255,7 +256,14 @@ def stage_outputs(
     else:
         k_selection = saved_k_selection(layout.k_selection_path)
     try:
-        page = report_page(document, metrics, warehouse, k_selection, currency=settings.currency)
+        page = report_page(
+            document,
+            metrics,
+            warehouse,
+            k_selection,
+            currency=settings.currency,
+            drift_thresholds=DriftThresholds.from_settings(settings),
+        )
     except ReportError as error:
         warnings.append(f"the HTML report was not written (the previous one was removed): {error}")
         published.stage(layout.report_path, None)

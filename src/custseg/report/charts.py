@@ -25,7 +25,9 @@ class Bar:
     value_label: str
 
 
-def _svg(chart_id: str, width: float, height: float, title: str, desc: str, body: str) -> Markup:
+def svg_element(
+    chart_id: str, width: float, height: float, title: str, desc: str, body: str
+) -> Markup:
     # Markup: the template inserts a chart as it is (its text was escaped while drawing it).
     return Markup(
         f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width:g} {height:g}" role="img" '
@@ -53,7 +55,7 @@ def bar_chart(
     plot_w = width - label_w - value_w
     height = top + row_h * len(rows) + 26
     peak = max([r.value for r in rows] + [reference[0] if reference else 0.0])
-    ticks = _ticks(peak)
+    ticks = round_ticks(peak)
     x_max = ticks[-1] or 1.0
 
     def x(value: float) -> float:
@@ -86,7 +88,7 @@ def bar_chart(
             f'<text class="ref-label" x="{rx + 4:.1f}" y="{top - 10}">{escape(reference[1])}</text>'
         )
     parts.append(f'<line class="axis" x1="{label_w}" y1="{top - 4}" x2="{label_w}" y2="{bottom}"/>')
-    return _svg(chart_id, width, height, title, desc, "".join(parts))
+    return svg_element(chart_id, width, height, title, desc, "".join(parts))
 
 
 def stacked_chart(
@@ -128,11 +130,11 @@ def stacked_chart(
             )
             if w >= 34:
                 parts.append(
-                    f'<text class="in-bar {_ink(color)}" x="{x + w / 2:.1f}" '
+                    f'<text class="in-bar {ink_class(color)}" x="{x + w / 2:.1f}" '
                     f'y="{y + bar_h / 2 + 4:.1f}" text-anchor="middle">{share * 100:.0f}%</text>'
                 )
             x += w
-    return _svg(chart_id, width, height, title, desc, "".join(parts))
+    return svg_element(chart_id, width, height, title, desc, "".join(parts))
 
 
 def scatter_chart(
@@ -159,7 +161,7 @@ def scatter_chart(
     y0, y1 = math.floor(math.log10(low)), math.ceil(math.log10(high))
     if y1 <= y0:
         y1 = y0 + 1
-    x_ticks = _ticks(max((rec for _, rec, _ in points), default=1.0))
+    x_ticks = round_ticks(max((rec for _, rec, _ in points), default=1.0))
     x_max = x_ticks[-1] or 1.0
 
     def px(recency: float) -> float:
@@ -207,7 +209,7 @@ def scatter_chart(
         f'<text class="axis-title" transform="translate(14 {top + plot_h / 2:.1f}) rotate(-90)" '
         'text-anchor="middle">Lifetime revenue (log scale)</text>'
     )
-    return _svg(chart_id, width, height, title, desc, "".join(parts))
+    return svg_element(chart_id, width, height, title, desc, "".join(parts))
 
 
 def k_chart(
@@ -273,10 +275,10 @@ def k_chart(
         f'y2="{top + plot_h}"/><text class="axis-title" x="{left + plot_w / 2:.1f}" '
         f'y="{height - 4}" text-anchor="middle">Number of segments (k)</text>'
     )
-    return _svg(chart_id, width, height, title, desc, "".join(parts))
+    return svg_element(chart_id, width, height, title, desc, "".join(parts))
 
 
-def _ticks(peak: float, count: int = 4) -> list[float]:
+def round_ticks(peak: float, count: int = 4) -> list[float]:
     """Round tick values from 0 to at least ``peak`` (about ``count`` steps)."""
     if peak <= 0 or not math.isfinite(peak):
         return [0.0, 1.0]
@@ -291,7 +293,7 @@ def _label_width(labels: Iterable[str]) -> int:
     return min(190, int(max((len(label) for label in labels), default=8) * 6.9) + 18)
 
 
-def _ink(color: str) -> str:
+def ink_class(color: str) -> str:
     """CSS class of the text colour that reads better on ``color``: dark or light."""
     r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     return "on-light" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "on-dark"

@@ -26,9 +26,11 @@ from jinja2.ext import Extension
 from markupsafe import Markup
 
 from custseg.catalogue import MAX_AUTO_SEGMENTS, MIN_SEGMENTS
+from custseg.monitoring.drift_report import DriftThresholds
 from custseg.publish.atomic import write_bytes_atomic
-from custseg.report import model_card, sections
+from custseg.report import drift_section, history_sections, model_card, sections
 from custseg.report.data import MART, MAX_SCATTER_POINTS, MartFacts, ReportError, read_mart
+from custseg.report.history_data import NO_HISTORY, HistoryFacts, read_history
 from custseg.report.text import Money, escape
 from custseg.settings import DEFAULTS, METRICS_FILE, MODEL_FILE
 from custseg.warehouses import Warehouse
@@ -103,6 +105,7 @@ def build_report(
     *,
     model_file: str = MODEL_FILE,
     currency: str | None = None,
+    drift_thresholds: DriftThresholds | None = None,
 ) -> Path:
     """Write the HTML report of the published segments and return its path.
 
@@ -124,6 +127,9 @@ def build_report(
         The model file's name, shown on the page.
     currency : str, optional
         The label of every money figure (setting ``currency``: "EUR", "$"); None: no label.
+    drift_thresholds : DriftThresholds, optional
+        What the drift section judges the latest as-of date by (the ``drift_*`` settings);
+        None: the settings' defaults.
 
     Raises
     ------
@@ -133,7 +139,13 @@ def build_report(
     """
     out_path = Path(out_path)
     page = report_page(
-        document, metrics, warehouse, k_selection, model_file=model_file, currency=currency
+        document,
+        metrics,
+        warehouse,
+        k_selection,
+        model_file=model_file,
+        currency=currency,
+        drift_thresholds=drift_thresholds,
     )
     write_bytes_atomic(out_path, page)
     return out_path
@@ -147,8 +159,12 @@ def report_page(
     *,
     model_file: str = MODEL_FILE,
     currency: str | None = None,
+    drift_thresholds: DriftThresholds | None = None,
 ) -> bytes:
     """The report of :func:`build_report` as bytes, for a publication to stage.
+
+    The history sections read the warehouse's history models; one that is missing (an older
+    warehouse) or empty is left out with a sentence saying what fills it.
 
     Raises
     ------
@@ -160,7 +176,14 @@ def report_page(
     random_state = int(model_random_state(document))
     facts = read_mart(warehouse, max_points=MAX_SCATTER_POINTS, random_state=random_state)
     page = render_report(
-        document, metrics, facts, k_selection, model_file=model_file, currency=currency
+        document,
+        metrics,
+        facts,
+        k_selection,
+        model_file=model_file,
+        currency=currency,
+        history=read_history(warehouse),
+        drift_thresholds=drift_thresholds,
     )
     return page.encode()
 
@@ -186,9 +209,13 @@ def render_report(
     *,
     model_file: str = MODEL_FILE,
     currency: str | None = None,
+    history: HistoryFacts = NO_HISTORY,
+    drift_thresholds: DriftThresholds | None = None,
 ) -> str:
-    """The whole HTML page (a pure function of its inputs)."""
+    """The whole HTML page (a pure function of its inputs); ``history`` defaults to a
+    warehouse without one, ``drift_thresholds`` to the settings' defaults."""
     money = Money(currency)
+    thresholds = drift_thresholds or DriftThresholds.from_settings(DEFAULTS)
     metadata = document.get("metadata", {})
     model = document.get("model", {})
     published_k = int((metadata.get("config") or {}).get("n_segments", len(facts.segments)))
@@ -215,8 +242,14 @@ def render_report(
         "model_card": model_card.model_card(
             document, metrics, model_file=model_file, facts=facts, money=money
         ),
+        "shares_over_time": history_sections.shares_over_time(history),
+        "transitions": history_sections.transitions(history),
+        "at_risk": history_sections.at_risk(history, money),
+        "drift": drift_section.drift(history, thresholds),
         "currency": currency,
-        "data_json": data_json(document, metrics, facts, k_selection, currency),
+        "data_json": data_json(
+            document, metrics, facts, k_selection, currency, history=history, thresholds=thresholds
+        ),
     }
     return environment().get_template(TEMPLATE).render(context)
 
@@ -227,6 +260,9 @@ def data_json(
     facts: MartFacts,
     k_selection: Mapping | None,
     currency: str | None = None,
+    *,
+    history: HistoryFacts = NO_HISTORY,
+    thresholds: DriftThresholds | None = None,
 ) -> Markup:
     """The report's numbers as JSON, for scripts (the page embeds it as application/json)."""
     metadata = document.get("metadata", {})
@@ -245,10 +281,43 @@ def data_json(
         "scatter_points": len(facts.points),
         "metrics": {k: metrics.get(k) for k in ("silhouette", "davies_bouldin", "inertia", "k")},
         "chosen_k": None if k_selection is None else k_selection.get("chosen_k"),
+        "history": history_json(history, thresholds or DriftThresholds.from_settings(DEFAULTS)),
     }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=True, allow_nan=False)
     # Markup: JSON is not HTML text, and "<" escaped cannot end the script element early.
     return Markup(text.replace("<", "\\u003c"))
+
+
+def history_json(history: HistoryFacts, thresholds: DriftThresholds) -> dict:
+    """The history's numbers the page shows (None where a table was not read)."""
+    counts: dict[str, dict[str, int]] = {}
+    for c in history.counts or ():
+        counts.setdefault(c.as_of_date, {})[str(c.segment_id)] = c.customers
+    period = history.transitions
+    return {
+        "as_of_dates": list(history.as_of_dates),
+        "customers_by_date_and_segment": None if history.counts is None else counts,
+        "transitions": None
+        if period is None
+        else {
+            "from_as_of_date": period.from_as_of_date,
+            "to_as_of_date": period.to_as_of_date,
+            "cells": [_rounded(asdict(cell)) for cell in period.cells],
+        },
+        "drift": None if history.drift is None else _rounded_tree(asdict(history.drift)),
+        "drift_thresholds": asdict(thresholds),
+        "at_risk": None if history.at_risk is None else _rounded_tree(asdict(history.at_risk)),
+        "unavailable": dict(sorted(history.unavailable.items())),
+    }
+
+
+def _rounded_tree(value: object) -> object:
+    """:func:`_rounded` through nested dicts, lists and tuples (tuples become lists)."""
+    if isinstance(value, dict):
+        return {k: _rounded_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded_tree(v) for v in value]
+    return round(value, 6) if isinstance(value, float) else value
 
 
 def _rounded(values: dict) -> dict:
