@@ -253,7 +253,7 @@ def test_a_history_of_one_date_says_where_it_starts_and_how_to_backfill(
     drift of the run's date against its own training data is zero, so no alarm."""
     text = html.unescape(published.text)
     assert "The history starts here: it holds one as-of date (2020-01-01)." in text
-    assert "`custseg backfill --from 2019-02-01 --to 2020-01-01 --every month`" in text
+    assert "`custseg backfill --from DATE --to 2020-01-01 --every month`" in text
     assert "Moves need two as-of dates in the history." in text
     assert "No at-risk list yet: `custseg moves` learns from the history" in text
     assert "Every figure is within its threshold." in text

@@ -31,7 +31,7 @@ from custseg.monitoring.drift_report import DriftThresholds
 from custseg.report import build_report, read_json
 from custseg.report.history_charts import HEAT_STOPS, heat_color
 from custseg.report.history_data import (
-    HISTORY_TABLES,
+    REPORTED_TABLES,
     HistoryFacts,
     Transition,
     TransitionPeriod,
@@ -318,7 +318,7 @@ def report_from_copy(history: HistoryReport, tmp_path: Path, *statements: str) -
 def test_a_warehouse_without_history_tables_still_gets_its_report(
     history: HistoryReport, tmp_path: Path
 ) -> None:
-    page = report_from_copy(history, tmp_path, *(f"drop table {name}" for name in HISTORY_TABLES))
+    page = report_from_copy(history, tmp_path, *(f"drop table {name}" for name in REPORTED_TABLES))
     assert 'id="segment-table"' in page  # the rest of the report is all there
     for anchor, name in (
         ("history", "segment_memberships"),
@@ -331,7 +331,7 @@ def test_a_warehouse_without_history_tables_still_gets_its_report(
             "run` to build the history models." in section(page, anchor)
         )
     unavailable = embedded_data(page)["history"]["unavailable"]
-    assert unavailable == dict.fromkeys(sorted(HISTORY_TABLES), "not in the warehouse")
+    assert unavailable == dict.fromkeys(sorted(REPORTED_TABLES), "not in the warehouse")
 
 
 def test_an_empty_list_and_an_unreadable_table_are_explained(

@@ -11,21 +11,21 @@ one transition matrix, the latest drift figures and the first rows of the at-ris
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from custseg.errors import first_line
-from custseg.warehouses import Warehouse
+from custseg.warehouses import Warehouse, as_date
 
 MEMBERSHIPS = "segment_memberships"
 TRANSITIONS = "fct_segment_transitions"
 FEATURE_DRIFT = "fct_feature_drift"
 SEGMENT_DRIFT = "fct_segment_drift"
 AT_RISK_CANDIDATES = "fct_at_risk_candidates"
-#: The history tables the report reads, in the order it reads them.
-HISTORY_TABLES: tuple[str, ...] = (
+#: The history tables the report reads, in the order it reads them (custseg.history.HISTORY_TABLES
+#: are those a publication copies; the report may not import that layer).
+REPORTED_TABLES: tuple[str, ...] = (
     MEMBERSHIPS,
     TRANSITIONS,
     FEATURE_DRIFT,
@@ -160,7 +160,7 @@ class HistoryFacts:
 
 #: The history of a warehouse that holds none of its tables (the page says how to start it).
 NO_HISTORY = HistoryFacts(
-    unavailable=dict.fromkeys(HISTORY_TABLES, "not in the warehouse"),
+    unavailable=dict.fromkeys(REPORTED_TABLES, "not in the warehouse"),
 )
 
 
@@ -332,8 +332,4 @@ def optional_float(value: object) -> float | None:
 
 def iso(value: object) -> str:
     """A date column's value as YYYY-MM-DD (engines return dates, datetimes or text)."""
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)[:10]
+    return as_date(value).isoformat()

@@ -9,8 +9,6 @@ missing (a warehouse an older custseg built) or empty, or whose history is too s
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 from collections.abc import Mapping
 
 from custseg.catalogue import AT_RISK, SEGMENT_NAMES
@@ -265,11 +263,10 @@ def history_starts_message(dates: tuple[str, ...]) -> str:
             "The history is empty: every `custseg run` adds its as-of date, and `custseg "
             "backfill --from DATE --to DATE --every month` adds past ones."
         )
-    last = dt.date.fromisoformat(dates[-1])
     return (
-        f"The history starts here: it holds one as-of date ({last}). Every `custseg run` adds "
-        "its as-of date; to see the months before, fill them in with `custseg backfill --from "
-        f"{months_before(last, 11)} --to {last} --every month`."
+        f"The history starts here: it holds one as-of date ({dates[-1]}). Every `custseg run` "
+        "adds its as-of date; to see the months before, fill them in with `custseg backfill "
+        f"--from DATE --to {dates[-1]} --every month` (DATE the first month start to show)."
     )
 
 
@@ -279,9 +276,3 @@ def customers(n: int) -> str:
 
 def state_name(state: int, names: Mapping[int, str]) -> str:
     return STATE_NAMES.get(state) or names.get(state) or SEGMENT_NAMES.get(state, str(state))
-
-
-def months_before(day: dt.date, months: int) -> dt.date:
-    """The same day of the month ``months`` earlier (the month's last day when it has none)."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
