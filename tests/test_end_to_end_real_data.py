@@ -233,7 +233,8 @@ def test_the_models_the_ml_step_reads_hold_a_contract(real_run: RealRun, tmp_pat
     # A feature that changes type in the SQL: dbt refuses to build the model, and the table the
     # ML step reads keeps its last good rows.
     invocation = scratch_copy(real_run, tmp_path)
-    sql = invocation.project_dir / "models" / "ml" / "customer_features.sql"
+    # The features are computed by the macro customer_features shares with the backfill's model.
+    sql = invocation.project_dir / "macros" / "customer_features.sql"
     retyped = sql.read_text().replace(
         "cast(per_customer.count_orders as {{ dbt.type_bigint() }}) as count_orders",
         "cast(per_customer.count_orders as {{ type_amount() }}) as count_orders",

@@ -310,9 +310,9 @@ def stop_after_load(server: Server) -> Any:
 
 def stop_while_publishing(server: Server) -> Any:
     """Stop the server once the last good tables are kept, as dbt starts to publish."""
-    import custseg.pipeline
+    import custseg.run_publish
 
-    run_dbt = custseg.pipeline.run_dbt
+    run_dbt = custseg.run_publish.run_dbt
     calls = []
 
     def stop_then_build(*args: Any) -> Any:
@@ -321,7 +321,7 @@ def stop_while_publishing(server: Server) -> Any:
         calls.append(args)
         return run_dbt(*args)
 
-    return ("custseg.pipeline.run_dbt", stop_then_build)
+    return ("custseg.run_publish.run_dbt", stop_then_build)
 
 
 def test_a_postgres_server_stopped_mid_run_fails_clearly_and_publishes_nothing(

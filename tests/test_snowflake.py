@@ -27,6 +27,7 @@ from click.testing import CliRunner
 
 import custseg.features
 import custseg.pipeline
+import custseg.run_publish
 import custseg.warehouses.snowflake_warehouse as snowflake_module
 from custseg.cli import cli
 from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
@@ -86,7 +87,7 @@ def snowflake_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snowflak
     with running_fakesnow() as server, pytest.MonkeyPatch.context() as spy:
         # Every module of a run that calls dbt: the features and the publication.
         spy.setattr(custseg.features, "run_dbt", recording_run_dbt)
-        spy.setattr(custseg.pipeline, "run_dbt", recording_run_dbt)
+        spy.setattr(custseg.run_publish, "run_dbt", recording_run_dbt)
         started = time.perf_counter()
         # The CLI exactly as a user calls it; CliRunner sets the env for this call only.
         result = CliRunner().invoke(

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 import custseg.features
 import custseg.pipeline
+import custseg.run_publish
 from custseg.cli import cli
 from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
 from custseg.history import HISTORY_TABLES
@@ -111,7 +112,7 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRun]:
             with pytest.MonkeyPatch.context() as spy:
                 # Every module of a run that calls dbt: the features and the publication.
                 spy.setattr(custseg.features, "run_dbt", recording_run_dbt)
-                spy.setattr(custseg.pipeline, "run_dbt", recording_run_dbt)
+                spy.setattr(custseg.run_publish, "run_dbt", recording_run_dbt)
                 result = CliRunner().invoke(
                     cli,
                     ["run", "--data-dir", str(data_dir), "--project-dir", str(root)]
