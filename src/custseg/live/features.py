@@ -1,0 +1,142 @@
+"""Each customer's orders and the model's features computed from them, as dbt computes them.
+
+The one definition of the features is the dbt macro ``customer_features_as_of``
+(``dbt_pipeline/macros/customer_features.sql``); this module is its Python twin for orders that
+arrive one at a time. As of a date, a customer's features use only the orders placed *before*
+that date:
+
+- ``recency_days``: days from the last order's date to the as-of date;
+- ``count_orders``: the orders (distinct order ids);
+- ``lifetime_revenue``: the orders' revenue, summed exactly (decimals) and then made a double;
+- ``avg_order_value``: ``lifetime_revenue / count_orders`` in doubles;
+- ``lifetime_days``: days from the first to the last order, both counted;
+- ``count_purchase_days``: the distinct order dates.
+
+``tests/test_live_features.py`` computes both on the real dataset and on hand-made orders and
+fails on any difference, so a change to one that is not made to the other cannot land.
+
+Orders are kept per customer by order id: an order received twice is counted once, whatever
+the order in which orders arrive, so features never depend on delivery order or repeats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+
+import numpy as np
+
+from custseg.live.orders import Order
+from custseg.model.features import FEATURES
+
+
+@dataclass(frozen=True)
+class LiveFeatures:
+    """One customer's features at an as-of date (original units, dbt's column names)."""
+
+    customer_id: str
+    as_of_date: dt.date
+    recency_days: int
+    count_orders: int
+    lifetime_revenue: float
+    avg_order_value: float
+    lifetime_days: int
+    count_purchase_days: int
+
+    def model_row(self) -> tuple[float, ...]:
+        """The values of :data:`custseg.model.features.FEATURES`, in that order."""
+        return tuple(float(getattr(self, name)) for name in FEATURES)
+
+
+class Added(Enum):
+    """What receiving an order did to the book."""
+
+    NEW = "new"
+    #: The same order (id, date and revenue) was already there: nothing changed.
+    REPEAT = "repeat"
+    #: The order id was already there with another date or revenue: nothing changed.
+    CONFLICT = "conflict"
+
+
+# One stored order: its date as a proleptic ordinal (dt.date.toordinal) and its revenue.
+StoredOrder = tuple[int, Decimal]
+
+
+class OrderBook:
+    """Every customer's orders, by order id; features at any as-of date come from it."""
+
+    def __init__(self) -> None:
+        self._orders: dict[str, dict[str, StoredOrder]] = {}
+
+    def add(self, order: Order) -> Added:
+        """Record ``order``; a repeat or a conflicting copy of a known order changes nothing."""
+        orders = self._orders.setdefault(order.customer_id, {})
+        stored = (order.order_date.toordinal(), order.revenue)
+        known = orders.get(order.order_id)
+        if known is None:
+            orders[order.order_id] = stored
+            return Added.NEW
+        return Added.REPEAT if known == stored else Added.CONFLICT
+
+    def orders_of(self, customer_id: str) -> dict[str, StoredOrder]:
+        """The customer's orders by order id (empty when the customer is unknown)."""
+        return dict(self._orders.get(customer_id, {}))
+
+    def customer_ids(self) -> list[str]:
+        """Every customer with an order, sorted (code point order, as runs sort them)."""
+        return sorted(self._orders)
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def features(self, customer_id: str, as_of_date: dt.date) -> LiveFeatures | None:
+        """The customer's features as of ``as_of_date``; None without an order before it."""
+        return features_as_of(customer_id, self._orders.get(customer_id, {}).values(), as_of_date)
+
+    def all_features(self, as_of_date: dt.date) -> Iterator[LiveFeatures]:
+        """Features of every customer with an order before ``as_of_date``, by customer id."""
+        for customer_id in self.customer_ids():
+            features = self.features(customer_id, as_of_date)
+            if features is not None:
+                yield features
+
+
+def features_as_of(
+    customer_id: str, orders: Iterable[StoredOrder], as_of_date: dt.date
+) -> LiveFeatures | None:
+    """Features of one customer's ``orders`` (distinct orders) as of ``as_of_date``."""
+    as_of = as_of_date.toordinal()
+    days = []
+    revenue = Decimal(0)
+    for day, amount in orders:
+        if day < as_of:
+            days.append(day)
+            revenue += amount
+    if not days:
+        return None
+    first, last = min(days), max(days)
+    lifetime_revenue = float(revenue)
+    return LiveFeatures(
+        customer_id=customer_id,
+        as_of_date=as_of_date,
+        recency_days=as_of - last,
+        count_orders=len(days),
+        lifetime_revenue=lifetime_revenue,
+        avg_order_value=lifetime_revenue / len(days),
+        lifetime_days=last - first + 1,
+        count_purchase_days=len(set(days)),
+    )
+
+
+def feature_matrix(rows: Iterable[LiveFeatures]) -> np.ndarray:
+    """The (n, 4) matrix the model scores, one row per customer, columns of ``FEATURES``."""
+    return np.array([row.model_row() for row in rows], dtype=np.float64).reshape(-1, len(FEATURES))
+
+
+def totals_row(recency_days: float, orders: float, revenue: float) -> tuple[float, ...]:
+    """The model's row from a customer's totals (the scoring service's feature form):
+    order value is revenue over orders, as ``customer_features`` computes it."""
+    return (float(recency_days), float(orders), float(revenue), float(revenue) / float(orders))
