@@ -1,4 +1,5 @@
-"""Shared fixtures: throwaway projects, a real PostgreSQL server, and runs shared per session."""
+"""Shared fixtures: throwaway projects, real PostgreSQL and Redis servers, and runs shared per
+session."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from custseg.sample import generate_sample_data
 from custseg.settings import resolve_settings
 from custseg.warehouses import open_warehouse
 from tests.postgres_server import PostgresServer, require_server_bin_dir, running_postgres
+from tests.redis_server import RedisServer, require_redis_server, running_redis
 from tests.support import (
     PUBLISHED_SAMPLE_DATASET,
     PlantedSample,
@@ -36,6 +38,17 @@ def postgres_server() -> Iterator[PostgresServer]:
     Skips without the server binaries (fails in CI); see tests/postgres_server.py.
     """
     with running_postgres(require_server_bin_dir()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis server for the session, stopped and deleted at the end.
+
+    Skips without ``redis-server`` (fails in CI); see tests/redis_server.py. Tests share it:
+    each uses its own stream and key prefix.
+    """
+    with running_redis(require_redis_server()) as server:
         yield server
 
 

@@ -22,7 +22,7 @@ the order in which orders arrive, so features never depend on delivery order or 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -80,6 +80,11 @@ class OrderBook:
             orders[order.order_id] = stored
             return Added.NEW
         return Added.REPEAT if known == stored else Added.CONFLICT
+
+    def restore(self, customer_id: str, orders: Mapping[str, StoredOrder]) -> None:
+        """Put back a customer's orders as :meth:`orders_of` gave them (e.g. from storage),
+        replacing what the book held for them."""
+        self._orders[customer_id] = dict(orders)
 
     def orders_of(self, customer_id: str) -> dict[str, StoredOrder]:
         """The customer's orders by order id (empty when the customer is unknown)."""

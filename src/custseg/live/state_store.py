@@ -8,7 +8,7 @@ same transaction as the rest of its state, so a reader sees a segment only once 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 #: Key prefix of everything custseg keeps in Redis, unless configured.
@@ -53,8 +53,7 @@ class CustomerSegment:
 
     def to_hash(self) -> dict[str, str]:
         """The hash's fields as text (``repr`` of floats: they read back exactly)."""
-        values = asdict(self)
-        return {name: _text(values[name]) for name in SEGMENT_FIELDS}
+        return {name: _text(getattr(self, name)) for name in SEGMENT_FIELDS}
 
     @classmethod
     def from_hash(cls, customer_id: str, fields: dict[Any, Any]) -> CustomerSegment:
