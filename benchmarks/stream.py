@@ -3,14 +3,15 @@ scoring.
 
 Run on demand (it prints figures; nothing here is a test):
 
-    .venv/bin/python -m benchmarks.stream                        # 300,000 events
-    .venv/bin/python -m benchmarks.stream --events 500000 --batch-size 2000
+    .venv/bin/python -m benchmarks.stream                         # 300,000 events
+    .venv/bin/python -m benchmarks.stream --batch-size 5000 --consumers 2
 
 It publishes a model with `custseg run` on a generated sample (not timed), starts a throwaway
 `redis-server` on a loopback port, pushes generated order events of many customers to the input
-stream (1% sent twice, 0.2% malformed; not timed), runs `custseg consume --until-idle 1` in a
-fresh process until the stream is drained, and prints events/s end to end, from the first read
-to the last acknowledgement, as the consumer measured them. Then it checks parity: every
+stream (1% sent twice, 0.2% malformed; not timed), runs `custseg consume --until-idle 1` in
+fresh processes (one consumer of the group, or as many as --consumers says) until the stream is
+drained, and prints events/s end to end, from the first read to the last acknowledgement, as the
+consumers measured them, and the CPU seconds the consumers and redis-server used. Then it checks parity: every
 customer's segment in the state store must equal the published model's predict over
 `OrderBook.all_features(as_of)` of the same orders, and the dead letters must be exactly the
 malformed events.
@@ -24,11 +25,11 @@ import argparse
 import datetime as dt
 import json
 import random
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -101,17 +102,36 @@ def push(client: redis.Redis, events: list[dict[str, str]]) -> None:
             pipe.execute()
 
 
-def consume(url: str, model_path: Path, batch_size: int) -> dict:
-    completed = subprocess.run(
-        [str(BIN / "custseg"), "consume", "--redis-url", url, "--stream", STREAM]
-        + ["--prefix", PREFIX, "--model", str(model_path), "--as-of-date", AS_OF.isoformat()]
-        + ["--batch-size", str(batch_size), "--until-idle", "1", "--json"],
-        capture_output=True,
-        text=True,
-    )
-    if completed.returncode != 0:
-        raise SystemExit(f"custseg consume failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout)
+def consume(url: str, model_path: Path, batch_size: int, consumers: int) -> dict:
+    """Run ``consumers`` `custseg consume` processes of one group until the stream is drained;
+    their figures summed, the time from the first read to the last commit of any of them."""
+    children = [
+        subprocess.Popen(
+            [str(BIN / "custseg"), "consume", "--redis-url", url, "--stream", STREAM]
+            + ["--prefix", PREFIX, "--model", str(model_path), "--as-of-date", AS_OF.isoformat()]
+            + ["--batch-size", str(batch_size), "--until-idle", "1", "--json"]
+            + ["--consumer", f"bench-{number}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for number in range(1, consumers + 1)
+    ]
+    results = []
+    for child in children:
+        out, err = child.communicate()
+        if child.returncode != 0:
+            raise SystemExit(f"custseg consume failed:\n{err[-3000:]}")
+        results.append(json.loads(out))
+    seconds = max(r["last_commit"] for r in results) - min(r["first_read"] for r in results)
+    total = {key: sum(r[key] for r in results) for key in ("events", "batches", "retries")}
+    total["segment_changes"] = sum(r["segment_changes"] for r in results)
+    return {**total, "seconds": seconds, "events_per_second": total["events"] / seconds}
+
+
+def server_cpu_seconds(client: redis.Redis) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def check_parity(client: redis.Redis, model_path: Path, orders: list[Order]) -> tuple[int, int]:
@@ -133,11 +153,48 @@ def check_parity(client: redis.Redis, model_path: Path, orders: list[Order]) -> 
     return equal, len(rows)
 
 
+def measure(program: str, model_path: Path, events: list, orders: list, malformed: int,
+            batch_size: int, consumers: int) -> None:  # fmt: skip
+    with running_redis(program) as server:
+        client = redis.Redis(host=server.host, port=server.port)
+        push(client, events)
+        server_before = server_cpu_seconds(client)
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        stats = consume(server.url, model_path, batch_size, consumers)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        consumer_cpu = (children.ru_utime - children_before.ru_utime) + (
+            children.ru_stime - children_before.ru_stime
+        )
+        server_cpu = server_cpu_seconds(client) - server_before
+        print(
+            f"{consumers} consumer(s), batches of {batch_size:,}: {stats['events']:,} events in "
+            f"{stats['seconds']:.2f} s = {stats['events_per_second']:,.0f} events/s end to end "
+            f"(target 20,000); {stats['segment_changes']:,} segment changes, "
+            f"{stats['retries']} batches retried; CPU: consumers {consumer_cpu:.1f} s "
+            f"(with start-up and the idle second), redis-server {server_cpu:.1f} s",
+            flush=True,
+        )
+        equal, checked = check_parity(client, model_path, orders)
+        dead = client.xlen(f"{PREFIX}:dead_letters")
+        pending = client.xpending(STREAM, "custseg-consumers")["pending"]
+        print(
+            f"  parity with batch scoring: {equal:,} of {checked:,} customers equal; dead "
+            f"letters {dead:,} (malformed sent: {malformed:,}); pending {pending}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--consumers",
+        type=int,
+        action="append",
+        help="consumer processes of the group (repeatable; default: 1)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     program = shutil.which("redis-server")
@@ -148,28 +205,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="custseg-stream-") as folder:
             model_path = publish_model(root, Path(folder) / "data")
             events, orders, malformed = generate_events(args.events, args.customers, args.seed)
-            with running_redis(program) as server:
-                client = redis.Redis(host=server.host, port=server.port)
-                started = time.perf_counter()
-                push(client, events)
-                print(f"pushed {len(events):,} events in {time.perf_counter() - started:.1f} s "
-                      f"({len(orders):,} orders, {malformed:,} malformed)", flush=True)  # fmt: skip
-                stats = consume(server.url, model_path, args.batch_size)
-                print(
-                    f"consumed {stats['events']:,} events in {stats['batches']:,} batches of "
-                    f"{args.batch_size:,} in {stats['seconds']:.2f} s: "
-                    f"{stats['events_per_second']:,.0f} events/s end to end (target 20,000); "
-                    f"{stats['segment_changes']:,} segment changes",
-                    flush=True,
-                )
-                equal, checked = check_parity(client, model_path, orders)
-                dead = client.xlen(f"{PREFIX}:dead_letters")
-                print(
-                    f"parity with batch scoring: {equal:,} of {checked:,} customers equal; "
-                    f"dead letters {dead:,} (malformed sent: {malformed:,}); pending "
-                    f"{client.xpending(STREAM, 'custseg-consumers')['pending']}",
-                    flush=True,
-                )
+            print(
+                f"{len(events):,} events of {args.customers:,} customers ({len(orders):,} "
+                f"orders, {malformed:,} malformed, the rest sent twice)",
+                flush=True,
+            )
+            for consumers in args.consumers or [1]:
+                measure(program, model_path, events, orders, malformed, args.batch_size, consumers)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

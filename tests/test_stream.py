@@ -26,7 +26,7 @@ from custseg.live.features import feature_matrix, features_as_of
 from custseg.live.scoring import LoadedModel, PublishedModel
 from custseg.live.state_store import read_segment
 from custseg.stream.config import ConsumerConfig
-from custseg.stream.consumer import Consumer, ConsumeStats, customer_state
+from custseg.stream.consumer import Consumer, ConsumeStats, persisted_orders
 from custseg.stream.state import DEFAULT_GROUP, StreamKeys
 from tests.child_run import CUSTSEG, subprocess_env
 from tests.redis_server import RedisServer
@@ -106,9 +106,9 @@ def test_repeats_change_nothing_and_bad_events_become_dead_letters(
     stats = consume(redis_server, keys, model_path)
     assert (stats.events, stats.new_orders, stats.repeats, stats.dead_letters) == (9, 4, 1, 4)
 
-    state = customer_state(client, keys, "c1")
-    assert sorted(state.orders) == ["o1", "o2", "o3"]
-    assert state.orders["o1"] == (dt.date(2019, 11, 2).toordinal(), Decimal("120.50"))
+    orders = persisted_orders(client, keys, "c1")
+    assert sorted(orders) == ["o1", "o2", "o3"]
+    assert orders["o1"] == (dt.date(2019, 11, 2).toordinal(), Decimal("120.50"))
     segment = read_segment(client, keys.prefix, "c1")
     assert segment is not None
     assert (segment.count_orders, segment.lifetime_revenue, segment.recency_days) == (1, 120.5, 60)
@@ -134,7 +134,10 @@ def test_repeats_change_nothing_and_bad_events_become_dead_letters(
     assert client.xpending(keys.stream, DEFAULT_GROUP)["pending"] == 0
 
     # Everything again: the orders are known, so nothing changes; the bad ones are new events.
-    before = {key: client.dump(key) for key in (keys.orders("c1"), keys.segment("c1"))}
+    before = {
+        key: client.dump(key)
+        for key in (keys.orders("c1"), keys.customer("c1"), keys.segment("c1"))
+    }
     push(
         client,
         keys,
@@ -277,7 +280,7 @@ def test_kill_9_at_random_moments_loses_nothing_and_ends_as_batch_scoring(
             Decimal(o["revenue"]),
         )
     for customer, expected_orders in by_customer.items():
-        assert customer_state(client, keys, customer).orders == expected_orders, customer
+        assert persisted_orders(client, keys, customer) == expected_orders, customer
 
     with result.segments_path.open(newline="", encoding="utf-8") as handle:
         published = {row["customer_id"]: int(row["segment_id"]) for row in csv.DictReader(handle)}

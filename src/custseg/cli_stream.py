@@ -19,12 +19,16 @@ import click
 
 from custseg.cli_errors import errors_reported
 from custseg.cli_options import EXIT_CODES_HELP, JSON_OPTION, QUIET_OPTION, options, setting
-from custseg.errors import ConfigError, masked
 from custseg.live.state_store import DEFAULT_PREFIX
-from custseg.stream.config import DEFAULT_REDIS_URL, ConsumerConfig, RedisUnavailableError
+from custseg.stream.config import (
+    DEFAULT_REDIS_URL,
+    REDIS_URL_ENV,
+    ConsumerConfig,
+    RedisUnavailableError,
+    redis_client,
+)
 from custseg.stream.state import DEFAULT_GROUP, DEFAULT_STREAM
 
-REDIS_URL_ENV = "CUSTSEG_REDIS_URL"
 CONSUME_EXIT_CODES_HELP = EXIT_CODES_HELP.replace(
     "; 130 interrupted (Ctrl-C, SIGTERM).",
     "; 9 Redis cannot be reached.\nCtrl-C and SIGTERM stop the consumer after the batch in "
@@ -154,12 +158,12 @@ def consume(
         config = ConsumerConfig(
             as_of_date=as_of_date.date() if as_of_date else None, **stream_options
         )
-        redis, Consumer = _redis_and_consumer()
+        client = redis_client(redis_url)  # says so when the stream extra is missing
+        import redis
+
+        from custseg.stream.consumer import Consumer
+
         model = PublishedModel(model_path or _published_model_path(given))
-        try:
-            client = redis.Redis.from_url(redis_url, health_check_interval=30)
-        except ValueError as error:
-            raise ConfigError(f"--redis-url ({REDIS_URL_ENV}): {masked(str(error))}") from None
         consumer = Consumer(client, model, config)
         if not quiet and not as_json:
             click.echo(
@@ -173,18 +177,6 @@ def consume(
             except redis.RedisError as error:  # anything the reconnect loop did not handle
                 raise RedisUnavailableError(f"Redis refused a command: {error}") from None
     _print_stats(stats, as_json=as_json, quiet=quiet)
-
-
-def _redis_and_consumer() -> tuple[Any, Any]:
-    try:
-        import redis
-    except ImportError:
-        raise ConfigError(
-            "custseg consume needs the Redis client: pip install 'custseg[stream]'"
-        ) from None
-    from custseg.stream.consumer import Consumer
-
-    return redis, Consumer
 
 
 def _published_model_path(given: dict[str, Any]) -> Path:
@@ -215,8 +207,8 @@ def _print_stats(stats: Any, *, as_json: bool, quiet: bool) -> None:
         payload["model_versions"] = sorted(stats.model_versions)
         payload["seconds"] = stats.seconds
         payload["events_per_second"] = stats.events_per_second
-        for name in ("first_read", "last_commit"):
-            payload.pop(name)
+        # first_read and last_commit stay: monotonic clock seconds, comparable between the
+        # processes of one machine (several consumers of a group, as benchmarks.stream runs).
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
     elif not quiet:
         click.echo(

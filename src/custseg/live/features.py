@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from operator import attrgetter
 
 import numpy as np
 
@@ -48,7 +49,10 @@ class LiveFeatures:
 
     def model_row(self) -> tuple[float, ...]:
         """The values of :data:`custseg.model.features.FEATURES`, in that order."""
-        return tuple(float(getattr(self, name)) for name in FEATURES)
+        return tuple(map(float, _FEATURE_VALUES(self)))
+
+
+_FEATURE_VALUES = attrgetter(*FEATURES)
 
 
 class Added(Enum):
@@ -86,6 +90,10 @@ class OrderBook:
         replacing what the book held for them."""
         self._orders[customer_id] = dict(orders)
 
+    def forget(self, customer_id: str) -> None:
+        """Drop a customer's orders from the book (a cache of them that may be stale)."""
+        self._orders.pop(customer_id, None)
+
     def orders_of(self, customer_id: str) -> dict[str, StoredOrder]:
         """The customer's orders by order id (empty when the customer is unknown)."""
         return dict(self._orders.get(customer_id, {}))
@@ -113,27 +121,58 @@ def features_as_of(
     customer_id: str, orders: Iterable[StoredOrder], as_of_date: dt.date
 ) -> LiveFeatures | None:
     """Features of one customer's ``orders`` (distinct orders) as of ``as_of_date``."""
-    as_of = as_of_date.toordinal()
-    days = []
-    revenue = Decimal(0)
+    totals = FeatureTotals(as_of_date)
     for day, amount in orders:
-        if day < as_of:
-            days.append(day)
-            revenue += amount
-    if not days:
-        return None
-    first, last = min(days), max(days)
-    lifetime_revenue = float(revenue)
-    return LiveFeatures(
-        customer_id=customer_id,
-        as_of_date=as_of_date,
-        recency_days=as_of - last,
-        count_orders=len(days),
-        lifetime_revenue=lifetime_revenue,
-        avg_order_value=lifetime_revenue / len(days),
-        lifetime_days=last - first + 1,
-        count_purchase_days=len(set(days)),
-    )
+        totals.add(day, amount)
+    return totals.features(customer_id)
+
+
+class FeatureTotals:
+    """What one customer's features as of a date are made of, kept as their orders arrive.
+
+    :func:`features_as_of` is these totals over every order at once; a consumer of a stream
+    keeps them per customer and adds each new (distinct) order, so that a customer's features
+    cost one order's work, not all of their orders' again.
+    """
+
+    __slots__ = ("as_of", "count", "revenue", "first", "last", "days")
+
+    def __init__(self, as_of_date: dt.date) -> None:
+        #: The as-of date as a proleptic ordinal: orders dated before it count.
+        self.as_of = as_of_date.toordinal()
+        self.count = 0
+        self.revenue = Decimal(0)
+        self.first: int | None = None
+        self.last: int | None = None
+        self.days: set[int] = set()
+
+    def add(self, day: int, revenue: Decimal) -> None:
+        """Count one more distinct order (a date ordinal and its revenue), if before as-of."""
+        if day >= self.as_of:
+            return
+        self.count += 1
+        self.revenue += revenue
+        self.days.add(day)
+        if self.first is None or day < self.first:
+            self.first = day
+        if self.last is None or day > self.last:
+            self.last = day
+
+    def features(self, customer_id: str) -> LiveFeatures | None:
+        """The features of the orders added; None without an order before the as-of date."""
+        if self.first is None or self.last is None:
+            return None
+        lifetime_revenue = float(self.revenue)
+        return LiveFeatures(
+            customer_id=customer_id,
+            as_of_date=dt.date.fromordinal(self.as_of),
+            recency_days=self.as_of - self.last,
+            count_orders=self.count,
+            lifetime_revenue=lifetime_revenue,
+            avg_order_value=lifetime_revenue / self.count,
+            lifetime_days=self.last - self.first + 1,
+            count_purchase_days=len(self.days),
+        )
 
 
 def feature_matrix(rows: Iterable[LiveFeatures]) -> np.ndarray:

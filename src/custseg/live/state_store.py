@@ -9,6 +9,7 @@ same transaction as the rest of its state, so a reader sees a segment only once 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Protocol
 
 #: Key prefix of everything custseg keeps in Redis, unless configured.
@@ -24,6 +25,9 @@ SEGMENT_FIELDS: tuple[str, ...] = (
     "lifetime_revenue",
     "avg_order_value",
 )
+
+
+_SEGMENT_VALUES = attrgetter(*SEGMENT_FIELDS)
 
 
 class HashReader(Protocol):
@@ -53,7 +57,7 @@ class CustomerSegment:
 
     def to_hash(self) -> dict[str, str]:
         """The hash's fields as text (``repr`` of floats: they read back exactly)."""
-        return {name: _text(getattr(self, name)) for name in SEGMENT_FIELDS}
+        return dict(zip(SEGMENT_FIELDS, map(_text, _SEGMENT_VALUES(self)), strict=True))
 
     @classmethod
     def from_hash(cls, customer_id: str, fields: dict[Any, Any]) -> CustomerSegment:

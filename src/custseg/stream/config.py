@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from custseg.errors import ConfigError, CustsegError
+from custseg.errors import ConfigError, CustsegError, masked
 from custseg.live.state_store import DEFAULT_PREFIX
 from custseg.stream.state import DEFAULT_GROUP, DEFAULT_STREAM, StreamKeys
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+#: The variable that holds the Redis URL (and so its password, if any).
+REDIS_URL_ENV = "CUSTSEG_REDIS_URL"
 
 
 class RedisUnavailableError(CustsegError):
@@ -54,3 +57,26 @@ class ConsumerConfig:
     @property
     def keys(self) -> StreamKeys:
         return StreamKeys(stream=self.stream, prefix=self.prefix)
+
+
+def redis_client(url: str) -> Any:
+    """A ``redis.Redis`` client of ``url`` (bytes in and out; nothing is sent yet).
+
+    Raises
+    ------
+    ConfigError
+        The ``stream`` extra is not installed, or ``url`` is not a Redis URL.
+    """
+    try:
+        import redis
+    except ImportError:
+        raise ConfigError(
+            "custseg consume needs the Redis client: pip install 'custseg[stream]'"
+        ) from None
+    try:
+        return redis.Redis.from_url(url, health_check_interval=30)
+    except ValueError as error:
+        raise ConfigError(
+            f"--redis-url ({REDIS_URL_ENV}) is not a Redis URL ({masked(str(error))}); write "
+            "redis://[:PASSWORD@]HOST:PORT/DB, or rediss:// for TLS"
+        ) from None

@@ -22,16 +22,21 @@ from typing import Any
 import redis
 
 from custseg.errors import masked
+from custseg.live.features import OrderBook
 from custseg.live.scoring import PublishedModel
 from custseg.stream.batch import BatchEffects, apply_batch, customers_of
 from custseg.stream.config import ConsumerConfig, RedisUnavailableError
-from custseg.stream.events import dead_letter_fields, decode_event
+from custseg.stream.events import decode_event
 from custseg.stream.state import (
     CustomerState,
     StreamKeys,
-    decode_state,
-    encode_state,
+    decode_customer,
+    decode_orders,
 )
+from custseg.stream.writes import READ_HASHES, queue_writes
+
+#: Customers whose state and orders are kept in memory (forgotten all at once past this).
+KNOWN_CUSTOMERS_MAX = 500_000
 
 
 @dataclass
@@ -87,6 +92,10 @@ class Consumer:
         self.stats = ConsumeStats()
         self._today_plus_one = today_plus_one
         self._stop_reason: str | None = None
+        # Each customer's state as this consumer last committed it, and their orders: used
+        # while Redis has the same version, which spares reading the orders again.
+        self._states: dict[str, CustomerState] = {}
+        self._book = OrderBook()
 
     def stop(self, reason: str = "stopped") -> None:
         """Stop after the batch in progress (safe from a signal handler)."""
@@ -199,48 +208,62 @@ class Consumer:
             for event_id, raw in entries
         ]
         customers = customers_of(events)
-        state_keys = [self.keys.orders(customer_id) for customer_id in customers]
+        customer_keys = [self.keys.customer(customer_id) for customer_id in customers]
+        if len(self._states) > KNOWN_CUSTOMERS_MAX:  # start afresh: Redis holds everything
+            self._states.clear()
+            self._book = OrderBook()
         while True:
             model = self.model.current()
             as_of = self.config.as_of_date or self._today_plus_one()
             with self.client.pipeline(transaction=True) as pipe:
                 try:
-                    if state_keys:
-                        pipe.watch(*state_keys)
-                        raw_states = pipe.mget(state_keys)
-                    else:
-                        raw_states = []
-                    states = {
-                        customer_id: decode_state(key, raw)
-                        for customer_id, key, raw in zip(
-                            customers, state_keys, raw_states, strict=True
-                        )
-                    }
-                    effects = apply_batch(events, states, model, as_of)
+                    states = self._read_states(pipe, customers, customer_keys)
+                    effects = apply_batch(events, self._book, states, model, as_of)
                     pipe.multi()
-                    self._queue_writes(pipe, effects)
+                    queue_writes(pipe, effects, self.keys, self.config.group)
                     pipe.execute()
-                except redis.WatchError:
+                except BaseException as error:
+                    # Not committed: what the batch did in memory must not outlive it.
+                    for customer_id in customers:
+                        self._book.forget(customer_id)
+                        self._states.pop(customer_id, None)
+                    if not isinstance(error, redis.WatchError):
+                        raise
                     self.stats.retries += 1
                     continue
             break
+        self._states.update(effects.states)
         self._count(effects, model.version)
 
-    def _queue_writes(self, pipe: Any, effects: BatchEffects) -> None:
-        """Every effect of the batch and its acknowledgement, queued in one transaction."""
-        keys = self.keys
-        if effects.states:
-            pipe.mset({keys.orders(c): encode_state(state) for c, state in effects.states.items()})
-        for segment, event_id in effects.segments:
-            pipe.hset(
-                keys.segment(segment.customer_id),
-                mapping={**segment.to_hash(), "event_id": event_id},
-            )
-        for change in effects.changes:
-            pipe.xadd(keys.segment_changes, change)
-        for rejected in effects.rejected:
-            pipe.xadd(keys.dead_letters, dead_letter_fields(rejected, keys.stream))
-        pipe.xack(keys.stream, self.config.group, *effects.event_ids)
+    def _read_states(
+        self, pipe: Any, customers: list[str], customer_keys: list[str]
+    ) -> dict[str, CustomerState]:
+        """The customers' states, watched until the batch commits, their orders in the book:
+        the ones this consumer holds at the version Redis has as held, the others read (their
+        orders in one round trip)."""
+        if not customers:
+            return {}
+        pipe.watch(*customer_keys)
+        states: dict[str, CustomerState] = {}
+        unknown: list[str] = []
+        for customer_id, key, raw in zip(
+            customers, customer_keys, pipe.mget(customer_keys), strict=True
+        ):
+            known = self._states.get(customer_id)
+            state = decode_customer(key, raw)
+            if known is not None and known.version == state.version:
+                state = known
+            elif state.version > 0:
+                unknown.append(customer_id)
+            else:
+                self._book.restore(customer_id, {})
+            states[customer_id] = state
+        if unknown:
+            order_keys = [self.keys.orders(customer_id) for customer_id in unknown]
+            hashes = pipe.eval(READ_HASHES, len(order_keys), *order_keys)
+            for customer_id, key, flat in zip(unknown, order_keys, hashes, strict=True):
+                self._book.restore(customer_id, decode_orders(key, flat))
+        return states
 
     def _count(self, effects: BatchEffects, model_version: str) -> None:
         stats = self.stats
@@ -255,7 +278,7 @@ class Consumer:
         stats.model_versions.add(model_version)
 
 
-def customer_state(client: redis.Redis, keys: StreamKeys, customer_id: str) -> CustomerState:
-    """A customer's persisted state (empty when the consumer has not seen them)."""
+def persisted_orders(client: redis.Redis, keys: StreamKeys, customer_id: str) -> dict:
+    """A customer's orders as persisted (order id -> (date ordinal, revenue)); empty if none."""
     key = keys.orders(customer_id)
-    return decode_state(key, client.get(key))
+    return decode_orders(key, [x for pair in client.hgetall(key).items() for x in pair])

@@ -2,29 +2,30 @@
 
 With prefix ``P`` (``custseg`` unless configured):
 
-- ``P:orders:<customer_id>``: the customer's state, one JSON string: every order received
-  (``{"orders": {"<order_id>": ["YYYY-MM-DD", "<revenue>"]}, ...}``, revenue as the exact
-  decimal text received) and the segment last written for them (``segment_id``,
-  ``model_version``), which is what a segment change is measured against;
+- ``P:orders:<customer_id>``: a hash of every order received, order id -> ``YYYY-MM-DD
+  revenue`` (revenue as the exact decimal text received); a batch adds only its new orders;
+- ``P:customer:<customer_id>``: a small JSON string, the customer's state ``version`` (one more
+  with each batch that changes the customer) and the segment last written for them
+  (``segment_id``, ``model_version``), which a segment change is measured against;
 - ``P:segment:<customer_id>``: the state store hash that ``custseg serve`` reads
   (:mod:`custseg.live.state_store`), plus ``event_id``, the event that last changed it;
 - ``P:segment_changes``: the output stream, one entry per customer whose segment changed;
 - ``P:dead_letters``: the dead-letter stream, one entry per rejected event.
 
-A customer's state is one string key so that a batch reads every touched customer with one
-``MGET`` and writes them with one ``MSET``, and so that ``WATCH`` guards exactly the customers a
-batch touches when several consumers share a group.
+A batch ``WATCH`` es and reads (one ``MGET``) the small ``customer`` keys of the customers it
+touches; the orders of a customer are read only when the consumer does not hold them at that
+version already (after a restart, or when another consumer of the group changed the customer).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from custseg.errors import InputDataError
-from custseg.live.features import StoredOrder
+from custseg.live.features import FeatureTotals, StoredOrder
 from custseg.live.state_store import DEFAULT_PREFIX, segment_key
 
 #: The input stream and consumer group unless configured.
@@ -40,8 +41,12 @@ class StreamKeys:
     prefix: str = DEFAULT_PREFIX
 
     def orders(self, customer_id: str) -> str:
-        """The key of a customer's persisted state."""
+        """The key of a customer's orders (a hash)."""
         return f"{self.prefix}:orders:{customer_id}"
+
+    def customer(self, customer_id: str) -> str:
+        """The key of a customer's version and last segment (a JSON string)."""
+        return f"{self.prefix}:customer:{customer_id}"
 
     def segment(self, customer_id: str) -> str:
         """The key of a customer's state store hash (:mod:`custseg.live.state_store`)."""
@@ -62,28 +67,32 @@ class CorruptStateError(InputDataError):
 
 @dataclass
 class CustomerState:
-    """One customer's persisted state: their orders and the segment last written for them."""
+    """One customer's state beside their orders: its version and the segment last written."""
 
-    orders: dict[str, StoredOrder] = field(default_factory=dict)
     segment_id: int | None = None
     model_version: str | None = None
+    #: 0 for a customer never written; one more with each batch that changes them.
+    version: int = 0
+    #: The running totals of their features at one as-of date (in memory only, not persisted).
+    totals: FeatureTotals | None = None
 
 
-def encode_state(state: CustomerState) -> bytes:
-    """The JSON text of ``state`` (dates ISO, revenue as its exact decimal text)."""
-    document = {
-        "orders": {
-            order_id: [dt.date.fromordinal(day).isoformat(), str(revenue)]
-            for order_id, (day, revenue) in state.orders.items()
-        },
-        "segment_id": state.segment_id,
-        "model_version": state.model_version,
-    }
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def order_value(day: int, revenue: Decimal) -> str:
+    """An order's value in the orders hash: ``YYYY-MM-DD revenue``."""
+    return f"{dt.date.fromordinal(day).isoformat()} {revenue}"
 
 
-def decode_state(key: str, raw: bytes | None) -> CustomerState:
-    """Read a state :func:`encode_state` wrote (None: a customer not seen yet).
+def encode_customer(state: CustomerState) -> str:
+    """The ``customer`` key's JSON text of ``state`` (its orders are in the orders hash)."""
+    segment_id = "null" if state.segment_id is None else int(state.segment_id)
+    return (
+        f'{{"version":{int(state.version)},"segment_id":{segment_id},'
+        f'"model_version":{json.dumps(state.model_version)}}}'
+    )
+
+
+def decode_customer(key: str, raw: bytes | None) -> CustomerState:
+    """The state :func:`encode_customer` wrote, without its orders (None: never written).
 
     Raises
     ------
@@ -94,18 +103,33 @@ def decode_state(key: str, raw: bytes | None) -> CustomerState:
         return CustomerState()
     try:
         document = json.loads(raw)
-        orders = {
-            str(order_id): (dt.date.fromisoformat(day).toordinal(), Decimal(revenue))
-            for order_id, (day, revenue) in document["orders"].items()
-        }
-        segment_id = document.get("segment_id")
+        segment_id = document["segment_id"]
         return CustomerState(
-            orders=orders,
             segment_id=None if segment_id is None else int(segment_id),
-            model_version=document.get("model_version"),
+            model_version=document["model_version"],
+            version=int(document["version"]),
         )
-    except (ValueError, TypeError, KeyError, ArithmeticError) as error:
-        raise CorruptStateError(
-            f"{key}: not a customer state written by custseg consume ({error}); delete the key "
-            "and send the customer's orders again, or restore it from a backup"
-        ) from None
+    except (ValueError, TypeError, KeyError) as error:
+        raise _corrupt(key, error) from None
+
+
+def decode_orders(key: str, flat: list[bytes]) -> dict[str, StoredOrder]:
+    """The orders of an orders hash, as ``HGETALL`` returns it flat (id, value, id, ...)."""
+    orders: dict[str, StoredOrder] = {}
+    try:
+        for order_id, value in zip(flat[::2], flat[1::2], strict=True):
+            day, revenue = value.decode("utf-8").split(" ")
+            orders[order_id.decode("utf-8")] = (
+                dt.date.fromisoformat(day).toordinal(),
+                Decimal(revenue),
+            )
+    except (ValueError, ArithmeticError) as error:
+        raise _corrupt(key, error) from None
+    return orders
+
+
+def _corrupt(key: str, error: Exception) -> CorruptStateError:
+    return CorruptStateError(
+        f"{key}: not a customer state written by custseg consume ({error}); delete the "
+        "customer's keys and send their orders again, or restore them from a backup"
+    )
