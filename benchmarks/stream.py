@@ -11,10 +11,10 @@ It publishes a model with `custseg run` on a generated sample (not timed), start
 stream (1% sent twice, 0.2% malformed; not timed), runs `custseg consume --until-idle 1` in
 fresh processes (one consumer of the group, or as many as --consumers says) until the stream is
 drained, and prints events/s end to end, from the first read to the last acknowledgement, as the
-consumers measured them, and the CPU seconds the consumers and redis-server used. Then it checks parity: every
-customer's segment in the state store must equal the published model's predict over
-`OrderBook.all_features(as_of)` of the same orders, and the dead letters must be exactly the
-malformed events.
+consumers measured them, and the CPU seconds the consumers and redis-server used. Then it
+checks parity: every customer's segment in the state store must equal the published model's
+predict over `OrderBook.all_features(as_of)` of the same orders, and the dead letters must be
+exactly the malformed events.
 
 Target (issue 15, 2-core machine): at least 20,000 events/s, parity on every customer.
 """

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import itertools
+import json
 import random
 import signal
 import subprocess
@@ -296,3 +297,43 @@ def test_kill_9_at_random_moments_loses_nothing_and_ends_as_batch_scoring(
     for _, change in entries(client, keys.segment_changes):
         last_change[change["customer_id"]] = int(change["segment_id"])
     assert last_change == published
+
+
+def test_sigterm_stops_after_the_batch_in_progress(
+    redis_server: RedisServer, keys: StreamKeys, model_path: Path
+) -> None:
+    client = redis_server.client()
+    with client.pipeline(transaction=False) as pipe:
+        for number in range(3000):
+            pipe.xadd(keys.stream, order(f"c{number % 200}", f"o{number}", "2019-06-01", "5"))
+        pipe.execute()
+    child = subprocess.Popen(
+        [CUSTSEG, "consume", "--redis-url", redis_server.url, "--stream", keys.stream,
+         "--prefix", keys.prefix, "--model", str(model_path), "--as-of-date", "2020-01-01",
+         "--batch-size", "5", "--json"],
+        env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while group_progress(client, keys) == 0:
+        assert child.poll() is None and time.monotonic() < deadline, child.stderr
+        time.sleep(0.005)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["stopped_by"] == "SIGTERM"
+    # Stopped early, with every batch it read committed and acknowledged.
+    assert 0 < summary["events"] < 3000
+    assert client.xpending(keys.stream, DEFAULT_GROUP)["pending"] == 0
+    assert group_progress(client, keys) == summary["events"]
+
+
+def test_an_unreachable_redis_is_exit_code_9_with_what_to_do(model_path: Path) -> None:
+    completed = subprocess.run(
+        [CUSTSEG, "consume", "--redis-url", "redis://:s3cret-pass@127.0.0.1:1/0",
+         "--model", str(model_path), "--reconnect-timeout", "0", "--quiet"],
+        env=subprocess_env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert completed.returncode == 9, completed.stderr
+    assert "CUSTSEG_REDIS_URL" in completed.stderr
+    assert "s3cret-pass" not in completed.stderr

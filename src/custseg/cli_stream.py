@@ -31,7 +31,7 @@ from custseg.stream.state import DEFAULT_GROUP, DEFAULT_STREAM
 
 CONSUME_EXIT_CODES_HELP = EXIT_CODES_HELP.replace(
     "; 130 interrupted (Ctrl-C, SIGTERM).",
-    "; 9 Redis cannot be reached.\nCtrl-C and SIGTERM stop the consumer after the batch in "
+    "; 9 Redis cannot be reached (see --reconnect-timeout).\nCtrl-C and SIGTERM stop the consumer after the batch in "
     "progress; it exits 0.",
 )
 _DEFAULTS = ConsumerConfig()
@@ -112,6 +112,13 @@ _DEFAULTS = ConsumerConfig()
         show_default=True,
         help="Take over events another consumer left pending this long (a consumer that died).",
     ),
+    click.option(
+        "--reconnect-timeout",
+        type=click.FloatRange(0),
+        default=_DEFAULTS.reconnect_timeout,
+        show_default=True,
+        help="Seconds to keep trying when Redis does not answer before giving up (exit 9).",
+    ),
     JSON_OPTION,
     QUIET_OPTION,
 )
@@ -152,6 +159,7 @@ def consume(
             "until_idle",
             "max_events",
             "claim_idle_ms",
+            "reconnect_timeout",
         )
     }
     with errors_reported():
