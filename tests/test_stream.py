@@ -200,6 +200,20 @@ def test_an_own_pending_entry_deleted_before_it_was_applied_becomes_a_dead_lette
     assert read_segment(client, keys.prefix, "c2") is not None
 
 
+def test_events_a_dead_consumer_left_pending_are_taken_over(
+    redis_server: RedisServer, keys: StreamKeys, model_path: Path
+) -> None:
+    client = redis_server.client()
+    push(client, keys, order("c1", "a", "2019-05-01", "3"), order("c2", "b", "2019-05-01", "4"))
+    client.xgroup_create(keys.stream, DEFAULT_GROUP, id="0")
+    client.xreadgroup(DEFAULT_GROUP, "died", {keys.stream: ">"}, count=2)
+    time.sleep(0.05)
+    stats = consume(redis_server, keys, model_path, claim_idle_ms=20)
+    assert (stats.events, stats.new_orders) == (2, 2)
+    assert client.xpending(keys.stream, DEFAULT_GROUP)["pending"] == 0
+    assert read_segment(client, keys.prefix, "c1") is not None
+
+
 def sample_events(sample: PublishedSample, rng: random.Random) -> tuple[list, list, set[int]]:
     """Every order of the sample's run (shuffled), some sent twice, then bad events.
 

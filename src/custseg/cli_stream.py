@@ -31,8 +31,8 @@ from custseg.stream.state import DEFAULT_GROUP, DEFAULT_STREAM
 
 CONSUME_EXIT_CODES_HELP = EXIT_CODES_HELP.replace(
     "; 130 interrupted (Ctrl-C, SIGTERM).",
-    "; 9 Redis cannot be reached (see --reconnect-timeout).\nCtrl-C and SIGTERM stop the consumer after the batch in "
-    "progress; it exits 0.",
+    ";\n9 Redis cannot be reached (see --reconnect-timeout). Ctrl-C and SIGTERM stop the "
+    "consumer\nafter the batch in progress; it exits 0.",
 )
 _DEFAULTS = ConsumerConfig()
 

@@ -92,6 +92,8 @@ class Consumer:
         self.stats = ConsumeStats()
         self._today_plus_one = today_plus_one
         self._stop_reason: str | None = None
+        # Since when Redis has not answered (None: it answers).
+        self._failing_since: float | None = None
         # Each customer's state as this consumer last committed it, and their orders: used
         # while Redis has the same version, which spares reading the orders again.
         self._states: dict[str, CustomerState] = {}
@@ -116,15 +118,14 @@ class Consumer:
         Raises :class:`RedisUnavailableError` when Redis does not answer for
         ``reconnect_timeout`` seconds; what was committed stays, the rest stays pending.
         """
-        failing_since: float | None = None
         while self._stop_reason is None:
             try:
                 self._consume()
                 break
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 now = time.monotonic()
-                failing_since = failing_since or now
-                if now - failing_since >= self.config.reconnect_timeout:
+                self._failing_since = self._failing_since or now
+                if now - self._failing_since >= self.config.reconnect_timeout:
                     raise RedisUnavailableError(
                         f"Redis did not answer for {self.config.reconnect_timeout:g} s "
                         f"({masked(str(error))}); start it, or point --redis-url (env "
@@ -132,19 +133,19 @@ class Consumer:
                         "read again on the next start."
                     ) from None
                 time.sleep(min(1.0, self.config.reconnect_timeout / 10))
-            else:
-                failing_since = None
         if self._stop_reason is not None:
             self.stats.stopped_by = self._stop_reason
         return self.stats
 
     def _consume(self) -> None:
-        """The loop from a (re)connection: claim, own pending entries, then new ones."""
+        """The loop from a (re)connection: own pending entries first, then entries other
+        consumers abandoned (claimed now and every ``claim_idle_ms``), then new ones."""
         config = self.config
         self.ensure_group()
+        self._failing_since = None  # Redis answers again
         reading_pending = True
         last_event = time.monotonic()
-        last_claim: float | None = None  # own pending entries first, then the abandoned ones
+        claimed_at: float | None = None
         while self._stop_reason is None:
             limit = config.batch_size
             if config.max_events is not None:
@@ -152,23 +153,21 @@ class Consumer:
                 if limit <= 0:
                     self.stats.stopped_by = "max-events"
                     return
+            if not reading_pending and (
+                claimed_at is None or time.monotonic() - claimed_at >= config.claim_idle_ms / 1000
+            ):
+                claimed_at = time.monotonic()
+                reading_pending = self._claim_abandoned()
+            started = time.monotonic()
             entries = self._read(limit, pending=reading_pending)
-            now = time.monotonic()
             if entries:
                 if self.stats.first_read is None:
-                    self.stats.first_read = now
+                    self.stats.first_read = started
                 self._process(entries)
                 last_event = time.monotonic()
-                continue
-            if last_claim is None or now - last_claim >= config.claim_idle_ms / 1000:
-                last_claim = now
-                if self._claim_abandoned():
-                    reading_pending = True
-                    continue
-            if reading_pending:
+            elif reading_pending:
                 reading_pending = False
-                continue
-            if config.until_idle is not None and now - last_event >= config.until_idle:
+            elif config.until_idle is not None and started - last_event >= config.until_idle:
                 self.stats.stopped_by = "idle"
                 return
 
