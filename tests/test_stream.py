@@ -314,7 +314,7 @@ def test_kill_9_at_random_moments_loses_nothing_and_ends_as_batch_scoring(
 
 
 def test_sigterm_stops_after_the_batch_in_progress(
-    redis_server: RedisServer, keys: StreamKeys, model_path: Path
+    redis_server: RedisServer, keys: StreamKeys, published_sample: PublishedSample
 ) -> None:
     client = redis_server.client()
     with client.pipeline(transaction=False) as pipe:
@@ -323,8 +323,8 @@ def test_sigterm_stops_after_the_batch_in_progress(
         pipe.execute()
     child = subprocess.Popen(
         [CUSTSEG, "consume", "--redis-url", redis_server.url, "--stream", keys.stream,
-         "--prefix", keys.prefix, "--model", str(model_path), "--as-of-date", "2020-01-01",
-         "--batch-size", "5", "--json"],
+         "--prefix", keys.prefix, "--project-dir", str(published_sample.root),  # its model
+         "--as-of-date", "2020-01-01", "--batch-size", "5", "--json"],
         env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -340,6 +340,9 @@ def test_sigterm_stops_after_the_batch_in_progress(
     assert 0 < summary["events"] < 3000
     assert client.xpending(keys.stream, DEFAULT_GROUP)["pending"] == 0
     assert group_progress(client, keys) == summary["events"]
+    assert summary["model_versions"] == [
+        LoadedModel.from_file(published_sample.result.model_path).version
+    ]
 
 
 def test_an_unreachable_redis_is_exit_code_9_with_what_to_do(model_path: Path) -> None:

@@ -18,7 +18,14 @@ from typing import Any
 import click
 
 from custseg.cli_errors import errors_reported
-from custseg.cli_options import EXIT_CODES_HELP, JSON_OPTION, QUIET_OPTION, options, setting
+from custseg.cli_options import (
+    CONFIG_OPTION,
+    EXIT_CODES_HELP,
+    JSON_OPTION,
+    QUIET_OPTION,
+    options,
+    setting,
+)
 from custseg.live.state_store import DEFAULT_PREFIX
 from custseg.stream.config import (
     DEFAULT_REDIS_URL,
@@ -39,6 +46,7 @@ _DEFAULTS = ConsumerConfig()
 
 @click.command(epilog=CONSUME_EXIT_CODES_HELP)
 @options(
+    CONFIG_OPTION,
     click.option(
         "--redis-url",
         envvar=REDIS_URL_ENV,
@@ -123,6 +131,7 @@ _DEFAULTS = ConsumerConfig()
     QUIET_OPTION,
 )
 def consume(
+    config_file: Path | None,
     redis_url: str,
     model_path: Path | None,
     as_of_date: dt.datetime | None,
@@ -171,7 +180,7 @@ def consume(
 
         from custseg.stream.consumer import Consumer
 
-        model = PublishedModel(model_path or _published_model_path(given))
+        model = PublishedModel(model_path or _published_model_path(config_file, given))
         consumer = Consumer(client, model, config)
         if not quiet and not as_json:
             click.echo(
@@ -187,10 +196,11 @@ def consume(
     _print_stats(stats, as_json=as_json, quiet=quiet)
 
 
-def _published_model_path(given: dict[str, Any]) -> Path:
+def _published_model_path(config_file: Path | None, given: dict[str, Any]) -> Path:
+    """The project's published model: --project-dir, else --config's, else found upwards."""
     from custseg.config_file import settings_from
 
-    settings, _ = settings_from(None, given)
+    settings, _ = settings_from(config_file, given)
     return settings.layout.model_path
 
 
