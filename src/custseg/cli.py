@@ -24,13 +24,13 @@ from custseg.cli_options import (
     INIT_EXIT_CODES_HELP,
     JSON_OPTION,
     QUIET_OPTION,
+    RUN_OPTIONS,
     WAREHOUSE_OPTIONS,
     options,
     setting,
     versions_message,
 )
 from custseg.cli_sample import generate_sample
-from custseg.settings import OPTIONS
 from custseg.version import __version__
 
 
@@ -78,27 +78,7 @@ def cli() -> None:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@options(
-    CONFIG_OPTION,
-    setting("data_dir", OPTIONS["data_dir"].help + " Required unless --config sets data_dir."),
-    setting("dataset"),
-    *WAREHOUSE_OPTIONS,
-    setting("as_of_date"),
-    setting("k"),
-    setting("random_state"),
-    setting("min_segment_share"),
-    setting("max_centroid_shift"),
-    setting("drift_psi_alarm"),
-    setting("drift_share_shift_alarm"),
-    setting("drift_kept_share_min"),
-    setting("seed_max_customers"),
-    setting("fit_sample_size"),
-    setting("allow_unsupported_names"),
-    setting("currency"),
-    setting("strict_amounts"),
-    JSON_OPTION,
-    QUIET_OPTION,
-)
+@options(*RUN_OPTIONS, JSON_OPTION, QUIET_OPTION)
 def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> None:
     """Load the raw files, build features with dbt, cluster, publish and test the segments.
 
