@@ -15,6 +15,7 @@ from fastapi import Body, FastAPI, Path, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
+from pydantic_core import to_json
 
 from custseg.live.orders import MAX_ID_LENGTH
 from custseg.live.scoring import PublishedModel
@@ -47,6 +48,14 @@ the last run's. With a token configured (`CUSTSEG_SERVE_TOKEN`), `/v1` requests 
 `Authorization: Bearer <token>`. Limits: the request body (413), the customers per request
 (413), and every value's type and bounds (422, naming the field).
 """
+
+
+class FastJSONResponse(JSONResponse):
+    """JSON rendered by pydantic's serializer (compiled): a batch's answer in a fraction of the
+    time of :func:`json.dumps`; floats keep their shortest exact text."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content)
 
 
 def _error(description: str, model: type = ErrorResponse, **extra: Any) -> dict[str, Any]:
@@ -114,8 +123,8 @@ def create_app(config: ServeConfig) -> Any:
             )
         loaded = model.current()  # once: a reload meanwhile never changes this answer
         if isinstance(body, FeatureScoreRequest):
-            return JSONResponse(score_features(body, loaded))
-        return JSONResponse(score_orders(body, loaded, config.default_as_of_date()))
+            return FastJSONResponse(score_features(body, loaded))
+        return FastJSONResponse(score_orders(body, loaded, config.default_as_of_date()))
 
     @app.get(
         "/v1/customers/{customer_id}",

@@ -32,10 +32,8 @@ class InvalidRequestError(ValueError):
 def score_features(request: FeatureScoreRequest, model: LoadedModel) -> dict[str, Any]:
     """The answer to the feature form (rows in the request's order)."""
     customers = request.customers
-    matrix = np.array(
-        [totals_row(c.recency_days, c.orders, c.revenue) for c in customers], dtype=np.float64
-    )
-    ids = model.segment_ids(matrix).tolist()
+    rows = [totals_row(c.recency_days, c.orders, c.revenue) for c in customers]
+    ids = model.segment_ids(np.array(rows, dtype=np.float64)).tolist()
     results = [
         {
             "customer_id": c.customer_id,
@@ -46,7 +44,7 @@ def score_features(request: FeatureScoreRequest, model: LoadedModel) -> dict[str
             "lifetime_revenue": row[2],
             "avg_order_value": row[3],
         }
-        for c, segment_id, row in zip(customers, ids, matrix.tolist(), strict=True)
+        for c, segment_id, row in zip(customers, ids, rows, strict=True)
     ]
     return {"model_version": model.version, "as_of_date": None, "results": results}
 
