@@ -395,3 +395,17 @@ def test_the_real_command_serves_http_and_stops_on_sigterm(
     assert summary["token_required"] is True
     assert summary["url"] == base
     assert TOKEN not in out.decode() + err.decode()
+
+
+def test_without_published_segments_the_service_is_not_ready(
+    published_sample: PublishedSample, tmp_path: Path
+) -> None:
+    config = ServeConfig(
+        model_path=published_sample.result.model_path,
+        segments_path=tmp_path / "customer_segments.csv",
+    )
+    with TestClient(create_app(config)) as client:
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert "customer_segments.csv" in ready.json()["reason"]
+        assert client.get("/v1/customers/12346").status_code == 404
