@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -228,6 +229,13 @@ def test_the_command_reports_a_bad_token_and_a_missing_model(
     assert "none.json" in missing.output
     no_project = runner.invoke(cli, ["serve", "--project-dir", str(tmp_path)])
     assert no_project.exit_code == 2
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = runner.invoke(cli, ["serve", "--model", model, "--port", port])
+    assert busy.exit_code == 2
+    assert f"Cannot listen on 127.0.0.1:{port}" in busy.output
 
 
 def test_the_openapi_schema_documents_every_answer(app: Any) -> None:

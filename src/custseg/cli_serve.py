@@ -11,6 +11,7 @@ import datetime as dt
 import gc
 import ipaddress
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,7 @@ def serve(
             "pip install 'custseg[serve]'.",
             CONFIG_EXIT_CODE,
         )
+        return
     with errors_reported():
         project_dir = given.pop("project_dir")
         model = model_path or _project_model(config_file, project_dir)
@@ -151,6 +153,12 @@ def serve(
             **{name: value for name, value in given.items() if value is not None},
         )
         app = create_app(config)
+    problem = _cannot_listen(host, port)
+    if problem:
+        exit_with(
+            f"Cannot listen on {host}:{port}: {problem}. Choose another --port or --host.",
+            CONFIG_EXIT_CODE,
+        )
     version = app.state.model.current().version
     summary = {
         "url": f"http://{host}:{port}",
@@ -194,6 +202,18 @@ def _project_model(config_file: Path | None, project_dir: Path | None) -> Path:
 
     settings, _ = settings_from(config_file, {"project_dir": project_dir})
     return settings.layout.model_path
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the service could not listen on ``host:port`` (taken, not an address here), or None."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _loopback(host: str) -> bool:
