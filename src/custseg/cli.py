@@ -31,6 +31,7 @@ from custseg.cli_options import (
     versions_message,
 )
 from custseg.cli_sample import generate_sample
+from custseg.cli_serve import serve
 from custseg.version import __version__
 
 
@@ -308,6 +309,7 @@ cli.add_command(backfill)
 cli.add_command(drift)
 cli.add_command(refresh)
 cli.add_command(moves)
+cli.add_command(serve)
 
 
 def main() -> None:
