@@ -27,13 +27,13 @@ from custseg.cli_history import moves_lines
 from custseg.errors import InsufficientDataError, PublishError
 from custseg.history.backfill import backfill_dates
 from custseg.history.moves import (
-    AtRiskCandidate,
     MovesResult,
     check_parity,
     read_customer_history,
     render_move_model_terms_csv,
 )
 from custseg.model.model_file import canonical_json
+from custseg.monitoring.at_risk import AtRiskCandidate
 from custseg.monitoring.move_model import MoveModel
 from custseg.monitoring.move_prediction import MoveForecast, top_count
 from custseg.pipeline import RunResult, backfill_pipeline, moves_pipeline

@@ -24,14 +24,15 @@ from custseg.cli_options import (
     INIT_EXIT_CODES_HELP,
     JSON_OPTION,
     QUIET_OPTION,
+    RUN_OPTIONS,
     WAREHOUSE_OPTIONS,
     options,
     setting,
     versions_message,
 )
 from custseg.cli_sample import generate_sample
+from custseg.cli_serve import serve
 from custseg.cli_stream import consume
-from custseg.settings import OPTIONS
 from custseg.version import __version__
 
 
@@ -79,27 +80,7 @@ def cli() -> None:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@options(
-    CONFIG_OPTION,
-    setting("data_dir", OPTIONS["data_dir"].help + " Required unless --config sets data_dir."),
-    setting("dataset"),
-    *WAREHOUSE_OPTIONS,
-    setting("as_of_date"),
-    setting("k"),
-    setting("random_state"),
-    setting("min_segment_share"),
-    setting("max_centroid_shift"),
-    setting("drift_psi_alarm"),
-    setting("drift_share_shift_alarm"),
-    setting("drift_kept_share_min"),
-    setting("seed_max_customers"),
-    setting("fit_sample_size"),
-    setting("allow_unsupported_names"),
-    setting("currency"),
-    setting("strict_amounts"),
-    JSON_OPTION,
-    QUIET_OPTION,
-)
+@options(*RUN_OPTIONS, JSON_OPTION, QUIET_OPTION)
 def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> None:
     """Load the raw files, build features with dbt, cluster, publish and test the segments.
 
@@ -329,6 +310,7 @@ cli.add_command(backfill)
 cli.add_command(drift)
 cli.add_command(refresh)
 cli.add_command(moves)
+cli.add_command(serve)
 cli.add_command(consume)
 
 

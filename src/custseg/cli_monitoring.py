@@ -21,11 +21,11 @@ from custseg.cli_options import (
     EXIT_CODES_HELP,
     JSON_OPTION,
     QUIET_OPTION,
+    RUN_OPTIONS,
     WAREHOUSE_OPTIONS,
     options,
     setting,
 )
-from custseg.settings import OPTIONS
 
 #: ``custseg drift``'s own exit code when a figure passes its threshold.
 DRIFT_EXIT_CODE = 8
@@ -158,27 +158,7 @@ def _cell(value: float | None, signed: bool = False) -> str:
 
 
 @click.command(epilog=EXIT_CODES_HELP)
-@options(
-    CONFIG_OPTION,
-    setting("data_dir", OPTIONS["data_dir"].help + " Required unless --config sets data_dir."),
-    setting("dataset"),
-    *WAREHOUSE_OPTIONS,
-    setting("as_of_date"),
-    setting("k"),
-    setting("random_state"),
-    setting("min_segment_share"),
-    setting("max_centroid_shift"),
-    setting("seed_max_customers"),
-    setting("fit_sample_size"),
-    setting("allow_unsupported_names"),
-    setting("currency"),
-    setting("strict_amounts"),
-    setting("drift_psi_alarm"),
-    setting("drift_share_shift_alarm"),
-    setting("drift_kept_share_min"),
-    JSON_OPTION,
-    QUIET_OPTION,
-)
+@options(*RUN_OPTIONS, JSON_OPTION, QUIET_OPTION)
 def refresh(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> None:
     """Refresh the published segments: score new data, retrain only on drift. Safe to repeat.
 

@@ -94,6 +94,29 @@ WAREHOUSE_OPTIONS = (
 )
 
 
+#: What a run reads and how it fits: ``custseg run``'s options, and ``custseg refresh``'s (which
+#: runs the same stages when it retrains).
+RUN_OPTIONS = (
+    CONFIG_OPTION,
+    setting("data_dir", OPTIONS["data_dir"].help + " Required unless --config sets data_dir."),
+    setting("dataset"),
+    *WAREHOUSE_OPTIONS,
+    setting("as_of_date"),
+    setting("k"),
+    setting("random_state"),
+    setting("min_segment_share"),
+    setting("max_centroid_shift"),
+    setting("drift_psi_alarm"),
+    setting("drift_share_shift_alarm"),
+    setting("drift_kept_share_min"),
+    setting("seed_max_customers"),
+    setting("fit_sample_size"),
+    setting("allow_unsupported_names"),
+    setting("currency"),
+    setting("strict_amounts"),
+)
+
+
 def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     """Apply ``decorators`` in the order given (the order --help lists them)."""
 

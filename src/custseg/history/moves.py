@@ -33,6 +33,7 @@ from custseg.errors import InsufficientDataError, PublishError
 from custseg.history.backfill import months_after
 from custseg.model.fitting import Progress, silent
 from custseg.model.model_file import canonical_json
+from custseg.monitoring.at_risk import CANDIDATE_COLUMNS, N_DRIVERS, AtRiskCandidate
 from custseg.monitoring.move_evaluation import MoveEvaluation, MoveStudy, study_moves
 from custseg.monitoring.move_model import MOVE_FEATURES, MoveModel, state_name
 from custseg.monitoring.move_prediction import CustomerHistory, MoveForecast
@@ -44,38 +45,10 @@ from custseg.warehouses import Warehouse, as_date
 MIN_AS_OF_DATES = 3
 #: The share of the candidates whose precision the evaluation measures (the top 10%).
 TOP_SHARE = 0.1
-#: Drivers listed per customer (driver_1..3 of fct_at_risk_candidates).
-N_DRIVERS = 3
 #: Largest difference allowed between a probability or a contribution in SQL and in Python
 #: (the same arithmetic in another order differs in the last bits, about 1e-15).
 PARITY_TOLERANCE = 1e-9
 _DOCUMENT_KIND = "custseg.MoveModelFile"
-_CANDIDATE_COLUMNS = (
-    "at_risk_rank",
-    "customer_id",
-    "segment_id",
-    "segment_name",
-    "at_risk_probability",
-    *MOVE_FEATURES,
-    *(f"driver_{i}_{part}" for i in range(1, N_DRIVERS + 1) for part in ("term", "contribution")),
-)
-
-
-@dataclass(frozen=True)
-class AtRiskCandidate:
-    """One row of ``fct_at_risk_candidates``: a customer who may lapse, and why."""
-
-    rank: int
-    customer_id: str
-    segment_id: int
-    segment_name: str
-    #: Probability of being At-Risk (Lapsing) at the next as-of date.
-    probability: float
-    recency_days: float
-    count_orders: float
-    avg_order_value: float
-    #: Up to three (term, contribution to the At-Risk logit), strongest first.
-    drivers: tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True)
@@ -228,27 +201,8 @@ def move_model_document(study: MoveStudy, as_of_dates: Sequence[dt.date]) -> dic
 def read_at_risk_candidates(warehouse: Warehouse) -> list[AtRiskCandidate]:
     """Every row of ``fct_at_risk_candidates``, by rank."""
     relation = warehouse.relation("fct_at_risk_candidates")
-    columns = warehouse.fetch_columns(
-        f"select {', '.join(_CANDIDATE_COLUMNS)} from {relation}", _CANDIDATE_COLUMNS
-    )
-    candidates = [
-        AtRiskCandidate(
-            rank=int(columns["at_risk_rank"][i]),
-            customer_id=str(columns["customer_id"][i]),
-            segment_id=int(columns["segment_id"][i]),
-            segment_name=str(columns["segment_name"][i]),
-            probability=float(columns["at_risk_probability"][i]),
-            recency_days=float(columns["recency_days"][i]),
-            count_orders=float(columns["count_orders"][i]),
-            avg_order_value=float(columns["avg_order_value"][i]),
-            drivers=tuple(
-                (str(columns[f"driver_{d}_term"][i]), float(columns[f"driver_{d}_contribution"][i]))
-                for d in range(1, N_DRIVERS + 1)
-                if columns[f"driver_{d}_term"][i] is not None
-            ),
-        )
-        for i in range(len(columns["customer_id"]))
-    ]
+    rows = warehouse.fetch(f"select {', '.join(CANDIDATE_COLUMNS)} from {relation}")
+    candidates = [AtRiskCandidate.from_row(row) for row in rows]
     return sorted(candidates, key=lambda candidate: candidate.rank)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from custseg.errors import first_line
+from custseg.monitoring.at_risk import CANDIDATE_COLUMNS, AtRiskCandidate
 from custseg.warehouses import Warehouse, as_date
 
 MEMBERSHIPS = "segment_memberships"
@@ -39,7 +40,6 @@ AGAINST_TRAINING = "training data"
 AGAINST_PREVIOUS = "previous as-of date"
 #: The clustering features, in the model's order (fct_segment_drift's ``movement_*`` columns).
 DRIFT_FEATURES: tuple[str, ...] = ("recency_days", "count_orders", "avg_order_value")
-N_DRIVERS = 3
 
 T = TypeVar("T")
 
@@ -112,22 +112,6 @@ class DriftFacts:
     as_of_date: str
     features: tuple[FeatureDrift, ...]
     segments: tuple[SegmentDrift, ...]
-
-
-@dataclass(frozen=True)
-class AtRiskCandidate:
-    """A row of ``fct_at_risk_candidates``."""
-
-    rank: int
-    customer_id: str
-    segment_id: int
-    segment_name: str
-    probability: float
-    recency_days: float
-    count_orders: float
-    avg_order_value: float
-    # (term, contribution to the At-Risk logit), strongest first.
-    drivers: tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True)
@@ -276,32 +260,11 @@ def read_segment_drift(warehouse: Warehouse, relation: str) -> tuple[str, list[S
 def read_at_risk(warehouse: Warehouse, relation: str, *, rows: int) -> AtRiskFacts:
     """The ``rows`` customers most likely to be At-Risk next, and the list's length."""
     ((count, as_of),) = warehouse.fetch(f"select count(*), max(as_of_date) from {relation}")
-    drivers = ", ".join(
-        f"driver_{i}_term, driver_{i}_contribution" for i in range(1, N_DRIVERS + 1)
-    )
     top = warehouse.fetch(
-        "select at_risk_rank, customer_id, segment_id, segment_name, at_risk_probability, "
-        f"recency_days, count_orders, avg_order_value, {drivers} from {relation} "
+        f"select {', '.join(CANDIDATE_COLUMNS)} from {relation} "
         f"order by at_risk_rank limit {int(rows)}"
     )
-    candidates = tuple(
-        AtRiskCandidate(
-            rank=int(row[0]),
-            customer_id=str(row[1]),
-            segment_id=int(row[2]),
-            segment_name=str(row[3]),
-            probability=float(row[4]),
-            recency_days=float(row[5]),
-            count_orders=float(row[6]),
-            avg_order_value=float(row[7]),
-            drivers=tuple(
-                (str(row[8 + 2 * i]), float(row[9 + 2 * i]))
-                for i in range(N_DRIVERS)
-                if row[8 + 2 * i] is not None
-            ),
-        )
-        for row in top
-    )
+    candidates = tuple(AtRiskCandidate.from_row(row) for row in top)
     return AtRiskFacts(
         as_of_date=None if as_of is None else iso(as_of),
         count_candidates=int(count),

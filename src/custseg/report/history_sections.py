@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from custseg.catalogue import AT_RISK, SEGMENT_NAMES
+from custseg.monitoring.at_risk import AtRiskCandidate
 from custseg.monitoring.transitions import LEFT_STATE, NEW_STATE, STATE_NAMES
 from custseg.report.charts import ink_class, segment_color
 from custseg.report.history_charts import HEAT_STOPS, ShareSeries, heat_color, share_lines_chart
@@ -19,7 +20,6 @@ from custseg.report.history_data import (
     AT_RISK_CANDIDATES,
     MEMBERSHIPS,
     TRANSITIONS,
-    AtRiskCandidate,
     HistoryFacts,
     Transition,
 )
