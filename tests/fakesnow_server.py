@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.machine import free_port, not_installed
 
 INSTALL_HINT = "pip install 'fakesnow[server]' (in the dev extra: make install)"
 #: Seconds to wait for the server to accept connections.
@@ -83,15 +83,7 @@ def require_fakesnow() -> None:
     if all(importlib.util.find_spec(name) for name in ("fakesnow", "uvicorn", "starlette")):
         return
     message = f"fakesnow with its server extra is not installed: {INSTALL_HINT}"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    not_installed(message)
 
 
 def _accepts(port: int) -> bool:
@@ -113,7 +105,7 @@ def running_fakesnow() -> Iterator[FakesnowServer]:
     process: subprocess.Popen[bytes] | None = None
     try:
         for _attempt in range(3):
-            port = _free_port()
+            port = free_port()
             with log.open("ab") as sink:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "fakesnow", "-s"]

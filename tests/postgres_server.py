@@ -14,7 +14,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.machine import free_port, not_installed
 
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")
 INSTALL_HINT = "install the server with `apt-get install -y postgresql` (Debian/Ubuntu)"
@@ -99,9 +100,7 @@ def require_server_bin_dir() -> Path:
         )
     else:
         return folder
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message)
-    pytest.skip(message)
+    not_installed(message)
 
 
 def _user_exists(name: str) -> bool:
@@ -110,12 +109,6 @@ def _user_exists(name: str) -> bool:
     except KeyError:
         return False
     return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_server_user(argv: list[str]) -> list[str]:
@@ -166,7 +159,7 @@ def _start_server(bin_dir: Path, data_dir: Path, base_dir: Path, log: Path) -> i
     """
     attempts = 3
     for attempt in range(1, attempts + 1):
-        port = _free_port()
+        port = free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {base_dir} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"

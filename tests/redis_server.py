@@ -8,7 +8,6 @@ the server) and is stopped and deleted when the block ends, whatever happened in
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -18,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.machine import free_port, not_installed
 
 INSTALL_HINT = "install it with `apt-get install -y redis-server` (Debian/Ubuntu)"
 
@@ -50,15 +49,7 @@ def require_redis_server() -> str:
     if program is not None:
         return program
     message = f"redis-server not found on PATH: {INSTALL_HINT} to run the stream tests"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    not_installed(message)
 
 
 def _answers_ping(port: int) -> bool:
@@ -75,7 +66,7 @@ def _start(program: str, base_dir: Path, log: Path) -> tuple[subprocess.Popen[by
     and the bind, so a failed start is retried on a new port."""
     attempts = 3
     for attempt in range(1, attempts + 1):
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [
                 program,

@@ -7,7 +7,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
-import pytest
 
 from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
 from custseg.features import CustomerFeatures
@@ -30,6 +28,7 @@ from custseg.model.model_file import canonical_json
 from custseg.scaffold import is_run_output
 from custseg.settings import DBT_PROFILES_DIR_ENV, OPTIONS, Settings
 from custseg.warehouses.duckdb_warehouse import DuckDBWarehouse
+from tests.machine import not_installed
 
 if TYPE_CHECKING:
     from custseg.pipeline import RunResult
@@ -109,9 +108,7 @@ def real_data_dir() -> Path:
         f"real dataset not found at {REAL_DATA_DIR}: put the shared/ folder beside the "
         "project to run the end-to-end tests on real data"
     )
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message)
-    pytest.skip(message)
+    not_installed(message)
 
 
 def duckdb_rows(run: RunResult, sql: str) -> list[tuple[Any, ...]]:

@@ -13,10 +13,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +27,8 @@ from fastapi.testclient import TestClient
 from custseg.live.state_store import CustomerSegment, segment_key
 from custseg.serve.app import create_app
 from custseg.serve.config import TOKEN_ENV, ServeConfig
+from tests.machine import free_port
+from tests.redis_server import RedisServer
 from tests.support import PublishedSample, duckdb_rows, resealed_model
 
 TOKEN = "serve-test-token-0123456789"
@@ -169,59 +169,9 @@ def test_a_customer_is_looked_up_in_the_published_segments(
 
 
 @pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A real redis-server on a free loopback port, without persistence, stopped at the end.
-
-    Skips without Debian's redis-server, except in CI (env CI), where it fails.
-    """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail("redis-server not found: apt-get install redis-server")
-        pytest.skip("redis-server not found (apt-get install redis-server)")
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="custseg-redis-") as folder:
-        server = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                folder,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            import redis
-
-            client = redis.Redis(host="127.0.0.1", port=port)
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise
-                    time.sleep(0.05)
-            client.close()
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's real redis-server (tests/conftest.py); this module's keys use prefix shop."""
+    return redis_server.url
 
 
 def test_a_live_segment_in_redis_wins_over_the_published_one(

@@ -19,6 +19,7 @@ from pydantic_core import to_json
 
 from custseg.live.orders import MAX_ID_LENGTH
 from custseg.live.scoring import PublishedModel
+from custseg.live.state_store import SEGMENT_FIELDS
 from custseg.serve.config import ServeConfig
 from custseg.serve.limits import BodyLimitMiddleware
 from custseg.serve.lookup import PublishedSegments, StateStore, StateStoreUnavailable
@@ -159,16 +160,8 @@ def create_app(config: ServeConfig) -> Any:
             "segment_id": segment_id,
             "segment_name": segment_name,
             "source": "published",
-            **dict.fromkeys(
-                (
-                    "model_version",
-                    "as_of_date",
-                    "recency_days",
-                    "count_orders",
-                    "lifetime_revenue",
-                    "avg_order_value",
-                )
-            ),
+            # The CSV holds the segment only: the state store's other fields are unknown.
+            **dict.fromkeys(field for field in SEGMENT_FIELDS if not field.startswith("segment_")),
         }
 
     @app.get("/health", response_model=HealthResponse, summary="Liveness: the process answers")
