@@ -175,6 +175,13 @@ def test_a_declared_length_over_the_limit_is_refused_before_a_byte_is_read() -> 
     assert (spy.read, spy.app_called) == (0, False)
 
 
+@pytest.mark.parametrize("declared", [b"12x", b"-1", b"\xb2", b"1\xb2"])
+def test_a_content_length_that_is_not_a_number_is_400(declared: bytes) -> None:
+    spy = Spy([b"{}"])
+    assert run_middleware(spy, [(b"content-length", declared)]) == 400
+    assert (spy.read, spy.app_called) == (0, False)
+
+
 def test_a_streamed_body_is_counted_and_refused_as_it_passes_the_limit() -> None:
     # A false Content-Length, then chunk after chunk: reading stops at the chunk over the limit.
     spy = Spy([b"x" * 300] * 100)
