@@ -16,6 +16,7 @@ import json
 import random
 import signal
 import subprocess
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -118,6 +119,8 @@ def test_repeats_change_nothing_and_bad_events_become_dead_letters(
     assert segment.model_version == LoadedModel.from_file(model_path).version
     assert read_segment(client, keys.prefix, "c2") is None  # no valid order
     assert client.hget(keys.segment("c1"), "event_id").decode() == ids[7]
+    written = {k.decode(): v.decode() for k, v in client.hgetall(keys.segment("c1")).items()}
+    assert written == {**segment.to_hash(), "event_id": ids[7]}  # the state store's own format
 
     dead = entries(client, keys.dead_letters)
     assert [(d["event_id"], d["field"]) for _, d in dead] == [
@@ -212,6 +215,76 @@ def test_events_a_dead_consumer_left_pending_are_taken_over(
     assert (stats.events, stats.new_orders) == (2, 2)
     assert client.xpending(keys.stream, DEFAULT_GROUP)["pending"] == 0
     assert read_segment(client, keys.prefix, "c1") is not None
+
+
+def consumer_named(
+    server: RedisServer, keys: StreamKeys, model_path: Path, name: str, **more: Any
+) -> Consumer:
+    config = ConsumerConfig(stream=keys.stream, prefix=keys.prefix, as_of_date=AS_OF,
+                            until_idle=0.2, block_ms=50, consumer=name, **more)  # fmt: skip
+    return Consumer(server.client(), PublishedModel(model_path), config)
+
+
+def test_a_customer_another_consumer_changed_is_applied_again_never_overwritten(
+    redis_server: RedisServer, keys: StreamKeys, model_path: Path
+) -> None:
+    client = redis_server.client()
+    first = consumer_named(redis_server, keys, model_path, "a", batch_size=1)
+    push(client, keys, order("c1", "o1", "2019-01-05", "10"))
+    first.run()  # holds c1 with one order from now on
+    push(client, keys, order("c1", "o2", "2019-06-05", "20"))
+    assert consumer_named(redis_server, keys, model_path, "b").run().new_orders == 1
+    # Two more events for c1 while the first consumer's copy of c1 lacks o2: the first batch
+    # is committed while the second is applied on top of it; the commit finds c1 changed,
+    # writes nothing, and both batches are applied again to c1 as Redis holds it.
+    push(client, keys, order("c1", "o3", "2019-09-05", "30"), order("c1", "o4", "2019-12-05", "5"))
+    stats = first.run()
+    assert (stats.events, stats.new_orders, stats.retries) == (3, 3, 1)
+    assert sorted(persisted_orders(client, keys, "c1")) == ["o1", "o2", "o3", "o4"]
+    assert json.loads(client.get(keys.customer("c1")))["version"] == 4
+    segment = read_segment(client, keys.prefix, "c1")
+    assert segment is not None
+    assert (segment.count_orders, segment.lifetime_revenue, segment.recency_days) == (4, 65.0, 27)
+    everything = [("2019-01-05", "10"), ("2019-06-05", "20"), ("2019-09-05", "30"),
+                  ("2019-12-05", "5")]  # fmt: skip
+    assert segment.segment_id == expected_segment(model_path, "c1", everything)
+    assert client.xpending(keys.stream, DEFAULT_GROUP)["pending"] == 0
+
+
+def test_two_consumers_of_a_group_end_as_batch_scoring(
+    redis_server: RedisServer, keys: StreamKeys, model_path: Path
+) -> None:
+    client = redis_server.client()
+    rng = random.Random(3)
+    orders = [
+        order(f"c{rng.randrange(12)}", f"o{number}", f"2019-{rng.randrange(1, 13):02d}-"
+              f"{rng.randrange(1, 29):02d}", f"{rng.randrange(1, 50_000) / 100:.2f}")
+        for number in range(600)
+    ]  # fmt: skip
+    push(client, keys, *orders, *rng.sample(orders, 50))
+    consumers = [
+        consumer_named(redis_server, keys, model_path, name, batch_size=rng.randrange(3, 9))
+        for name in ("a", "b")
+    ]
+    results: list[ConsumeStats] = []
+    threads = [threading.Thread(target=lambda c=c: results.append(c.run())) for c in consumers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == 2
+    assert sum(r.events for r in results) == 650
+    assert (sum(r.new_orders for r in results), sum(r.repeats for r in results)) == (600, 50)
+    assert client.xpending(keys.stream, DEFAULT_GROUP)["pending"] == 0
+    by_customer: dict[str, list[tuple[str, str]]] = {}
+    for o in orders:
+        by_customer.setdefault(o["customer_id"], []).append((o["order_date"], o["revenue"]))
+    for customer, placed in by_customer.items():
+        segment = read_segment(client, keys.prefix, customer)
+        assert segment is not None
+        expected = expected_segment(model_path, customer, placed)
+        assert (segment.segment_id, segment.count_orders) == (expected, len(placed)), customer
+        assert json.loads(client.get(keys.customer(customer)))["segment_id"] == expected
 
 
 def sample_events(sample: PublishedSample, rng: random.Random) -> tuple[list, list, set[int]]:

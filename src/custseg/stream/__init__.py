@@ -5,5 +5,5 @@ back to Redis, each batch's effects applied at once.
 output and dead-letter streams, ``state`` names the Redis keys and encodes each customer's
 persisted orders, ``batch`` applies a batch of events to the customers' state and scores the
 customers it touched (no Redis there), and ``consumer`` is the loop: read (own pending entries
-first), apply, and commit every effect with the acknowledgement in one MULTI/EXEC transaction.
+first), apply, and commit every effect with the acknowledgement in one Redis script.
 """

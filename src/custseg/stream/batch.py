@@ -1,13 +1,13 @@
 """One batch of events applied to the touched customers' orders, and the customers re-scored.
 
-No Redis here: the consumer reads the state of the customers a batch names, calls
-:func:`apply_batch`, and writes the :class:`BatchEffects` in one transaction with the batch's
-acknowledgement. Orders are kept in a :class:`custseg.live.features.OrderBook`, by order id: a
-repeat changes nothing, and a copy with another date or revenue is rejected (the first one
-received stands). Every customer who received a new order is scored once per batch, all of them
-in one vectorised predict, as of the batch's as-of date, from running totals of their features
-(:class:`custseg.live.features.FeatureTotals`) that a new order updates; a customer without an
-order before that date has no segment yet and is not written.
+No Redis here: the consumer gives :func:`apply_batch` the state of every customer a batch names,
+and writes the :class:`BatchEffects` in one script with the batch's acknowledgement. Orders are
+kept per customer by order id: a repeat changes nothing, and a copy with another date or
+revenue is rejected (the first one received stands). Every customer who received a new order
+is scored once per batch, all of them in one vectorised predict, as of the batch's as-of date,
+from running totals of their features (:class:`custseg.live.features.FeatureTotals`) that a
+new order updates; a customer without an order before that date has no segment yet and gets
+no segment hash.
 """
 
 from __future__ import annotations
@@ -16,117 +16,160 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from custseg.live.features import Added, FeatureTotals, OrderBook, feature_matrix
+import numpy as np
+
+from custseg.live.features import FeatureTotals
 from custseg.live.scoring import LoadedModel
-from custseg.live.state_store import CustomerSegment
-from custseg.stream.events import Received, Rejected, conflict, segment_change_fields
-from custseg.stream.state import CustomerState, order_value
+from custseg.live.state_store import SEGMENT_FIELDS
+from custseg.model.features import FEATURES
+from custseg.stream.events import Received, Rejected, conflict
+from custseg.stream.state import CustomerState, encode_customer
+
+#: The segment hash's fields in the order :attr:`CustomerWrite.segment` gives their values.
+SEGMENT_HASH_FIELDS: tuple[str, ...] = (*SEGMENT_FIELDS, "event_id")
+# The rows scored are built in this order.
+if FEATURES != ("recency_days", "count_orders", "lifetime_revenue", "avg_order_value"):
+    raise ImportError("custseg.stream.batch builds rows of FEATURES in another order")
+
+
+#: What a batch writes for one customer who received a new order, as the commit script takes
+#: it (:mod:`custseg.stream.writes`): a list of
+#:
+#: 0. the customer id;
+#: 1. the ``customer`` key's text the batch was applied to (False: never written), which the
+#:    commit checks Redis still holds;
+#: 2. its new text (:func:`custseg.stream.state.encode_customer`);
+#: 3. the new orders as the orders hash holds them: order id, value, order id, value, ...;
+#: 4. the segment hash's values in the order of :data:`SEGMENT_HASH_FIELDS` (False: the
+#:    customer has no order before the as-of date, so no segment yet);
+#: 5. the segment change stream entry, field, value, ... (False: the segment did not change).
+CustomerWrite = list
 
 
 @dataclass
 class BatchEffects:
     """What a batch changes: written together with the batch's acknowledgement, or not at all."""
 
-    #: Every event of the batch, acknowledged by the same transaction.
+    #: Every event of the batch, acknowledged by the same script.
     event_ids: list[str] = field(default_factory=list)
-    #: The new state of every customer who received a new order.
-    states: dict[str, CustomerState] = field(default_factory=dict)
-    #: Their new orders, as the orders hash holds them: customer -> order id -> value.
-    new_order_values: dict[str, dict[str, str]] = field(default_factory=dict)
-    #: Each re-scored customer's state store hash and the event that last touched them.
-    segments: list[tuple[CustomerSegment, str]] = field(default_factory=list)
-    #: Output stream entries: customers whose segment changed.
-    changes: list[dict[str, str]] = field(default_factory=list)
+    #: Every customer who received a new order, in the order of their first new order.
+    writes: list[CustomerWrite] = field(default_factory=list)
     #: Dead letters: malformed events and conflicting copies of known orders.
     rejected: list[Rejected] = field(default_factory=list)
     new_orders: int = 0
     repeats: int = 0
+    segments: int = 0
+    changes: int = 0
 
 
 def customers_of(events: Sequence[Received | Rejected]) -> list[str]:
     """The customers the batch's orders name, in the order they first appear."""
-    return list(dict.fromkeys(e.order.customer_id for e in events if isinstance(e, Received)))
+    return list(dict.fromkeys(e.customer_id for e in events if type(e) is Received))
 
 
 def apply_batch(
     events: Sequence[Received | Rejected],
-    book: OrderBook,
     states: Mapping[str, CustomerState],
     model: LoadedModel,
     as_of_date: dt.date,
 ) -> BatchEffects:
-    """Apply ``events`` (in stream order) to ``book`` and ``states`` and score.
+    """Apply ``events`` (in stream order) to ``states`` and score.
 
-    ``book`` holds every order of the customers the events name, ``states`` their states. Both
-    are updated in place: if the batch is not committed, the caller forgets these customers.
+    ``states`` holds every customer the events name. They are updated in place (orders,
+    version, segment, stored text): if the batch is not committed, the caller forgets them.
     """
     effects = BatchEffects(event_ids=[event.event_id for event in events])
     as_of = as_of_date.toordinal()
-    # Customers with a new order -> the last event that brought one.
+    rejected = effects.rejected
+    # Customer -> the last event that brought a new order, and their new orders.
     touched: dict[str, str] = {}
+    new_orders: dict[str, list[str]] = {}
     for event in events:
-        if isinstance(event, Rejected):
-            effects.rejected.append(event)
+        if type(event) is Rejected:
+            rejected.append(event)
             continue
-        order = event.order
-        added = book.add(order)
-        if added is Added.NEW:
-            day = order.order_date.toordinal()
-            touched[order.customer_id] = event.event_id
-            effects.new_orders += 1
-            effects.new_order_values.setdefault(order.customer_id, {})[order.order_id] = (
-                order_value(day, order.revenue)
-            )
-            totals = states[order.customer_id].totals
+        customer_id = event.customer_id
+        state = states[customer_id]
+        received = (event.day, event.revenue)
+        known = state.orders.get(event.order_id)
+        if known is None:
+            state.orders[event.order_id] = received
+            touched[customer_id] = event.event_id
+            values = new_orders.get(customer_id)
+            if values is None:
+                values = new_orders[customer_id] = []
+            values += (event.order_id, event.value)
+            totals = state.totals
             if totals is not None and totals.as_of == as_of:
-                totals.add(day, order.revenue)
-        elif added is Added.REPEAT:
+                totals.add(event.day, event.revenue)
+        elif known == received:
             effects.repeats += 1
         else:
-            known_day, revenue = book.orders_of(order.customer_id)[order.order_id]
-            effects.rejected.append(
-                conflict(event, dt.date.fromordinal(known_day).isoformat(), str(revenue))
-            )
-    rows = []
-    for customer_id in touched:
-        state = states[customer_id]
-        state.version += 1
-        effects.states[customer_id] = state
-        if state.totals is None or state.totals.as_of != as_of:
-            state.totals = FeatureTotals(as_of_date)
-            for day, revenue in book.orders_of(customer_id).values():
-                state.totals.add(day, revenue)
-        row = state.totals.features(customer_id)
-        if row is not None:
-            rows.append(row)
-    if rows:
-        _score(rows, effects, touched, model, as_of_date)
+            rejected.append(conflict(event, *known))
+    effects.new_orders = sum(len(values) for values in new_orders.values()) // 2
+    if touched:
+        _score(effects, states, touched, new_orders, model, as_of_date)
     return effects
 
 
 def _score(
-    rows: list, effects: BatchEffects, touched: dict[str, str], model: LoadedModel, as_of: dt.date
+    effects: BatchEffects,
+    states: Mapping[str, CustomerState],
+    touched: dict[str, str],
+    new_orders: dict[str, list[str]],
+    model: LoadedModel,
+    as_of_date: dt.date,
 ) -> None:
-    segment_ids = model.segment_ids(feature_matrix(rows))
-    for row, segment_id in zip(rows, segment_ids.tolist(), strict=True):
-        segment = CustomerSegment(
-            customer_id=row.customer_id,
-            segment_id=segment_id,
-            segment_name=model.segment_name(segment_id),
-            model_version=model.version,
-            as_of_date=as_of.isoformat(),
-            recency_days=row.recency_days,
-            count_orders=row.count_orders,
-            lifetime_revenue=row.lifetime_revenue,
-            avg_order_value=row.avg_order_value,
-        )
-        event_id = touched[row.customer_id]
-        effects.segments.append((segment, event_id))
-        state = effects.states[row.customer_id]
-        if state.segment_id != segment_id:
-            previous_name = "" if state.segment_id is None else model.segment_name(state.segment_id)
-            effects.changes.append(
-                segment_change_fields(segment, state.segment_id, previous_name, event_id)
-            )
-        state.segment_id = segment_id
-        state.model_version = model.version
+    """Every touched customer's write: new version and orders, and their segment when they
+    have an order before the as-of date (scored all at once)."""
+    as_of = as_of_date.toordinal()
+    writes = effects.writes
+    scored: list[tuple[CustomerWrite, CustomerState]] = []
+    rows: list[tuple[int, int, float, float]] = []
+    for customer_id in touched:
+        state = states[customer_id]
+        totals = state.totals
+        if totals is None or totals.as_of != as_of:
+            totals = state.totals = FeatureTotals(as_of_date)
+            for day, revenue in state.orders.values():
+                totals.add(day, revenue)
+        stored = state.stored
+        write = [customer_id, False if stored is None else stored, "", new_orders[customer_id],
+                 False, False]  # fmt: skip
+        writes.append(write)
+        if totals.last is not None:
+            revenue = float(totals.revenue)
+            rows.append((as_of - totals.last, totals.count, revenue, revenue / totals.count))
+            scored.append((write, state))
+    if rows:
+        segment_ids = model.segment_ids(np.array(rows, dtype=np.float64)).tolist()
+        version = model.version
+        as_of_text = as_of_date.isoformat()
+        names = {segment_id: model.segment_name(segment_id) for segment_id in set(segment_ids)}
+        for (write, state), row, segment_id in zip(scored, rows, segment_ids, strict=True):
+            event_id = touched[write[0]]
+            name = names[segment_id]
+            recency, count, revenue, order_value_mean = row
+            write[4] = [str(segment_id), name, version, as_of_text, str(recency), str(count),
+                        repr(revenue), repr(order_value_mean), event_id]  # fmt: skip
+            previous = state.segment_id
+            if previous != segment_id:
+                previous_name = "" if previous is None else model.segment_name(previous)
+                write[5] = [
+                    "customer_id", write[0],
+                    "previous_segment_id", "" if previous is None else str(previous),
+                    "previous_segment_name", previous_name,
+                    "segment_id", str(segment_id),
+                    "segment_name", name,
+                    "model_version", version,
+                    "as_of_date", as_of_text,
+                    "event_id", event_id,
+                ]  # fmt: skip
+                effects.changes += 1
+                state.segment_id = segment_id
+            state.model_version = version
+        effects.segments = len(scored)
+    for write in writes:
+        state = states[write[0]]
+        state.version += 1
+        state.stored = write[2] = encode_customer(state)

@@ -1,39 +1,45 @@
 """The consumer loop: read a batch, apply it, commit every effect and the acknowledgement at once.
 
-Delivery is at least once: an event stays pending in the consumer group until the transaction
-that applies it acknowledges it (``XACK`` inside the same ``MULTI``/``EXEC`` as the orders, the
-segment hashes, the segment changes and the dead letters). A consumer killed before ``EXEC``
-changed nothing, and on restart reads its own pending entries first (id ``0``), then new ones
-(``>``); entries left pending by a consumer that never came back are taken over with
-``XAUTOCLAIM`` once idle for ``claim_idle_ms``. Effects are exactly once: a batch is applied to
-the state it read under ``WATCH``, so an event seen twice (redelivered, or sent twice) finds its
-order already there and changes nothing, and a batch whose customers another consumer changed
-meanwhile is applied again to their new state.
+Delivery is at least once: an event stays pending in the consumer group until the script that
+applies it acknowledges it (``XACK`` inside the same script as the orders, the segment hashes,
+the segment changes and the dead letters; :mod:`custseg.stream.writes`). A consumer killed
+before that script ran changed nothing, and on restart reads its own pending entries first,
+then new ones (``>``); entries left pending by a consumer that never came back are taken over
+with ``XAUTOCLAIM`` once idle for ``claim_idle_ms``. Effects are exactly once: a batch is
+applied to the customers' state as last read or written, and committed only if Redis still
+holds that state, so an event seen twice (redelivered, or sent twice) finds its order already
+there and changes nothing, and a batch whose customers another consumer changed meanwhile is
+applied again to their new state.
+
+Redis and this process work side by side: while Redis runs one batch's script, the consumer
+applies and scores the next batch (read, with the customers it does not hold, before the
+script was sent). The next batch builds on the customers as the running script leaves them;
+if that script writes nothing (another consumer changed one of its customers), both batches
+are applied again to the customers read anew.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
 from custseg.errors import masked
-from custseg.live.features import OrderBook
 from custseg.live.scoring import PublishedModel
 from custseg.stream.batch import BatchEffects, apply_batch, customers_of
 from custseg.stream.config import ConsumerConfig, RedisUnavailableError
-from custseg.stream.events import decode_event
+from custseg.stream.events import Received, Rejected, decode_event
 from custseg.stream.state import (
     CustomerState,
     StreamKeys,
     decode_customer,
     decode_orders,
 )
-from custseg.stream.writes import READ_HASHES, queue_writes
+from custseg.stream.writes import read_command, write_command
 
 #: Customers whose state and orders are kept in memory (forgotten all at once past this).
 KNOWN_CUSTOMERS_MAX = 500_000
@@ -74,6 +80,16 @@ def utc_as_of_date() -> dt.date:
     return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
 
 
+@dataclass
+class _Batch:
+    """Events read and applied in memory, not committed yet."""
+
+    events: list[Received | Rejected]
+    customers: list[str]
+    effects: BatchEffects
+    model_version: str
+
+
 class Consumer:
     """Reads ``config.stream`` as a member of ``config.group`` until stopped or drained."""
 
@@ -94,10 +110,11 @@ class Consumer:
         self._stop_reason: str | None = None
         # Since when Redis has not answered (None: it answers).
         self._failing_since: float | None = None
-        # Each customer's state as this consumer last committed it, and their orders: used
-        # while Redis has the same version, which spares reading the orders again.
+        # Every customer this consumer read or wrote, as it last read or wrote them (orders
+        # included); a batch is committed only if Redis still holds that state.
         self._states: dict[str, CustomerState] = {}
-        self._book = OrderBook()
+        # Events read (committed or not), for --max-events.
+        self._events_read = 0
 
     def stop(self, reason: str = "stopped") -> None:
         """Stop after the batch in progress (safe from a signal handler)."""
@@ -138,49 +155,172 @@ class Consumer:
         return self.stats
 
     def _consume(self) -> None:
-        """The loop from a (re)connection: own pending entries first, then entries other
-        consumers abandoned (claimed now and every ``claim_idle_ms``), then new ones."""
-        config = self.config
+        """The loop from a (re)connection, on two connections of its own: one reads, one
+        commits. Whatever interrupts it, the customers held in memory are dropped (a script
+        in flight may or may not have run) and read again from Redis."""
         self.ensure_group()
         self._failing_since = None  # Redis answers again
-        reading_pending = True
+        pool = self.client.connection_pool
+        reader = pool.get_connection()
+        try:
+            writer = pool.get_connection()
+            try:
+                self._loop(reader, writer)
+            except BaseException:
+                self._states.clear()
+                writer.disconnect()  # a reply may be left unread on it
+                raise
+            finally:
+                pool.release(writer)
+        except BaseException:
+            reader.disconnect()
+            raise
+        finally:
+            pool.release(reader)
+
+    def _loop(self, reader: Any, writer: Any) -> None:
+        """Own pending entries first, then entries other consumers abandoned (claimed now and
+        every ``claim_idle_ms``), then new ones; each batch applied while Redis commits the
+        one before it."""
+        config = self.config
+        # Own pending entries are read after this id; None: reading new entries.
+        pending_after: str | None = "0"
         last_event = time.monotonic()
         claimed_at: float | None = None
-        while self._stop_reason is None:
+        current: _Batch | None = None  # applied, not sent
+        while True:
             limit = config.batch_size
             if config.max_events is not None:
-                limit = min(limit, config.max_events - self.stats.events)
+                limit = min(limit, config.max_events - self._events_read)
+            if self._stop_reason is not None or limit <= 0:
+                if current is not None:
+                    self._commit(reader, writer, current)
                 if limit <= 0:
                     self.stats.stopped_by = "max-events"
-                    return
-            if not reading_pending and (
+                return
+            if pending_after is None and (
                 claimed_at is None or time.monotonic() - claimed_at >= config.claim_idle_ms / 1000
             ):
+                if current is not None:  # nothing of ours pending but what is claimed
+                    self._commit(reader, writer, current)
+                    current = None
                 claimed_at = time.monotonic()
-                reading_pending = self._claim_abandoned()
+                if self._claim_abandoned():
+                    pending_after = "0"
             started = time.monotonic()
-            entries = self._read(limit, pending=reading_pending)
-            if entries:
-                if self.stats.first_read is None:
-                    self.stats.first_read = started
-                self._process(entries)
-                last_event = time.monotonic()
-            elif reading_pending:
-                reading_pending = False
-            elif config.until_idle is not None and started - last_event >= config.until_idle:
-                self.stats.stopped_by = "idle"
-                return
+            entries = self._read(reader, limit, pending_after, block=current is None)
+            if not entries:
+                if current is not None:  # nothing more now: commit what is in hand
+                    self._commit(reader, writer, current)
+                    current = None
+                elif pending_after is not None:
+                    pending_after = None
+                elif config.until_idle is not None and started - last_event >= config.until_idle:
+                    self.stats.stopped_by = "idle"
+                    return
+                continue
+            if self.stats.first_read is None:
+                self.stats.first_read = started
+            if pending_after is not None:
+                pending_after = entries[-1][0]
+            self._events_read += len(entries)
+            events = [decode_event(event_id, raw) for event_id, raw in entries]
+            if current is None:
+                if len(self._states) > KNOWN_CUSTOMERS_MAX:  # start afresh: Redis holds all
+                    self._states.clear()
+                current = self._prepare(reader, events)
+            else:
+                current = self._overlap(reader, writer, current, events)
+            last_event = time.monotonic()
 
-    def _read(self, count: int, *, pending: bool) -> list[tuple[Any, Any]]:
+    def _overlap(self, reader: Any, writer: Any, current: _Batch, events: list) -> _Batch:
+        """Commit ``current`` while applying ``events`` (the batch after it), which builds on
+        ``current``'s customers as its script leaves them. Returns the new batch, applied."""
+        customers = customers_of(events)
+        self._load(reader, customers)  # before the script: what it reads is not in flight
+        writer.send_command(*write_command(current.effects, self.keys, self.config.group))
+        try:
+            following = self._apply(events, customers)
+        finally:
+            committed = self._committed(writer, current)
+        if committed:
+            return following
+        for customer_id in customers:
+            self._states.pop(customer_id, None)
+        self._commit(reader, writer, self._prepare(reader, current.events))
+        return self._prepare(reader, events)
+
+    def _prepare(self, reader: Any, events: list) -> _Batch:
+        customers = customers_of(events)
+        self._load(reader, customers)
+        return self._apply(events, customers)
+
+    def _apply(self, events: list, customers: list[str]) -> _Batch:
+        model = self.model.current()
+        as_of = self.config.as_of_date or self._today_plus_one()
+        try:
+            effects = apply_batch(events, self._states, model, as_of)
+        except BaseException:
+            # Not committed: what the batch did in memory must not outlive it.
+            for customer_id in customers:
+                self._states.pop(customer_id, None)
+            raise
+        return _Batch(events, customers, effects, model.version)
+
+    def _commit(self, reader: Any, writer: Any, batch: _Batch) -> None:
+        """Commit ``batch`` now; applied again to its customers read anew until it commits."""
+        while True:
+            writer.send_command(*write_command(batch.effects, self.keys, self.config.group))
+            if self._committed(writer, batch):
+                return
+            batch = self._prepare(reader, batch.events)
+
+    def _committed(self, writer: Any, batch: _Batch) -> bool:
+        """The sent script's answer: committed (counted), or refused because another consumer
+        changed one of the batch's customers (whose state is then dropped, to be read anew)."""
+        if writer.read_response() == 1:
+            self._count(batch.effects, batch.model_version)
+            return True
+        self.stats.retries += 1
+        for customer_id in batch.customers:
+            self._states.pop(customer_id, None)
+        return False
+
+    def _load(self, reader: Any, customers: Sequence[str]) -> None:
+        """Read the customers this consumer does not hold: state and orders, one round trip."""
+        unknown = [customer_id for customer_id in customers if customer_id not in self._states]
+        if not unknown:
+            return
+        keys = self.keys
+        customer_keys = [keys.customer(customer_id) for customer_id in unknown]
+        order_keys = [keys.orders(customer_id) for customer_id in unknown]
+        reader.send_command(*read_command(customer_keys, order_keys))
+        found = reader.read_response()
+        for position, customer_id in enumerate(unknown):
+            raw, flat = found[2 * position], found[2 * position + 1]
+            state = decode_customer(customer_keys[position], raw or None)
+            state.orders = decode_orders(order_keys[position], flat)
+            self._states[customer_id] = state
+
+    def _read(
+        self, reader: Any, count: int, pending_after: str | None, *, block: bool
+    ) -> list[tuple[str, Any]]:
+        """Up to ``count`` entries: own pending ones after ``pending_after``, else new ones
+        (waiting up to ``block_ms`` for one when ``block``)."""
         config = self.config
-        response = self.client.xreadgroup(
-            config.group,
-            config.consumer,
-            {config.stream: "0" if pending else ">"},
-            count=count,
-            block=None if pending else config.block_ms,
-        )
-        return list(response[0][1]) if response else []
+        command = ["XREADGROUP", "GROUP", config.group, config.consumer, "COUNT", count]
+        if pending_after is None and block:
+            command += ["BLOCK", config.block_ms]
+        command += ["STREAMS", config.stream, pending_after or ">"]
+        reader.send_command(*command)
+        response = reader.read_response()
+        if not response:
+            return []
+        streams = response.values() if isinstance(response, dict) else (s[1] for s in response)
+        entries = [entry for stream_entries in streams for entry in stream_entries]
+        if entries and isinstance(entries[0][0], bytes):
+            return [(event_id.decode(), raw) for event_id, raw in entries]
+        return [(str(event_id), raw) for event_id, raw in entries]
 
     def _claim_abandoned(self) -> bool:
         """Take over the entries other consumers left pending past ``claim_idle_ms``."""
@@ -197,72 +337,9 @@ class Consumer:
                 count=config.batch_size,
             )
             claimed = claimed or bool(entries)
-            start = next_start.decode() if isinstance(next_start, bytes) else str(next_start)
+            start = _text(next_start)
             if start == "0-0":
                 return claimed
-
-    def _process(self, entries: list[tuple[Any, Any]]) -> None:
-        events = [
-            decode_event(event_id.decode() if isinstance(event_id, bytes) else event_id, raw)
-            for event_id, raw in entries
-        ]
-        customers = customers_of(events)
-        customer_keys = [self.keys.customer(customer_id) for customer_id in customers]
-        if len(self._states) > KNOWN_CUSTOMERS_MAX:  # start afresh: Redis holds everything
-            self._states.clear()
-            self._book = OrderBook()
-        while True:
-            model = self.model.current()
-            as_of = self.config.as_of_date or self._today_plus_one()
-            with self.client.pipeline(transaction=True) as pipe:
-                try:
-                    states = self._read_states(pipe, customers, customer_keys)
-                    effects = apply_batch(events, self._book, states, model, as_of)
-                    pipe.multi()
-                    queue_writes(pipe, effects, self.keys, self.config.group)
-                    pipe.execute()
-                except BaseException as error:
-                    # Not committed: what the batch did in memory must not outlive it.
-                    for customer_id in customers:
-                        self._book.forget(customer_id)
-                        self._states.pop(customer_id, None)
-                    if not isinstance(error, redis.WatchError):
-                        raise
-                    self.stats.retries += 1
-                    continue
-            break
-        self._states.update(effects.states)
-        self._count(effects, model.version)
-
-    def _read_states(
-        self, pipe: Any, customers: list[str], customer_keys: list[str]
-    ) -> dict[str, CustomerState]:
-        """The customers' states, watched until the batch commits, their orders in the book:
-        the ones this consumer holds at the version Redis has as held, the others read (their
-        orders in one round trip)."""
-        if not customers:
-            return {}
-        pipe.watch(*customer_keys)
-        states: dict[str, CustomerState] = {}
-        unknown: list[str] = []
-        for customer_id, key, raw in zip(
-            customers, customer_keys, pipe.mget(customer_keys), strict=True
-        ):
-            known = self._states.get(customer_id)
-            state = decode_customer(key, raw)
-            if known is not None and known.version == state.version:
-                state = known
-            elif state.version > 0:
-                unknown.append(customer_id)
-            else:
-                self._book.restore(customer_id, {})
-            states[customer_id] = state
-        if unknown:
-            order_keys = [self.keys.orders(customer_id) for customer_id in unknown]
-            hashes = pipe.eval(READ_HASHES, len(order_keys), *order_keys)
-            for customer_id, key, flat in zip(unknown, order_keys, hashes, strict=True):
-                self._book.restore(customer_id, decode_orders(key, flat))
-        return states
 
     def _count(self, effects: BatchEffects, model_version: str) -> None:
         stats = self.stats
@@ -271,10 +348,14 @@ class Consumer:
         stats.new_orders += effects.new_orders
         stats.repeats += effects.repeats
         stats.dead_letters += len(effects.rejected)
-        stats.segment_changes += len(effects.changes)
-        stats.customers_scored += len(effects.segments)
+        stats.segment_changes += effects.changes
+        stats.customers_scored += effects.segments
         stats.last_commit = time.monotonic()
         stats.model_versions.add(model_version)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def persisted_orders(client: redis.Redis, keys: StreamKeys, customer_id: str) -> dict:

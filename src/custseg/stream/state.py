@@ -12,16 +12,19 @@ With prefix ``P`` (``custseg`` unless configured):
 - ``P:segment_changes``: the output stream, one entry per customer whose segment changed;
 - ``P:dead_letters``: the dead-letter stream, one entry per rejected event.
 
-A batch ``WATCH`` es and reads (one ``MGET``) the small ``customer`` keys of the customers it
-touches; the orders of a customer are read only when the consumer does not hold them at that
-version already (after a restart, or when another consumer of the group changed the customer).
+The consumer holds the customers it has seen in memory (:class:`CustomerState`) and reads a
+customer's ``customer`` key and orders only when it does not hold them (after a start, or when
+another consumer of the group changed the customer). A batch's writes are committed only if
+every ``customer`` key it touches still holds the text the consumer read or wrote last; if one
+does not, nothing is written and the batch is applied again to the customers read anew.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from custseg.errors import InputDataError
@@ -65,14 +68,21 @@ class CorruptStateError(InputDataError):
     """A customer's persisted state in Redis is not what the consumer writes."""
 
 
-@dataclass
+@dataclass(slots=True)
 class CustomerState:
-    """One customer's state beside their orders: its version and the segment last written."""
+    """One customer as the consumer holds them: their orders, the version and segment last
+    written, and the ``customer`` key's text as Redis holds it."""
 
+    #: Every order received, by order id: (date ordinal, revenue).
+    orders: dict[str, StoredOrder] = field(default_factory=dict)
     segment_id: int | None = None
     model_version: str | None = None
     #: 0 for a customer never written; one more with each batch that changes them.
     version: int = 0
+    #: The ``customer`` key's value in Redis (None: never written). A batch is committed only
+    #: if Redis still holds exactly this, so that changes made meanwhile by another consumer
+    #: of the group are never overwritten.
+    stored: str | None = None
     #: The running totals of their features at one as-of date (in memory only, not persisted).
     totals: FeatureTotals | None = None
 
@@ -82,12 +92,17 @@ def order_value(day: int, revenue: Decimal) -> str:
     return f"{dt.date.fromordinal(day).isoformat()} {revenue}"
 
 
+@functools.lru_cache(maxsize=64)
+def _json_text(value: str | None) -> str:
+    return json.dumps(value)
+
+
 def encode_customer(state: CustomerState) -> str:
     """The ``customer`` key's JSON text of ``state`` (its orders are in the orders hash)."""
     segment_id = "null" if state.segment_id is None else int(state.segment_id)
     return (
         f'{{"version":{int(state.version)},"segment_id":{segment_id},'
-        f'"model_version":{json.dumps(state.model_version)}}}'
+        f'"model_version":{_json_text(state.model_version)}}}'
     )
 
 
@@ -108,6 +123,7 @@ def decode_customer(key: str, raw: bytes | None) -> CustomerState:
             segment_id=None if segment_id is None else int(segment_id),
             model_version=document["model_version"],
             version=int(document["version"]),
+            stored=raw.decode("utf-8"),
         )
     except (ValueError, TypeError, KeyError) as error:
         raise _corrupt(key, error) from None

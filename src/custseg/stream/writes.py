@@ -1,14 +1,19 @@
-"""A batch's reads and writes as few Redis commands, whatever the batch size.
+"""A batch's reads and writes as one Redis script each, whatever the batch size.
 
-Queued between ``MULTI`` and ``EXEC`` (see :mod:`custseg.stream.consumer`): one ``EVAL`` of
-:data:`WRITE` whose single argument is a JSON list of every write of the batch (the customers'
-states, their new orders, their segment hashes, the segment changes and the acknowledgement of
-every event), so that thousands of small writes cost one argument to pack and one reply to parse,
-then one ``XADD`` per dead letter (whose original fields may be bytes that JSON cannot carry).
-Scripts are sent whole (``EVAL``, not ``EVALSHA``): a server that lost its script cache cannot
-fail one command of the transaction while the others apply. The keys are named inside the
-argument, not declared, so this needs a single Redis server, not a Redis Cluster (a batch's keys
-span hash slots anyway).
+:data:`WRITE` commits a batch: it first checks that every customer the batch writes still has
+the ``customer`` key text the consumer read or wrote last (so that nothing another consumer of
+the group wrote meanwhile is overwritten; on a difference it writes nothing and answers 0),
+then writes every customer's state, new orders, segment hash and segment change, the dead
+letters, and acknowledges every event of the batch. A script runs whole or not at all, so a
+consumer killed at any instant leaves a batch either committed with its acknowledgement or not
+at all (and still pending). Its first argument is JSON (thousands of small writes cost one
+argument to pack and one to parse); dead letters follow as separate arguments, since their
+original fields may be bytes that JSON cannot carry. :data:`READ` reads customers the consumer
+does not hold: their ``customer`` key and their orders.
+
+Scripts are sent whole (``EVAL``, not ``EVALSHA``), so a server that lost its script cache
+still runs them. The keys are named inside the argument, not declared, so this needs a single
+Redis server, not a Redis Cluster (a batch's keys span hash slots anyway).
 """
 
 from __future__ import annotations
@@ -16,60 +21,93 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from custseg.stream.batch import BatchEffects
+from custseg.stream.batch import SEGMENT_HASH_FIELDS, BatchEffects
 from custseg.stream.events import dead_letter_fields
-from custseg.stream.state import StreamKeys, encode_customer
+from custseg.stream.state import StreamKeys
 
-# ARGV[1]: a JSON list of writes, each [command, key, [arguments]]: 'S' SET key value, 'H' HSET
-# key field value ..., 'X' XADD key * field value ..., 'A' XACK key group id ...
+# ARGV[1]: {"customer": key prefix, "orders": ..., "segment": ..., "changes": stream,
+#   "dead": stream, "stream": input stream, "group": group, "fields": segment hash fields,
+#   "writes": [[customer id, expected text or false, new text, [order id, value, ...],
+#               segment values or false, change fields or false], ...],
+#   "acks": [[event id, ...], ...], "dead_counts": [arguments per dead letter, ...]}
+# ARGV[2...]: the dead letters' fields, one after the other.
 WRITE = """
-local writes = cjson.decode(ARGV[1])
+local batch = cjson.decode(ARGV[1])
+local customer, orders, segment = batch.customer, batch.orders, batch.segment
+local writes, fields = batch.writes, batch.fields
 for _, write in ipairs(writes) do
-  local command, key, args = write[1], write[2], write[3]
-  if command == 'S' then
-    redis.call('SET', key, args[1])
-  elseif command == 'H' then
-    redis.call('HSET', key, unpack(args))
-  elseif command == 'X' then
-    redis.call('XADD', key, '*', unpack(args))
-  else
-    redis.call('XACK', key, unpack(args))
+  if redis.call('GET', customer .. write[1]) ~= write[2] then
+    return 0
   end
 end
-return #writes
-"""
-# Every hash of KEYS, as HGETALL returns them (one round trip for a batch's customers).
-READ_HASHES = """
-local hashes = {}
-for i, key in ipairs(KEYS) do
-  hashes[i] = redis.call('HGETALL', key)
+local hash = {}
+for _, write in ipairs(writes) do
+  local id = write[1]
+  redis.call('SET', customer .. id, write[3])
+  local new_orders = write[4]
+  for start = 1, #new_orders, 2000 do
+    redis.call('HSET', orders .. id, unpack(new_orders, start, math.min(start + 1999, #new_orders)))
+  end
+  local values = write[5]
+  if values then
+    for i, name in ipairs(fields) do
+      hash[2 * i - 1] = name
+      hash[2 * i] = values[i]
+    end
+    redis.call('HSET', segment .. id, unpack(hash))
+  end
+  if write[6] then
+    redis.call('XADD', batch.changes, '*', unpack(write[6]))
+  end
 end
-return hashes
+local position = 2
+for _, count in ipairs(batch.dead_counts) do
+  redis.call('XADD', batch.dead, '*', unpack(ARGV, position, position + count - 1))
+  position = position + count
+end
+for _, ids in ipairs(batch.acks) do
+  redis.call('XACK', batch.stream, batch.group, unpack(ids))
+end
+return 1
 """
-#: Arguments per command of the script at most (Lua's unpack has a stack limit).
-ARGS_PER_WRITE = 2000
+# For each KEYS pair (customer key, orders key): the customer key's value and the orders hash
+# as HGETALL returns it (one round trip for a batch's customers).
+READ = """
+local found = {}
+for i = 1, #KEYS, 2 do
+  found[#found + 1] = redis.call('GET', KEYS[i]) or ''
+  found[#found + 1] = redis.call('HGETALL', KEYS[i + 1])
+end
+return found
+"""
+#: Events acknowledged per XACK of the script at most (Lua's unpack has a stack limit).
+ACKS_PER_COMMAND = 2000
 
 
-def queue_writes(pipe: Any, effects: BatchEffects, keys: StreamKeys, group: str) -> None:
-    """Queue every effect of the batch and its acknowledgement on ``pipe`` (in ``MULTI``)."""
-    writes: list[list[Any]] = []
-
-    def add(command: str, key: str, args: list[str]) -> None:
-        for start in range(0, len(args), ARGS_PER_WRITE):
-            writes.append([command, key, args[start : start + ARGS_PER_WRITE]])
-
-    for customer_id, state in effects.states.items():
-        writes.append(["S", keys.customer(customer_id), [encode_customer(state)]])
-    for customer_id, values in effects.new_order_values.items():
-        add("H", keys.orders(customer_id), [x for pair in values.items() for x in pair])
-    for segment, event_id in effects.segments:
-        fields = [*segment.to_hash().items(), ("event_id", event_id)]
-        writes.append(["H", keys.segment(segment.customer_id), [x for p in fields for x in p]])
-    for change in effects.changes:
-        writes.append(["X", keys.segment_changes, [x for p in change.items() for x in p]])
+def write_command(effects: BatchEffects, keys: StreamKeys, group: str) -> list[Any]:
+    """The command (``EVAL WRITE 0 ...``) that commits ``effects`` and acknowledges them."""
     ids = effects.event_ids
-    for start in range(0, len(ids), ARGS_PER_WRITE):
-        writes.append(["A", keys.stream, [group, *ids[start : start + ARGS_PER_WRITE]]])
-    pipe.eval(WRITE, 0, json.dumps(writes, ensure_ascii=False, separators=(",", ":")))
-    for rejected in effects.rejected:
-        pipe.xadd(keys.dead_letters, dead_letter_fields(rejected, keys.stream))
+    dead = [dead_letter_fields(rejected, keys.stream) for rejected in effects.rejected]
+    batch = {
+        "customer": keys.customer(""),
+        "orders": keys.orders(""),
+        "segment": keys.segment(""),
+        "changes": keys.segment_changes,
+        "dead": keys.dead_letters,
+        "stream": keys.stream,
+        "group": group,
+        "fields": SEGMENT_HASH_FIELDS,
+        "writes": effects.writes,
+        "acks": [
+            ids[start : start + ACKS_PER_COMMAND] for start in range(0, len(ids), ACKS_PER_COMMAND)
+        ],
+        "dead_counts": [len(fields) for fields in dead],
+    }
+    document = json.dumps(batch, ensure_ascii=False, separators=(",", ":"))
+    return ["EVAL", WRITE, 0, document, *(value for fields in dead for value in fields)]
+
+
+def read_command(customer_keys: list[str], order_keys: list[str]) -> list[Any]:
+    """The command (``EVAL READ ...``) that reads these customers."""
+    keys = [key for pair in zip(customer_keys, order_keys, strict=True) for key in pair]
+    return ["EVAL", READ, len(keys), *keys]
