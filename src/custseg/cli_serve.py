@@ -18,15 +18,18 @@ from typing import Any
 import click
 
 from custseg.cli_errors import errors_reported, exit_with
-from custseg.cli_options import CONFIG_OPTION, EXIT_CODES_HELP, QUIET_OPTION, options
+from custseg.cli_options import (
+    CONFIG_OPTION,
+    EXIT_CODES_HELP,
+    QUIET_OPTION,
+    options,
+    project_model_path,
+)
 from custseg.cli_options import setting as setting_option
 from custseg.live.scoring import DEFAULT_CHECK_INTERVAL
-from custseg.live.state_store import DEFAULT_PREFIX
+from custseg.live.state_store import DEFAULT_PREFIX, REDIS_URL_ENV
 from custseg.settings.layout import SEGMENTS_FILE
 
-#: Where the Redis URL may come from instead of --redis-url (a URL with a password belongs in
-#: the environment, not on a command line that `ps` shows).
-REDIS_URL_ENV = "CUSTSEG_REDIS_URL"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 #: The exit code of a bad option or config (see EXIT_CODES_HELP): the extra is missing.
@@ -144,7 +147,7 @@ def serve(
         return
     with errors_reported():
         project_dir = given.pop("project_dir")
-        model = model_path or _project_model(config_file, project_dir)
+        model = model_path or project_model_path(config_file, {"project_dir": project_dir})
         config = ServeConfig(
             model_path=model,
             segments_path=model.parent / SEGMENTS_FILE,
@@ -194,14 +197,6 @@ def serve(
             log_level="warning" if quiet or as_json else "info",
             server_header=False,
         )
-
-
-def _project_model(config_file: Path | None, project_dir: Path | None) -> Path:
-    """The project's published model (the project from --project-dir, --config or the folder)."""
-    from custseg.config_file import settings_from
-
-    settings, _ = settings_from(config_file, {"project_dir": project_dir})
-    return settings.layout.model_path
 
 
 def _cannot_listen(host: str, port: int) -> str | None:

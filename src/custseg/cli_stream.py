@@ -24,6 +24,7 @@ from custseg.cli_options import (
     JSON_OPTION,
     QUIET_OPTION,
     options,
+    project_model_path,
     setting,
 )
 from custseg.live.state_store import DEFAULT_PREFIX
@@ -65,7 +66,9 @@ _DEFAULTS = ConsumerConfig()
         "consumer finishes its own pending events first.",
     ),
     click.option(
+        "--redis-prefix",
         "--prefix",
+        "prefix",
         default=DEFAULT_PREFIX,
         show_default=True,
         help="Prefix of the keys and streams written (state store, changes, dead letters).",
@@ -180,7 +183,7 @@ def consume(
 
         from custseg.stream.consumer import Consumer
 
-        model = PublishedModel(model_path or _published_model_path(config_file, given))
+        model = PublishedModel(model_path or project_model_path(config_file, given))
         consumer = Consumer(client, model, config)
         if not quiet and not as_json:
             click.echo(
@@ -194,14 +197,6 @@ def consume(
             except redis.RedisError as error:  # anything the reconnect loop did not handle
                 raise RedisUnavailableError(f"Redis refused a command: {error}") from None
     _print_stats(stats, as_json=as_json, quiet=quiet)
-
-
-def _published_model_path(config_file: Path | None, given: dict[str, Any]) -> Path:
-    """The project's published model: --project-dir, else --config's, else found upwards."""
-    from custseg.config_file import settings_from
-
-    settings, _ = settings_from(config_file, given)
-    return settings.layout.model_path
 
 
 @contextlib.contextmanager

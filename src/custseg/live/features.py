@@ -117,6 +117,12 @@ class OrderBook:
                 yield features
 
 
+def as_of_counting_today(today: dt.date | None = None) -> dt.date:
+    """The as-of date at which every order up to and including ``today`` (default: today in
+    UTC) counts: the day after, since orders dated *before* the as-of date count."""
+    return (today or dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=1)
+
+
 def features_as_of(
     customer_id: str, orders: Iterable[StoredOrder], as_of_date: dt.date
 ) -> LiveFeatures | None:

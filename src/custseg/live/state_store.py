@@ -14,6 +14,9 @@ from typing import Any, Protocol
 
 #: Key prefix of everything custseg keeps in Redis, unless configured.
 DEFAULT_PREFIX = "custseg"
+#: The environment variable both ``custseg consume`` and ``custseg serve`` read the Redis URL
+#: from (a URL with a password belongs there, not on a command line or in a file).
+REDIS_URL_ENV = "CUSTSEG_REDIS_URL"
 #: Fields of a customer's hash.
 SEGMENT_FIELDS: tuple[str, ...] = (
     "segment_id",

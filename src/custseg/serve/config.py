@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from custseg.errors import ConfigError
+from custseg.live.features import as_of_counting_today
 from custseg.live.scoring import DEFAULT_CHECK_INTERVAL
 from custseg.live.state_store import DEFAULT_PREFIX
 
@@ -69,7 +70,7 @@ class ServeConfig:
         """The order form's as-of date when a request gives none."""
         if self.as_of_date is not None:
             return self.as_of_date
-        return (today or dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=1)
+        return as_of_counting_today(today)
 
 
 def check_token(token: str) -> None:

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from custseg.errors import ConfigError, CustsegError, masked
-from custseg.live.state_store import DEFAULT_PREFIX
+from custseg.live.state_store import DEFAULT_PREFIX, REDIS_URL_ENV
 from custseg.stream.state import DEFAULT_GROUP, DEFAULT_STREAM, StreamKeys
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-#: The variable that holds the Redis URL (and so its password, if any).
-REDIS_URL_ENV = "CUSTSEG_REDIS_URL"
 
 
 class RedisUnavailableError(CustsegError):

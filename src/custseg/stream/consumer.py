@@ -29,6 +29,7 @@ from typing import Any
 import redis
 
 from custseg.errors import masked
+from custseg.live.features import as_of_counting_today
 from custseg.live.scoring import PublishedModel
 from custseg.stream.batch import BatchEffects, apply_batch, customers_of
 from custseg.stream.config import ConsumerConfig, RedisUnavailableError
@@ -75,11 +76,6 @@ class ConsumeStats:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
-def utc_as_of_date() -> dt.date:
-    """Today in UTC plus one day: every order up to and including today counts."""
-    return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
-
-
 @dataclass
 class _Batch:
     """Events read and applied in memory, not committed yet."""
@@ -99,7 +95,7 @@ class Consumer:
         model: PublishedModel,
         config: ConsumerConfig,
         *,
-        today_plus_one: Callable[[], dt.date] = utc_as_of_date,
+        today_plus_one: Callable[[], dt.date] = as_of_counting_today,
     ) -> None:
         self.client = client
         self.model = model
