@@ -95,7 +95,7 @@ _DEFAULTS = ConsumerConfig()
         type=click.IntRange(1, 100_000),
         default=_DEFAULTS.batch_size,
         show_default=True,
-        help="Events read and committed per transaction.",
+        help="Events read and committed at once.",
     ),
     click.option(
         "--block-ms",
@@ -148,7 +148,7 @@ def consume(
     revenue. The consumer keeps every customer's orders in Redis, re-scores the customers a
     batch touched with the published model, writes their segment to <prefix>:segment:<id>
     (read by `custseg serve`), each change to <prefix>:segment_changes and each malformed or
-    conflicting event to <prefix>:dead_letters, all with the acknowledgement in one transaction.
+    conflicting event to <prefix>:dead_letters, all with the acknowledgement in one Redis script.
 
     \b
     Example:
