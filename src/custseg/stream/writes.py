@@ -6,9 +6,9 @@ the group wrote meanwhile is overwritten; on a difference it writes nothing and 
 then writes every customer's state, new orders, segment hash and segment change, the dead
 letters, and acknowledges every event of the batch. A script runs whole or not at all, so a
 consumer killed at any instant leaves a batch either committed with its acknowledgement or not
-at all (and still pending). Its first argument is JSON (thousands of small writes cost one
-argument to pack and one to parse); dead letters follow as separate arguments, since their
-original fields may be bytes that JSON cannot carry. :data:`READ` reads customers the consumer
+at all (and still pending). Its first argument is MessagePack (thousands of small writes cost
+one argument to pack and one to parse); dead letters follow as separate arguments, each field
+one argument, as they came. :data:`READ` reads customers the consumer
 does not hold: their ``customer`` key and their orders.
 
 Scripts are sent whole (``EVAL``, not ``EVALSHA``), so a server that lost its script cache
@@ -18,21 +18,23 @@ Redis server, not a Redis Cluster (a batch's keys span hash slots anyway).
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import msgpack
 
 from custseg.stream.batch import SEGMENT_HASH_FIELDS, BatchEffects
 from custseg.stream.events import dead_letter_fields
 from custseg.stream.state import StreamKeys
 
-# ARGV[1]: {"customer": key prefix, "orders": ..., "segment": ..., "changes": stream,
-#   "dead": stream, "stream": input stream, "group": group, "fields": segment hash fields,
+# ARGV[1], in MessagePack: {"customer": key prefix, "orders": ..., "segment": ...,
+#   "changes": stream, "dead": stream, "stream": input stream, "group": group,
+#   "fields": segment hash fields,
 #   "writes": [[customer id, expected text or false, new text, [order id, value, ...],
 #               segment values or false, change fields or false], ...],
 #   "acks": [[event id, ...], ...], "dead_counts": [arguments per dead letter, ...]}
 # ARGV[2...]: the dead letters' fields, one after the other.
 WRITE = """
-local batch = cjson.decode(ARGV[1])
+local batch = cmsgpack.unpack(ARGV[1])
 local customer, orders, segment = batch.customer, batch.orders, batch.segment
 local writes, fields = batch.writes, batch.fields
 for _, write in ipairs(writes) do
@@ -103,8 +105,7 @@ def write_command(effects: BatchEffects, keys: StreamKeys, group: str) -> list[A
         ],
         "dead_counts": [len(fields) for fields in dead],
     }
-    document = json.dumps(batch, ensure_ascii=False, separators=(",", ":"))
-    return ["EVAL", WRITE, 0, document, *(value for fields in dead for value in fields)]
+    return ["EVAL", WRITE, 0, msgpack.packb(batch), *(value for fields in dead for value in fields)]
 
 
 def read_command(customer_keys: list[str], order_keys: list[str]) -> list[Any]:
