@@ -117,15 +117,6 @@ RUN_OPTIONS = (
 )
 
 
-def project_model_path(config_file: Path | None, given: dict[str, Any]) -> Path:
-    """The project's published model file, the project found from ``given["project_dir"]``
-    (--project-dir), else the --config file's ``project_dir``, else the current folder."""
-    from custseg.config_file import settings_from
-
-    settings, _ = settings_from(config_file, given)
-    return settings.layout.model_path
-
-
 def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     """Apply ``decorators`` in the order given (the order --help lists them)."""
 

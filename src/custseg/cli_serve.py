@@ -23,7 +23,6 @@ from custseg.cli_options import (
     EXIT_CODES_HELP,
     QUIET_OPTION,
     options,
-    project_model_path,
 )
 from custseg.cli_options import setting as setting_option
 from custseg.live.scoring import DEFAULT_CHECK_INTERVAL
@@ -147,6 +146,8 @@ def serve(
         return
     with errors_reported():
         project_dir = given.pop("project_dir")
+        from custseg.config_file import project_model_path
+
         model = model_path or project_model_path(config_file, {"project_dir": project_dir})
         config = ServeConfig(
             model_path=model,

@@ -24,7 +24,6 @@ from custseg.cli_options import (
     JSON_OPTION,
     QUIET_OPTION,
     options,
-    project_model_path,
     setting,
 )
 from custseg.live.state_store import DEFAULT_PREFIX
@@ -181,6 +180,7 @@ def consume(
         client = redis_client(redis_url)  # says so when the stream extra is missing
         import redis
 
+        from custseg.config_file import project_model_path
         from custseg.stream.consumer import Consumer
 
         model = PublishedModel(model_path or project_model_path(config_file, given))

@@ -120,3 +120,10 @@ def _table(document: Mapping[str, Any], key: str, path: Path) -> Mapping[str, An
     if not isinstance(value, Mapping):
         raise ConfigError(f"{path}: {key} must be a table ([{key}]), not {value!r}.")
     return value
+
+
+def project_model_path(config_path: Path | None, command_line_values: Mapping[str, Any]) -> Path:
+    """The project's published model file, the project found from ``project_dir`` among the
+    command-line values (--project-dir), else the config file's, else the current folder."""
+    settings, _ = settings_from(config_path, command_line_values)
+    return settings.layout.model_path
