@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+from custseg.dbt.runner import invocation_for, parse_project
 from custseg.errors import ConfigError, ModelIntegrityError
 from custseg.features import CustomerFeatures, build_features, read_customer_features
 from custseg.history.backfill import BackfillResult, backfill
@@ -69,7 +70,8 @@ def run_pipeline(
         )
         clock.lap("load")
         progress("Building staging models and customer features with dbt")
-        features = build_features(settings, warehouse)
+        manifest = parse_project(invocation_for(settings, warehouse))
+        features = build_features(settings, warehouse, manifest)
         clock.lap("features")
         fitted = fit_segments(features.matrix, settings, previous, progress, features.rhythm)
         clock.lap("fit")
@@ -79,7 +81,7 @@ def run_pipeline(
             features,
             fitted,
             identity,
-            RunContext(clock, loaded, repaired + model_warnings + fitted.warnings, notes),
+            RunContext(clock, loaded, repaired + model_warnings + fitted.warnings, notes, manifest),
             progress,
         )
 
