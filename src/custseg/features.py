@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
+from custseg.dbt.runner import DbtNodeResult, invocation_for, parse_project, run_dbt
 from custseg.errors import InsufficientDataError
 from custseg.model.features import FEATURES
 from custseg.model.rhythm import RHYTHM_COLUMNS, Rhythm, silence_in_gaps
@@ -45,6 +45,12 @@ class CustomerFeatures:
     # The data's usual gap and each customer's silence in it (custseg.model.rhythm); None when
     # no customer bought on two different days.
     rhythm: Rhythm | None = None
+
+
+def parse_dbt_project(settings: Settings, warehouse: Warehouse) -> Manifest:
+    """Parse the dbt project once for a run: its features build and its publication reuse
+    it (:func:`custseg.dbt.runner.parse_project`)."""
+    return parse_project(invocation_for(settings, warehouse))
 
 
 def build_features(

@@ -16,9 +16,13 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from custseg.dbt.runner import invocation_for, parse_project
 from custseg.errors import ConfigError, ModelIntegrityError
-from custseg.features import CustomerFeatures, build_features, read_customer_features
+from custseg.features import (
+    CustomerFeatures,
+    build_features,
+    parse_dbt_project,
+    read_customer_features,
+)
 from custseg.history.backfill import BackfillResult, backfill
 from custseg.history.moves import MovesResult, publish_moves
 from custseg.ingest.mapping import InputSpec
@@ -70,7 +74,7 @@ def run_pipeline(
         )
         clock.lap("load")
         progress("Building staging models and customer features with dbt")
-        manifest = parse_project(invocation_for(settings, warehouse))
+        manifest = parse_dbt_project(settings, warehouse)
         features = build_features(settings, warehouse, manifest)
         clock.lap("features")
         fitted = fit_segments(features.matrix, settings, previous, progress, features.rhythm)

@@ -25,9 +25,8 @@ from typing import Literal
 
 import numpy as np
 
-from custseg.dbt.runner import invocation_for, parse_project
 from custseg.errors import ConfigError
-from custseg.features import build_features
+from custseg.features import build_features, parse_dbt_project
 from custseg.ingest.mapping import InputSpec
 from custseg.model.drift_reference import drift_reference_of
 from custseg.model.fitting import Progress, fit_segments, fitted_from_model, silent
@@ -103,7 +102,7 @@ def refresh_pipeline(
         )
         clock.lap("load")
         progress("Building staging models and customer features with dbt")
-        manifest = parse_project(invocation_for(settings, warehouse))
+        manifest = parse_dbt_project(settings, warehouse)
         features = build_features(settings, warehouse, manifest)
         clock.lap("features")
         version = document["integrity"]["sha256"]
