@@ -17,12 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from custseg.errors import ConfigError, ModelIntegrityError
-from custseg.features import (
-    CustomerFeatures,
-    build_features,
-    parse_dbt_project,
-    read_customer_features,
-)
+from custseg.features import CustomerFeatures, build_features, read_customer_features
 from custseg.history.backfill import BackfillResult, backfill
 from custseg.history.moves import MovesResult, publish_moves
 from custseg.ingest.mapping import InputSpec
@@ -74,8 +69,7 @@ def run_pipeline(
         )
         clock.lap("load")
         progress("Building staging models and customer features with dbt")
-        manifest = parse_dbt_project(settings, warehouse)
-        features = build_features(settings, warehouse, manifest)
+        features = build_features(settings, warehouse)
         clock.lap("features")
         fitted = fit_segments(features.matrix, settings, previous, progress, features.rhythm)
         clock.lap("fit")
@@ -85,7 +79,7 @@ def run_pipeline(
             features,
             fitted,
             identity,
-            RunContext(clock, loaded, repaired + model_warnings + fitted.warnings, notes, manifest),
+            RunContext(clock, loaded, repaired + model_warnings + fitted.warnings, notes),
             progress,
         )
 
