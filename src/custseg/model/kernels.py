@@ -17,8 +17,24 @@ MAX_LLOYD_STEPS = 300
 
 
 def nearest(Z: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Row index of the nearest centroid; ``argmin`` takes the first, i.e. the lowest id."""
-    return np.argmin(squared_distances(np.ascontiguousarray(Z.T), centroids), axis=0)
+    """Row index of the nearest centroid; on a tie the first, i.e. the lowest id."""
+    return nearest_of_columns(np.ascontiguousarray(Z.T), centroids)
+
+
+def nearest_of_columns(columns: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """:func:`nearest` of the transposed data (one contiguous row per feature).
+
+    A running minimum over the centroids, replaced only by a strictly closer one, so ties go to
+    the first centroid, as ``np.argmin`` does.
+    """
+    distances = squared_distances(columns, centroids)
+    best = distances[0].copy()
+    positions = np.zeros(columns.shape[1], dtype=np.intp)
+    for j in range(1, centroids.shape[0]):
+        closer = distances[j] < best
+        positions[closer] = j
+        np.minimum(best, distances[j], out=best)
+    return positions
 
 
 def squared_distances(columns: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -31,7 +47,8 @@ def squared_distances(columns: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """
     n_features, n_rows = columns.shape
     if n_features != 3:
-        return np.stack([np.einsum("ji,ji->i", diff, diff) for diff in _diffs(columns, centroids)])
+        rows = np.ascontiguousarray(columns.T)
+        return np.stack([np.einsum("ij,ij->i", rows - c, rows - c) for c in centroids])
     d = np.empty((centroids.shape[0], n_rows), dtype=np.float64)
     term = np.empty(n_rows, dtype=np.float64)
     for j, c in enumerate(centroids):
@@ -44,11 +61,6 @@ def squared_distances(columns: np.ndarray, centroids: np.ndarray) -> np.ndarray:
         np.multiply(term, term, out=term)
         d[j] += term
     return d
-
-
-def _diffs(columns: np.ndarray, centroids: np.ndarray) -> list[np.ndarray]:
-    """``columns - centroid`` for every centroid (the general, slower path)."""
-    return [columns - c[:, None] for c in centroids]
 
 
 def cluster_means(columns: np.ndarray, positions: np.ndarray, k: int) -> np.ndarray:
@@ -92,12 +104,12 @@ def lloyd(Z: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
             "K-means produced non-finite centroids; check the feature table for extreme values."
         )
     columns = np.ascontiguousarray(Z.T)
-    positions = np.argmin(squared_distances(columns, centers), axis=0)
+    positions = nearest_of_columns(columns, centers)
     for _ in range(MAX_LLOYD_STEPS):
         if np.any(np.bincount(positions, minlength=k) == 0):
             return None
         centers = cluster_means(columns, positions, k)
-        new_positions = np.argmin(squared_distances(columns, centers), axis=0)
+        new_positions = nearest_of_columns(columns, centers)
         if np.array_equal(new_positions, positions):
             return centers, positions
         positions = new_positions
