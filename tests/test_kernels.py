@@ -1,12 +1,15 @@
-"""The K-means kernels and the shared silhouette give exactly what the plain formulas give."""
+"""The K-means kernels, the anchors' starts and the shared silhouette give exactly what the
+plain formulas give."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import silhouette_score
 
-from custseg.model.kernels import cluster_means, nearest, squared_distances
+from custseg.model.initialisation import anchor_subsets, anchors, fit_from_anchors
+from custseg.model.kernels import cluster_means, inertia, lloyd, nearest, squared_distances
 from custseg.model.metrics import round_figure, shared_silhouettes
+from custseg.model.segmenter import has_distinct_rows
 
 
 def einsum_distances(Z: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -51,3 +54,35 @@ def test_shared_silhouettes_are_scikit_learns_on_the_same_sample() -> None:
         expected = silhouette_score(Z, labels, sample_size=700, random_state=42)
         assert round_figure(value) == round_figure(expected)
     assert shared[3] is None, "a single segment has no silhouette"
+
+
+def test_a_start_reaching_an_earlier_starts_assignment_is_skipped() -> None:
+    rng = np.random.default_rng(14)
+    Z = np.vstack([rng.normal(loc, 0.3, size=(200, 3)) for loc in (-3.0, 0.0, 3.0)])
+    start = Z[[0, 200, 400]]
+    seen: set[bytes] = set()
+    first = lloyd(Z, start, seen)
+    assert first is not None and seen, "the run records its assignments"
+    # The same start (or any start passing through one of those assignments) ends the same way.
+    assert lloyd(Z, start.copy(), seen) is None
+    assert lloyd(Z, start.copy()) is not None, "without `seen` nothing is skipped"
+
+
+def test_fit_from_anchors_keeps_the_best_start_with_and_without_skipping() -> None:
+    rng = np.random.default_rng(15)
+    Z = rng.normal(size=(3000, 3)) * [1.0, 2.0, 0.5]
+    for k in (2, 3, 4, 6, 7):
+        centers, positions = fit_from_anchors(Z, k)
+        best = min(
+            (lloyd(Z, anchors(Z)[subset]) for subset in anchor_subsets(k)),
+            key=lambda solution: np.inf if solution is None else inertia(Z, *solution),
+        )
+        assert best is not None
+        assert np.array_equal(centers, best[0]) and np.array_equal(positions, best[1])
+
+
+def test_has_distinct_rows_counts_beyond_the_first_rows() -> None:
+    rows = np.zeros((3000, 3))
+    assert not has_distinct_rows(rows, 2)
+    rows[2500] = 1.0
+    assert has_distinct_rows(rows, 2) and not has_distinct_rows(rows, 3)

@@ -7,6 +7,8 @@ the labels of a fit are exactly the nearest-centroid rule that ``predict`` appli
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from custseg.errors import SegmentationError
@@ -80,7 +82,9 @@ def inertia(Z: np.ndarray, centroids: np.ndarray, positions: np.ndarray) -> floa
     return float(np.einsum("ij,ij->", diffs, diffs))
 
 
-def lloyd(Z: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def lloyd(
+    Z: np.ndarray, centers: np.ndarray, seen: set[bytes] | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Plain-numpy Lloyd iterations from ``centers`` until the assignment no longer changes.
 
     Each step assigns every row to its nearest centroid and moves each centroid to the numpy mean
@@ -91,21 +95,48 @@ def lloyd(Z: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     libraries, and labels that are exactly the nearest-centroid rule used by ``predict``. The
     steps can only lower the inertia.
 
+    ``seen`` holds a digest of every assignment earlier runs on the same ``Z`` went through
+    (each run adds its own). From an assignment the steps are determined, so a run that reaches
+    one of them ends where that earlier run ended: it stops there and returns None, since it
+    cannot be better than the earlier run (:func:`custseg.model.initialisation.fit_from_anchors`
+    keeps a later start only when its inertia is strictly lower).
+
     Returns
     -------
     tuple or None
         ``(centroids, positions)`` with ``centroids`` of shape (k, n_features) and
         ``positions`` the row index of each point's centroid (equal to
-        ``nearest(Z, centroids)``); None if a cluster loses all its members.
+        ``nearest(Z, centroids)``); None if a cluster loses all its members, or the run
+        reached an assignment in ``seen``.
     """
-    k = centers.shape[0]
     if not np.all(np.isfinite(centers)):
         raise SegmentationError(
             "K-means produced non-finite centroids; check the feature table for extreme values."
         )
-    columns = np.ascontiguousarray(Z.T)
+    visited: list[bytes] = []
+    try:
+        return _lloyd_steps(np.ascontiguousarray(Z.T), centers, seen, visited)
+    finally:
+        if seen is not None:
+            seen.update(visited)
+
+
+def _lloyd_steps(
+    columns: np.ndarray,
+    centers: np.ndarray,
+    seen: set[bytes] | None,
+    visited: list[bytes],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The steps of :func:`lloyd` on the transposed data; ``visited`` collects the digests of
+    its assignments when there is a ``seen`` to compare them with."""
+    k = centers.shape[0]
     positions = nearest_of_columns(columns, centers)
     for _ in range(MAX_LLOYD_STEPS):
+        if seen is not None:
+            digest = hashlib.blake2b(positions, digest_size=16).digest()
+            if digest in seen:
+                return None
+            visited.append(digest)
         if np.any(np.bincount(positions, minlength=k) == 0):
             return None
         centers = cluster_means(columns, positions, k)
