@@ -132,7 +132,7 @@ def test_evaluate_prints_the_evidence_table(project_root: Path, tmp_path: Path) 
     data_dir = tmp_path / "sample"
     assert (
         runner.invoke(
-            cli, ["generate-sample", "--out", str(data_dir), "--customers", "300"]
+            cli, ["generate-sample", "--out", str(data_dir), "--customers", "1200"]
         ).exit_code
         == 0
     )
@@ -146,6 +146,8 @@ def test_evaluate_prints_the_evidence_table(project_root: Path, tmp_path: Path) 
             str(project_root),
             "--duckdb-path",
             str(tmp_path / "w.duckdb"),
+            "--fit-sample-size",
+            "1000",
             "--json",
         ],
     )
@@ -153,6 +155,8 @@ def test_evaluate_prints_the_evidence_table(project_root: Path, tmp_path: Path) 
     assert result.stderr == "", "--json prints no progress"
     selection = json.loads(result.stdout)
     assert [e["k"] for e in selection["evaluations"]] == [2, 3, 4, 5, 6, 7, 8]
+    # Every k was fitted on the sample `custseg run --fit-sample-size 1000` fits on.
+    assert (selection["n_customers"], selection["fit_sample_size"]) == (1200, 1000)
     assert (project_root / "ml_pipeline" / "models" / "k_selection.json").is_file()
 
 

@@ -151,6 +151,11 @@ def run(config_file: Path | None, as_json: bool, quiet: bool, **given: Any) -> N
         "min_segment_share",
         "Business constraint: no segment may hold less than this share of customers.",
     ),
+    setting(
+        "fit_sample_size",
+        "Above this many customers, every k is fitted on a random sample of this size (the "
+        "sample `custseg run` fits on with the same value and --random-state).",
+    ),
     setting("strict_amounts"),
     JSON_OPTION,
     QUIET_OPTION,
@@ -179,7 +184,12 @@ def evaluate(config_file: Path | None, as_json: bool, quiet: bool, **given: Any)
         return
     if quiet:
         return
-    click.echo(f"\nk selection on {selection.n_customers:,} customers:")
+    fitted_on = (
+        ""
+        if selection.fit_sample_size is None
+        else f" (every k fitted on a sample of {selection.fit_sample_size:,})"
+    )
+    click.echo(f"\nk selection on {selection.n_customers:,} customers{fitted_on}:")
     click.echo(
         f"  {'k':>2}{'silhouette':>12}{'Davies-B.':>11}{'inertia':>11}{'ARI mean':>10}"
         f"{'ARI worst':>11}{'smallest':>10}  names supported"

@@ -184,14 +184,23 @@ def choose_k(
     rhythm: Rhythm | None = None,
 ) -> KSelection:
     """Evaluate every k from 2 to ``MAX_AUTO_SEGMENTS`` and pick one under the business
-    constraint."""
+    constraint.
+
+    Every k is fitted on the rows :func:`fit_segments` fits on (:func:`fit_rows`: every
+    customer, or the same random sample of ``settings.fit_sample_size``), and every customer is
+    assigned to the nearest centroid; the bootstrap subsamples are drawn from the fitted rows
+    (see :mod:`custseg.model.evaluation`).
+    """
+    sample = fit_rows(matrix.shape[0], settings)
     progress(
         f"Evaluating k = {MIN_SEGMENTS}..{MAX_AUTO_SEGMENTS} (quality, bootstrap stability, "
         "smallest segment)"
+        + ("" if sample is None else f", fitted on a sample of {len(sample):,} customers")
     )
     return select_k(
         matrix,
         ks=tuple(range(MIN_SEGMENTS, min(MAX_AUTO_SEGMENTS, matrix.shape[0]) + 1)),
+        fit_rows=sample,
         rhythm=rhythm,
         random_state=settings.random_state,
         n_init=N_INIT,

@@ -58,26 +58,32 @@ def fit_from_anchors(Z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | N
     names; with k > 5 they are those five plus every (k - 5)-subset of the wider catalogue's
     anchors. Subsets are tried in :func:`itertools.combinations` order of segment ids, and a
     later subset must have a strictly lower inertia to win, so ties go to the first. A start
-    whose iterations empty a cluster is skipped. Returns None when every start was skipped.
+    whose iterations empty a cluster is skipped, and so is a start whose iterations reach an
+    assignment an earlier start went through (it would end exactly as that one did, which it
+    cannot beat). Returns None when every start was skipped.
     """
     starts = anchors(Z)
-    if k <= len(ORIGINAL_IDS):
-        subsets = [list(c) for c in itertools.combinations(ORIGINAL_IDS, k)]
-    else:
-        subsets = [
-            [*ORIGINAL_IDS, *extra]
-            for extra in itertools.combinations(WIDER_IDS, k - len(ORIGINAL_IDS))
-        ]
     best: tuple[np.ndarray, np.ndarray] | None = None
     best_inertia = np.inf
-    for subset in subsets:
-        solution = lloyd(Z, starts[subset])
+    seen: set[bytes] = set()
+    for subset in anchor_subsets(k):
+        solution = lloyd(Z, starts[subset], seen)
         if solution is None:
             continue
         total = inertia(Z, *solution)
         if total < best_inertia:
             best, best_inertia = solution, total
     return best
+
+
+def anchor_subsets(k: int) -> list[list[int]]:
+    """The segment ids whose anchors start each of :func:`fit_from_anchors`' runs, in order."""
+    if k <= len(ORIGINAL_IDS):
+        return [list(c) for c in itertools.combinations(ORIGINAL_IDS, k)]
+    return [
+        [*ORIGINAL_IDS, *extra]
+        for extra in itertools.combinations(WIDER_IDS, k - len(ORIGINAL_IDS))
+    ]
 
 
 def fit_kmeans_plus_plus(
