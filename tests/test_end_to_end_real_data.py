@@ -9,14 +9,14 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from custseg.catalogue import CATALOGUE, ORIGINAL_IDS, SEGMENT_NAMES
-from custseg.dbt.runner import DbtInvocation, run_dbt
+from custseg.dbt.runner import DbtInvocation, parse_project, run_dbt
 from custseg.errors import DbtError
 from custseg.model.features import FEATURES
 from custseg.pipeline import RunResult, run_pipeline
@@ -248,6 +248,27 @@ def test_the_models_the_ml_step_reads_hold_a_contract(real_run: RealRun, tmp_pat
     assert "This model has an enforced contract that failed" in message
     assert "| count_orders | DOUBLE          | BIGINT        | data type mismatch |" in message
     assert scratch_rows(invocation, "select count(*) from customer_features") == [(1468,)]
+
+
+def test_a_manifest_parsed_once_reads_the_seed_and_environment_of_each_invocation(
+    real_run: RealRun, tmp_path: Path
+) -> None:
+    # custseg run parses once, then replaces the seeds and changes the history's and the
+    # segment source's environment variables before its second build on the same manifest.
+    invocation = scratch_copy(real_run, tmp_path)
+    manifest = parse_project(invocation)
+    seed = published_seed_paths(invocation.project_dir)["customer_segments"]
+    lines = seed.read_text().splitlines()
+    seed.write_text("\n".join(lines[:101]) + "\n")
+    run_dbt(invocation, "seed", "--select", "customer_segments", manifest=manifest)
+    run_dbt(invocation, "run", "--select", "fct_customer_segments", manifest=manifest)
+    count = "select count(*) from fct_customer_segments"
+    assert scratch_rows(invocation, count) == [(100,)]
+
+    assert invocation.env is not None
+    scored = replace(invocation, env={**invocation.env, "CUSTSEG_SEGMENT_SOURCE": "warehouse"})
+    run_dbt(scored, "run", "--select", "fct_customer_segments", manifest=manifest)
+    assert scratch_rows(invocation, count) == [(1468,)]
 
 
 def test_segment_ids_and_names_are_tested_against_segment_definitions(
