@@ -144,8 +144,9 @@ def parse_project(invocation: DbtInvocation) -> Manifest:
         As :func:`run_dbt`.
     """
     # No manifest.json here: the first build on this manifest writes it, as a parsing build
-    # would (writing it costs about half a second).
-    return _invoke(invocation, "parse", ("--no-write-json",)).result
+    # would (writing it costs about half a second). A failure reads "dbt build failed": the
+    # parse is the first step of the run's build, which reported it so when it parsed itself.
+    return _invoke(invocation, "parse", ("--no-write-json",), reported_as="build").result
 
 
 def run_dbt(
@@ -174,8 +175,11 @@ def _invoke(
     command: str,
     args: Sequence[str],
     manifest: Manifest | None = None,
+    reported_as: str | None = None,
 ) -> dbtRunnerResult:
-    """Invoke dbt in-process (see :func:`run_dbt`); raise on any failure, else its outcome."""
+    """Invoke dbt in-process (see :func:`run_dbt`); raise on any failure, else its outcome.
+
+    ``reported_as``: the dbt command a failure message names (default ``command``)."""
     from dbt.cli.main import dbtRunner  # imported late: dbt's import costs most of a second
 
     overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
@@ -200,7 +204,9 @@ def _invoke(
     if failed or not outcome.success:
         lock_wait = _lock_wait(invocation, outcome.exception, failed)
         # A lock another session holds is not a test to inspect: the sentence says what to do.
-        message = _failure_message(command, outcome.exception, failed, hint=not lock_wait)
+        message = _failure_message(
+            reported_as or command, outcome.exception, failed, hint=not lock_wait
+        )
         message += f"\n  dbt's log: {invocation.project_dir / 'logs' / 'dbt.log'}"
         if lock_wait:
             raise DbtLockError(f"{message}\n{lock_wait}")
