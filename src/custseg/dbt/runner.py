@@ -13,6 +13,7 @@ own message, so the user knows which test or model to look at.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -202,6 +203,7 @@ def _invoke(
     results = _node_results(outcome.result)
     failed = [result for result in results if result.status in _FAILED_STATUSES]
     if failed or not outcome.success:
+        failed = [_with_columns_named(invocation, node, manifest) for node in failed]
         lock_wait = _lock_wait(invocation, outcome.exception, failed)
         # A lock another session holds is not a test to inspect: the sentence says what to do.
         message = _failure_message(
@@ -215,6 +217,50 @@ def _invoke(
             raise DbtStorageError(f"{message}\n  {storage}")
         raise DbtError(message)
     return outcome
+
+
+#: The generic tests checking several columns of a model in one query (not_null and
+#: accepted_range, see dbt_pipeline/tests/generic/): their failing rows name the columns.
+_COLUMNS_TESTS = ("not_null_columns", "accepted_ranges")
+
+
+def _with_columns_named(
+    invocation: DbtInvocation, node: DbtNodeResult, manifest: Manifest | None
+) -> DbtNodeResult:
+    """A failing ``not_null_columns`` or ``accepted_ranges`` test with each column breaking its
+    rule in the message, model, column, rule and rows (dbt's says only "Got 2 results": how
+    many of the test's columns break it).
+
+    Its failing rows name them: ``dbt show`` reads them, only when the test has failed. Any
+    other node comes back as it is, and so does this one when the rows cannot be read (its
+    message then still names the model, in the test's name).
+    """
+    name = node.unique_id.split(".")[2] if node.resource_type == "test" else ""
+    if node.status != "fail" or not name.startswith(tuple(f"{t}_" for t in _COLUMNS_TESTS)):
+        return node
+    from dbt.cli.main import dbtRunner
+
+    argv = invocation.command_line("show", ("--select", name, "--limit", "-1"))
+    overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
+    try:
+        with environment_overrides(overrides):
+            shown = dbtRunner(manifest=manifest).invoke(
+                ["--log-level", "none", "--log-level-file", "debug", *argv]
+            )
+    finally:
+        release_duckdb_file()
+    results = getattr(shown.result, "results", None) or []
+    table = getattr(results[0], "agate_table", None) if shown.success and results else None
+    if table is None or not table.rows:
+        return node
+    broken = []
+    for row in table.rows:
+        rows = int(row["failing_rows"])
+        broken.append(
+            f"{row['model_name']}.{row['column_name']}: {rows:,} row{'s' if rows != 1 else ''} "
+            f"{row['rule']}"
+        )
+    return dataclasses.replace(node, message=f"{'; '.join(broken)}; {node.message.strip()}")
 
 
 def release_duckdb_file() -> None:
