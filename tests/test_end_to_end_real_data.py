@@ -293,6 +293,9 @@ def test_a_null_names_its_model_and_column_though_one_test_checks_all_columns(
     assert line.split(": ", 1)[1] == (
         "customer_segments.segment_name: 2 rows null; Got 1 result, configured to fail if != 0"
     )
+    # dbt show read the rows without writing artifacts: run_results.json is the build's.
+    run_results = json.loads((invocation.project_dir / "target" / "run_results.json").read_text())
+    assert {result["status"] for result in run_results["results"]} == {"success", "pass", "fail"}
 
 
 def test_values_out_of_range_name_their_model_and_column_though_one_test_checks_all(

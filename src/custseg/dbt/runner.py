@@ -240,7 +240,8 @@ def _with_columns_named(
         return node
     from dbt.cli.main import dbtRunner
 
-    argv = invocation.command_line("show", ("--select", name, "--limit", "-1"))
+    # No artifacts: target/run_results.json stays the failing build's.
+    argv = invocation.command_line("show", ("--select", name, "--limit", "-1", "--no-write-json"))
     overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
     try:
         with environment_overrides(overrides):
