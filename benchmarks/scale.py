@@ -18,24 +18,18 @@ cost growing no faster than linearly from 5M to 50M lines.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 
-from benchmarks._workspace import scratch_project
+from benchmarks._workspace import custseg_run, dbt_noop_seconds, scratch_project
 from custseg.sample import generate_sample_data
 
 LINES_PER_CUSTOMER = 50
 DEFAULT_SIZES = (50_000, 5_000_000, 50_000_000)
-BIN = Path(sys.executable).parent
 
 
 def floor_seconds(data_dir: Path, project_dir: Path) -> tuple[float, float]:
@@ -52,46 +46,20 @@ def floor_seconds(data_dir: Path, project_dir: Path) -> tuple[float, float]:
             """
         ).fetchall()
     aggregation = time.perf_counter() - started
-    started = time.perf_counter()
-    subprocess.run(
-        [str(BIN / "dbt"), "ls", "--quiet", "--select", "customer_features"],
-        cwd=project_dir / "dbt_pipeline",
-        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        check=True,
-        capture_output=True,
-    )
-    return aggregation, time.perf_counter() - started
+    return aggregation, dbt_noop_seconds(project_dir)
 
 
 def run_once(data_dir: Path) -> dict:
     """Run `custseg run --json` in a child process; return its summary, wall time and peak RSS."""
     project = scratch_project()
     try:
-        started = time.perf_counter()
-        completed = subprocess.run(
-            [
-                str(BIN / "custseg"),
-                "run",
-                "--data-dir",
-                str(data_dir),
-                "--project-dir",
-                str(project),
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-        )
-        wall = time.perf_counter() - started
-        if completed.returncode != 0:
-            raise SystemExit(f"custseg run failed:\n{completed.stderr[-3000:]}")
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        completed, summary = custseg_run(data_dir, project)
         aggregation, dbt_noop = floor_seconds(data_dir, project)
     finally:
         shutil.rmtree(project, ignore_errors=True)
-    summary = json.loads(completed.stdout)
     return {
-        "wall": wall,
-        "peak_gib": peak_kib / 1024**2,
+        "wall": completed.wall_seconds,
+        "peak_gib": completed.peak_gib,
         "stages": summary["stage_seconds"],
         "customers": summary["n_customers"],
         "in_warehouse": summary["segments_scored_in_warehouse"],

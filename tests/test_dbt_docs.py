@@ -272,6 +272,15 @@ def test_every_model_has_its_own_yml_and_the_ml_models_a_contract(manifest: dict
         assert not untyped, (uid, untyped)
 
 
+def segment_id_in_range(generic: dict, column_name: str | None) -> bool:
+    """The generic test keeps segment_id to a range: ``accepted_range`` on the column, or
+    ``accepted_ranges`` (one test for several columns of a model) with a range for it."""
+    if generic["name"] == "accepted_range":
+        return column_name == "segment_id"
+    ranges = generic["kwargs"].get("ranges", []) if generic["name"] == "accepted_ranges" else []
+    return any(bound["column"] == "segment_id" for bound in ranges)
+
+
 def test_segment_ids_and_names_are_tested_against_segment_definitions_only(
     manifest: dict,
 ) -> None:
@@ -301,7 +310,7 @@ def test_segment_ids_and_names_are_tested_against_segment_definitions_only(
         generic, tested = t.get("test_metadata"), t.get("attached_node")
         if generic and tested != DEFINITIONS and DEFINITIONS in t["depends_on"]["nodes"]:
             checked.setdefault(tested, set()).add(generic["name"])
-        if generic and generic["name"] == "accepted_range" and t["column_name"] == "segment_id":
+        if generic and segment_id_in_range(generic, t["column_name"]):
             ranged.add(tested)
     holding = {
         uid

@@ -9,14 +9,14 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from custseg.catalogue import CATALOGUE, ORIGINAL_IDS, SEGMENT_NAMES
-from custseg.dbt.runner import DbtInvocation, run_dbt
+from custseg.dbt.runner import DbtInvocation, parse_project, run_dbt
 from custseg.errors import DbtError
 from custseg.model.features import FEATURES
 from custseg.pipeline import RunResult, run_pipeline
@@ -248,6 +248,83 @@ def test_the_models_the_ml_step_reads_hold_a_contract(real_run: RealRun, tmp_pat
     assert "This model has an enforced contract that failed" in message
     assert "| count_orders | DOUBLE          | BIGINT        | data type mismatch |" in message
     assert scratch_rows(invocation, "select count(*) from customer_features") == [(1468,)]
+
+
+def test_a_manifest_parsed_once_reads_the_seed_and_environment_of_each_invocation(
+    real_run: RealRun, tmp_path: Path
+) -> None:
+    # custseg run parses once, then replaces the seeds and changes the history's and the
+    # segment source's environment variables before its second build on the same manifest.
+    invocation = scratch_copy(real_run, tmp_path)
+    manifest = parse_project(invocation)
+    seed = published_seed_paths(invocation.project_dir)["customer_segments"]
+    lines = seed.read_text().splitlines()
+    seed.write_text("\n".join(lines[:101]) + "\n")
+    run_dbt(invocation, "seed", "--select", "customer_segments", manifest=manifest)
+    run_dbt(invocation, "run", "--select", "fct_customer_segments", manifest=manifest)
+    count = "select count(*) from fct_customer_segments"
+    assert scratch_rows(invocation, count) == [(100,)]
+
+    assert invocation.env is not None
+    scored = replace(invocation, env={**invocation.env, "CUSTSEG_SEGMENT_SOURCE": "warehouse"})
+    run_dbt(scored, "run", "--select", "fct_customer_segments", manifest=manifest)
+    assert scratch_rows(invocation, count) == [(1468,)]
+
+
+def test_a_null_names_its_model_and_column_though_one_test_checks_all_columns(
+    real_run: RealRun, tmp_path: Path
+) -> None:
+    """One not_null_columns test per model (tests/generic/): the message still names the
+    column that holds nulls, and how many, so the user knows what to fix."""
+    invocation = scratch_copy(real_run, tmp_path)
+    seed = published_seed_paths(invocation.project_dir)["customer_segments"]
+    lines = seed.read_text().splitlines()
+    for number in (1, 2):
+        customer, segment_id, _ = lines[number].split(",", 2)
+        lines[number] = f"{customer},{segment_id},"
+    seed.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DbtError) as caught:
+        run_dbt(invocation, "build", "--select", "customer_segments")
+    [line] = [
+        line.strip()
+        for line in str(caught.value).splitlines()
+        if line.strip().startswith("test.custseg.not_null_columns_customer_segments")
+    ]
+    assert line.split(": ", 1)[1] == (
+        "customer_segments.segment_name: 2 rows null; Got 1 result, configured to fail if != 0"
+    )
+    # dbt show read the rows without writing artifacts: run_results.json is the build's.
+    run_results = json.loads((invocation.project_dir / "target" / "run_results.json").read_text())
+    assert {result["status"] for result in run_results["results"]} == {"success", "pass", "fail"}
+
+
+def test_values_out_of_range_name_their_model_and_column_though_one_test_checks_all(
+    real_run: RealRun, tmp_path: Path
+) -> None:
+    """One accepted_ranges test per model (tests/generic/): the message names each column
+    out of its range, the rule it breaks and how many rows do."""
+    invocation = scratch_copy(real_run, tmp_path)
+    seed = published_seed_paths(invocation.project_dir)["segment_definitions"]
+    with seed.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    rows[0]["count_customers"] = "0"
+    rows[1]["customer_share"] = "1.5"
+    with seed.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(DbtError) as caught:
+        run_dbt(invocation, "build", "--select", "segment_definitions")
+    [line] = [
+        line.strip()
+        for line in str(caught.value).splitlines()
+        if line.strip().startswith("test.custseg.accepted_ranges_segment_definitions")
+    ]
+    assert line.split(": ", 1)[1] == (
+        "segment_definitions.count_customers: 1 row below 1; "
+        "segment_definitions.customer_share: 1 row below 0 or above 1; "
+        "Got 2 results, configured to fail if != 0"
+    )
 
 
 def test_segment_ids_and_names_are_tested_against_segment_definitions(

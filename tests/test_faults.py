@@ -315,11 +315,11 @@ def stop_while_publishing(server: Server) -> Any:
     run_dbt = custseg.run_publish.run_dbt
     calls = []
 
-    def stop_then_build(*args: Any) -> Any:
+    def stop_then_build(*args: Any, **options: Any) -> Any:
         if not calls:  # the publishing build; later calls are the rollback's
             server.pg_ctl("stop")
         calls.append(args)
-        return run_dbt(*args)
+        return run_dbt(*args, **options)
 
     return ("custseg.run_publish.run_dbt", stop_then_build)
 

@@ -79,8 +79,10 @@ def snowflake_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snowflak
     root = copy_project(tmp_path_factory.mktemp("snowflake") / "project")
     results: list[DbtNodeResult] = []
 
-    def recording_run_dbt(invocation: Any, command: str, *args: str) -> list[DbtNodeResult]:
-        node_results = run_dbt(invocation, command, *args)
+    def recording_run_dbt(
+        invocation: Any, command: str, *args: str, **options: Any
+    ) -> list[DbtNodeResult]:
+        node_results = run_dbt(invocation, command, *args, **options)
         results.extend(node_results)
         return node_results
 

@@ -90,10 +90,12 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRun]:
     root = copy_project(tmp_path_factory.mktemp("spark") / "project")
     calls: list[DbtCall] = []
 
-    def recording_run_dbt(invocation: Any, command: str, *args: str) -> list[DbtNodeResult]:
+    def recording_run_dbt(
+        invocation: Any, command: str, *args: str, **options: Any
+    ) -> list[DbtNodeResult]:
         call = DbtCall((command, *args))
         calls.append(call)
-        call.results = run_dbt(invocation, command, *args)
+        call.results = run_dbt(invocation, command, *args, **options)
         return call.results
 
     with pytest.MonkeyPatch.context() as patch:

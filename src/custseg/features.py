@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
+from custseg.dbt.runner import DbtNodeResult, invocation_for, parse_project, run_dbt
 from custseg.errors import InsufficientDataError
 from custseg.model.features import FEATURES
 from custseg.model.rhythm import RHYTHM_COLUMNS, Rhythm, silence_in_gaps
 from custseg.settings import Settings
 from custseg.warehouses import Warehouse, as_date
+
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
 
 #: The dbt model the ML step reads (its columns are a contract, see models/ml/).
 FEATURES_MODEL = "customer_features"
@@ -43,16 +47,29 @@ class CustomerFeatures:
     rhythm: Rhythm | None = None
 
 
-def build_features(settings: Settings, warehouse: Warehouse) -> CustomerFeatures:
-    """Build and test everything up to ``customer_features`` with dbt, then read it."""
-    build_feature_models(settings, warehouse)
+def parse_dbt_project(settings: Settings, warehouse: Warehouse) -> Manifest:
+    """Parse the dbt project once for a run: its features build and its publication reuse
+    it (:func:`custseg.dbt.runner.parse_project`)."""
+    return parse_project(invocation_for(settings, warehouse))
+
+
+def build_features(
+    settings: Settings, warehouse: Warehouse, manifest: Manifest | None = None
+) -> CustomerFeatures:
+    """Build and test everything up to ``customer_features`` with dbt, then read it.
+
+    ``manifest``: the project as the run parsed it (:func:`custseg.dbt.runner.parse_project`);
+    None: dbt parses it."""
+    build_feature_models(settings, warehouse, manifest)
     return read_customer_features(warehouse)
 
 
-def build_feature_models(settings: Settings, warehouse: Warehouse) -> list[DbtNodeResult]:
+def build_feature_models(
+    settings: Settings, warehouse: Warehouse, manifest: Manifest | None = None
+) -> list[DbtNodeResult]:
     """Build and test everything up to ``customer_features``, and ``fct_sales``, with dbt.
 
-    One ``dbt build``.
+    One ``dbt build`` (on ``manifest`` when given, see :func:`build_features`).
     """
     return run_dbt(
         invocation_for(settings, warehouse),
@@ -62,6 +79,7 @@ def build_feature_models(settings: Settings, warehouse: Warehouse) -> list[DbtNo
         SALES_MART,
         "--indirect-selection",
         "cautious",
+        manifest=manifest,
     )
 
 

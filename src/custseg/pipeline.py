@@ -17,7 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from custseg.errors import ConfigError, ModelIntegrityError
-from custseg.features import CustomerFeatures, build_features, read_customer_features
+from custseg.features import (
+    CustomerFeatures,
+    build_features,
+    parse_dbt_project,
+    read_customer_features,
+)
 from custseg.history.backfill import BackfillResult, backfill
 from custseg.history.moves import MovesResult, publish_moves
 from custseg.ingest.mapping import InputSpec
@@ -69,7 +74,8 @@ def run_pipeline(
         )
         clock.lap("load")
         progress("Building staging models and customer features with dbt")
-        features = build_features(settings, warehouse)
+        manifest = parse_dbt_project(settings, warehouse)
+        features = build_features(settings, warehouse, manifest)
         clock.lap("features")
         fitted = fit_segments(features.matrix, settings, previous, progress, features.rhythm)
         clock.lap("fit")
@@ -79,7 +85,7 @@ def run_pipeline(
             features,
             fitted,
             identity,
-            RunContext(clock, loaded, repaired + model_warnings + fitted.warnings, notes),
+            RunContext(clock, loaded, repaired + model_warnings + fitted.warnings, notes, manifest),
             progress,
         )
 

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from custseg.errors import ConfigError
-from custseg.features import build_features
+from custseg.features import build_features, parse_dbt_project
 from custseg.ingest.mapping import InputSpec
 from custseg.model.drift_reference import drift_reference_of
 from custseg.model.fitting import Progress, fit_segments, fitted_from_model, silent
@@ -102,7 +102,8 @@ def refresh_pipeline(
         )
         clock.lap("load")
         progress("Building staging models and customer features with dbt")
-        features = build_features(settings, warehouse)
+        manifest = parse_dbt_project(settings, warehouse)
+        features = build_features(settings, warehouse, manifest)
         clock.lap("features")
         version = document["integrity"]["sha256"]
         fingerprint = fingerprint_features(features.customer_ids, features.matrix)
@@ -128,7 +129,7 @@ def refresh_pipeline(
             DriftThresholds.from_settings(settings), against_training, against_previous
         )
         clock.lap("drift")
-        context = RunContext(clock, loaded, list(repaired), [])
+        context = RunContext(clock, loaded, list(repaired), [], manifest)
         result = dict(
             as_of_date=features.as_of_date,
             drift_against_training=against_training,

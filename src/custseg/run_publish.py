@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from custseg.catalogue import SEGMENT_NAMES
 from custseg.dbt.runner import DbtNodeResult, invocation_for, run_dbt
@@ -48,16 +49,21 @@ from custseg.run_result import RunResult, StageClock, summarize_mart
 from custseg.settings import Settings
 from custseg.warehouses import Warehouse
 
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
+
 
 @dataclass
 class RunContext:
     """What a run gathered before publishing: its clock, the raw tables it loaded (none when
-    it reused the warehouse's), the warnings and notes for the user."""
+    it reused the warehouse's), the warnings and notes for the user, and the dbt project as
+    the run parsed it (None: the publication's dbt call parses it)."""
 
     clock: StageClock
     loaded: list[LoadedTable]
     warnings: list[str]
     notes: list[str]
+    manifest: Manifest | None = None
 
 
 def publish_run(
@@ -82,7 +88,15 @@ def publish_run(
     record = record_of_run(document, fitted, features, identity)
     with publication(layout, warehouse, published_paths(settings, fitted)) as published:
         segments_csv, dbt_results = publish(
-            settings, warehouse, features, fitted, in_warehouse, published, record, document
+            settings,
+            warehouse,
+            features,
+            fitted,
+            in_warehouse,
+            published,
+            record,
+            document,
+            context.manifest,
         )
         context.clock.record_dbt(dbt_results)
         context.clock.lap("publish")
@@ -179,9 +193,11 @@ def publish(
     published: Publication,
     record: RunRecord,
     document: Mapping,
+    manifest: Manifest | None = None,
 ) -> tuple[bytes, list[DbtNodeResult]]:
     """Validate the segments, replace the seeds and build them and everything downstream,
-    the history included (``record`` is the run's row of ``segment_runs``).
+    the history included (``record`` is the run's row of ``segment_runs``; ``manifest`` the
+    project as the run parsed it, None: dbt parses it).
 
     Large runs (``in_warehouse``) publish no per-customer seed: the warehouse scores everyone.
     Returns the validated segments CSV and dbt's node results.
@@ -211,7 +227,7 @@ def publish(
     for path, data in seeds.items():
         published.replace_now(path, data)
     selectors = publication_selectors(settings)
-    return segments_csv, run_dbt(invocation, "build", "--select", *selectors)
+    return segments_csv, run_dbt(invocation, "build", "--select", *selectors, manifest=manifest)
 
 
 def publication_selectors(settings: Settings) -> list[str]:

@@ -1,22 +1,26 @@
 """Run dbt in-process against the project's ``dbt_pipeline`` folder.
 
 In-process invocations (``dbtRunner``) save the 2-3 s that each ``dbt`` subprocess spends
-starting up. Every invocation first writes the header-only placeholders of any published seed
-that is missing (:mod:`custseg.dbt.placeholders`): dbt cannot parse the project without them.
-Failures come back as :class:`~custseg.errors.DbtError` listing every node that
-errored or failed, with dbt's own message, so the user knows which test or model to look at.
+starting up. A run parses the project once (:func:`parse_project`) and hands the manifest to
+each of its invocations, which then skip dbt's parse (even a partial re-parse of the replaced
+seeds and of the files reading a changed environment variable costs seconds). Every invocation
+first writes the header-only placeholders of any published seed that is missing
+(:mod:`custseg.dbt.placeholders`): dbt cannot parse the project without them. Failures come
+back as :class:`~custseg.errors.DbtError` listing every node that errored or failed, with dbt's
+own message, so the user knows which test or model to look at.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from custseg.dbt.placeholders import ensure_seed_placeholders
 from custseg.errors import (
@@ -29,6 +33,10 @@ from custseg.errors import (
 )
 from custseg.settings import SEGMENT_SOURCE_ENV, Settings
 from custseg.warehouses import Warehouse
+
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
+    from dbt.contracts.graph.manifest import Manifest
 
 _FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
@@ -120,11 +128,37 @@ def environment_overrides(overrides: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNodeResult]:
+def parse_project(invocation: DbtInvocation) -> Manifest:
+    """Parse the project (``dbt parse``) once for the dbt invocations of a run.
+
+    Hand the manifest to :func:`run_dbt` for every invocation with the same project, profile,
+    target and vars: they skip dbt's parse. It stays right when the published seeds are
+    replaced between invocations (dbt reads a seed's rows when it loads it, not when it
+    parses) and when the environment variables of the segment source and the history change:
+    the models read them in their SQL, compiled again at every invocation, and the
+    ``depends_on`` lines of fct_customer_segments and segment_memberships declare every model
+    their ``ref`` may name. Changed SQL, yml or vars need a new parse.
+
+    Raises
+    ------
+    StorageError, DbtError
+        As :func:`run_dbt`.
+    """
+    # No manifest.json here: the first build on this manifest writes it, as a parsing build
+    # would (writing it costs about half a second). A failure reads "dbt build failed": the
+    # parse is the first step of the run's build, which reported it so when it parsed itself.
+    return _invoke(invocation, "parse", ("--no-write-json",), reported_as="build").result
+
+
+def run_dbt(
+    invocation: DbtInvocation, command: str, *args: str, manifest: Manifest | None = None
+) -> list[DbtNodeResult]:
     """Run one dbt command in-process and return the node results.
 
     The published seeds missing from the project are first written header-only
-    (:func:`~custseg.dbt.placeholders.ensure_seed_placeholders`).
+    (:func:`~custseg.dbt.placeholders.ensure_seed_placeholders`). ``manifest``: the project
+    as :func:`parse_project` parsed it for this run; None: dbt parses it (partially when its
+    last parse saved its state in ``target/``).
 
     Raises
     ------
@@ -134,6 +168,19 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
         When dbt cannot start (bad project or profile) or any node errors or fails. The message
         names each failing node and what dbt said about it.
     """
+    return _node_results(_invoke(invocation, command, args, manifest).result)
+
+
+def _invoke(
+    invocation: DbtInvocation,
+    command: str,
+    args: Sequence[str],
+    manifest: Manifest | None = None,
+    reported_as: str | None = None,
+) -> dbtRunnerResult:
+    """Invoke dbt in-process (see :func:`run_dbt`); raise on any failure, else its outcome.
+
+    ``reported_as``: the dbt command a failure message names (default ``command``)."""
     from dbt.cli.main import dbtRunner  # imported late: dbt's import costs most of a second
 
     overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
@@ -145,7 +192,7 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
     ensure_seed_placeholders(invocation.project_dir)
     try:
         with environment_overrides(overrides):
-            outcome = dbtRunner().invoke(argv)
+            outcome = dbtRunner(manifest=manifest).invoke(argv)
     finally:
         release_duckdb_file()
     if isinstance(outcome.exception, KeyboardInterrupt):
@@ -156,9 +203,12 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
     results = _node_results(outcome.result)
     failed = [result for result in results if result.status in _FAILED_STATUSES]
     if failed or not outcome.success:
+        failed = [_with_columns_named(invocation, node, manifest) for node in failed]
         lock_wait = _lock_wait(invocation, outcome.exception, failed)
         # A lock another session holds is not a test to inspect: the sentence says what to do.
-        message = _failure_message(command, outcome.exception, failed, hint=not lock_wait)
+        message = _failure_message(
+            reported_as or command, outcome.exception, failed, hint=not lock_wait
+        )
         message += f"\n  dbt's log: {invocation.project_dir / 'logs' / 'dbt.log'}"
         if lock_wait:
             raise DbtLockError(f"{message}\n{lock_wait}")
@@ -166,7 +216,52 @@ def run_dbt(invocation: DbtInvocation, command: str, *args: str) -> list[DbtNode
         if storage is not None:
             raise DbtStorageError(f"{message}\n  {storage}")
         raise DbtError(message)
-    return results
+    return outcome
+
+
+#: The generic tests checking several columns of a model in one query (not_null and
+#: accepted_range, see dbt_pipeline/tests/generic/): their failing rows name the columns.
+_COLUMNS_TESTS = ("not_null_columns", "accepted_ranges")
+
+
+def _with_columns_named(
+    invocation: DbtInvocation, node: DbtNodeResult, manifest: Manifest | None
+) -> DbtNodeResult:
+    """A failing ``not_null_columns`` or ``accepted_ranges`` test with each column breaking its
+    rule in the message, model, column, rule and rows (dbt's says only "Got 2 results": how
+    many of the test's columns break it).
+
+    Its failing rows name them: ``dbt show`` reads them, only when the test has failed. Any
+    other node comes back as it is, and so does this one when the rows cannot be read (its
+    message then still names the model, in the test's name).
+    """
+    name = node.unique_id.split(".")[2] if node.resource_type == "test" else ""
+    if node.status != "fail" or not name.startswith(tuple(f"{t}_" for t in _COLUMNS_TESTS)):
+        return node
+    from dbt.cli.main import dbtRunner
+
+    # No artifacts: target/run_results.json stays the failing build's.
+    argv = invocation.command_line("show", ("--select", name, "--limit", "-1", "--no-write-json"))
+    overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
+    try:
+        with environment_overrides(overrides):
+            shown = dbtRunner(manifest=manifest).invoke(
+                ["--log-level", "none", "--log-level-file", "debug", *argv]
+            )
+    finally:
+        release_duckdb_file()
+    results = getattr(shown.result, "results", None) or []
+    table = getattr(results[0], "agate_table", None) if shown.success and results else None
+    if table is None or not table.rows:
+        return node
+    broken = []
+    for row in table.rows:
+        rows = int(row["failing_rows"])
+        broken.append(
+            f"{row['model_name']}.{row['column_name']}: {rows:,} row{'s' if rows != 1 else ''} "
+            f"{row['rule']}"
+        )
+    return dataclasses.replace(node, message=f"{'; '.join(broken)}; {node.message.strip()}")
 
 
 def release_duckdb_file() -> None:

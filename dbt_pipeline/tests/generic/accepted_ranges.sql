@@ -1,0 +1,47 @@
+{#-
+    `accepted_range` (tests/generic/accepted_range.sql) for several columns of one model in one
+    query, one test node instead of one per column. `ranges`: one mapping per column, with
+    `column` and the bounds `min_value`, `max_value` (optional, at least one) and `inclusive`
+    (default true; false makes both strict). Nulls pass: pair with not_null_columns when they
+    must not. Returns one row per column out of its range: the model, the column, the rule
+    broken and the rows breaking it (custseg names them when the test fails, see
+    custseg.dbt.runner).
+-#}
+{% test accepted_ranges(model, ranges) %}
+
+{%- for range in ranges %}
+{%- set column_name = range['column'] %}
+{%- set min_value = range.get('min_value') %}
+{%- set max_value = range.get('max_value') %}
+{%- set inclusive = range.get('inclusive', true) %}
+{%- if min_value is none and max_value is none %}
+{{ exceptions.raise_compiler_error("accepted_ranges needs min_value, max_value or both for " ~ column_name) }}
+{%- endif %}
+{%- set broken = [] %}
+{%- if min_value is not none %}
+{%- do broken.append(('below ' if inclusive else 'at or below ') ~ min_value) %}
+{%- endif %}
+{%- if max_value is not none %}
+{%- do broken.append(('above ' if inclusive else 'at or above ') ~ max_value) %}
+{%- endif %}
+{%- if not loop.first %}
+union all
+{%- endif %}
+select
+    '{{ model.identifier }}' as model_name,
+    '{{ column_name }}' as column_name,
+    '{{ broken | join(" or ") }}' as rule,
+    count(*) as failing_rows
+from {{ model }}
+where
+    1 = 0
+    {%- if min_value is not none %}
+    or {{ column_name }} {{ '<' if inclusive else '<=' }} {{ min_value }}
+    {%- endif %}
+    {%- if max_value is not none %}
+    or {{ column_name }} {{ '>' if inclusive else '>=' }} {{ max_value }}
+    {%- endif %}
+having count(*) > 0
+{%- endfor %}
+
+{% endtest %}
