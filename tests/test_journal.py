@@ -173,6 +173,20 @@ def test_a_first_publication_that_fails_leaves_no_tables_and_no_files(
     assert list(layout.output_dir.iterdir()) == []
 
 
+def test_existing_tables_names_the_tables_and_neither_views_nor_missing_names(
+    project: tuple[ProjectLayout, DuckDBWarehouse],
+) -> None:
+    _, warehouse = project
+    warehouse.execute(
+        "create table alpha as select 1 as version",
+        "create view beta as select * from alpha",
+    )
+    names = ["alpha", "beta", "gamma"]
+    assert warehouse.existing_tables(names) == {"alpha"}
+    assert warehouse.existing_tables(names) == {n for n in names if warehouse.table_exists(n)}
+    assert warehouse.existing_tables([]) == set()
+
+
 def test_a_journal_of_another_warehouse_is_not_repaired_here(
     project: tuple[ProjectLayout, DuckDBWarehouse], tmp_path: Path
 ) -> None:

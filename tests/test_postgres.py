@@ -287,6 +287,18 @@ def test_a_failed_raw_load_leaves_the_previous_raw_tables(
     ) == [(52924,)]
 
 
+def test_existing_tables_names_the_tables_and_neither_views_nor_missing_names(
+    postgres_run: PostgresRun,
+) -> None:
+    config = resolve_settings(project_dir=postgres_run.project_root, target="postgres")
+    with environment({**postgres_run.server.libpq_env(), "CUSTSEG_SCHEMA": SCHEMA}):
+        warehouse = open_warehouse(config)
+        names = ["fct_customer_segments", "stg_marketing_insights__sales_lines", "no_such_table"]
+        assert warehouse.existing_tables(names) == {"fct_customer_segments"}
+        assert warehouse.existing_tables(names) == {n for n in names if warehouse.table_exists(n)}
+        assert warehouse.existing_tables([]) == set()
+
+
 def test_a_raw_table_with_other_columns_is_recreated_unless_a_view_needs_it(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:

@@ -146,7 +146,8 @@ def publication(
         for path in paths:
             if Path(path).exists():
                 keep_previous_file(Path(path))
-        kept = tuple(name for name in tables if warehouse.table_exists(name))
+        existing = warehouse.existing_tables(tables)
+        kept = tuple(name for name in tables if name in existing)
         for name in kept:
             warehouse.copy_table(name, name + LAST_GOOD_SUFFIX)
         writer.advance("publishing", kept=kept)

@@ -167,6 +167,11 @@ class Warehouse(abc.ABC):
     def table_exists(self, name: str) -> bool:
         """Whether the table of model or seed ``name`` exists in the schema dbt builds in."""
 
+    def existing_tables(self, names: Sequence[str]) -> set[str]:
+        """Which of ``names`` are tables in the schema dbt builds in (as :meth:`table_exists`
+        answers each); engines that can answer for all of them in one query do."""
+        return {name for name in names if self.table_exists(name)}
+
     def copy_table(self, name: str, copy: str) -> None:
         """Replace table ``copy`` with a copy of table ``name`` (which stays as it is)."""
         self.execute(

@@ -170,6 +170,16 @@ class PostgresWarehouse(Warehouse):
             )
             return bool(cur.fetchone()[0])
 
+    def existing_tables(self, names: Sequence[str]) -> set[str]:
+        # One connection for every name (each opens its own in table_exists).
+        with self._connection(autocommit=True) as con, con.cursor() as cur:
+            cur.execute(
+                "select table_name from information_schema.tables where table_schema = %s "
+                "and table_name = any(%s) and table_type = 'BASE TABLE'",
+                (self.server.schema, list(names)),
+            )
+            return {name for (name,) in cur.fetchall()}
+
     def fetch(self, sql_text: str) -> list[tuple[Any, ...]]:
         # A short-lived autocommit connection: no transaction stays open (and no lock held on
         # what we read) while dbt rebuilds tables between our reads.
