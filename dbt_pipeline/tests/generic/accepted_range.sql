@@ -8,12 +8,6 @@ where
     {%- if min_value is none and max_value is none %}
     {{ exceptions.raise_compiler_error("accepted_range needs min_value, max_value or both") }}
     {%- endif %}
-    1 = 0
-    {%- if min_value is not none %}
-    or {{ column_name }} {{ '<' if inclusive else '<=' }} {{ min_value }}
-    {%- endif %}
-    {%- if max_value is not none %}
-    or {{ column_name }} {{ '>' if inclusive else '>=' }} {{ max_value }}
-    {%- endif %}
+    {{ out_of_range(column_name, min_value, max_value, inclusive) }}
 
 {% endtest %}

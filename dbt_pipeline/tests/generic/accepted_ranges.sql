@@ -33,14 +33,7 @@ select
     '{{ broken | join(" or ") }}' as rule,
     count(*) as failing_rows
 from {{ model }}
-where
-    1 = 0
-    {%- if min_value is not none %}
-    or {{ column_name }} {{ '<' if inclusive else '<=' }} {{ min_value }}
-    {%- endif %}
-    {%- if max_value is not none %}
-    or {{ column_name }} {{ '>' if inclusive else '>=' }} {{ max_value }}
-    {%- endif %}
+where {{ out_of_range(column_name, min_value, max_value, inclusive) }}
 having count(*) > 0
 {%- endfor %}
 
