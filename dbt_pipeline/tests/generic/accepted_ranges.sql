@@ -27,14 +27,10 @@
 {%- if not loop.first %}
 union all
 {%- endif %}
-select
-    '{{ model.identifier }}' as model_name,
-    '{{ column_name }}' as column_name,
-    '{{ broken | join(" or ") }}' as rule,
-    count(*) as failing_rows
-from {{ model }}
-where {{ out_of_range(column_name, min_value, max_value, inclusive) }}
-having count(*) > 0
+{{ column_rule_failures(
+    model, column_name, broken | join(" or "),
+    out_of_range(column_name, min_value, max_value, inclusive)
+) }}
 {%- endfor %}
 
 {% endtest %}

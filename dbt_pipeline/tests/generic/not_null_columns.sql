@@ -11,14 +11,7 @@
 {%- if not loop.first %}
 union all
 {%- endif %}
-select
-    '{{ model.identifier }}' as model_name,
-    '{{ column_name }}' as column_name,
-    'null' as rule,
-    count(*) as failing_rows
-from {{ model }}
-where {{ column_name }} is null
-having count(*) > 0
+{{ column_rule_failures(model, column_name, 'null', column_name ~ ' is null') }}
 {%- endfor %}
 
 {% endtest %}
