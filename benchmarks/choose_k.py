@@ -80,7 +80,7 @@ def time_choose_k(features_path: Path, fit_sample_size: int | None) -> dict:
         "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
         "chosen_k": selection.chosen_k,
         "customers": selection.n_customers,
-        "fit_sample_size": selection.to_dict().get("fit_sample_size"),
+        "fit_sample_size": selection.fit_sample_size,
     }
 
 

@@ -271,6 +271,19 @@ def test_a_manifest_parsed_once_reads_the_seed_and_environment_of_each_invocatio
     assert scratch_rows(invocation, count) == [(1468,)]
 
 
+def failing_test_message(invocation: DbtInvocation, select: str, test_prefix: str) -> str:
+    """What the DbtError of building ``select`` says about the one failing test whose unique id
+    starts with ``test_prefix``."""
+    with pytest.raises(DbtError) as caught:
+        run_dbt(invocation, "build", "--select", select)
+    [line] = [
+        line.strip()
+        for line in str(caught.value).splitlines()
+        if line.strip().startswith(test_prefix)
+    ]
+    return line.split(": ", 1)[1]
+
+
 def test_a_null_names_its_model_and_column_though_one_test_checks_all_columns(
     real_run: RealRun, tmp_path: Path
 ) -> None:
@@ -283,14 +296,10 @@ def test_a_null_names_its_model_and_column_though_one_test_checks_all_columns(
         customer, segment_id, _ = lines[number].split(",", 2)
         lines[number] = f"{customer},{segment_id},"
     seed.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DbtError) as caught:
-        run_dbt(invocation, "build", "--select", "customer_segments")
-    [line] = [
-        line.strip()
-        for line in str(caught.value).splitlines()
-        if line.strip().startswith("test.custseg.not_null_columns_customer_segments")
-    ]
-    assert line.split(": ", 1)[1] == (
+    failure = failing_test_message(
+        invocation, "customer_segments", "test.custseg.not_null_columns_customer_segments"
+    )
+    assert failure == (
         "customer_segments.segment_name: 2 rows null; Got 1 result, configured to fail if != 0"
     )
     # dbt show read the rows without writing artifacts: run_results.json is the build's.
@@ -313,14 +322,10 @@ def test_values_out_of_range_name_their_model_and_column_though_one_test_checks_
         writer = csv.DictWriter(file, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    with pytest.raises(DbtError) as caught:
-        run_dbt(invocation, "build", "--select", "segment_definitions")
-    [line] = [
-        line.strip()
-        for line in str(caught.value).splitlines()
-        if line.strip().startswith("test.custseg.accepted_ranges_segment_definitions")
-    ]
-    assert line.split(": ", 1)[1] == (
+    failure = failing_test_message(
+        invocation, "segment_definitions", "test.custseg.accepted_ranges_segment_definitions"
+    )
+    assert failure == (
         "segment_definitions.count_customers: 1 row below 1; "
         "segment_definitions.customer_share: 1 row below 0 or above 1; "
         "Got 2 results, configured to fail if != 0"

@@ -181,20 +181,14 @@ def _invoke(
     """Invoke dbt in-process (see :func:`run_dbt`); raise on any failure, else its outcome.
 
     ``reported_as``: the dbt command a failure message names (default ``command``)."""
-    from dbt.cli.main import dbtRunner  # imported late: dbt's import costs most of a second
-
-    overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
     # Quiet: dbt prints nothing (custseg says what failed, from the node results), and its log
     # file keeps everything. "--quiet" alone still prints errors, and a stack trace for an
     # interruption (Ctrl-C, SIGTERM), which custseg reports in one sentence of its own.
-    global_flags = ["--log-level", "none", "--log-level-file", "debug"] if invocation.quiet else []
-    argv = global_flags + invocation.command_line(command, args)
+    global_flags = _QUIET_FLAGS if invocation.quiet else []
     ensure_seed_placeholders(invocation.project_dir)
-    try:
-        with environment_overrides(overrides):
-            outcome = dbtRunner(manifest=manifest).invoke(argv)
-    finally:
-        release_duckdb_file()
+    outcome = _dbt_runner_invoke(
+        invocation, global_flags + invocation.command_line(command, args), manifest
+    )
     if isinstance(outcome.exception, KeyboardInterrupt):
         # dbtRunner returns every exception, Ctrl-C and SIGTERM (see custseg.cli) included;
         # an interruption stays one, so the run stops as interrupted rather than as failed.
@@ -238,18 +232,9 @@ def _with_columns_named(
     name = node.unique_id.split(".")[2] if node.resource_type == "test" else ""
     if node.status != "fail" or not name.startswith(tuple(f"{t}_" for t in _COLUMNS_TESTS)):
         return node
-    from dbt.cli.main import dbtRunner
-
     # No artifacts: target/run_results.json stays the failing build's.
     argv = invocation.command_line("show", ("--select", name, "--limit", "-1", "--no-write-json"))
-    overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
-    try:
-        with environment_overrides(overrides):
-            shown = dbtRunner(manifest=manifest).invoke(
-                ["--log-level", "none", "--log-level-file", "debug", *argv]
-            )
-    finally:
-        release_duckdb_file()
+    shown = _dbt_runner_invoke(invocation, _QUIET_FLAGS + argv, manifest)
     results = getattr(shown.result, "results", None) or []
     table = getattr(results[0], "agate_table", None) if shown.success and results else None
     if table is None or not table.rows:
@@ -262,6 +247,25 @@ def _with_columns_named(
             f"{row['rule']}"
         )
     return dataclasses.replace(node, message=f"{'; '.join(broken)}; {node.message.strip()}")
+
+
+#: dbt's global flags for an invocation that prints nothing and logs everything to its file.
+_QUIET_FLAGS = ["--log-level", "none", "--log-level-file", "debug"]
+
+
+def _dbt_runner_invoke(
+    invocation: DbtInvocation, argv: list[str], manifest: Manifest | None
+) -> dbtRunnerResult:
+    """``dbtRunner(manifest=manifest).invoke(argv)`` in the invocation's environment; dbt's
+    hold on a DuckDB file is released afterwards, whatever happened."""
+    from dbt.cli.main import dbtRunner  # imported late: dbt's import costs most of a second
+
+    overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
+    try:
+        with environment_overrides(overrides):
+            return dbtRunner(manifest=manifest).invoke(argv)
+    finally:
+        release_duckdb_file()
 
 
 def release_duckdb_file() -> None:

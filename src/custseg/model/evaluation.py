@@ -285,9 +285,9 @@ def select_k(
     # The scaling depends only on the fitted rows, so it is the same for every k.
     Z_fitted = segmenters[0].scale(fitted)
     Z = Z_fitted if fit_rows is None else segmenters[0].scale(X)
-    labels = [segmenter.labels_ for segmenter in segmenters]
-    if fit_rows is not None:
-        labels = [segmenter.predict(X) for segmenter in segmenters]
+    labels = [
+        segmenter.labels_ if fit_rows is None else segmenter.predict(X) for segmenter in segmenters
+    ]
     silhouettes = shared_silhouettes(
         Z, labels, random_state=random_state, silhouette_sample_size=silhouette_sample_size
     )
@@ -306,18 +306,6 @@ def select_k(
         )
     ]
     eligible = [evaluation for evaluation in evaluations if evaluation.eligible]
-    if not eligible:
-        return KSelection(
-            evaluations=evaluations,
-            chosen_k=None,
-            min_segment_share=min_segment_share,
-            n_customers=int(X.shape[0]),
-            fit_sample_size=None if fit_rows is None else len(fit_rows),
-            reason=(
-                f"no k in {list(ks)} keeps every segment at or above {min_segment_share:.0%} "
-                "of customers with all names supported by the data"
-            ),
-        )
     best = max(
         eligible,
         key=lambda e: (
@@ -325,18 +313,26 @@ def select_k(
             e.stability_ari_mean,
             -e.k,
         ),
+        default=None,
     )
-    return KSelection(
-        evaluations=evaluations,
-        chosen_k=best.k,
-        min_segment_share=min_segment_share,
-        n_customers=int(X.shape[0]),
-        fit_sample_size=None if fit_rows is None else len(fit_rows),
-        reason=(
+    if best is None:
+        reason = (
+            f"no k in {list(ks)} keeps every segment at or above {min_segment_share:.0%} "
+            "of customers with all names supported by the data"
+        )
+    else:
+        reason = (
             f"k={best.k} has the highest silhouette ({best.silhouette:.3f}) among the k whose "
             f"smallest segment holds at least {min_segment_share:.0%} of customers and whose "
             "names are all supported"
-        ),
+        )
+    return KSelection(
+        evaluations=evaluations,
+        chosen_k=None if best is None else best.k,
+        min_segment_share=min_segment_share,
+        n_customers=int(X.shape[0]),
+        fit_sample_size=None if fit_rows is None else len(fit_rows),
+        reason=reason,
     )
 
 

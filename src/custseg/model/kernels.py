@@ -50,7 +50,8 @@ def squared_distances(columns: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     n_features, n_rows = columns.shape
     if n_features != 3:
         rows = np.ascontiguousarray(columns.T)
-        return np.stack([np.einsum("ij,ij->i", rows - c, rows - c) for c in centroids])
+        differences = (rows - c for c in centroids)
+        return np.stack([np.einsum("ij,ij->i", diff, diff) for diff in differences])
     d = np.empty((centroids.shape[0], n_rows), dtype=np.float64)
     term = np.empty(n_rows, dtype=np.float64)
     for j, c in enumerate(centroids):
