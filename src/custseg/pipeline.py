@@ -75,7 +75,7 @@ def run_pipeline(
         clock.lap("load")
         progress("Building staging models and customer features with dbt")
         manifest = parse_dbt_project(settings, warehouse)
-        features = build_features(settings, warehouse, manifest)
+        features = build_features(settings, warehouse, manifest, just_loaded=True)
         clock.lap("features")
         fitted = fit_segments(features.matrix, settings, previous, progress, features.rhythm)
         clock.lap("fit")
@@ -138,7 +138,7 @@ def features_pipeline(
         progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
         warehouse.load_raw(settings.data_dir, inputs, strict_amounts=settings.strict_amounts)
         progress("Building staging models and customer features with dbt")
-        return build_features(settings, warehouse)
+        return build_features(settings, warehouse, just_loaded=True)
 
 
 def report_pipeline(

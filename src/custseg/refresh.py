@@ -103,7 +103,7 @@ def refresh_pipeline(
         clock.lap("load")
         progress("Building staging models and customer features with dbt")
         manifest = parse_dbt_project(settings, warehouse)
-        features = build_features(settings, warehouse, manifest)
+        features = build_features(settings, warehouse, manifest, just_loaded=True)
         clock.lap("features")
         version = document["integrity"]["sha256"]
         fingerprint = fingerprint_features(features.customer_ids, features.matrix)

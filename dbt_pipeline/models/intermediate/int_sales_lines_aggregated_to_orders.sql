@@ -1,4 +1,13 @@
-{#- One row per order (a customer + transaction id pair) placed before the as-of date. -#}
+{#-
+    One row per order (a customer + transaction id pair) placed before the as-of date.
+
+    A view: customer_features is the one model that reads it in a run (and
+    customer_features_by_as_of_date in a backfill), and aggregating the orders inside that
+    build costs less than storing them first: at 50 million lines / 10 million orders, 15 CPU
+    seconds against 24 for writing the table and reading it back.
+-#}
+
+{{ config(materialized='view') }}
 
 with
 

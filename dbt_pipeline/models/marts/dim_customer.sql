@@ -1,7 +1,9 @@
 {#-
-    One row per customer: those of the customer file with their demographics, then those the
-    sales name that the customer file does not, without demographics. The input rules allow
-    the latter only when no customer file is given: then every customer is one of them.
+    One row per customer: those of the customer file with their demographics or, when no
+    customer file is given (the table is empty), every customer the sales name, without
+    demographics. With a customer file, every buyer is in it: an input rule of the load, and
+    the relationships test of stg_marketing_insights__sales_lines for raw tables loaded
+    otherwise.
 -#}
 
 with
@@ -18,14 +20,12 @@ sales_lines as (
 
 ),
 
+-- Only when the customer file is empty: a customer file given costs no scan of the sales.
 buyers_without_record as (
 
     select distinct sales_lines.customer_id
     from sales_lines
-    where not exists (
-        select 1 from customers
-        where customers.customer_id = sales_lines.customer_id
-    )
+    where not exists (select 1 from customers)
 
 ),
 

@@ -160,7 +160,7 @@ def backfill(
         progress(f"Loading raw files from {settings.data_dir} into {warehouse.describe()}")
         warehouse.load_raw(settings.data_dir, inputs, strict_amounts=settings.strict_amounts)
         progress("Building staging models and customer features with dbt")
-        build_feature_models(settings, warehouse)
+        build_feature_models(settings, warehouse, just_loaded=True)
     _check_dates_within_data(warehouse, dates)
     progress(f"Computing the features at {len(dates)} as-of dates in one pass")
     run_dbt(
