@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from custseg.dbt.artifacts import NO_ARTIFACTS, write_failure_artifacts
 from custseg.dbt.placeholders import ensure_seed_placeholders
 from custseg.errors import (
     DbtError,
@@ -164,12 +165,8 @@ def run_dbt(
     as :func:`parse_project` parsed it for this run; None: dbt parses it (partially when its
     last parse saved its state in ``target/``).
 
-    ``artifacts``: False for a build whose artifacts a later build of the same run replaces
-    (the features build of ``custseg run``, before its publication's): a success then writes
-    none of ``target/manifest.json``, ``semantic_manifest.json``, ``run_results.json`` and
-    ``graph.gpickle`` (the manifest alone costs about 0.2 s). A failure still writes its
-    ``run_results.json`` and, given ``manifest``, its ``manifest.json``, for whoever
-    inspects it, as dbt would have.
+    ``artifacts``: False for a build whose artifacts a later build of the same run replaces:
+    only a failure writes them (:mod:`custseg.dbt.artifacts`).
 
     Raises
     ------
@@ -179,12 +176,7 @@ def run_dbt(
         When dbt cannot start (bad project or profile) or any node errors or fails. The message
         names each failing node and what dbt said about it.
     """
-    if artifacts:
-        return _node_results(_invoke(invocation, command, args, manifest).result)
-    argv = (*args, "--no-write-json")
-    return _node_results(
-        _invoke(invocation, command, argv, manifest, artifacts_on_failure=True).result
-    )
+    return _node_results(_invoke(invocation, command, args, manifest, artifacts=artifacts).result)
 
 
 def _invoke(
@@ -193,17 +185,18 @@ def _invoke(
     args: Sequence[str],
     manifest: Manifest | None = None,
     reported_as: str | None = None,
-    artifacts_on_failure: bool = False,
+    *,
+    artifacts: bool = True,
 ) -> dbtRunnerResult:
     """Invoke dbt in-process (see :func:`run_dbt`); raise on any failure, else its outcome.
 
-    ``reported_as``: the dbt command a failure message names (default ``command``).
-    ``artifacts_on_failure``: dbt was told to write no artifacts; a failure writes them (see
-    :func:`_write_artifacts`)."""
+    ``reported_as``: the dbt command a failure message names (default ``command``)."""
     # Quiet: dbt prints nothing (custseg says what failed, from the node results), and its log
     # file keeps everything. "--quiet" alone still prints errors, and a stack trace for an
     # interruption (Ctrl-C, SIGTERM), which custseg reports in one sentence of its own.
     global_flags = _QUIET_FLAGS if invocation.quiet else []
+    if not artifacts:
+        args = (*args, NO_ARTIFACTS)
     ensure_seed_placeholders(invocation.project_dir)
     outcome = _dbt_runner_invoke(
         invocation, global_flags + invocation.command_line(command, args), manifest
@@ -216,8 +209,8 @@ def _invoke(
     results = _node_results(outcome.result)
     failed = [result for result in results if result.status in _FAILED_STATUSES]
     if failed or not outcome.success:
-        if artifacts_on_failure:
-            _write_artifacts(invocation, outcome, manifest)
+        if not artifacts:
+            write_failure_artifacts(invocation.project_dir / "target", outcome, manifest)
         failed = [_with_columns_named(invocation, node, manifest) for node in failed]
         lock_wait = _lock_wait(invocation, outcome.exception, failed)
         # A lock another session holds is not a test to inspect: the sentence says what to do.
@@ -232,25 +225,6 @@ def _invoke(
             raise DbtStorageError(f"{message}\n  {storage}")
         raise DbtError(message)
     return outcome
-
-
-def _write_artifacts(
-    invocation: DbtInvocation, outcome: dbtRunnerResult, manifest: Manifest | None
-) -> None:
-    """Write what dbt writes at the end of a build told to write nothing: ``run_results.json``
-    of ``outcome`` and, when given, ``manifest`` (``manifest.json`` and
-    ``semantic_manifest.json``), in the project's ``target/``.
-
-    Best effort: the build's failure is what the run reports, not a folder it cannot write.
-    """
-    from dbt.parser.manifest import write_manifest  # imported late, as dbtRunner
-
-    target = invocation.project_dir / "target"
-    with contextlib.suppress(OSError):
-        if manifest is not None:
-            write_manifest(manifest, str(target))
-        if hasattr(outcome.result, "write"):
-            outcome.result.write(str(target / "run_results.json"))
 
 
 #: The generic tests checking several columns of a model in one query (not_null and
