@@ -376,9 +376,11 @@ def _end_process(code: int) -> None:
         for thread in threading.enumerate()
         if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
     ]
-    if others:
+    # CPython's own call at exit (handlers run once: it clears them); absent elsewhere.
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if others or run_exit_handlers is None:
         sys.exit(code)
-    atexit._run_exitfuncs()
+    run_exit_handlers()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
