@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import duckdb
 import pytest
 from click.testing import CliRunner
 
+import custseg.cli
 from custseg.cli import cli
 from tests.support import REPO_ROOT
 
@@ -201,3 +206,42 @@ def test_version_lists_dbt_its_adapters_and_duckdb() -> None:
     adapters = ["dbt-duckdb", "dbt-postgres", "dbt-spark", "dbt-snowflake"]
     assert names == ["dbt-core", *adapters, "duckdb"]
     assert f"duckdb {duckdb.__version__}" in lines
+
+
+def console_script(prelude: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``custseg ARGS`` as its console script runs it (custseg.cli.main), after ``prelude``."""
+    program = "\n".join(
+        [prelude, "import sys", "from custseg.cli import main", "sys.argv[0] = 'custseg'", "main()"]
+    )
+    return subprocess.run(
+        [sys.executable, "-c", program, *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_console_script_ends_as_python_would_without_tearing_its_modules_down() -> None:
+    # Its exit handlers run and its output is flushed, whatever the exit code.
+    prelude = "import atexit\natexit.register(print, 'exit handlers ran')"
+    listed = console_script(prelude, "--version")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("custseg") and listed.stdout.endswith("exit handlers ran\n")
+    wrong = console_script(prelude, "run", "--no-such-option")
+    assert wrong.returncode == 2
+    assert "No such option" in wrong.stderr and wrong.stdout == "exit handlers ran\n"
+
+
+def test_a_thread_still_working_makes_the_console_script_exit_as_usual(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server's thread ends first, as at a normal exit: the process is not cut short."""
+    ended: list[int] = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    release = threading.Event()
+    working = threading.Thread(target=release.wait)
+    working.start()
+    try:
+        with pytest.raises(SystemExit) as exiting:
+            custseg.cli._end_process(3)
+    finally:
+        release.set()
+        working.join()
+    assert exiting.value.code == 3 and ended == []

@@ -271,6 +271,43 @@ def test_a_manifest_parsed_once_reads_the_seed_and_environment_of_each_invocatio
     assert scratch_rows(invocation, count) == [(1468,)]
 
 
+def test_a_build_told_to_write_no_artifacts_writes_them_when_it_fails(
+    real_run: RealRun, tmp_path: Path
+) -> None:
+    # custseg run's features build writes none: target/ holds its publication's build's.
+    target = real_run.project_root / "dbt_pipeline" / "target"
+    built = {
+        result["unique_id"]
+        for result in json.loads((target / "run_results.json").read_text())["results"]
+    }
+    assert "model.custseg.fct_customer_segments" in built
+    assert "model.custseg.customer_features" not in built
+
+    invocation = scratch_copy(real_run, tmp_path)
+    sql = invocation.project_dir / "macros" / "customer_features.sql"
+    retyped = sql.read_text().replace(
+        "cast(per_customer.count_orders as {{ dbt.type_bigint() }}) as count_orders",
+        "cast(per_customer.count_orders as {{ type_amount() }}) as count_orders",
+    )
+    assert retyped != sql.read_text()
+    sql.write_text(retyped)
+    manifest = parse_project(invocation)
+    scratch_target = invocation.project_dir / "target"
+    run_dbt(invocation, "run", "--select", "dim_customer", manifest=manifest, artifacts=False)
+    assert not (scratch_target / "run_results.json").exists()
+    assert not (scratch_target / "manifest.json").exists()
+
+    with pytest.raises(DbtError, match="model.custseg.customer_features"):
+        run_dbt(
+            invocation, "run", "--select", "customer_features", manifest=manifest, artifacts=False
+        )
+    run_results = json.loads((scratch_target / "run_results.json").read_text())
+    (message,) = [result["message"] for result in run_results["results"]]
+    assert "This model has an enforced contract that failed" in message
+    written = json.loads((scratch_target / "manifest.json").read_text())
+    assert "model.custseg.customer_features" in written["nodes"]
+
+
 def failing_test_message(invocation: DbtInvocation, select: str, test_prefix: str) -> str:
     """What the DbtError of building ``select`` says about the one failing test whose unique id
     starts with ``test_prefix``."""

@@ -46,7 +46,7 @@ from custseg.report.data import read_mart, read_scatter_sample
 from custseg.report.page import STYLESHEET, stylesheet
 from custseg.sample import generate_sample_data
 from custseg.settings import REPORT_FILE, Settings, resolve_settings
-from custseg.warehouses import Warehouse, open_warehouse
+from custseg.warehouses import Warehouse, duckdb_warehouse, open_warehouse
 from tests.machine import not_installed
 from tests.support import copy_project
 
@@ -278,6 +278,33 @@ def test_same_inputs_give_the_same_bytes(published: Published, tmp_path: Path) -
         without_k = build_report(document, metrics, warehouse, tmp_path / "without_k.html")
     assert again.read_bytes() == published.report.read_bytes()
     assert "Run `custseg evaluate`" in without_k.read_text(encoding="utf-8")
+
+
+def test_a_report_opens_the_duckdb_file_once(
+    published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its dozen reads share one connection (Warehouse.reads): opening the file costs more
+    than any of them. The page is the same."""
+    models = published.root / "ml_pipeline" / "models"
+    config = resolve_settings(project_dir=published.root)
+    _, document = load_model(models / "segment_model.json")
+    metrics = read_json(models / "evaluation_metrics.json", "metrics")
+    k_selection = read_json(models / "k_selection.json", "k selection")
+    opened: list[Path] = []
+    connect = duckdb_warehouse.connect_file
+
+    def counted(path: Path) -> duckdb.DuckDBPyConnection:
+        opened.append(path)
+        return connect(path)
+
+    monkeypatch.setattr(duckdb_warehouse, "connect_file", counted)
+    with open_warehouse(config) as warehouse:
+        page = build_report(document, metrics, warehouse, tmp_path / "once.html", k_selection)
+        assert opened == [config.duckdb_path]
+        # Outside the block a read opens the file for itself: dbt opens it between two reads.
+        warehouse.fetch("select 1")
+        assert len(opened) == 2
+    assert page.read_bytes() == published.report.read_bytes()
 
 
 def test_k_evidence_and_metrics_of_other_data_or_runs_are_not_shown(

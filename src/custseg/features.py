@@ -62,12 +62,17 @@ def build_features(
     manifest: Manifest | None = None,
     *,
     just_loaded: bool = False,
+    artifacts: bool = True,
 ) -> CustomerFeatures:
     """Build and test everything up to ``customer_features`` with dbt, then read it.
 
     ``manifest``: the project as the run parsed it (:func:`custseg.dbt.runner.parse_project`);
-    None: dbt parses it. ``just_loaded``: see :func:`build_feature_models`."""
-    build_feature_models(settings, warehouse, manifest, just_loaded=just_loaded)
+    None: dbt parses it. ``just_loaded``: see :func:`build_feature_models`. ``artifacts``: False
+    when a later build of the same run writes dbt's artifacts in ``target/`` (see
+    :func:`custseg.dbt.runner.run_dbt`)."""
+    build_feature_models(
+        settings, warehouse, manifest, just_loaded=just_loaded, artifacts=artifacts
+    )
     return read_customer_features(warehouse)
 
 
@@ -77,6 +82,7 @@ def build_feature_models(
     manifest: Manifest | None = None,
     *,
     just_loaded: bool = False,
+    artifacts: bool = True,
 ) -> list[DbtNodeResult]:
     """Build and test everything up to ``customer_features``, and ``fct_sales``, with dbt.
 
@@ -99,6 +105,7 @@ def build_feature_models(
         "--indirect-selection",
         "cautious",
         manifest=manifest,
+        artifacts=artifacts,
     )
 
 
@@ -115,13 +122,14 @@ def read_customer_features(warehouse: Warehouse) -> CustomerFeatures:
     """
     relation = warehouse.relation(FEATURES_MODEL)
     names = ("customer_id", *FEATURES, *RHYTHM_COLUMNS)
-    columns = warehouse.fetch_columns(f"select {', '.join(names)} from {relation}", names)
-    if len(columns["customer_id"]) == 0:
-        raise InsufficientDataError(
-            "customer_features is empty: no customer has an order before the as-of date. "
-            "Check the sales file and --as-of-date."
-        )
-    ((as_of_date,),) = warehouse.fetch(f"select min(as_of_date) from {relation}")
+    with warehouse.reads():
+        columns = warehouse.fetch_columns(f"select {', '.join(names)} from {relation}", names)
+        if len(columns["customer_id"]) == 0:
+            raise InsufficientDataError(
+                "customer_features is empty: no customer has an order before the as-of date. "
+                "Check the sales file and --as-of-date."
+            )
+        ((as_of_date,),) = warehouse.fetch(f"select min(as_of_date) from {relation}")
     return _features_of(columns, np.arange(len(columns["customer_id"])), as_of_date)
 
 

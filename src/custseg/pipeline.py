@@ -75,7 +75,8 @@ def run_pipeline(
         clock.lap("load")
         progress("Building staging models and customer features with dbt")
         manifest = parse_dbt_project(settings, warehouse)
-        features = build_features(settings, warehouse, manifest, just_loaded=True)
+        # dbt's artifacts in target/ are the publication's build's (unless this one fails).
+        features = build_features(settings, warehouse, manifest, just_loaded=True, artifacts=False)
         clock.lap("features")
         fitted = fit_segments(features.matrix, settings, previous, progress, features.rhythm)
         clock.lap("fit")

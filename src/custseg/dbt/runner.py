@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from custseg.dbt.artifacts import NO_ARTIFACTS, write_failure_artifacts
 from custseg.dbt.placeholders import ensure_seed_placeholders
 from custseg.errors import (
     DbtError,
@@ -151,7 +152,11 @@ def parse_project(invocation: DbtInvocation) -> Manifest:
 
 
 def run_dbt(
-    invocation: DbtInvocation, command: str, *args: str, manifest: Manifest | None = None
+    invocation: DbtInvocation,
+    command: str,
+    *args: str,
+    manifest: Manifest | None = None,
+    artifacts: bool = True,
 ) -> list[DbtNodeResult]:
     """Run one dbt command in-process and return the node results.
 
@@ -159,6 +164,9 @@ def run_dbt(
     (:func:`~custseg.dbt.placeholders.ensure_seed_placeholders`). ``manifest``: the project
     as :func:`parse_project` parsed it for this run; None: dbt parses it (partially when its
     last parse saved its state in ``target/``).
+
+    ``artifacts``: False for a build whose artifacts a later build of the same run replaces:
+    only a failure writes them (:mod:`custseg.dbt.artifacts`).
 
     Raises
     ------
@@ -168,7 +176,7 @@ def run_dbt(
         When dbt cannot start (bad project or profile) or any node errors or fails. The message
         names each failing node and what dbt said about it.
     """
-    return _node_results(_invoke(invocation, command, args, manifest).result)
+    return _node_results(_invoke(invocation, command, args, manifest, artifacts=artifacts).result)
 
 
 def _invoke(
@@ -177,6 +185,8 @@ def _invoke(
     args: Sequence[str],
     manifest: Manifest | None = None,
     reported_as: str | None = None,
+    *,
+    artifacts: bool = True,
 ) -> dbtRunnerResult:
     """Invoke dbt in-process (see :func:`run_dbt`); raise on any failure, else its outcome.
 
@@ -185,6 +195,8 @@ def _invoke(
     # file keeps everything. "--quiet" alone still prints errors, and a stack trace for an
     # interruption (Ctrl-C, SIGTERM), which custseg reports in one sentence of its own.
     global_flags = _QUIET_FLAGS if invocation.quiet else []
+    if not artifacts:
+        args = (*args, NO_ARTIFACTS)
     ensure_seed_placeholders(invocation.project_dir)
     outcome = _dbt_runner_invoke(
         invocation, global_flags + invocation.command_line(command, args), manifest
@@ -197,6 +209,8 @@ def _invoke(
     results = _node_results(outcome.result)
     failed = [result for result in results if result.status in _FAILED_STATUSES]
     if failed or not outcome.success:
+        if not artifacts:
+            write_failure_artifacts(invocation.project_dir / "target", outcome, manifest)
         failed = [_with_columns_named(invocation, node, manifest) for node in failed]
         lock_wait = _lock_wait(invocation, outcome.exception, failed)
         # A lock another session holds is not a test to inspect: the sentence says what to do.

@@ -174,7 +174,10 @@ def report_page(
     """
     check_same_run(document, metrics)
     random_state = int(model_random_state(document))
-    facts = read_mart(warehouse, max_points=MAX_SCATTER_POINTS, random_state=random_state)
+    # A dozen small reads: one connection for all of them (Warehouse.reads).
+    with warehouse.reads():
+        facts = read_mart(warehouse, max_points=MAX_SCATTER_POINTS, random_state=random_state)
+        history = read_history(warehouse)
     page = render_report(
         document,
         metrics,
@@ -182,7 +185,7 @@ def report_page(
         k_selection,
         model_file=model_file,
         currency=currency,
-        history=read_history(warehouse),
+        history=history,
         drift_thresholds=drift_thresholds,
     )
     return page.encode()

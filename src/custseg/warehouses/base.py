@@ -159,6 +159,14 @@ class Warehouse(abc.ABC):
             for name, values in zip(names, columns, strict=True)
         }
 
+    @contextlib.contextmanager
+    def reads(self) -> Iterator[None]:
+        """A block of reads (:meth:`fetch`, :meth:`fetch_columns`, :meth:`table_exists`) that
+        share one connection on engines where opening one costs more than a small query
+        (DuckDB: about 15 ms a file). No dbt invocation and no write inside the block. This
+        default: each read opens its own, as outside a block."""
+        yield
+
     @abc.abstractmethod
     def execute(self, *statements: str) -> None:
         """Run statements that return no rows, in one transaction where the engine has them."""
