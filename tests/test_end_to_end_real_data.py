@@ -233,14 +233,7 @@ def test_the_models_the_ml_step_reads_hold_a_contract(real_run: RealRun, tmp_pat
     # A feature that changes type in the SQL: dbt refuses to build the model, and the table the
     # ML step reads keeps its last good rows.
     invocation = scratch_copy(real_run, tmp_path)
-    # The features are computed by the macro customer_features shares with the backfill's model.
-    sql = invocation.project_dir / "macros" / "customer_features.sql"
-    retyped = sql.read_text().replace(
-        "cast(per_customer.count_orders as {{ dbt.type_bigint() }}) as count_orders",
-        "cast(per_customer.count_orders as {{ type_amount() }}) as count_orders",
-    )
-    assert retyped != sql.read_text()
-    sql.write_text(retyped)
+    retype_count_orders(invocation)
     with pytest.raises(DbtError, match="model.custseg.customer_features"):
         run_dbt(invocation, "run", "--select", "customer_features")
     run_results = json.loads((invocation.project_dir / "target" / "run_results.json").read_text())
@@ -248,6 +241,19 @@ def test_the_models_the_ml_step_reads_hold_a_contract(real_run: RealRun, tmp_pat
     assert "This model has an enforced contract that failed" in message
     assert "| count_orders | DOUBLE          | BIGINT        | data type mismatch |" in message
     assert scratch_rows(invocation, "select count(*) from customer_features") == [(1468,)]
+
+
+def retype_count_orders(invocation: DbtInvocation) -> None:
+    """Make ``count_orders`` a double in the scratch project: customer_features' contract (a
+    bigint) then fails. The features are computed by the macro customer_features shares with
+    the backfill's model."""
+    sql = invocation.project_dir / "macros" / "customer_features.sql"
+    retyped = sql.read_text().replace(
+        "cast(per_customer.count_orders as {{ dbt.type_bigint() }}) as count_orders",
+        "cast(per_customer.count_orders as {{ type_amount() }}) as count_orders",
+    )
+    assert retyped != sql.read_text()
+    sql.write_text(retyped)
 
 
 def test_a_manifest_parsed_once_reads_the_seed_and_environment_of_each_invocation(
@@ -284,13 +290,7 @@ def test_a_build_told_to_write_no_artifacts_writes_them_when_it_fails(
     assert "model.custseg.customer_features" not in built
 
     invocation = scratch_copy(real_run, tmp_path)
-    sql = invocation.project_dir / "macros" / "customer_features.sql"
-    retyped = sql.read_text().replace(
-        "cast(per_customer.count_orders as {{ dbt.type_bigint() }}) as count_orders",
-        "cast(per_customer.count_orders as {{ type_amount() }}) as count_orders",
-    )
-    assert retyped != sql.read_text()
-    sql.write_text(retyped)
+    retype_count_orders(invocation)
     manifest = parse_project(invocation)
     scratch_target = invocation.project_dir / "target"
     run_dbt(invocation, "run", "--select", "dim_customer", manifest=manifest, artifacts=False)
