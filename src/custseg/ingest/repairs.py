@@ -27,7 +27,13 @@ from custseg.ingest.layout import REVENUE_COLUMNS, input_key
 from custseg.ingest.line_keys import LINE_KEYS, SALES_LINE_KEY, has_line_identity
 from custseg.ingest.read_errors import shown
 from custseg.ingest.rules import VALUE_RULES
-from custseg.ingest.staged import LISTED_LINES, StagedTable, comparable
+from custseg.ingest.staged import (
+    LISTED_LINES,
+    StagedTable,
+    comparable,
+    remove_lines,
+    remove_rows,
+)
 from custseg.sql import quote_identifier
 
 
@@ -130,7 +136,7 @@ def _skip_lines_worth_nothing(
             f"order by line limit {LISTED_LINES}"
         ).fetchall()
     ]
-    con.execute(f"delete from {table.relation} where {worthless}")
+    remove_rows(con, table, worthless)
     messages.append(
         f"{table.name}: skipped {count:,} line(s) worth nothing ({columns}; "
         f"{table.lines(first, count)}): a free item or promotion is no purchase, so these "
@@ -245,8 +251,7 @@ def _exact_copies(
             "file joins overlapping exports, remove the repeated part before running."
         )
         return 0
-    delete = f"delete from {table.relation} where {table.line()} in (select line from {found})"
-    con.execute(delete)
+    remove_lines(con, table, f"select line from {found}")
     con.execute(f"drop table {found}")
     messages.append(
         f"{table.name}: dropped {count:,} exact duplicate line(s) "
