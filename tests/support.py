@@ -22,6 +22,7 @@ import numpy as np
 from custseg.dbt.runner import (
     DbtInvocation,
     DbtNodeResult,
+    broken_column_rules,
     environment_overrides,
     release_duckdb_file,
     run_dbt,
@@ -353,8 +354,8 @@ def rerun_history(
 def dbt_show_rows(invocation: DbtInvocation, sql: str) -> list[tuple[Any, ...]]:
     """What a failing multi-column test (dbt_pipeline/tests/generic/) tells custseg, for
     ``sql`` (dbt Jinja: a call of the test's macro) on the invocation's warehouse: read by
-    ``dbt show`` as custseg.dbt.runner reads a failing test's rows, model, column, rule and
-    number of failing rows (an int) per row, in order."""
+    ``dbt show`` and custseg.dbt.runner's ``broken_column_rules``, as custseg reads a failing
+    test's rows (model, column, rule, number of failing rows), in order."""
     from dbt.cli.main import dbtRunner
 
     argv = invocation.command_line(
@@ -368,10 +369,7 @@ def dbt_show_rows(invocation: DbtInvocation, sql: str) -> list[tuple[Any, ...]]:
         release_duckdb_file()
     assert shown.success, shown.exception
     [result] = shown.result.results
-    return [
-        (row["model_name"], row["column_name"], row["rule"], int(row["failing_rows"]))
-        for row in result.agate_table.rows
-    ]
+    return broken_column_rules(result.agate_table)
 
 
 #: Ranges of customer_segments' segment ids on the real dataset (1468 customers: 108 in segment
