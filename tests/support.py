@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 
-from custseg.dbt.runner import DbtInvocation, DbtNodeResult, run_dbt
+from custseg.dbt.runner import (
+    DbtInvocation,
+    DbtNodeResult,
+    broken_column_rules,
+    environment_overrides,
+    release_duckdb_file,
+    run_dbt,
+)
 from custseg.features import CustomerFeatures
 from custseg.history import HISTORY_TABLES, RunRecord, history_env
 from custseg.ingest.layout import LoadedTable
@@ -342,3 +349,74 @@ def rerun_history(
     )
     env = {**(invocation.env or {}), **history_env("run", [record])}
     return run_dbt(dataclasses.replace(invocation, env=env), "build", "--select", *HISTORY_TABLES)
+
+
+def dbt_show_rows(invocation: DbtInvocation, sql: str) -> list[tuple[Any, ...]]:
+    """What a failing multi-column test (dbt_pipeline/tests/generic/) tells custseg, for
+    ``sql`` (dbt Jinja: a call of the test's macro) on the invocation's warehouse: read by
+    ``dbt show`` and custseg.dbt.runner's ``broken_column_rules``, as custseg reads a failing
+    test's rows (model, column, rule, number of failing rows), in order."""
+    from dbt.cli.main import dbtRunner
+
+    argv = invocation.command_line(
+        "show", ("--inline", sql, "--limit", "-1", "--no-write-json", "--log-level", "none")
+    )
+    overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
+    try:
+        with environment_overrides(overrides):
+            shown = dbtRunner().invoke(argv)
+    finally:
+        release_duckdb_file()
+    assert shown.success, shown.exception
+    [result] = shown.result.results
+    return broken_column_rules(result.agate_table)
+
+
+#: Ranges of customer_segments' segment ids on the real dataset (1468 customers: 108 in segment
+#: 0, 336 in 1, 146 in 2, 466 in 3, 412 in 4), and the rows accepted_ranges returns for them:
+#: one per range some rows break, in the order given, none for the range every id is in.
+_SEGMENT_ID_RANGES = (
+    "[{'column': 'segment_id', 'min_value': 0, 'max_value': 4},"
+    " {'column': 'segment_id', 'max_value': 2},"
+    " {'column': 'segment_id', 'min_value': 0, 'max_value': 3, 'inclusive': false},"
+    " {'column': 'segment_id', 'max_value': -1}]"
+)
+_SEGMENT_ID_RANGE_ROWS = [
+    ("customer_segments", "segment_id", "above 2", 466 + 412),
+    ("customer_segments", "segment_id", "at or below 0 or at or above 3", 108 + 466 + 412),
+    ("customer_segments", "segment_id", "above -1", 1468),
+]
+
+
+def assert_multi_column_tests_count_each_column(invocation: DbtInvocation) -> None:
+    """not_null_columns and accepted_ranges (dbt_pipeline/tests/generic/) on the real
+    dataset's published seeds: one row per rule broken, with exact counts, in the order of the
+    test's columns; no row for a rule no row breaks, nor on an empty seed (not even for a rule
+    every row would break), whichever way column_rule_failures reads the model."""
+    segments, empty = "ref('customer_segments')", "ref('backfill_model_parameters')"
+    assert dbt_show_rows(
+        invocation, f"{{{{ test_accepted_ranges({segments}, {_SEGMENT_ID_RANGES}) }}}}"
+    ) == (_SEGMENT_ID_RANGE_ROWS)
+    assert (
+        dbt_show_rows(invocation, f"{{{{ test_accepted_ranges({empty}, {_SEGMENT_ID_RANGES}) }}}}")
+        == []
+    )
+    columns = "['customer_id', 'segment_id', 'segment_name']"
+    assert (
+        dbt_show_rows(invocation, f"{{{{ test_not_null_columns({segments}, {columns}) }}}}") == []
+    )
+    # A quote in a column's name or rule; a rule no row breaks between two that some do.
+    rules = (
+        "[{'column': 'segment_name', 'rule': \"isn't At-Risk\","
+        " 'condition': \"segment_name <> 'At-Risk (Lapsing)'\"},"
+        " {'column': 'segment_id', 'rule': 'null', 'condition': 'segment_id is null'},"
+        " {'column': \"segment's id\", 'rule': 'is 2', 'condition': 'segment_id = 2'}]"
+    )
+    for one_scan in ("true", "false"):
+        call = f"column_rule_failures({segments}, {rules}, one_scan={one_scan})"
+        assert dbt_show_rows(invocation, f"{{{{ {call} }}}}") == [
+            ("customer_segments", "segment_name", "isn't At-Risk", 1468 - 336),
+            ("customer_segments", "segment's id", "is 2", 146),
+        ], one_scan
+        call = f"column_rule_failures({empty}, {rules}, one_scan={one_scan})"
+        assert dbt_show_rows(invocation, f"{{{{ {call} }}}}") == [], one_scan

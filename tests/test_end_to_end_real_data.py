@@ -22,7 +22,13 @@ from custseg.model.features import FEATURES
 from custseg.pipeline import RunResult, run_pipeline
 from custseg.run_result import segment_guide
 from custseg.settings import published_seed_paths, resolve_settings
-from tests.support import comparable, copy_project, invoice_total_by_hand, real_data_dir
+from tests.support import (
+    assert_multi_column_tests_count_each_column,
+    comparable,
+    copy_project,
+    invoice_total_by_hand,
+    real_data_dir,
+)
 
 
 @dataclass(frozen=True)
@@ -367,6 +373,18 @@ def test_values_out_of_range_name_their_model_and_column_though_one_test_checks_
         "segment_definitions.customer_share: 1 row below 0 or above 1; "
         "Got 2 results, configured to fail if != 0"
     )
+
+
+def test_multi_column_tests_count_each_broken_rule_and_nothing_on_an_empty_seed(
+    real_run: RealRun, tmp_path: Path
+) -> None:
+    """The rows not_null_columns and accepted_ranges return, on DuckDB (its accepted_ranges
+    reads the model once per column, see tests/generic/accepted_ranges.sql; the macro is also
+    called reading it once); the other engines' suites check the same rows."""
+    invocation = scratch_copy(real_run, tmp_path)
+    # A run does not build the backfill's seed (header-only outside a backfill): dbt build does.
+    run_dbt(invocation, "seed", "--select", "backfill_model_parameters")
+    assert_multi_column_tests_count_each_column(invocation)
 
 
 def test_segment_ids_and_names_are_tested_against_segment_definitions(

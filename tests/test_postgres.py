@@ -36,6 +36,7 @@ from tests.support import (
     INPUT_FILES,
     PUBLISHED_PATH_KEYS,
     REPO_ROOT,
+    assert_multi_column_tests_count_each_column,
     comparable,
     copy_project,
     duckdb_rows,
@@ -244,6 +245,18 @@ def raw_snapshot(server: PostgresServer) -> dict[str, tuple[int, str]]:
         )[0]
         for table in tables
     }
+
+
+def test_multi_column_tests_count_each_broken_rule_on_postgres(postgres_run: PostgresRun) -> None:
+    """not_null_columns and accepted_ranges read the model once (one aggregate row picked per
+    column) and return the same rows as on DuckDB."""
+    invocation = DbtInvocation(
+        project_dir=postgres_run.project_root / "dbt_pipeline",
+        target="postgres",
+        env={"CUSTSEG_TARGET": "postgres", "CUSTSEG_SCHEMA": SCHEMA},
+    )
+    with environment(postgres_run.server.libpq_env()):
+        assert_multi_column_tests_count_each_column(invocation)
 
 
 def test_a_failed_raw_load_leaves_the_previous_raw_tables(

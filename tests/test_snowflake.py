@@ -41,6 +41,7 @@ from tests.fakesnow_server import FakesnowServer, require_fakesnow, running_fake
 from tests.postgres_server import environment
 from tests.support import (
     RERUN_ID,
+    assert_multi_column_tests_count_each_column,
     comparable,
     copy_project,
     duckdb_rows,
@@ -234,6 +235,17 @@ def raw_snapshot(server: FakesnowServer) -> dict[str, tuple[int, str]]:
         rows = sorted(repr(row) for row in sf_rows(server, f"select * from RAW.{table}"))
         snapshot[table] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
     return snapshot
+
+
+def test_multi_column_tests_count_each_broken_rule_on_snowflake(
+    snowflake_run: SnowflakeRun,
+) -> None:
+    """not_null_columns and accepted_ranges read the model once (one aggregate row picked per
+    column, no `filter (where ...)`) and return the same rows as on DuckDB."""
+    env = {"CUSTSEG_TARGET": "snowflake", SCHEMA_ENV: SCHEMA}
+    with environment({**snowflake_run.server.snowflake_env(), **env}):
+        invocation = DbtInvocation(snowflake_run.project_root / "dbt_pipeline", "snowflake", env)
+        assert_multi_column_tests_count_each_column(invocation)
 
 
 def test_a_copy_that_fails_leaves_every_previous_raw_table(

@@ -41,6 +41,7 @@ from tests.machine import not_installed
 from tests.support import (
     PUBLISHED_PATH_KEYS,
     RERUN_ID,
+    assert_multi_column_tests_count_each_column,
     comparable,
     copy_project,
     duckdb_rows,
@@ -364,6 +365,15 @@ def test_bad_input_is_refused_before_spark_starts_or_any_table_changes(
     # Nothing was exported for Spark: the files were refused before.
     spark_dir = project_root / "dbt_pipeline" / "target" / "spark"
     assert not spark_dir.exists() or list(spark_dir.iterdir()) == []
+
+
+def test_multi_column_tests_count_each_broken_rule_on_spark(spark_run: SparkRun) -> None:
+    """not_null_columns and accepted_ranges read the model once (one aggregate row picked per
+    column, no CTE read twice) and return the same rows as on DuckDB."""
+    invocation = DbtInvocation(
+        spark_run.project_root / "dbt_pipeline", "spark", spark_run.warehouse.dbt_env()
+    )
+    assert_multi_column_tests_count_each_column(invocation)
 
 
 def test_the_last_good_mart_is_put_back_after_a_failed_publish(spark_run: SparkRun) -> None:

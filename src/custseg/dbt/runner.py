@@ -253,14 +253,25 @@ def _with_columns_named(
     table = getattr(results[0], "agate_table", None) if shown.success and results else None
     if table is None or not table.rows:
         return node
-    broken = []
-    for row in table.rows:
-        rows = int(row["failing_rows"])
-        broken.append(
-            f"{row['model_name']}.{row['column_name']}: {rows:,} row{'s' if rows != 1 else ''} "
-            f"{row['rule']}"
-        )
+    broken = [
+        f"{model}.{column}: {rows:,} row{'s' if rows != 1 else ''} {rule}"
+        for model, column, rule, rows in broken_column_rules(table)
+    ]
     return dataclasses.replace(node, message=f"{'; '.join(broken)}; {node.message.strip()}")
+
+
+def broken_column_rules(table: Any) -> list[tuple[str, str, str, int]]:
+    """The failing rows of a ``not_null_columns`` or ``accepted_ranges`` test, as ``dbt show``
+    gives them (an agate table): model, column, rule and number of rows breaking it, in order.
+
+    Column names are matched whatever their case: Snowflake gives them in capitals.
+    """
+    names = [name.lower() for name in table.column_names]
+    rows = [dict(zip(names, values, strict=True)) for values in table.rows]
+    return [
+        (row["model_name"], row["column_name"], row["rule"], int(row["failing_rows"]))
+        for row in rows
+    ]
 
 
 #: dbt's global flags for an invocation that prints nothing and logs everything to its file.
