@@ -3,9 +3,7 @@
 A Parquet sales file is not copied into the database (see :mod:`custseg.ingest.in_place`): the
 warehouse keeps a byte-for-byte copy of it in ``<database file>.inputs/``, and its raw table
 ``raw.online_sales`` is a view over that copy. The database file and that folder go together:
-back them up as a pair. The view names the copy by its absolute path (DuckDB would resolve a
-relative one from the reading process's working folder, which dbt and custseg do not share), so
-a moved pair needs a new load.
+move or back them up as a pair.
 
 Every load makes a new copy under a name of its own (``online_sales.<token>.parquet``), and the
 table of the lines its repairs removed carries the same token; the raw view names both. The raw
