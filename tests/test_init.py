@@ -126,7 +126,6 @@ def test_the_source_folders_of_the_package_data_are_pyproject_s() -> None:
         (".user.yml", True),
         ("custseg.duckdb", True),
         ("custseg.duckdb.wal", True),
-        ("custseg.duckdb.inputs/online_sales.0123456789abcdef.parquet", True),
     ],
 )
 def test_run_outputs_are_never_shipped(path: str, output: bool) -> None:

@@ -37,12 +37,10 @@ RUN_OUTPUT_FOLDERS = frozenset({"target", "logs", "dbt_packages"})
 RUN_OUTPUT_FILES = frozenset({".user.yml"})
 
 GITIGNORE = """\
-# What custseg and dbt produce (written by custseg init): the warehouse file (and the Parquet
-# sales it reads in place), dbt's build folders, the published seeds, the ML step's outputs, and
-# your raw exports.
+# What custseg and dbt produce (written by custseg init): the warehouse file, dbt's build
+# folders, the published seeds, the ML step's outputs, and your raw exports.
 dbt_pipeline/*.duckdb
 dbt_pipeline/*.duckdb.wal
-dbt_pipeline/*.duckdb.inputs/
 *.duckdb.lock
 dbt_pipeline/target/
 dbt_pipeline/logs/
@@ -79,7 +77,7 @@ def is_run_output(relative: PurePosixPath) -> bool:
     parts = relative.parts
     if set(parts[:-1]) & RUN_OUTPUT_FOLDERS or parts[-1] in RUN_OUTPUT_FILES:
         return True
-    if any(".duckdb" in part for part in parts):  # the file, its WAL, lock and inputs folder
+    if ".duckdb" in parts[-1]:
         return True
     return parts[: len(PUBLISHED_SEEDS_FOLDER.parts)] == PUBLISHED_SEEDS_FOLDER.parts
 

@@ -59,10 +59,7 @@ class RawFilePlan:
     table: RawTable
     # The file read; None when the input is not given (select_sql then gives no rows).
     source_path: Path | None
-    # The SELECT list producing our columns, and the FROM item reading the file (None when the
-    # input is not given).
-    select_list: str
-    source_sql: str | None
+    select_sql: str
     ignored_columns: tuple[str, ...]
     # Id columns the file stores as fractional numbers, made whole-number text (checked).
     fractional_ids: tuple[str, ...] = ()
@@ -79,20 +76,6 @@ class RawFilePlan:
     def has(self, column: str) -> bool:
         """Whether the file gives ``column`` (as opposed to nulls for an absent column)."""
         return self.is_given and column not in self.absent_columns
-
-    @property
-    def select_sql(self) -> str:
-        """The SELECT turning the file into its raw table (no rows when it is not given)."""
-        if self.source_sql is None:
-            return f"select {self.select_list} limit 0"
-        return f"select {self.select_list} from {self.source_sql}"
-
-    def select_from(self, con: duckdb.DuckDBPyConnection, copy: Path) -> str:
-        """:attr:`select_sql` reading ``copy``, a byte-for-byte copy of the file, instead."""
-        assert self.is_given, "only a given file has a copy"
-        scan = file_scan(con, copy, self.delimiter)
-        source = scan.numbered_sql if self.table.keep_line_numbers else scan.sql
-        return f"select {self.select_list} from {source}"
 
 
 def plan_inputs(
@@ -143,8 +126,7 @@ def plan_inputs(
             RawFilePlan(
                 table=table,
                 source_path=path,
-                select_list=select_list,
-                source_sql=source,
+                select_sql=f"select {select_list} from {source}",
                 ignored_columns=ignored,
                 fractional_ids=fractional,
                 absent_columns=absent,
@@ -162,8 +144,7 @@ def _not_given(table: RawTable) -> RawFilePlan:
     return RawFilePlan(
         table=table,
         source_path=None,
-        select_list=", ".join(columns),
-        source_sql=None,
+        select_sql=f"select {', '.join(columns)} limit 0",
         ignored_columns=(),
         absent_columns=table.columns,
     )

@@ -27,13 +27,7 @@ from custseg.ingest.layout import REVENUE_COLUMNS, input_key
 from custseg.ingest.line_keys import LINE_KEYS, SALES_LINE_KEY, has_line_identity
 from custseg.ingest.read_errors import shown
 from custseg.ingest.rules import VALUE_RULES
-from custseg.ingest.staged import (
-    LISTED_LINES,
-    StagedTable,
-    comparable,
-    remove_lines,
-    remove_rows,
-)
+from custseg.ingest.staged import LISTED_LINES, StagedTable, comparable
 from custseg.sql import quote_identifier
 
 
@@ -136,7 +130,7 @@ def _skip_lines_worth_nothing(
             f"order by line limit {LISTED_LINES}"
         ).fetchall()
     ]
-    remove_rows(con, table, worthless)
+    con.execute(f"delete from {table.relation} where {worthless}")
     messages.append(
         f"{table.name}: skipped {count:,} line(s) worth nothing ({columns}; "
         f"{table.lines(first, count)}): a free item or promotion is no purchase, so these "
@@ -251,7 +245,8 @@ def _exact_copies(
             "file joins overlapping exports, remove the repeated part before running."
         )
         return 0
-    remove_lines(con, table, f"select line from {found}")
+    delete = f"delete from {table.relation} where {table.line()} in (select line from {found})"
+    con.execute(delete)
     con.execute(f"drop table {found}")
     messages.append(
         f"{table.name}: dropped {count:,} exact duplicate line(s) "

@@ -52,9 +52,6 @@ class StagedTable:
     types: Mapping[str, str]
     # The line of the file each record starts on (a quoted value may hold a line break).
     physical: PhysicalLines | None = field(default=None, compare=False)
-    # When ``relation`` is a view reading the file in place (see custseg.ingest.in_place): the
-    # table of the lines the repairs removed, which the view leaves out. None: a table.
-    removed_lines: str | None = None
 
     def line(self, alias: str = "") -> str:
         """SQL of a row's line in the file (the header is line 1)."""
@@ -140,14 +137,8 @@ class StagedTable:
         return f"{word}{'' if total == 1 else 's'} {shown_lines}{more}"
 
 
-def staged_table(
-    con: duckdb.DuckDBPyConnection,
-    plan: RawFilePlan,
-    relation: str,
-    removed_lines: str | None = None,
-) -> StagedTable:
-    """Describe the table ``relation`` of ``con``, which holds ``plan``'s file as just staged
-    (or the view reading it in place, leaving out the lines listed in ``removed_lines``)."""
+def staged_table(con: duckdb.DuckDBPyConnection, plan: RawFilePlan, relation: str) -> StagedTable:
+    """Describe the table ``relation`` of ``con``, which holds ``plan``'s file as just staged."""
     ((rows,),) = con.execute(f"select count(*) from {relation}").fetchall()
     # A whitespace-separated file has no quotes: its records are its lines already.
     physical = (
@@ -161,32 +152,7 @@ def staged_table(
         _line_template(con, plan, relation),
         _column_types(con, relation),
         physical,
-        removed_lines,
     )
-
-
-def remove_rows(con: duckdb.DuckDBPyConnection, table: StagedTable, condition: str) -> None:
-    """Remove the rows of ``table`` where ``condition`` (SQL over its columns) holds.
-
-    A staged table loses them; a file read in place cannot, so their lines are listed in its
-    removed-lines table, which its view leaves out from then on.
-    """
-    if table.removed_lines is None:
-        con.execute(f"delete from {table.relation} where {condition}")
-    else:
-        con.execute(
-            f"insert into {table.removed_lines} "
-            f"select {table.line()} from {table.relation} where {condition}"
-        )
-
-
-def remove_lines(con: duckdb.DuckDBPyConnection, table: StagedTable, lines: str) -> None:
-    """Remove the rows of ``table`` on the file lines ``lines`` (a query of one column) gives;
-    as :func:`remove_rows` does."""
-    if table.removed_lines is None:
-        con.execute(f"delete from {table.relation} where {table.line()} in ({lines})")
-    else:
-        con.execute(f"insert into {table.removed_lines} {lines}")
 
 
 def _line_template(con: duckdb.DuckDBPyConnection, plan: RawFilePlan, relation: str) -> str:

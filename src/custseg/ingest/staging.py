@@ -4,9 +4,7 @@ Every engine loads its raw tables the same way (``Warehouse.load_raw``):
 
 1. :func:`read_and_check` reads the input files with DuckDB into *staged* tables (where the
    warehouse says: beside the raw tables in a DuckDB warehouse file, or temporary tables in an
-   in-memory DuckDB for PostgreSQL and Spark; a DuckDB warehouse reads a Parquet sales file in
-   place instead, through a view, see :mod:`custseg.ingest.in_place`), then applies the input
-   rules and repairs;
+   in-memory DuckDB for PostgreSQL and Spark), then applies the input rules and repairs;
 2. only then does the warehouse replace its raw tables with the checked rows, with its own bulk
    path, all five together where the engine allows it.
 
@@ -27,7 +25,6 @@ import duckdb
 from custseg.errors import ConfigError, InputDataError
 from custseg.ingest.checks import reject_broken_rules
 from custseg.ingest.files import RawFilePlan, plan_inputs
-from custseg.ingest.in_place import InPlaceFile, can_read_in_place, stage_in_place
 from custseg.ingest.invoice_checks import unmatched_categories
 from custseg.ingest.layout import LoadedTable, RawTable
 from custseg.ingest.mapping import InputSpec
@@ -47,9 +44,6 @@ class CheckedInput:
     relation: str
     # Rows after the repairs, columns ignored, and the repairs and notes, for the run summary.
     loaded: LoadedTable
-    # The warehouse's copy the staged view reads, when the file is read in place
-    # (custseg.ingest.in_place); None when ``relation`` is a table.
-    in_place: InPlaceFile | None = None
 
     @property
     def table(self) -> RawTable:
@@ -64,7 +58,6 @@ def read_and_check(
     relation_for: Callable[[RawTable], str],
     keep_types: bool = False,
     strict_amounts: bool = False,
-    keep_in_place: Callable[[RawFilePlan], InPlaceFile | None] | None = None,
 ) -> list[CheckedInput]:
     """Read the input files of ``data_dir`` into staged tables of ``con``, check and repair them.
 
@@ -83,10 +76,6 @@ def read_and_check(
         Keep Parquet columns typed (the DuckDB target) instead of making them text.
     strict_amounts
         Reject sales lines with 0 in quantity, avg_price or amount instead of skipping them.
-    keep_in_place
-        Where the warehouse keeps a copy of a file it reads in place, for the files it can
-        (:func:`~custseg.ingest.in_place.can_read_in_place`); the staged relation is then a view
-        over that copy. None, or None for a file: the file's rows are copied into the table.
 
     Returns
     -------
@@ -102,32 +91,21 @@ def read_and_check(
     plans = plan_inputs(con, data_dir, inputs, keep_types=keep_types)
     tables: dict[str, StagedTable] = {}
     counts: dict[str, int] = {}
-    kept: dict[str, InPlaceFile] = {}
     for plan in plans:
         relation = relation_for(plan.table)
-        in_place = (
-            keep_in_place(plan) if keep_in_place is not None and can_read_in_place(plan) else None
-        )
         try:
-            if in_place is None:
-                con.execute(f"create or replace table {relation} as {plan.select_sql}")
-            else:
-                kept[plan.table.table_name] = in_place
-                stage_in_place(con, plan, relation, in_place)
-            # A view reads its file here first: a damaged file fails now.
-            ((count,),) = con.execute(f"select count(*) from {relation}").fetchall()
+            con.execute(f"create or replace table {relation} as {plan.select_sql}")
         except duckdb.Error as exc:
             if plan.source_path is None:
                 raise
             raise read_error(plan.source_path, exc, "loaded", plan.delimiter) from exc
+        ((count,),) = con.execute(f"select count(*) from {relation}").fetchall()
         if count == 0 and plan.is_given:
             raise InputDataError(
                 f"{plan.source_path}: the file has no data rows. Export it again with its rows."
             )
         counts[plan.table.table_name] = int(count)
-        tables[plan.table.table_name] = staged_table(
-            con, plan, relation, in_place.removed_lines if in_place else None
-        )
+        tables[plan.table.table_name] = staged_table(con, plan, relation)
     # Inputs not given are empty tables: no rule or repair applies to them.
     given = {name: table for name, table in tables.items() if table.plan.is_given}
     with memory_capped(con):
@@ -137,17 +115,11 @@ def read_and_check(
     for name, notes in not_given_notes(data_dir, tables.values()).items():
         made = repairs.get(name, TableRepairs())
         repairs[name] = dataclasses.replace(made, messages=made.messages + notes.messages)
-    return [
-        _checked(table, counts, repairs, kept.get(table.plan.table.table_name))
-        for table in tables.values()
-    ]
+    return [_checked(table, counts, repairs) for table in tables.values()]
 
 
 def _checked(
-    table: StagedTable,
-    counts: dict[str, int],
-    repairs: dict[str, TableRepairs],
-    in_place: InPlaceFile | None,
+    table: StagedTable, counts: dict[str, int], repairs: dict[str, TableRepairs]
 ) -> CheckedInput:
     name = table.plan.table.table_name
     made = repairs.get(name, TableRepairs())
@@ -158,7 +130,7 @@ def _checked(
         ignored_columns=table.plan.ignored_columns,
         repairs=made.messages,
     )
-    return CheckedInput(table.plan, table.relation, loaded, in_place)
+    return CheckedInput(table.plan, table.relation, loaded)
 
 
 def with_row_counts(checked: Sequence[CheckedInput], counts: Sequence[int]) -> list[LoadedTable]:

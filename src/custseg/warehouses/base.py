@@ -22,8 +22,6 @@ import duckdb
 import numpy as np
 
 from custseg.errors import InputDataError, storage_error_in
-from custseg.ingest.files import RawFilePlan
-from custseg.ingest.in_place import InPlaceFile
 from custseg.ingest.layout import LoadedTable, RawTable
 from custseg.ingest.mapping import InputSpec
 from custseg.ingest.staging import CheckedInput, read_and_check
@@ -50,9 +48,6 @@ class Staging:
     # Parquet columns keep their types (the raw tables are written from the staged ones as they
     # are); otherwise every value is staged as text, as a text export carries it.
     keep_types: bool
-    # Where the warehouse keeps the files it reads in place (custseg.ingest.in_place); None:
-    # every file is copied into its staged table.
-    keep_in_place: Callable[[RawFilePlan], InPlaceFile] | None = None
 
 
 @contextlib.contextmanager
@@ -122,7 +117,6 @@ class Warehouse(abc.ABC):
                 relation_for=staging.relation_for,
                 keep_types=staging.keep_types,
                 strict_amounts=strict_amounts,
-                keep_in_place=staging.keep_in_place,
             )
             return self.replace_raw_tables(staging.connection, checked)
 

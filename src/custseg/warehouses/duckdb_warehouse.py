@@ -1,5 +1,4 @@
-"""DuckDB, the embedded default: one file (and the Parquet sales it reads in place, beside it);
-the raw tables are swapped in one transaction."""
+"""DuckDB, the embedded default: one file; the raw tables are swapped in one transaction."""
 
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ from custseg.ingest.staging import CheckedInput
 from custseg.settings import Settings
 from custseg.sql import quote_identifier, quote_literal
 from custseg.warehouses.base import Staging, Warehouse, storage_faults
-from custseg.warehouses.duckdb_files import KeptInputs
 
 #: Suffix of a raw table's staged copy, beside it in the ``raw`` schema.
 STAGED_SUFFIX = "__custseg_staged"
@@ -49,40 +47,28 @@ class DuckDBWarehouse(Warehouse):
     def staging(self) -> Iterator[Staging]:
         """Stage in the warehouse file itself, beside the raw tables: the checked tables then
         become the raw tables by a rename (no second copy of 50 million lines), and Parquet
-        columns keep their types. A Parquet sales file is not copied into a table at all: it is
-        kept beside the file and read in place (custseg.ingest.in_place). What a failure (or
-        an earlier killed load) left is removed."""
+        columns keep their types. Staged tables left by a failure are dropped."""
         with connect_file(self.path) as con:
             con.execute(f"create schema if not exists {quote_identifier(RAW_SCHEMA)}")
-            kept = KeptInputs(self.path)
-            for table in RAW_TABLES:
-                _drop_relation(con, table.table_name + STAGED_SUFFIX)
-            kept.discard_unused(con)
             try:
-                yield Staging(con, _staged_relation, keep_types=True, keep_in_place=kept.keep)
+                yield Staging(con, _staged_relation, keep_types=True)
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
                     for table in RAW_TABLES:
-                        _drop_relation(con, table.table_name + STAGED_SUFFIX)
-                    kept.discard_unused(con)
+                        con.execute(f"drop table if exists {_staged_relation(table)}")
                 raise
-            # The raw tables now read this load's copies: the previous load's go (or at the
-            # next load, if this fails).
-            with contextlib.suppress(duckdb.Error):
-                kept.discard_unused(con)
 
     def replace_raw_tables(
         self, staged: duckdb.DuckDBPyConnection, checked: Sequence[CheckedInput]
     ) -> list[LoadedTable]:
-        """Swap every staged table (or view) in for its raw table, in one transaction (renames
-        only)."""
+        """Swap every staged table in for its raw table, in one transaction (renames only)."""
         staged.execute("begin transaction")
         try:
             for item in checked:
-                _drop_relation(staged, item.table.table_name)
-                kind = "table" if item.in_place is None else "view"
+                target = _raw_relation(item.table)
+                staged.execute(f"drop table if exists {target}")
                 staged.execute(
-                    f"alter {kind} {item.relation} rename to "
+                    f"alter table {item.relation} rename to "
                     f"{quote_identifier(item.table.table_name)}"
                 )
             staged.execute("commit")
@@ -206,16 +192,8 @@ def file_error(path: Path, exc: BaseException) -> Exception:
     return storage_error_in(exc) or exc
 
 
-def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop the table or view ``name`` of the raw schema, if there is one (a raw table read in
-    place is a view; one loaded by an earlier version, or from a text file, a table)."""
-    row = con.execute(
-        "select table_type from information_schema.tables where table_schema = "
-        f"{quote_literal(RAW_SCHEMA)} and table_name = {quote_literal(name)}"
-    ).fetchone()
-    if row is not None:
-        kind = "view" if row[0] == "VIEW" else "table"
-        con.execute(f"drop {kind} {quote_identifier(RAW_SCHEMA)}.{quote_identifier(name)}")
+def _raw_relation(table: RawTable) -> str:
+    return f"{quote_identifier(RAW_SCHEMA)}.{quote_identifier(table.table_name)}"
 
 
 def _staged_relation(table: RawTable) -> str:
