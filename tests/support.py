@@ -23,8 +23,7 @@ from custseg.dbt.runner import (
     DbtInvocation,
     DbtNodeResult,
     broken_column_rules,
-    environment_overrides,
-    release_duckdb_file,
+    invoke_dbt_runner,
     run_dbt,
 )
 from custseg.features import CustomerFeatures
@@ -356,17 +355,10 @@ def dbt_show_rows(invocation: DbtInvocation, sql: str) -> list[tuple[Any, ...]]:
     ``sql`` (dbt Jinja: a call of the test's macro) on the invocation's warehouse: read by
     ``dbt show`` and custseg.dbt.runner's ``broken_column_rules``, as custseg reads a failing
     test's rows (model, column, rule, number of failing rows), in order."""
-    from dbt.cli.main import dbtRunner
-
     argv = invocation.command_line(
         "show", ("--inline", sql, "--limit", "-1", "--no-write-json", "--log-level", "none")
     )
-    overrides = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dict(invocation.env or {})}
-    try:
-        with environment_overrides(overrides):
-            shown = dbtRunner().invoke(argv)
-    finally:
-        release_duckdb_file()
+    shown = invoke_dbt_runner(invocation, argv, None)
     assert shown.success, shown.exception
     [result] = shown.result.results
     return broken_column_rules(result.agate_table)

@@ -198,7 +198,7 @@ def _invoke(
     if not artifacts:
         args = (*args, NO_ARTIFACTS)
     ensure_seed_placeholders(invocation.project_dir)
-    outcome = _dbt_runner_invoke(
+    outcome = invoke_dbt_runner(
         invocation, global_flags + invocation.command_line(command, args), manifest
     )
     if isinstance(outcome.exception, KeyboardInterrupt):
@@ -248,7 +248,7 @@ def _with_columns_named(
         return node
     # No artifacts: target/run_results.json stays the failing build's.
     argv = invocation.command_line("show", ("--select", name, "--limit", "-1", "--no-write-json"))
-    shown = _dbt_runner_invoke(invocation, _QUIET_FLAGS + argv, manifest)
+    shown = invoke_dbt_runner(invocation, _QUIET_FLAGS + argv, manifest)
     results = getattr(shown.result, "results", None) or []
     table = getattr(results[0], "agate_table", None) if shown.success and results else None
     if table is None or not table.rows:
@@ -278,7 +278,7 @@ def broken_column_rules(table: Any) -> list[tuple[str, str, str, int]]:
 _QUIET_FLAGS = ["--log-level", "none", "--log-level-file", "debug"]
 
 
-def _dbt_runner_invoke(
+def invoke_dbt_runner(
     invocation: DbtInvocation, argv: list[str], manifest: Manifest | None
 ) -> dbtRunnerResult:
     """``dbtRunner(manifest=manifest).invoke(argv)`` in the invocation's environment; dbt's
