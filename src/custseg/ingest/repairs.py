@@ -170,21 +170,32 @@ def _line_sql(table: StagedTable) -> tuple[str, str]:
 
 
 def _scan_repeats(con: duckdb.DuckDBPyConnection, table: StagedTable) -> _Repeats:
-    """One aggregation over the table: which keys occur more than once, and how their lines
-    compare (lowest and highest hash of the values, as staging reads them).
+    """Which keys occur more than once, and how their lines compare (lowest and highest hash of
+    the values, as staging reads them).
+
+    Two passes: the first groups the high 32 bits of the key hashes alone, the second groups
+    the full hashes, with the values' hash and the first line, of only the lines whose high bits
+    repeat (the repeated keys, and keys that share their high bits by chance: the second pass
+    keeps only the keys that repeat). Most keys occur once: at 50M lines this is about 2 s
+    faster than one pass carrying the values' hash and the first line through the grouping of
+    every full key hash (measured).
 
     A key on two lines is an exact copy when both hashes agree and a product bought twice
     otherwise; a key on three or more lines may be both, and its lines are compared value for
-    value (:func:`_drop_exact_duplicates`). The hashes only select candidates.
+    value (:func:`_exact_copies`). The hashes only select candidates.
     """
     name = table.plan.table.table_name
     key, values = _line_sql(table)
     keys = quote_identifier(f"custseg_repeated_keys_{name}")
     con.execute(
         f"create or replace temp table {keys} as "
+        f"with repeated as ("
+        f"  select k from (select (hash({key}) >> 32)::uinteger as k from {table.relation}) "
+        f"  group by k having count(*) > 1) "
         f"select k, count(*) as n, min(h) = max(h) as same, min(line) as first_line from ("
         f"  select hash({key}) as k, hash({values}) as h, {table.line()} as line "
         f"  from {table.relation}) "
+        f"where (k >> 32)::uinteger in (select k from repeated) "
         f"group by k having count(*) > 1"
     )
     differing, first, candidates = con.execute(
@@ -206,7 +217,10 @@ def _exact_copies(
     repeat purchases: they are counted and noted, and none is removed.
 
     Only the lines of the candidate keys found by :func:`_scan_repeats` are compared, value for
-    value as staging reads them (text trimmed): a file without copies costs no second pass. The
+    value as staging reads them (text trimmed), by grouping them on all their values: every
+    line but the first of its group is a copy (at 50M lines, grouping the candidates costs half
+    what numbering them in a window partitioned by the values did). A file without copies
+    costs no second pass. The
     lines to remove are kept in a temporary table. The staged table was committed when it was
     created: DuckDB commits a table created and then deleted from in one transaction much more
     slowly.
@@ -215,15 +229,17 @@ def _exact_copies(
     if not repeats.candidate_keys:
         con.execute(f"drop table {repeats.keys}")
         return 0
-    key, values = _line_sql(table)
+    key = _line_sql(table)[0]
+    named = ", ".join(f"{table.value(column)} as v{i}" for i, column in enumerate(table.columns))
+    grouped = ", ".join(f"v{i}" for i in range(len(table.columns)))
     found = quote_identifier(f"custseg_duplicates_{name}")
     con.execute(
-        f"create or replace temp table {found} as select line from ("
-        f"  select {table.line()} as line, row_number() over ("
-        f"    partition by {values} order by {table.line()}) as copy"
-        f"  from {table.relation}"
-        f"  where hash({key}) in (select k from {repeats.keys} where same or n > 2)"
-        f") where copy > 1"
+        f"create or replace temp table {found} as "
+        f"with candidates as materialized ("
+        f"  select {table.line()} as line, {named} from {table.relation}"
+        f"  where hash({key}) in (select k from {repeats.keys} where same or n > 2)) "
+        f"select line from candidates "
+        f"where line not in (select min(line) from candidates group by {grouped})"
     )
     con.execute(f"drop table {repeats.keys}")
     ((count,),) = con.execute(f"select count(*) from {found}").fetchall()
