@@ -41,6 +41,8 @@ joined as (
         sales_lines.order_id,
         sales_lines.customer_id,
         sales_lines.transaction_id,
+        sales_lines.customer_key,
+        sales_lines.transaction_key,
         sales_lines.transaction_date,
         sales_lines.product_sku,
         sales_lines.product_category,

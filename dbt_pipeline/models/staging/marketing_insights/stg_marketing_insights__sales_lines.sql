@@ -2,6 +2,12 @@
 {#- Without transaction ids in the file, each line is one order: its line number is its id. -#}
 {%- set transaction_id = 'coalesce(' ~ raw_text('transaction_id', kinds)
     ~ ', cast(file_line_number as ' ~ dbt.type_string() ~ '))' -%}
+{#- The same id as a key (macro raw_key): its text is transaction_id. -#}
+{%- if kinds.get('transaction_id') == 'integer' -%}
+    {%- set transaction_key = 'coalesce(transaction_id, file_line_number)' -%}
+{%- else -%}
+    {%- set transaction_key = transaction_id -%}
+{%- endif -%}
 
 with
 
@@ -19,6 +25,8 @@ renamed as (
         cast(file_line_number as integer) as sales_line_id,
         {{ raw_text('customerid', kinds) }} as customer_id,
         {{ transaction_id }} as transaction_id,
+        {{ raw_key('customerid', kinds) }} as customer_key,
+        {{ transaction_key }} as transaction_key,
         {{ order_id(raw_text('customerid', kinds), transaction_id) }} as order_id,
         {{ raw_text('product_sku', kinds) }} as product_sku,
 
