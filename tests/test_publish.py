@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from custseg.catalogue import SEGMENT_NAMES
@@ -30,6 +33,32 @@ def test_render_sorts_by_customer_id_and_names_each_id() -> None:
         b"007,0,Big Spenders\n"
         b"a,1,At-Risk (Lapsing)\n"
         b"b,2,Occasional Shoppers\n"
+    )
+
+
+def test_ids_the_csv_module_quotes_are_rendered_and_read_back_as_it_does() -> None:
+    ids = ["plain", "with,comma", 'with"quote', "two\nlines", "carriage\rreturn", " space "]
+    labels = [0, 1, 2, 0, 1, 2]
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(("customer_id", "segment_id", "segment_name"))
+    for customer_id, segment_id in sorted(zip(ids, labels, strict=True)):
+        writer.writerow((customer_id, segment_id, NAMES[segment_id]))
+    data = render_segments_csv(ids, np.array(labels), NAMES)
+    assert data == expected.getvalue().encode("utf-8")
+    # The csv module leaves a carriage return unquoted with LF line ends, and reads it as a line
+    # end: the validation stops such a file, naming the line.
+    with pytest.raises(PublishError, match="s.csv line 3: expected 3 values, got 1"):
+        validate_segments_csv(data, ids, NAMES, source="s.csv")
+    readable = [customer_id for customer_id in ids if "\r" not in customer_id]
+    data = render_segments_csv(readable, np.array(labels[: len(readable)]), NAMES)
+    assert validate_segments_csv(data, readable, NAMES, source="s.csv") == len(readable)
+    plain = ["b", " a", "c d"]
+    assert render_segments_csv(plain, np.array([1, 2, 0]), NAMES) == (
+        b"customer_id,segment_id,segment_name\n"
+        b" a,2,Occasional Shoppers\n"
+        b"b,1,At-Risk (Lapsing)\n"
+        b"c d,0,Big Spenders\n"
     )
 
 

@@ -34,6 +34,10 @@ def validate_segments_csv(
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PublishError(f"{source}: not UTF-8 ({exc}).") from exc
+    with _collector_paused():
+        count = _plain_valid_count(text, known_customer_ids, names)
+    if count is not None:
+        return count
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None or tuple(header) != SEGMENTS_HEADER:
@@ -85,6 +89,24 @@ def validate_segments_csv(
             f"{source}: {len(missing)} customer(s) have no segment (for example {example})."
         )
     return len(seen)
+
+
+def _plain_valid_count(
+    text: str, known_customer_ids: Iterable[str], names: Mapping[int, str]
+) -> int | None:
+    """The row count of a valid CSV without quotes, carriage returns or NULs, split on commas
+    and line feeds (which is how the csv module reads such a text, in a third of the time);
+    None when the text has one of them or breaks a rule: the csv module then reads it again and
+    the first line at fault is named."""
+    if any(special in text for special in ('"', "\r", "\x00")):
+        return None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    if not lines or tuple(lines[0].split(",")) != SEGMENTS_HEADER:
+        return None
+    rows = [line.split(",") for line in lines[1:]]
+    return len(rows) if _all_valid(rows, set(known_customer_ids), names) else None
 
 
 @contextlib.contextmanager
