@@ -215,6 +215,17 @@ def _reference_problems(
         if target is None or not sales.plan.has(column):
             continue
         value, target_value = comparable(sales, column, target, target_column)
+        # The distinct values first, and the lines only when one is missing: at 50M lines a
+        # hash table of the values costs 0.5 s for the customer ids and 0.15 s for the
+        # categories, a probe per line 0.9 and 0.85 s (measured).
+        ((missing_values,),) = con.execute(f"""
+            select count(*) from (select distinct {value("s")} as v from {sales.relation} as s)
+            where v is not null and not exists (
+                select 1 from {target.relation} as t where {target_value("t")} = v
+            )
+        """).fetchall()
+        if not missing_values:
+            continue
         missing = f"""
             select {sales.line("s")} as line, {value("s")} as v
             from {sales.relation} as s
