@@ -8,6 +8,7 @@ reads the result back as the matrix the model fits on.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ import numpy as np
 from custseg.dbt.runner import DbtNodeResult, invocation_for, parse_project, run_dbt
 from custseg.errors import InsufficientDataError
 from custseg.model.features import FEATURES
+from custseg.model.model_file import fingerprint_features
 from custseg.model.rhythm import RHYTHM_COLUMNS, Rhythm, silence_in_gaps
 from custseg.settings import Settings
 from custseg.warehouses import Warehouse, as_date
@@ -48,6 +50,14 @@ class CustomerFeatures:
     # The data's usual gap and each customer's silence in it (custseg.model.rhythm); None when
     # no customer bought on two different days.
     rhythm: Rhythm | None = None
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """:func:`custseg.model.model_file.fingerprint_features` of the ids and the matrix,
+        computed once: a run records it in the model, its history row and its k evidence (0.4 s
+        each at a million customers). The features are frozen: never change the matrix in
+        place."""
+        return fingerprint_features(self.customer_ids, self.matrix)
 
 
 def parse_dbt_project(settings: Settings, warehouse: Warehouse) -> Manifest:

@@ -30,7 +30,7 @@ from custseg.features import build_features, parse_dbt_project
 from custseg.ingest.mapping import InputSpec
 from custseg.model.drift_reference import drift_reference_of
 from custseg.model.fitting import Progress, fit_segments, fitted_from_model, silent
-from custseg.model.model_file import fingerprint_features, load_model
+from custseg.model.model_file import load_model
 from custseg.model.quality import ModelQuality, measure_quality, worse_on
 from custseg.monitoring.drift import (
     DriftReport,
@@ -106,7 +106,7 @@ def refresh_pipeline(
         features = build_features(settings, warehouse, manifest, just_loaded=True)
         clock.lap("features")
         version = document["integrity"]["sha256"]
-        fingerprint = fingerprint_features(features.customer_ids, features.matrix)
+        fingerprint = features.fingerprint
         if _already_published(warehouse, features.as_of_date, fingerprint, version):
             return RefreshResult(
                 "unchanged",

@@ -30,7 +30,6 @@ from custseg.model.fitting import (
 )
 from custseg.model.model_file import (
     canonical_json,
-    fingerprint_features,
     model_document,
 )
 from custseg.monitoring.drift_report import DriftThresholds
@@ -144,8 +143,7 @@ def k_selection_document(
 ) -> dict:
     """``k_selection.json``: the evidence for k, the run that wrote it and the data it judged
     (the report shows it only beside a model of the same dataset and fingerprint)."""
-    fingerprint = fingerprint_features(features.customer_ids, features.matrix)
-    return selection.to_dict() | identity.to_dict() | {"input_fingerprint": fingerprint}
+    return selection.to_dict() | identity.to_dict() | {"input_fingerprint": features.fingerprint}
 
 
 def run_model_document(
@@ -161,6 +159,7 @@ def run_model_document(
             features.matrix,
             features.as_of_date,
             identity.to_dict(),
+            input_fingerprint=features.fingerprint,
         ),
         drift_reference=fitted.drift_reference,
     )

@@ -44,7 +44,6 @@ from custseg.model.fitting import (
 from custseg.model.matching import MatchResult
 from custseg.model.model_file import (
     canonical_json,
-    fingerprint_features,
     load_model,
     load_previous_model,
 )
@@ -161,7 +160,7 @@ def features_step(settings: Settings, progress: Progress = silent) -> FeaturesSu
     return FeaturesSummary(
         as_of_date=features.as_of_date,
         n_customers=len(features.customer_ids),
-        input_fingerprint=fingerprint_features(features.customer_ids, features.matrix),
+        input_fingerprint=features.fingerprint,
     )
 
 
@@ -295,7 +294,7 @@ def read_candidate(
         )
     segmenter, document = load_model(candidate.model_path)
     metadata = document["metadata"]
-    fingerprint = fingerprint_features(features.customer_ids, features.matrix)
+    fingerprint = features.fingerprint
     if metadata["input_fingerprint"] != fingerprint:
         raise ConfigError(
             f"The candidate model {candidate.model_path} was fitted on other features than the "

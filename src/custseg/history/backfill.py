@@ -38,7 +38,6 @@ from custseg.model.fitting import Progress, fit_segments, model_metadata, silent
 from custseg.model.metrics import evaluate_segmentation
 from custseg.model.model_file import (
     canonical_json,
-    fingerprint_features,
     load_model,
     model_document,
 )
@@ -206,7 +205,7 @@ def backfill(
             dataset=identity.dataset,
             segmenter=segmenter,
             labels=labels,
-            input_fingerprint=fingerprint_features(features.customer_ids, features.matrix),
+            input_fingerprint=features.fingerprint,
             silhouette=metrics.get("silhouette"),
             bootstrap_stability=None,
             retrained=retrain,
@@ -302,6 +301,7 @@ def _retrained(
             features.matrix,
             features.as_of_date,
             identity,
+            input_fingerprint=features.fingerprint,
         ),
     )
     return fitted.segmenter, fitted.labels, model, fitted.warnings

@@ -13,7 +13,6 @@ import numpy as np
 from custseg.errors import ModelIntegrityError
 from custseg.features import CustomerFeatures
 from custseg.model.fitting import FittedSegments
-from custseg.model.model_file import fingerprint_features
 from custseg.model.segmenter import CustomerSegmenter
 from custseg.run_identity import RunIdentity
 
@@ -113,7 +112,7 @@ def record_of_run(
         dataset=identity.dataset,
         segmenter=fitted.segmenter,
         labels=fitted.labels,
-        input_fingerprint=fingerprint_features(features.customer_ids, features.matrix),
+        input_fingerprint=features.fingerprint,
         silhouette=fitted.metrics.get("silhouette"),
         bootstrap_stability=stability,
         retrained=fitted.retrained,

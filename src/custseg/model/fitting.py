@@ -243,10 +243,14 @@ def model_metadata(
     matrix: np.ndarray,
     as_of_date: dt.date | None,
     identity: Mapping[str, str | None] | None = None,
+    *,
+    input_fingerprint: str | None = None,
 ) -> dict:
-    """What the model file records about the fit: the settings, the input's fingerprint, the
-    library versions (``as_of_date`` None: features given in memory without one), and the
-    ``run_id`` and ``dataset`` of ``identity`` (None for both: fitted outside a run)."""
+    """What the model file records about the fit: the settings, the input's fingerprint
+    (``input_fingerprint``, already computed, or :func:`fingerprint_features` of
+    ``customer_ids`` and ``matrix``), the library versions (``as_of_date`` None: features given
+    in memory without one), and the ``run_id`` and ``dataset`` of ``identity`` (None for both:
+    fitted outside a run)."""
     segmenter = fitted.segmenter
     n_customers = len(customer_ids)
     return {
@@ -264,7 +268,11 @@ def model_metadata(
             "max_centroid_shift": settings.max_centroid_shift,
         },
         "purchase_gap_days": fitted.purchase_gap_days,
-        "input_fingerprint": fingerprint_features(customer_ids, matrix),
+        "input_fingerprint": (
+            fingerprint_features(customer_ids, matrix)
+            if input_fingerprint is None
+            else input_fingerprint
+        ),
         "n_customers": n_customers,
         "library_versions": library_versions(),
         "matching_previous_model": fitted.match.to_dict() if fitted.match else None,
