@@ -59,7 +59,7 @@ def render_segments_csv(
     joined = "".join(ids) if all(type(customer_id) is str for customer_id in ids) else None
     if joined is not None and not any(special in joined for special in _CSV_SPECIAL):
         # No id needs quoting: the rows are joined directly, byte for byte what the csv writer
-        # below produces (a million rows in 0.4 s instead of 1.2 s).
+        # below produces (a million rows in 0.8 s instead of 1.5 s, sorting included).
         tails = {}
         for segment_id in set(labels):
             buffer = io.StringIO()
