@@ -43,6 +43,10 @@ from custseg.settings.published_seeds import (
 SEGMENTS_HEADER_LINE = header_line("customer_segments")
 
 
+# Characters that make the csv module quote a field: the delimiter, the quote and line ends.
+_CSV_SPECIAL = (",", '"', "\r", "\n")
+
+
 def render_segments_csv(
     customer_ids: Sequence[str], segment_ids: Iterable[int], names: Mapping[int, str]
 ) -> bytes:
@@ -75,10 +79,6 @@ def render_segments_csv(
     for row in order:
         writer.writerow((ids[row], labels[row], names[labels[row]]))
     return buffer.getvalue().encode("utf-8")
-
-
-# Characters that make the csv module quote a field: the delimiter, the quote and line ends.
-_CSV_SPECIAL = (",", '"', "\r", "\n")
 
 
 def _number(value: float) -> str:

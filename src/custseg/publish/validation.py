@@ -34,8 +34,9 @@ def validate_segments_csv(
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PublishError(f"{source}: not UTF-8 ({exc}).") from exc
+    expected = set(known_customer_ids)
     with _collector_paused():
-        count = _plain_valid_count(text, known_customer_ids, names)
+        count = _plain_valid_count(text, expected, names)
     if count is not None:
         return count
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -44,7 +45,6 @@ def validate_segments_csv(
         raise PublishError(
             f"{source} line 1: header must be {','.join(SEGMENTS_HEADER)}, got {header!r}."
         )
-    expected = set(known_customer_ids)
     with _collector_paused():
         rows = list(reader)
         if _all_valid(rows, expected, names):
@@ -91,9 +91,7 @@ def validate_segments_csv(
     return len(seen)
 
 
-def _plain_valid_count(
-    text: str, known_customer_ids: Iterable[str], names: Mapping[int, str]
-) -> int | None:
+def _plain_valid_count(text: str, expected: set[str], names: Mapping[int, str]) -> int | None:
     """The row count of a valid CSV without quotes, carriage returns or NULs, split on commas
     and line feeds (which is how the csv module reads such a text, in a third of the time);
     None when the text has one of them or breaks a rule: the csv module then reads it again and
@@ -106,7 +104,7 @@ def _plain_valid_count(
     if not lines or tuple(lines[0].split(",")) != SEGMENTS_HEADER:
         return None
     rows = [line.split(",") for line in lines[1:]]
-    return len(rows) if _all_valid(rows, set(known_customer_ids), names) else None
+    return len(rows) if _all_valid(rows, expected, names) else None
 
 
 @contextlib.contextmanager
