@@ -108,7 +108,20 @@ ALLOWED: dict[str, set[str]] = {
         "monitoring",
     },
     # The run as steps an orchestrator runs one at a time, over pipeline's locks and stages.
+    # The model step's decision, on disk for the publish step.
+    "candidate": {
+        "errors",
+        "settings",
+        "features",
+        "model",
+        "publish",
+        "refresh",
+        "run_identity",
+        "run_publish",
+    },
     "steps": {
+        "candidate",
+        "refresh",
         "pipeline",
         "run_publish",
         "errors",

@@ -1,5 +1,6 @@
 """The optional Dagster orchestration (custseg.orchestration.dagster_defs): every asset
-materialized in-process, once for the module, on generated data in a project copy on DuckDB."""
+materialized in-process, once for the module, on generated data in a project copy on DuckDB;
+then the job again on the same data, as a retrying schedule would run it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from custseg.candidate import candidate_files
 from custseg.errors import ConfigError
 from custseg.orchestration.dagster_defs import (
     JOB_NAME,
@@ -21,7 +23,6 @@ from custseg.orchestration.dagster_defs import (
 )
 from custseg.sample import generate_sample_data
 from custseg.settings import Settings, resolve_settings
-from custseg.steps import candidate_files
 from tests.support import PUBLISHED_FILES, copy_project
 
 CRON = "30 5 * * *"
@@ -146,3 +147,42 @@ def test_without_dagster_the_import_names_the_extra(monkeypatch: pytest.MonkeyPa
     importlib.import_module("custseg.orchestration")
     with pytest.raises(ImportError, match=r"pip install 'custseg\[dagster\]'"):
         importlib.import_module("custseg.orchestration.dagster_defs")
+
+
+def test_the_job_again_on_the_same_data_publishes_nothing_and_skips_the_publication(
+    materialized: Materialized,
+) -> None:
+    """The schedule's model step decides as `custseg refresh` (the default refresh policy):
+    the same data a second time is nothing new, so the publication's assets are skipped and the
+    files and the history stay as the first materialization left them."""
+    settings = materialized.settings
+    root = settings.layout.root
+    files = {name: (root / name).read_bytes() for name in PUBLISHED_FILES}
+    again = materialized.definitions.resolve_job_def(JOB_NAME).execute_in_process(
+        raise_on_error=False
+    )
+    failures = [event.message for event in again.all_events if event.is_step_failure]
+    assert again.success, failures
+    events = again.get_asset_materialization_events()
+    materialized_now = key_names(event.asset_key for event in events)
+    assert "segment_model" in materialized_now
+    assert materialized_now.isdisjoint(PUBLISHED_ASSETS)
+    (model_event,) = [event for event in events if event.asset_key == dg.AssetKey("segment_model")]
+    metadata = model_event.materialization.metadata
+    assert metadata["action"].value == "unchanged"
+    assert "already published" in metadata["reasons"].value
+    assert {name: (root / name).read_bytes() for name in PUBLISHED_FILES} == files
+    assert settings.duckdb_path is not None
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        (runs,) = con.execute("select count(*) from segment_runs").fetchone()
+    assert runs == 1
+    assert not candidate_files(settings).folder.exists()
+
+
+def test_the_first_materialization_was_a_first_refresh(materialized: Materialized) -> None:
+    (model_event,) = [
+        event
+        for event in materialized.result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey("segment_model")
+    ]
+    assert model_event.materialization.metadata["action"].value == "first"

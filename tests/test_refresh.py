@@ -4,7 +4,9 @@ One module fixture trains on 300 generated customers as of 2019-12-01. A week la
 customers, with no order planted, are a stable period: the refresh scores them with the published
 model and no alarm sounds. The shifted period plants a behaviour change in the last weeks: half
 the customers place a new, large order just before the as-of date, so recency collapses and the
-order value climbs for them; the drift alarm sounds and the refresh retrains.
+order value climbs for them; the drift alarm sounds and the refresh retrains. The orchestrated
+steps with the refresh policy (custseg.steps, as the Dagster schedule runs them) decide and
+publish as the refresh does in both periods.
 """
 
 from __future__ import annotations
@@ -21,14 +23,23 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from custseg.candidate import candidate_files
 from custseg.cli import cli
 from custseg.cli_monitoring import DRIFT_EXIT_CODE
+from custseg.errors import ConfigError
 from custseg.model.model_file import load_model
 from custseg.pipeline import run_pipeline
 from custseg.refresh import drift_pipeline, refresh_pipeline
 from custseg.sample import generate_sample_data
-from custseg.settings import resolve_settings
-from tests.support import copy_project, copy_project_state
+from custseg.settings import Settings, resolve_settings
+from custseg.steps import (
+    CandidateModel,
+    features_step,
+    load_step,
+    model_step,
+    publish_step,
+)
+from tests.support import comparable, copy_project, copy_project_state
 
 TRAINED_AS_OF = dt.date(2019, 12, 1)
 
@@ -203,3 +214,81 @@ def test_the_drift_models_agree_with_custseg_drift(trained: Trained, tmp_path: P
         root, f"select distinct kept_share from fct_segment_drift where as_of_date = date '{day}'"
     )
     assert kept == pytest.approx(check.against_previous.kept_share, abs=1e-12)
+
+
+def published_outputs(root: Path) -> dict[str, object]:
+    """Every file a publication left in the project, as two runs of the same data agree on it."""
+    folders = [root / "ml_pipeline" / "models", root / "dbt_pipeline" / "seeds" / "published"]
+    return {
+        path.relative_to(root).as_posix(): comparable(path)
+        for folder in folders
+        for path in sorted(folder.iterdir())
+        if path.is_file()
+    }
+
+
+def refresh_by_steps(settings: Settings) -> tuple[CandidateModel, object]:
+    """The four steps with the refresh policy, as the Dagster schedule runs them."""
+    load_step(settings)
+    features_step(settings)
+    candidate = model_step(settings, policy="refresh")
+    return candidate, publish_step(settings)
+
+
+def test_the_refresh_policy_steps_publish_what_the_refresh_publishes_in_a_stable_week(
+    trained: Trained, tmp_path: Path
+) -> None:
+    day = dt.date(2019, 12, 8)
+    by_refresh = copy_project_state(trained.root, tmp_path / "refresh")
+    by_steps = copy_project_state(trained.root, tmp_path / "steps")
+    refreshed = refresh_pipeline(
+        resolve_settings(data_dir=trained.data, project_dir=by_refresh, as_of_date=day)
+    )
+    settings = resolve_settings(data_dir=trained.data, project_dir=by_steps, as_of_date=day)
+    candidate, result = refresh_by_steps(settings)
+    assert refreshed.action == candidate.action == "scored"
+    assert list(candidate.reasons) == refreshed.reasons
+    assert published_outputs(by_steps) == published_outputs(by_refresh)
+    query = "select as_of_date, model_version, retrained from segment_runs order by 1"
+    assert history(by_steps, query) == history(by_refresh, query)
+    assert result is not None and result.run_id == candidate.run_id
+
+    # The same data again: nothing new; the publish step writes nothing, and says so.
+    files = {path: path.read_bytes() for path in (by_steps / "ml_pipeline").rglob("*.*")}
+    runs = history(by_steps, "select as_of_date, run_id from segment_runs order by 1")
+    again, nothing = refresh_by_steps(settings)
+    assert again.action == "unchanged" and nothing is None
+    assert again.n_segments == 0 and not again.model_path.exists()
+    assert "already published" in again.reasons[0]
+    assert {path: path.read_bytes() for path in (by_steps / "ml_pipeline").rglob("*.*")} == files
+    assert history(by_steps, "select as_of_date, run_id from segment_runs order by 1") == runs
+    assert not candidate_files(settings).folder.exists()
+
+
+def test_the_refresh_policy_steps_retrain_on_a_planted_shift_as_the_refresh_does(
+    trained: Trained, tmp_path: Path
+) -> None:
+    as_of = dt.date(2019, 12, 15)
+    data = plant_shift(trained.data, tmp_path / "shifted", as_of)
+    by_refresh = copy_project_state(trained.root, tmp_path / "refresh")
+    by_steps = copy_project_state(trained.root, tmp_path / "steps")
+    refreshed = refresh_pipeline(
+        resolve_settings(data_dir=data, project_dir=by_refresh, as_of_date=as_of)
+    )
+    candidate, result = refresh_by_steps(
+        resolve_settings(data_dir=data, project_dir=by_steps, as_of_date=as_of)
+    )
+    assert candidate.action == refreshed.action
+    assert candidate.action in {"retrained", "kept"}
+    assert list(candidate.reasons) == refreshed.reasons
+    assert any("recency_days" in reason for reason in candidate.reasons)
+    assert published_outputs(by_steps) == published_outputs(by_refresh)
+    query = "select as_of_date, retrained from segment_runs order by 1"
+    assert history(by_steps, query) == history(by_refresh, query)
+    assert result is not None and result.run_id == candidate.run_id
+
+
+def test_the_model_step_names_an_unknown_policy(trained: Trained) -> None:
+    settings = resolve_settings(project_dir=trained.root)
+    with pytest.raises(ConfigError, match="Unknown model policy 'nightly': use one of retrain"):
+        model_step(settings, policy="nightly")  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from custseg.candidate import candidate_files
 from custseg.errors import ConfigError, DbtError
 from custseg.features import build_feature_models
 from custseg.model.model_file import load_model
@@ -23,7 +24,6 @@ from custseg.settings import Settings, resolve_settings
 from custseg.steps import (
     CandidateModel,
     FeaturesSummary,
-    candidate_files,
     features_step,
     load_step,
     model_step,

@@ -14,6 +14,9 @@ One refresh loads the raw files, builds the features and then, holding the run l
    Worse: the published model scores the customers instead and the result says why (``kept``).
 
 Without a published model the refresh is a first ``custseg run`` (``first``).
+
+The decision itself (:func:`decide_refresh`) is shared with the orchestrated model step's
+``refresh`` policy (:func:`custseg.steps.model_step`), which the Dagster schedule runs.
 """
 
 from __future__ import annotations
@@ -26,12 +29,19 @@ from typing import Literal
 import numpy as np
 
 from custseg.errors import ConfigError
-from custseg.features import build_features, parse_dbt_project
+from custseg.features import CustomerFeatures, build_features, parse_dbt_project
 from custseg.ingest.mapping import InputSpec
 from custseg.model.drift_reference import drift_reference_of
-from custseg.model.fitting import Progress, fit_segments, fitted_from_model, silent
+from custseg.model.fitting import (
+    FittedSegments,
+    Progress,
+    fit_segments,
+    fitted_from_model,
+    silent,
+)
 from custseg.model.model_file import load_model
 from custseg.model.quality import ModelQuality, measure_quality, worse_on
+from custseg.model.segmenter import CustomerSegmenter
 from custseg.monitoring.drift import (
     DriftReport,
     DriftThresholds,
@@ -105,85 +115,130 @@ def refresh_pipeline(
         manifest = parse_dbt_project(settings, warehouse)
         features = build_features(settings, warehouse, manifest, just_loaded=True)
         clock.lap("features")
-        version = document["integrity"]["sha256"]
-        fingerprint = features.fingerprint
-        if _already_published(warehouse, features.as_of_date, fingerprint, version):
-            return RefreshResult(
-                "unchanged",
-                features.as_of_date,
-                [
-                    f"as-of date {features.as_of_date} is already published with model "
-                    f"{version[:12]} on the same data: nothing to do"
-                ],
-            )
-        scored = fitted_from_model(published, document, features.matrix, retrained=False)
-        now = Segmentation(features.customer_ids, features.matrix, scored.labels)
-        against_training = drift_against_training(document, now)
-        previous = _previous_segmentation(warehouse, features.as_of_date)
-        against_previous = (
-            None
-            if previous is None
-            else drift_against_previous(now, previous, drift_reference_of(document))
+        decision = decide_refresh(
+            settings, warehouse, features, (published, document), progress, clock
         )
-        alarms = _alarms(
-            DriftThresholds.from_settings(settings), against_training, against_previous
-        )
-        clock.lap("drift")
+        if decision.fitted is None:
+            return RefreshResult("unchanged", features.as_of_date, decision.reasons)
         context = RunContext(clock, loaded, list(repaired), [], manifest)
-        result = dict(
-            as_of_date=features.as_of_date,
-            drift_against_training=against_training,
-            drift_against_previous=against_previous,
+        if decision.document is None:
+            context.warnings.extend(decision.fitted.warnings)
+        run = publish_run(
+            settings,
+            warehouse,
+            features,
+            decision.fitted,
+            identity,
+            context,
+            progress,
+            decision.document,
         )
-        if not alarms:
-            progress("No drift past the thresholds: scoring with the published model")
-            run = publish_run(
-                settings, warehouse, features, scored, identity, context, progress, document
-            )
-            return RefreshResult(
-                "scored", reasons=["no drift past the thresholds"], run=run, **result
-            )
-        progress("Drift past the thresholds: retraining and comparing with the published model")
-        retrained = fit_segments(features.matrix, settings, published, progress, features.rhythm)
-        silence = None if features.rhythm is None else features.rhythm.silence
-        published_quality = measure_quality(
+        return RefreshResult(
+            decision.action,
+            features.as_of_date,
+            decision.reasons,
+            drift_against_training=decision.drift_against_training,
+            drift_against_previous=decision.drift_against_previous,
+            published_quality=decision.published_quality,
+            retrained_quality=decision.retrained_quality,
+            run=run,
+        )
+
+
+@dataclass(frozen=True)
+class RefreshDecision:
+    """What a refresh publishes, decided before publishing (:func:`decide_refresh`)."""
+
+    action: RefreshAction
+    reasons: list[str]
+    # The segments to publish; None when there is nothing new (``unchanged``).
+    fitted: FittedSegments | None
+    # The model file to publish: the published model's document when it is kept (``scored``,
+    # ``kept``); None when the retrained model is published (its own document) or nothing is.
+    document: dict | None
+    drift_against_training: DriftReport | None = None
+    drift_against_previous: DriftReport | None = None
+    published_quality: ModelQuality | None = None
+    retrained_quality: ModelQuality | None = None
+
+
+def decide_refresh(
+    settings: Settings,
+    warehouse: Warehouse,
+    features: CustomerFeatures,
+    published_model: tuple[CustomerSegmenter, dict],
+    progress: Progress = silent,
+    clock: StageClock | None = None,
+) -> RefreshDecision:
+    """The refresh policy (the module docstring) applied to ``features``, as built in
+    ``warehouse``, given the published model and its model file document.
+
+    ``custseg refresh`` and the orchestrated model step (``custseg.steps.model_step`` with the
+    ``refresh`` policy) both decide here; nothing is written. ``clock`` gets the laps
+    ``drift`` and, when a model was retrained, ``fit``.
+    """
+    published, document = published_model
+    version = document["integrity"]["sha256"]
+    if _already_published(warehouse, features.as_of_date, features.fingerprint, version):
+        return RefreshDecision(
+            "unchanged",
+            [
+                f"as-of date {features.as_of_date} is already published with model "
+                f"{version[:12]} on the same data: nothing to do"
+            ],
+            fitted=None,
+            document=None,
+        )
+    scored = fitted_from_model(published, document, features.matrix, retrained=False)
+    now = Segmentation(features.customer_ids, features.matrix, scored.labels)
+    against_training = drift_against_training(document, now)
+    previous = _previous_segmentation(warehouse, features.as_of_date)
+    against_previous = (
+        None
+        if previous is None
+        else drift_against_previous(now, previous, drift_reference_of(document))
+    )
+    alarms = _alarms(DriftThresholds.from_settings(settings), against_training, against_previous)
+    if clock is not None:
+        clock.lap("drift")
+    drift = dict(drift_against_training=against_training, drift_against_previous=against_previous)
+    if not alarms:
+        progress("No drift past the thresholds: scoring with the published model")
+        return RefreshDecision(
+            "scored", ["no drift past the thresholds"], scored, document, **drift
+        )
+    progress("Drift past the thresholds: retraining and comparing with the published model")
+    retrained = fit_segments(features.matrix, settings, published, progress, features.rhythm)
+    silence = None if features.rhythm is None else features.rhythm.silence
+    qualities = dict(
+        published_quality=measure_quality(
             published,
             features.matrix,
             scored.labels,
             silence=silence,
             random_state=settings.random_state,
-        )
-        retrained_quality = measure_quality(
+        ),
+        retrained_quality=measure_quality(
             retrained.segmenter,
             features.matrix,
             retrained.labels,
             silence=silence,
             random_state=settings.random_state,
-        )
-        worse = worse_on(
-            retrained_quality, published_quality, min_segment_share=settings.min_segment_share
-        )
+        ),
+    )
+    worse = worse_on(
+        qualities["retrained_quality"],
+        qualities["published_quality"],
+        min_segment_share=settings.min_segment_share,
+    )
+    if clock is not None:
         clock.lap("fit")
-        if worse:
-            progress("The retrained model is worse: keeping the published one")
-            run = publish_run(
-                settings, warehouse, features, scored, identity, context, progress, document
-            )
-            reasons = alarms + [f"retrained model not published, worse on: {'; '.join(worse)}"]
-            action: RefreshAction = "kept"
-        else:
-            context.warnings.extend(retrained.warnings)
-            run = publish_run(settings, warehouse, features, retrained, identity, context, progress)
-            reasons = alarms + ["retrained model published: not worse on any quality measure"]
-            action = "retrained"
-        return RefreshResult(
-            action,
-            reasons=reasons,
-            published_quality=published_quality,
-            retrained_quality=retrained_quality,
-            run=run,
-            **result,
-        )
+    if worse:
+        progress("The retrained model is worse: keeping the published one")
+        reasons = alarms + [f"retrained model not published, worse on: {'; '.join(worse)}"]
+        return RefreshDecision("kept", reasons, scored, document, **drift, **qualities)
+    reasons = alarms + ["retrained model published: not worse on any quality measure"]
+    return RefreshDecision("retrained", reasons, retrained, None, **drift, **qualities)
 
 
 @dataclass(frozen=True)

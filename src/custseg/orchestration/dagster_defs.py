@@ -6,13 +6,18 @@ all of it and a daily schedule. The assets run the steps of :mod:`custseg.steps`
 - ``raw_tables`` (one asset per table of the dbt source ``marketing_insights``): the load step;
 - the dbt models up to ``customer_features``, and ``fct_sales``, as dbt assets (``dagster-dbt``
   over the project's manifest, parsed first), their dbt tests as asset checks;
-- ``segment_model``: the model step (a candidate model, nothing published);
+- ``segment_model``: the model step (a candidate, nothing published). By default it decides
+  as ``custseg refresh`` does (the ``refresh`` policy): nothing new when this as-of date is
+  already published on the same data; else the published model scores the customers, unless
+  the data drifted past the thresholds and a model retrained on them is not worse. With
+  ``policy="retrain"`` it fits a new model on every materialization, as ``custseg run``;
 - ``published_segments``: the publish step, one multi-asset over the published seeds, the mart
   ``fct_customer_segments`` and every model downstream of them and of the history's
   ``segment_runs`` (``segment_memberships``, ``fct_segment_transitions``,
   ``fct_segment_mix_projection``, ...). These are built inside custseg's atomic publication,
   not by separate dbt asset runs, so a failure never leaves a mix of the previous
-  publication and the new one: they materialize together or not at all.
+  publication and the new one: they materialize together or not at all. When the model step
+  found nothing new they are skipped (not materialized), so the schedule may rerun freely.
 
 Every asset holds custseg's run locks while it runs and first repairs a publication a killed
 run left half done, so a ``custseg run`` from a shell and a scheduled materialization never
@@ -54,7 +59,7 @@ from custseg.features import FEATURES_MODEL, SALES_MART
 from custseg.ingest.mapping import InputSpec
 from custseg.run_publish import publication_selectors
 from custseg.settings import Settings
-from custseg.steps import load_step, locked, model_step, publish_step
+from custseg.steps import ModelPolicy, load_step, locked, model_step, publish_step
 from custseg.warehouses import open_warehouse
 
 #: The dbt source of the raw tables the load step replaces.
@@ -77,6 +82,7 @@ def build_definitions(
     *,
     cron: str = DEFAULT_CRON,
     timezone: str | None = None,
+    policy: ModelPolicy = "refresh",
 ) -> dg.Definitions:
     """The assets of the project of ``settings``, a job over all of them and its schedule.
 
@@ -92,6 +98,10 @@ def build_definitions(
         When the schedule starts the job (a cron string; an IANA timezone, default UTC). The
         schedule is created stopped, as Dagster's are: start it in the UI or with
         ``dagster schedule start``.
+    policy
+        How the model step decides what to publish (:func:`custseg.steps.model_step`):
+        ``refresh`` (as ``custseg refresh``, with its drift thresholds from ``settings``) or
+        ``retrain`` (a new model every time, as ``custseg run``).
 
     Raises
     ------
@@ -112,7 +122,7 @@ def build_definitions(
     )
     feature_models = feature_assets(settings, manifest, translator)
     features_key = _key(translator, manifest, _unique_id(manifest, FEATURES_MODEL))
-    model_asset = segment_model_asset(settings, inputs, features_key)
+    model_asset = segment_model_asset(settings, inputs, features_key, policy)
     assets = [
         raw_tables_asset(settings, inputs, feature_models),
         feature_models,
@@ -211,25 +221,31 @@ def feature_assets(
 
 
 def segment_model_asset(
-    settings: Settings, inputs: Sequence[InputSpec], features_key: dg.AssetKey
+    settings: Settings,
+    inputs: Sequence[InputSpec],
+    features_key: dg.AssetKey,
+    policy: ModelPolicy,
 ) -> dg.AssetsDefinition:
-    """The candidate model fitted on ``customer_features``: the model step."""
+    """What to publish from ``customer_features``, decided by the model step with ``policy``."""
 
     @dg.asset(
         name="segment_model",
         group_name=GROUP,
         deps=[features_key],
         description=(
-            "The segment model fitted on customer_features, left as a candidate under "
-            "ml_pipeline/models/candidate/ for published_segments (nothing published)."
+            f"The segment model to publish from customer_features ({policy} policy), left as a "
+            "candidate under ml_pipeline/models/candidate/ for published_segments (nothing "
+            "published). Its metadata says what was decided and why."
         ),
     )
     def segment_model(context: AssetExecutionContext) -> dg.MaterializeResult:
-        candidate = model_step(settings, inputs, progress=context.log.info)
+        candidate = model_step(settings, inputs, progress=context.log.info, policy=policy)
         for warning in candidate.warnings:
             context.log.warning(warning)
         return dg.MaterializeResult(
             metadata={
+                "action": candidate.action,
+                "reasons": "; ".join(candidate.reasons),
                 "run_id": candidate.run_id,
                 "dataset": candidate.dataset,
                 "as_of_date": candidate.as_of_date.isoformat(),
@@ -278,6 +294,8 @@ def published_segments_asset(
                 deps=deps,
                 description=node.get("description") or None,
                 kinds={"dbt", "csv"} if unique_id.startswith("seed.") else {"dbt"},
+                # Not materialized when the model step found nothing new to publish.
+                skippable=True,
             )
         )
 
@@ -292,6 +310,8 @@ def published_segments_asset(
     )
     def published_segments(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         result = publish_step(settings, progress=context.log.info)
+        if result is None:
+            return
         for warning in result.warnings:
             context.log.warning(warning)
         metadata = {
