@@ -169,6 +169,25 @@ def test_publish_without_a_candidate_says_to_run_the_model_step(step_run: StepRu
         publish_step(step_run.settings)
 
 
+def test_a_candidate_without_its_decision_is_refused(step_run: StepRun, tmp_path: Path) -> None:
+    """A model file left without decision.json (an interrupted model step, or one of an older
+    custseg) is not published: the publish step says to run the model step again."""
+    root = copy_project_state(step_run.settings.layout.root, tmp_path / "project")
+    settings = resolve_settings(project_dir=root, dataset=PUBLISHED_SAMPLE_DATASET)
+    candidate = model_step(settings)
+    assert candidate.action == "retrained" and candidate.model_path.is_file()
+    decision = json.loads(candidate_files(settings).decision_path.read_text(encoding="utf-8"))
+    assert decision["run_id"] == candidate.run_id and decision["retrained"] is True
+    assert decision["input_fingerprint"] == step_run.features.input_fingerprint
+    published = {name: (root / name).read_bytes() for name in published_files(root)}
+    candidate_files(settings).decision_path.unlink()
+
+    with pytest.raises(ConfigError, match=r"has no decision\.json .*run the model step again"):
+        publish_step(settings)
+
+    assert {name: (root / name).read_bytes() for name in published_files(root)} == published
+
+
 def test_the_build_after_a_load_leaves_out_the_tests_the_load_guarantees(
     published_sample: PublishedSample, tmp_path: Path
 ) -> None:

@@ -132,6 +132,12 @@ def read_decision(candidate: CandidateFiles, features: CustomerFeatures) -> dict
         No candidate, or one decided on other features than ``features``.
     """
     if not candidate.decision_path.is_file():
+        if candidate.model_path.is_file():
+            raise ConfigError(
+                f"The candidate model {candidate.model_path} has no {candidate.decision_path.name} "
+                "beside it (an older custseg or an interrupted model step wrote it): run the "
+                "model step again. Nothing was published."
+            )
         raise ConfigError(
             f"No candidate model at {candidate.model_path}: run the model step first."
         )
