@@ -167,10 +167,10 @@ def model_step(
             published = load_model(settings.layout.model_path)
             decision = decide_refresh(settings, warehouse, features, published, progress)
             # As custseg refresh: a retrained model's warnings; none when the published model
-            # is kept (its file is published again as it is).
-            retrained = decision.fitted is not None and decision.document is None
+            # is kept (its file is published again as it is) or nothing is new.
+            retrained = decision.fitted if decision.document is None else None
             messages: tuple[list[str], list[str]] = (
-                list(decision.fitted.warnings) if retrained else [],  # type: ignore[union-attr]
+                [] if retrained is None else list(retrained.warnings),
                 [],
             )
         else:
