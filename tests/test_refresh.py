@@ -29,7 +29,7 @@ from custseg.cli_monitoring import DRIFT_EXIT_CODE
 from custseg.errors import ConfigError
 from custseg.model.model_file import load_model
 from custseg.pipeline import run_pipeline
-from custseg.refresh import drift_pipeline, refresh_pipeline
+from custseg.refresh import RefreshResult, drift_pipeline, refresh_pipeline
 from custseg.sample import generate_sample_data
 from custseg.settings import Settings, resolve_settings
 from custseg.steps import (
@@ -97,15 +97,50 @@ def history(root: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def test_a_stable_week_is_scored_with_the_published_model_and_raises_no_alarm(
-    trained: Trained, tmp_path: Path
-) -> None:
-    root = copy_project_state(trained.root, tmp_path / "project")
+STABLE_AS_OF = dt.date(2019, 12, 8)
+SHIFTED_AS_OF = dt.date(2019, 12, 15)
+
+
+@dataclasses.dataclass(frozen=True)
+class Refreshed:
+    """A copy of the trained project after one refresh, the refresh's result, and the model
+    file published before it."""
+
+    root: Path
+    data: Path
+    result: RefreshResult
+    model_before: bytes
+
+
+def refreshed_copy(trained: Trained, data: Path, root: Path, as_of_date: dt.date) -> Refreshed:
+    root = copy_project_state(trained.root, root)
     model = (root / "ml_pipeline" / "models" / "segment_model.json").read_bytes()
-    settings = resolve_settings(
-        data_dir=trained.data, project_dir=root, as_of_date=dt.date(2019, 12, 8)
+    result = refresh_pipeline(
+        resolve_settings(data_dir=data, project_dir=root, as_of_date=as_of_date)
     )
-    result = refresh_pipeline(settings)
+    return Refreshed(root=root, data=data, result=result, model_before=model)
+
+
+@pytest.fixture(scope="module")
+def stable_week(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Refreshed:
+    """The same customers a week later, refreshed once (tests may refresh it again: the same
+    data publishes nothing, so it stays as the fixture left it)."""
+    root = tmp_path_factory.mktemp("stable") / "project"
+    return refreshed_copy(trained, trained.data, root, STABLE_AS_OF)
+
+
+@pytest.fixture(scope="module")
+def shifted_period(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Refreshed:
+    """The planted shift, refreshed once."""
+    base = tmp_path_factory.mktemp("shifted")
+    data = plant_shift(trained.data, base / "data", SHIFTED_AS_OF)
+    return refreshed_copy(trained, data, base / "project", SHIFTED_AS_OF)
+
+
+def test_a_stable_week_is_scored_with_the_published_model_and_raises_no_alarm(
+    stable_week: Refreshed,
+) -> None:
+    root, result, model = stable_week.root, stable_week.result, stable_week.model_before
     assert result.action == "scored", result.reasons
     assert result.drift_against_previous is not None
     assert max(result.drift_against_previous.feature_psi.values()) < 0.1
@@ -113,23 +148,19 @@ def test_a_stable_week_is_scored_with_the_published_model_and_raises_no_alarm(
     assert (root / "ml_pipeline" / "models" / "segment_model.json").read_bytes() == model
     runs = history(root, "select as_of_date, model_version, retrained from segment_runs order by 1")
     version = json.loads(model)["integrity"]["sha256"]
-    assert runs == [(TRAINED_AS_OF, version, True), (dt.date(2019, 12, 8), version, False)]
+    assert runs == [(TRAINED_AS_OF, version, True), (STABLE_AS_OF, version, False)]
     check = drift_pipeline(resolve_settings(project_dir=root))
-    assert check.as_of_date == dt.date(2019, 12, 8) and check.alarms == []
+    assert check.as_of_date == STABLE_AS_OF and check.alarms == []
     cli_run = CliRunner().invoke(cli, ["drift", "--project-dir", str(root), "--json"])
     assert cli_run.exit_code == 0, cli_run.output
     assert json.loads(cli_run.stdout)["alarms"] == []
 
 
 def test_refreshing_the_same_data_twice_publishes_nothing_the_second_time(
-    trained: Trained, tmp_path: Path
+    stable_week: Refreshed,
 ) -> None:
-    root = copy_project_state(trained.root, tmp_path / "project")
-    settings = resolve_settings(
-        data_dir=trained.data, project_dir=root, as_of_date=dt.date(2019, 12, 8)
-    )
-    first = refresh_pipeline(settings)
-    assert first.action == "scored"
+    root = stable_week.root
+    assert stable_week.result.action == "scored"
     query = "select as_of_date, run_id from segment_runs order by 1"
     published = history(root, query)
     files = {
@@ -137,6 +168,9 @@ def test_refreshing_the_same_data_twice_publishes_nothing_the_second_time(
         for path in (root / "ml_pipeline" / "models").iterdir()
         if path.is_file()
     }
+    settings = resolve_settings(
+        data_dir=stable_week.data, project_dir=root, as_of_date=STABLE_AS_OF
+    )
     second = refresh_pipeline(settings)
     assert second.action == "unchanged"
     assert second.run is None
@@ -149,13 +183,10 @@ def test_refreshing_the_same_data_twice_publishes_nothing_the_second_time(
 
 
 def test_a_planted_shift_raises_the_alarm_and_the_refresh_retrains(
-    trained: Trained, tmp_path: Path
+    shifted_period: Refreshed,
 ) -> None:
-    as_of = dt.date(2019, 12, 15)
-    data = plant_shift(trained.data, tmp_path / "shifted", as_of)
-    root = copy_project_state(trained.root, tmp_path / "project")
-    _, before = load_model(root / "ml_pipeline" / "models" / "segment_model.json")
-    result = refresh_pipeline(resolve_settings(data_dir=data, project_dir=root, as_of_date=as_of))
+    root, result, as_of = shifted_period.root, shifted_period.result, SHIFTED_AS_OF
+    before = json.loads(shifted_period.model_before)
     assert result.drift_against_previous is not None
     assert result.drift_against_previous.feature_psi["recency_days"] > 0.25
     assert any("recency_days" in reason for reason in result.reasons)
@@ -174,11 +205,9 @@ def test_a_planted_shift_raises_the_alarm_and_the_refresh_retrains(
         assert "ALARM" in alarm.stdout
 
 
-def test_the_drift_models_agree_with_custseg_drift(trained: Trained, tmp_path: Path) -> None:
+def test_the_drift_models_agree_with_custseg_drift(stable_week: Refreshed) -> None:
     """fct_feature_drift and fct_segment_drift (SQL) give the figures `custseg drift` computes."""
-    root = copy_project_state(trained.root, tmp_path / "project")
-    day = dt.date(2019, 12, 8)
-    refresh_pipeline(resolve_settings(data_dir=trained.data, project_dir=root, as_of_date=day))
+    root, day = stable_week.root, STABLE_AS_OF
     check = drift_pipeline(resolve_settings(project_dir=root))
     assert check.against_previous is not None
     in_sql = dict(
@@ -236,21 +265,18 @@ def refresh_by_steps(settings: Settings) -> tuple[CandidateModel, object]:
 
 
 def test_the_refresh_policy_steps_publish_what_the_refresh_publishes_in_a_stable_week(
-    trained: Trained, tmp_path: Path
+    trained: Trained, stable_week: Refreshed, tmp_path: Path
 ) -> None:
-    day = dt.date(2019, 12, 8)
-    by_refresh = copy_project_state(trained.root, tmp_path / "refresh")
     by_steps = copy_project_state(trained.root, tmp_path / "steps")
-    refreshed = refresh_pipeline(
-        resolve_settings(data_dir=trained.data, project_dir=by_refresh, as_of_date=day)
+    settings = resolve_settings(
+        data_dir=trained.data, project_dir=by_steps, as_of_date=STABLE_AS_OF
     )
-    settings = resolve_settings(data_dir=trained.data, project_dir=by_steps, as_of_date=day)
     candidate, result = refresh_by_steps(settings)
-    assert refreshed.action == candidate.action == "scored"
-    assert list(candidate.reasons) == refreshed.reasons
-    assert published_outputs(by_steps) == published_outputs(by_refresh)
+    assert candidate.action == stable_week.result.action == "scored"
+    assert list(candidate.reasons) == stable_week.result.reasons
+    assert published_outputs(by_steps) == published_outputs(stable_week.root)
     query = "select as_of_date, model_version, retrained from segment_runs order by 1"
-    assert history(by_steps, query) == history(by_refresh, query)
+    assert history(by_steps, query) == history(stable_week.root, query)
     assert result is not None and result.run_id == candidate.run_id
 
     # The same data again: nothing new; the publish step writes nothing, and says so.
@@ -266,25 +292,22 @@ def test_the_refresh_policy_steps_publish_what_the_refresh_publishes_in_a_stable
 
 
 def test_the_refresh_policy_steps_retrain_on_a_planted_shift_as_the_refresh_does(
-    trained: Trained, tmp_path: Path
+    trained: Trained, shifted_period: Refreshed, tmp_path: Path
 ) -> None:
-    as_of = dt.date(2019, 12, 15)
-    data = plant_shift(trained.data, tmp_path / "shifted", as_of)
-    by_refresh = copy_project_state(trained.root, tmp_path / "refresh")
     by_steps = copy_project_state(trained.root, tmp_path / "steps")
-    refreshed = refresh_pipeline(
-        resolve_settings(data_dir=data, project_dir=by_refresh, as_of_date=as_of)
-    )
     candidate, result = refresh_by_steps(
-        resolve_settings(data_dir=data, project_dir=by_steps, as_of_date=as_of)
+        resolve_settings(
+            data_dir=shifted_period.data, project_dir=by_steps, as_of_date=SHIFTED_AS_OF
+        )
     )
+    refreshed = shifted_period.result
     assert candidate.action == refreshed.action
     assert candidate.action in {"retrained", "kept"}
     assert list(candidate.reasons) == refreshed.reasons
     assert any("recency_days" in reason for reason in candidate.reasons)
-    assert published_outputs(by_steps) == published_outputs(by_refresh)
+    assert published_outputs(by_steps) == published_outputs(shifted_period.root)
     query = "select as_of_date, retrained from segment_runs order by 1"
-    assert history(by_steps, query) == history(by_refresh, query)
+    assert history(by_steps, query) == history(shifted_period.root, query)
     assert result is not None and result.run_id == candidate.run_id
 
 
