@@ -17,6 +17,7 @@ import pytest
 from custseg.candidate import candidate_files
 from custseg.errors import ConfigError
 from custseg.orchestration.dagster_defs import (
+    FEATURE_BUILD_FOLDER,
     JOB_NAME,
     SCHEDULE_NAME,
     build_definitions,
@@ -177,6 +178,10 @@ def test_the_job_again_on_the_same_data_publishes_nothing_and_skips_the_publicat
         (runs,) = con.execute("select count(*) from segment_runs").fetchone()
     assert runs == 1
     assert not candidate_files(settings).folder.exists()
+    # Both materializations' dbt builds wrote into one folder, not one folder each.
+    target = settings.dbt_project_dir / "target"
+    assert [path.name for path in target.iterdir() if path.name.startswith("feature_models")] == []
+    assert (settings.dbt_project_dir / FEATURE_BUILD_FOLDER / "run_results.json").is_file()
 
 
 def test_the_first_materialization_was_a_first_refresh(materialized: Materialized) -> None:

@@ -67,6 +67,10 @@ RAW_SOURCE = "marketing_insights"
 #: Where build_definitions has dbt write the manifest, inside the dbt project's target/ (apart
 #: from the runs' own target/, which a run may be rewriting meanwhile).
 MANIFEST_FOLDER = Path("target") / "dagster"
+#: Where the dbt assets' builds write their artifacts, one folder for every materialization
+#: (dagster-dbt would make a new one each time: ~5 MB a day for a daily schedule, and a full
+#: parse every time). The run locks make the builds take turns, so they can share it.
+FEATURE_BUILD_FOLDER = Path("target") / "dagster_feature_models"
 #: Every day at 06:00 (the schedule's timezone: Dagster's default, UTC).
 DEFAULT_CRON = "0 6 * * *"
 JOB_NAME = "custseg_run"
@@ -214,7 +218,11 @@ def feature_assets(
             # wait for the build of that model, as custseg's own features build leaves them.
             env = {**(invocation.env or {}), "DBT_INDIRECT_SELECTION": "cautious"}
             with environment_overrides(env):
-                running = dbt.cli(args, context=context)
+                running = dbt.cli(
+                    args,
+                    context=context,
+                    target_path=settings.dbt_project_dir / FEATURE_BUILD_FOLDER,
+                )
             yield from running.stream()
 
     return feature_models
