@@ -141,6 +141,12 @@ def test_definitions_need_a_data_folder(tmp_path: Path) -> None:
         build_definitions(settings)
 
 
+def test_definitions_name_an_unknown_policy(tmp_path: Path) -> None:
+    settings = resolve_settings(data_dir=tmp_path, project_dir=copy_project(tmp_path / "project"))
+    with pytest.raises(ConfigError, match="Unknown model policy 'weekly': use one of retrain"):
+        build_definitions(settings, policy="weekly")  # type: ignore[arg-type]
+
+
 def test_without_dagster_the_import_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     # None in sys.modules makes `import dagster` fail as when it is not installed.
     monkeypatch.setitem(sys.modules, "dagster", None)

@@ -151,6 +151,8 @@ def model_step(
         As :func:`custseg.model.fitting.fit_segments`.
     ConfigError
         ``policy`` is not one of :data:`MODEL_POLICIES`.
+    ModelIntegrityError
+        With ``refresh``: the published model file is damaged or was edited.
     """
     if policy not in MODEL_POLICIES:
         raise ConfigError(

@@ -59,7 +59,14 @@ from custseg.features import FEATURES_MODEL, SALES_MART
 from custseg.ingest.mapping import InputSpec
 from custseg.run_publish import publication_selectors
 from custseg.settings import Settings
-from custseg.steps import ModelPolicy, load_step, locked, model_step, publish_step
+from custseg.steps import (
+    MODEL_POLICIES,
+    ModelPolicy,
+    load_step,
+    locked,
+    model_step,
+    publish_step,
+)
 from custseg.warehouses import open_warehouse
 
 #: The dbt source of the raw tables the load step replaces.
@@ -110,7 +117,7 @@ def build_definitions(
     Raises
     ------
     ConfigError
-        No data folder in ``settings``.
+        No data folder in ``settings``, or an unknown ``policy``.
     DbtError
         dbt cannot parse the project.
     """
@@ -118,6 +125,10 @@ def build_definitions(
         raise ConfigError(
             "No data folder: the Dagster assets load the raw files from settings.data_dir "
             "(data_dir in custseg.toml's [run], or CUSTSEG_DATA_DIR)."
+        )
+    if policy not in MODEL_POLICIES:
+        raise ConfigError(
+            f"Unknown model policy {policy!r}: use one of {', '.join(MODEL_POLICIES)}."
         )
     manifest = json.loads(parse_manifest(settings).read_text(encoding="utf-8"))
     # The source tests (the raw tables' keys, not-null) become checks of the raw tables.
