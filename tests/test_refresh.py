@@ -274,6 +274,9 @@ def test_the_refresh_policy_steps_publish_what_the_refresh_publishes_in_a_stable
     candidate, result = refresh_by_steps(settings)
     assert candidate.action == stable_week.result.action == "scored"
     assert list(candidate.reasons) == stable_week.result.reasons
+    # The published model's file, published again byte for byte (its version unchanged).
+    model = by_steps / "ml_pipeline" / "models" / "segment_model.json"
+    assert model.read_bytes() == stable_week.model_before
     assert published_outputs(by_steps) == published_outputs(stable_week.root)
     query = "select as_of_date, model_version, retrained from segment_runs order by 1"
     assert history(by_steps, query) == history(stable_week.root, query)
