@@ -99,7 +99,7 @@ def write_candidate(
     """
     candidate.remove()
     fitted = decision.fitted
-    if fitted is not None and fitted.selection is not None and decision.document is None:
+    if fitted is not None and fitted.selection is not None:
         write_json_atomic(
             candidate.k_selection_path,
             k_selection_document(fitted.selection, identity, features),

@@ -154,10 +154,7 @@ def model_step(
     ModelIntegrityError
         With ``refresh``: the published model file is damaged or was edited.
     """
-    if policy not in MODEL_POLICIES:
-        raise ConfigError(
-            f"Unknown model policy {policy!r}: use one of {', '.join(MODEL_POLICIES)}."
-        )
+    require_known_policy(policy)
     check_writable(settings, publishing=False)
     require_built_warehouse(settings)
     fallback = None if settings.data_dir else published_dataset(settings)
@@ -208,6 +205,20 @@ def model_step(
         action=decision.action,
         reasons=tuple(decision.reasons),
     )
+
+
+def require_known_policy(policy: str) -> None:
+    """Refuse a model policy that is not one of :data:`MODEL_POLICIES`.
+
+    Raises
+    ------
+    ConfigError
+        Naming the policies there are.
+    """
+    if policy not in MODEL_POLICIES:
+        raise ConfigError(
+            f"Unknown model policy {policy!r}: use one of {', '.join(MODEL_POLICIES)}."
+        )
 
 
 def publish_step(settings: Settings, progress: Progress = silent) -> RunResult | None:

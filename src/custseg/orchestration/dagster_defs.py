@@ -60,12 +60,12 @@ from custseg.ingest.mapping import InputSpec
 from custseg.run_publish import publication_selectors
 from custseg.settings import Settings
 from custseg.steps import (
-    MODEL_POLICIES,
     ModelPolicy,
     load_step,
     locked,
     model_step,
     publish_step,
+    require_known_policy,
 )
 from custseg.warehouses import open_warehouse
 
@@ -126,10 +126,7 @@ def build_definitions(
             "No data folder: the Dagster assets load the raw files from settings.data_dir "
             "(data_dir in custseg.toml's [run], or CUSTSEG_DATA_DIR)."
         )
-    if policy not in MODEL_POLICIES:
-        raise ConfigError(
-            f"Unknown model policy {policy!r}: use one of {', '.join(MODEL_POLICIES)}."
-        )
+    require_known_policy(policy)
     manifest = json.loads(parse_manifest(settings).read_text(encoding="utf-8"))
     # The source tests (the raw tables' keys, not-null) become checks of the raw tables.
     translator = DagsterDbtTranslator(
